@@ -1,0 +1,73 @@
+"""Settings: defaults, typed parsing, one-line errors, generated keys, and the process exit on bad input."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from wamulti.config import ConfigError, settings_from_env
+
+ROOT = Path(__file__).resolve().parent.parent
+KEY = {"API_KEY": "0123456789abcdef"}
+
+
+def test_defaults_match_the_documented_table():
+    s = settings_from_env(KEY)
+    assert (s.host, s.port, s.db_host, s.db_port, s.db_pool_size) == ("127.0.0.1", 3000, "", 3306, 10)
+    assert (s.wa_backend, s.pairing_console, s.pairing_timeout, s.log_level) == ("neonize", "auto", 300.0, "INFO")
+    assert (s.max_body_bytes, s.sim_connect_delay, s.sim_pair_delay, s.sim_sync_delay) == (1048576, 0.2, 3.0, 0.5)
+    assert s.data_dir == Path("data") and s.store_kind == "sqlite" and not s.api_key_generated
+
+
+def test_typed_values_are_parsed():
+    s = settings_from_env({**KEY, "PORT": "8080", "DB_HOST": "db", "DB_NAME": "wa", "WA_BACKEND": "Simulator",
+                           "PAIRING_CONSOLE": "OFF", "LOG_LEVEL": "debug", "PAIRING_TIMEOUT": "1.5"})
+    assert (s.port, s.store_kind, s.wa_backend, s.pairing_console, s.log_level, s.pairing_timeout) == (
+        8080, "mysql", "simulator", "off", "DEBUG", 1.5)
+
+
+def test_missing_key_is_generated_and_strong():
+    a, b = settings_from_env({}), settings_from_env({})
+    assert a.api_key_generated and len(a.api_key) >= 32 and a.api_key != b.api_key
+
+
+@pytest.mark.parametrize("env, fragment", [
+    ({"API_KEY": "short"}, "API_KEY must be at least 16"),
+    ({**KEY, "PORT": "http"}, "PORT must be a whole number"),
+    ({**KEY, "PORT": "70000"}, "PORT must be a whole number from 0 to 65535"),
+    ({**KEY, "DB_POOL_SIZE": "0"}, "DB_POOL_SIZE"),
+    ({**KEY, "WA_BACKEND": "baileys"}, "WA_BACKEND must be one of neonize, simulator"),
+    ({**KEY, "PAIRING_CONSOLE": "maybe"}, "PAIRING_CONSOLE must be one of auto, on, off"),
+    ({**KEY, "PAIRING_TIMEOUT": "-1"}, "PAIRING_TIMEOUT"),
+    ({**KEY, "LOG_LEVEL": "loud"}, "LOG_LEVEL"),
+    ({**KEY, "DB_HOST": "db"}, "DB_NAME must be set"),
+])
+def test_invalid_values_give_one_line_naming_the_variable(env, fragment):
+    with pytest.raises(ConfigError) as err:
+        settings_from_env(env)
+    assert fragment in str(err.value) and "\n" not in str(err.value)
+
+
+def test_repr_hides_secrets():
+    s = settings_from_env({**KEY, "DB_HOST": "db", "DB_NAME": "x", "DB_PASSWORD": "hunter2-secret"})
+    assert "hunter2" not in repr(s) and KEY["API_KEY"] not in repr(s)
+
+
+def test_bad_setting_stops_the_start_with_one_line(tmp_path):
+    env = {"PATH": "/usr/bin:/bin", "API_KEY": "short", "DATA_DIR": str(tmp_path)}
+    done = subprocess.run([sys.executable, str(ROOT / "wsgi.py")], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=30)
+    assert done.returncode != 0
+    assert done.stderr.strip().splitlines() == ["wamulti: invalid setting: API_KEY must be at least 16 characters long (got 5)"]
+    assert "Traceback" not in done.stdout + done.stderr
+
+
+def test_dotenv_is_read_and_environment_wins(tmp_path, monkeypatch):
+    from wamulti.config import load_settings
+
+    (tmp_path / ".env").write_text("API_KEY=from-dotenv-0123456789\nPORT=4000\n")
+    monkeypatch.setenv("PORT", "5000")
+    monkeypatch.delenv("API_KEY", raising=False)
+    s = load_settings(tmp_path / ".env")
+    assert (s.api_key, s.port) == ("from-dotenv-0123456789", 5000)

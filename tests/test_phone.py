@@ -1,0 +1,124 @@
+"""wamulti.phone: client ids, phone numbers, recipient JIDs and message text."""
+
+from __future__ import annotations
+
+import pytest
+
+from wamulti.errors import BadRequest
+from wamulti.phone import normalize_phone, normalize_recipient, validate_client_id, validate_text
+
+
+@pytest.mark.parametrize("value", ["a", "A", "7", "work-phone", "a.b_c-d", "x" * 64, "0abc", "Z9._-"])
+def test_valid_client_ids(value):
+    assert validate_client_id(value) == value
+
+
+@pytest.mark.parametrize("value, words", [
+    (None, "required"),
+    (5, "string"),
+    (True, "string"),
+    (["a"], "string"),
+    ("", "empty"),
+    ("x" * 65, "at most 64"),
+    ("-abc", "start with"),
+    ("_abc", "start with"),
+    (".", "start with"),
+    ("..", "start with"),
+    ("a/b", "'/'"),
+    ("a b", "' '"),
+    ("a\nb", "'\n'"),
+    ("abc\n", "'\n'"),  # no trailing-newline loophole
+    ("wörk", "'ö'"),
+    ("work-📱", "'📱'"),
+    ("שלום", "'ש'"),
+    ("e\u0301", "'\u0301'"),  # e + combining acute accent
+    ("a\ud800", "'\\ud800'"),  # a lone surrogate is shown escaped
+    ("１２３", "'１'"),  # fullwidth digits are not ASCII digits
+])
+def test_invalid_client_ids_name_the_field(value, words):
+    with pytest.raises(BadRequest) as err:
+        validate_client_id(value)
+    assert "clientId" in err.value.message and words in err.value.message
+    assert err.value.message.endswith(".")
+
+
+@pytest.mark.parametrize("value, digits", [
+    ("+49 151 2345678", "491512345678"),
+    ("+49 (151) 2345-678", "491512345678"),
+    ("1.415.555.0100", "14155550100"),
+    ("  4915123456789 ", "4915123456789"),
+    ("1234567", "1234567"),
+    ("123456789012345", "123456789012345"),
+])
+def test_phone_numbers_are_normalised(value, digits):
+    assert normalize_phone(value) == digits
+
+
+@pytest.mark.parametrize("value, words", [
+    (None, "required"),
+    (4915123456789, "string"),
+    ("", "7 to 15 digits"),
+    ("+", "7 to 15 digits"),
+    ("123456", "7 to 15 digits"),
+    ("1234567890123456", "7 to 15 digits"),
+    ("0151 2345678", "not 0"),
+    ("0049 151 2345678", "not 0"),
+    ("++49 151 2345678", "'+'"),
+    ("49+151 2345678", "'+'"),
+    ("49/151/2345678", "'/'"),
+    ("49 151 CALL-ME", "'C'"),
+    ("٤٩١٥١٢٣٤٥٦٧", "'٤'"),  # Arabic-Indic digits are not accepted
+])
+def test_invalid_phone_numbers(value, words):
+    with pytest.raises(BadRequest) as err:
+        normalize_phone(value, "phone")
+    assert "'phone'" in err.value.message and words in err.value.message
+
+
+def test_phone_error_names_the_given_field():
+    with pytest.raises(BadRequest, match="'to'"):
+        normalize_phone("12", "to")
+
+
+@pytest.mark.parametrize("value, jid", [
+    ("+1 (415) 555-0100", "14155550100@s.whatsapp.net"),
+    ("14155550100@s.whatsapp.net", "14155550100@s.whatsapp.net"),
+    ("14155550100@S.WhatsApp.Net", "14155550100@s.whatsapp.net"),
+    ("120363012345678901@g.us", "120363012345678901@g.us"),
+    ("491512345678-1600000000@g.us", "491512345678-1600000000@g.us"),
+])
+def test_recipients(value, jid):
+    assert normalize_recipient(value) == jid
+
+
+@pytest.mark.parametrize("value", [
+    None, 14155550100, "", "@s.whatsapp.net", "+14155550100@s.whatsapp.net", "1415 555 0100@s.whatsapp.net",
+    "0415555010@s.whatsapp.net", "123@s.whatsapp.net", "14155550100:3@s.whatsapp.net",
+    "14155550100@c.us", "14155550100@", "a@b@g.us", "@g.us", "abc@g.us", "0123456789@g.us", "123@g.us",
+    "1203630123-@g.us", "1203630123--1@g.us", "status@broadcast", "14155550100@s.whatsapp.net@g.us",
+])
+def test_invalid_recipients(value):
+    with pytest.raises(BadRequest) as err:
+        normalize_recipient(value)
+    assert "'to'" in err.value.message
+
+
+@pytest.mark.parametrize("value", ["hi", " padded ", "😀👍🏽", "مرحبا بالعالم", "e\u0301", "𝔘𝔫𝔦", "x" * 65536,
+                                   "😀" * 65536, "line\nbreak"])
+def test_text_is_returned_unchanged(value):
+    assert validate_text(value) == value
+
+
+@pytest.mark.parametrize("value, words", [
+    (None, "required"),
+    (12, "string"),
+    ("", "empty"),
+    (" \n\t ", "only whitespace"),
+    ("x" * 65537, "65,536"),
+    ("😀" * 65537, "65,536"),
+    ("bad \udc80 half", "surrogate"),
+])
+def test_invalid_text(value, words):
+    with pytest.raises(BadRequest) as err:
+        validate_text(value)
+    assert "'text'" in err.value.message and words in err.value.message

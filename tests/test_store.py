@@ -1,0 +1,187 @@
+"""The store suite: every test runs on the real MariaDB server and on the embedded SQLite store."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import threading
+import time
+
+import pytest
+
+from wamulti.config import Settings
+from wamulti.store import open_store
+from wamulti.store.base import ClientRecord, DuplicateClient, StoreError, StoreUnavailable
+
+
+def sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def test_client_round_trip_and_sorted_list(store):
+    created = store.create_client(ClientRecord("beta", "CONNECTING", phone="4915123456789"))
+    assert created.created_at is not None and created.updated_at is not None
+    store.create_client(ClientRecord("Alpha", "PAIRING"))
+    store.create_client(ClientRecord("alpha", "PAIRING"))  # ids are case-sensitive
+    got = store.get_client("beta")
+    assert (got.client_id, got.state, got.phone, got.jid, got.last_error) == ("beta", "CONNECTING", "4915123456789", None, None)
+    assert [r.client_id for r in store.list_clients()] == ["Alpha", "alpha", "beta"]
+    assert store.get_client("nobody") is None
+
+
+def test_duplicate_create_is_refused_and_changes_nothing(store):
+    store.create_client(ClientRecord("dup", "PAIRING", phone="1111111"))
+    with pytest.raises(DuplicateClient):
+        store.create_client(ClientRecord("dup", "READY", phone="2222222"))
+    assert store.get_client("dup").phone == "1111111"
+
+
+def test_save_updates_state_and_keeps_created_at(store):
+    first = store.create_client(ClientRecord("c", "CONNECTING"))
+    time.sleep(0.002)
+    saved = store.save_client(ClientRecord("c", "READY", jid="4915@s.whatsapp.net", last_error=None))
+    assert saved.state == "READY" and saved.jid == "4915@s.whatsapp.net"
+    assert saved.created_at == first.created_at and saved.updated_at > first.updated_at
+
+
+def test_unicode_survives(store):
+    text = "stream_replaced: Grüße 👋🏽 שלום مرحبا e\u0301 \U0001F9D1\u200D\U0001F4BB"
+    store.create_client(ClientRecord("uni", "CLOSED", phone="٤٥٦", last_error=text))
+    row = store.get_client("uni")
+    assert row.last_error == text and row.phone == "٤٥٦"
+
+
+def test_32_mib_snapshot_round_trip_and_unchanged_not_rewritten(store):
+    store.create_client(ClientRecord("big", "READY"))
+    blob = os.urandom(32 << 20)
+    assert store.save_snapshot("big", blob, sha(blob)) == 1
+    snap = store.load_snapshot("big")
+    assert snap.data == blob and snap.sha256 == sha(blob) and snap.version == 1
+    assert store.save_snapshot("big", blob, sha(blob)) == 1, "an unchanged snapshot must not be rewritten"
+    assert store.save_snapshot("big", b"new", sha(b"new")) == 2
+    assert store.load_snapshot("big").data == b"new"
+
+
+def test_delete_removes_row_and_snapshot(store):
+    store.create_client(ClientRecord("gone", "READY"))
+    store.save_snapshot("gone", b"keys", sha(b"keys"))
+    assert store.delete_client("gone") is True
+    assert store.get_client("gone") is None and store.load_snapshot("gone") is None
+    assert store.delete_client("gone") is False
+
+
+def test_delete_snapshot_keeps_the_row(store):
+    store.create_client(ClientRecord("lo", "CLOSED", last_error="logged_out"))
+    store.save_snapshot("lo", b"keys", sha(b"keys"))
+    store.delete_snapshot("lo")
+    assert store.load_snapshot("lo") is None and store.get_client("lo") is not None
+
+
+def test_snapshot_needs_its_client(store):
+    with pytest.raises(StoreError):
+        store.save_snapshot("orphan", b"x", sha(b"x"))
+    assert store.load_snapshot("orphan") is None
+
+
+def test_concurrent_writers(store):
+    errors = []
+
+    def writer(n):
+        try:
+            store.create_client(ClientRecord(f"w{n}", "CONNECTING"))
+            for i in range(50):
+                store.save_client(ClientRecord(f"w{n}", "READY" if i % 2 else "SYNCING", last_error=f"step {i}"))
+            store.save_snapshot(f"w{n}", f"keys {n}".encode(), sha(f"keys {n}".encode()))
+        except Exception as exc:  # collected and asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(16)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert errors == []
+    rows = store.list_clients()
+    assert len(rows) == 16 and all(r.state == "READY" and r.last_error == "step 49" for r in rows)
+    assert all(store.load_snapshot(f"w{n}").data == f"keys {n}".encode() for n in range(16))
+
+
+def test_ping(store):
+    store.ping()
+
+
+# ---- MariaDB-only behaviour --------------------------------------------------------------------
+def test_migrations_are_idempotent(mariadb):
+    settings = mariadb.settings(mariadb.new_database())
+    a = open_store(settings)
+    a.create_client(ClientRecord("kept", "READY"))
+    b = open_store(settings)
+    assert [r.client_id for r in b.list_clients()] == ["kept"]
+    con = mariadb.root()
+    with con.cursor() as cur:
+        cur.execute(f"SELECT version FROM `{settings.db_name}`.schema_version")
+        assert cur.fetchall() == ((1,),)
+        cur.execute("SELECT engine, table_collation FROM information_schema.tables WHERE table_schema=%s",
+                    (settings.db_name,))
+        assert all(engine == "InnoDB" and collation.startswith("utf8mb4") for engine, collation in cur.fetchall())
+    con.close()
+    a.close()
+    b.close()
+
+
+def test_small_max_allowed_packet_is_reported_plainly(mariadb):
+    con = mariadb.root()
+    with con.cursor() as cur:
+        cur.execute("SET GLOBAL max_allowed_packet = 1048576")
+    try:
+        store = open_store(mariadb.settings(mariadb.new_database()))
+        store.create_client(ClientRecord("p", "READY"))
+        blob = os.urandom(2 << 20)
+        with pytest.raises(StoreError, match=r"exceeds the database's max_allowed_packet \(1048576 bytes\)"):
+            store.save_snapshot("p", blob, sha(blob))
+        assert store.load_snapshot("p") is None
+        store.close()
+    finally:
+        with con.cursor() as cur:
+            cur.execute("SET GLOBAL max_allowed_packet = 67108864")
+        con.close()
+
+
+def test_outage_gives_typed_errors_then_recovers(mariadb):
+    store = open_store(mariadb.settings(mariadb.new_database()))
+    store.create_client(ClientRecord("o", "READY"))
+    mariadb.stop()
+    try:
+        started = time.monotonic()
+        with pytest.raises(StoreUnavailable):
+            store.save_client(ClientRecord("o", "CONNECTING", last_error="during outage"))
+        with pytest.raises(StoreUnavailable):
+            store.ping()
+        with pytest.raises(StoreUnavailable):
+            store.save_snapshot("o", b"keys", sha(b"keys"))
+        assert time.monotonic() - started < 20
+    finally:
+        mariadb.start()
+    store.ping()
+    row = store.get_client("o")
+    assert row.state == "READY" and row.last_error is None, "nothing may be half-written"
+    store.save_client(ClientRecord("o", "SYNCING"))
+    assert store.get_client("o").state == "SYNCING"
+    store.close()
+
+
+def test_open_store_retries_then_gives_up(caplog):
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # closed again: nothing listens there
+    settings = Settings(api_key="t" * 16, db_host="127.0.0.1", db_port=port, db_user="u", db_password="secret-pw",
+                        db_name="x")
+    started = time.monotonic()
+    with caplog.at_level(logging.WARNING), pytest.raises(StoreUnavailable, match="gave up after"):
+        open_store(settings, wait_seconds=2)
+    assert 1.5 < time.monotonic() - started < 8
+    tries = [r for r in caplog.records if "not reachable" in r.getMessage()]
+    assert len(tries) >= 2 and all("secret-pw" not in r.getMessage() for r in caplog.records)

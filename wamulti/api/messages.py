@@ -1,0 +1,29 @@
+"""Routes under /api/messages: sending text."""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app
+
+from ..phone import normalize_recipient, validate_client_id, validate_text
+from .auth import check_api_key
+from .json_body import iso_utc, json_object
+
+bp = Blueprint("messages", __name__, url_prefix="/api/messages")
+bp.before_request(check_api_key)
+
+
+@bp.post("/send")
+def send():
+    """Validate every field, then send through the client (404, 503 not ready, 502 upstream)."""
+    body = json_object()
+    client_id = validate_client_id(body.get("clientId"))
+    to = normalize_recipient(body.get("to"), "to")
+    text = validate_text(body.get("text"), "text")
+    sent = current_app.extensions["wamulti.registry"].send_text(client_id, to, text)
+    return {
+        "success": True,
+        "messageId": sent.message_id,
+        "clientId": client_id,
+        "to": to,
+        "timestamp": iso_utc(sent.timestamp),
+    }

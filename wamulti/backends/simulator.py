@@ -1,0 +1,135 @@
+"""An offline stand-in for WhatsApp: same events, same session-file path, no network.
+
+Deterministic given its settings: connecting takes SIM_CONNECT_DELAY, the simulated phone
+"enters" a pairing code SIM_PAIR_DELAY after it was issued, and sync takes SIM_SYNC_DELAY.
+Its session file is real (JSON with random keys) and goes through the same snapshot and restore
+path as neonize's, so restarts are exercised for real.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import threading
+import uuid
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable
+
+from .base import (Backend, BackendSession, Connected, ConnectFailed, Event, LoggedOut, NotConnected,
+                   PairingError, PairSuccess, QrUpdated, SentMessage, SyncCompleted)
+
+CODE_ALPHABET = "123456789ABCDEFGHJKLMNPQRSTVWXYZ"
+QR_REFRESH_SECONDS = 20.0
+
+
+def pairing_code() -> str:
+    """A random code 'XXXX-XXXX' from WhatsApp's pairing alphabet."""
+    chars = "".join(secrets.choice(CODE_ALPHABET) for _ in range(8))
+    return f"{chars[:4]}-{chars[4:]}"
+
+
+def _write_atomically(path: Path, payload: dict) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(payload), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+class SimulatorSession(BackendSession):
+    """One simulated connection; its whole life runs on the connection thread inside connect()."""
+
+    def __init__(self, client_id: str, path: Path, emit: Callable[[Event], None], delays: tuple[float, float, float]):
+        self._client_id = client_id
+        self._path = path
+        self._emit = emit
+        self._connect_delay, self._pair_delay, self._sync_delay = delays
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._wake = threading.Condition(self._lock)
+        self._qr_shown = False
+        self._pair_phone: str | None = None
+        self._connected = False
+
+    def _load(self) -> dict | None:
+        try:
+            return json.loads(self._path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError) as exc:
+            raise ConnectFailed(f"session file unreadable: {type(exc).__name__}") from None
+
+    def _wait(self, seconds: float) -> bool:
+        """Wait up to seconds; False when stopped meanwhile."""
+        return not self._stop.wait(seconds)
+
+    def connect(self) -> None:
+        if not self._wait(self._connect_delay):
+            return
+        session = self._load()
+        if session is None:
+            session = self._pair()
+            if session is None:
+                return
+        with self._lock:
+            self._connected = True
+        self._emit(Connected())
+        if self._wait(self._sync_delay):
+            self._emit(SyncCompleted())
+        self._stop.wait()
+        with self._lock:
+            self._connected = False
+
+    def _pair(self) -> dict | None:
+        """Show QR codes until a phone number is given, then 'enter' the code on the phone."""
+        with self._wake:
+            while self._pair_phone is None and not self._stop.is_set():
+                self._qr_shown = True
+                self._emit(QrUpdated(f"2@{secrets.token_urlsafe(24)},{secrets.token_urlsafe(32)},sim"))
+                self._wake.wait(QR_REFRESH_SECONDS)
+            phone = self._pair_phone
+        if phone is None or not self._wait(self._pair_delay):
+            return None
+        session = {"jid": f"{phone}@s.whatsapp.net", "identity_key": secrets.token_hex(32),
+                   "registration_id": secrets.randbelow(1 << 14), "device_uuid": str(uuid.uuid4())}
+        self._path.parent.mkdir(parents=True, exist_ok=True)
+        _write_atomically(self._path, session)
+        self._emit(PairSuccess(session["jid"]))
+        return session
+
+    def pair_phone(self, phone_digits: str) -> str:
+        with self._wake:
+            if not self._qr_shown:
+                raise PairingError("no QR window open yet")
+            self._pair_phone = phone_digits
+            self._wake.notify_all()
+        return pairing_code()
+
+    def send_text(self, to_jid: str, text: str) -> SentMessage:
+        with self._lock:
+            if not self._connected:
+                raise NotConnected("websocket not connected")
+        return SentMessage(message_id="3EB0" + secrets.token_hex(8).upper(), timestamp=datetime.now(timezone.utc))
+
+    def logout(self) -> None:
+        self._path.unlink(missing_ok=True)
+        self._emit(LoggedOut("logged_out"))
+
+    def stop(self) -> None:
+        self._stop.set()
+        with self._wake:
+            self._wake.notify_all()
+
+
+class SimulatorBackend(Backend):
+    name = "simulator"
+
+    def __init__(self, connect_delay: float, pair_delay: float, sync_delay: float):
+        self._delays = (connect_delay, pair_delay, sync_delay)
+
+    @classmethod
+    def from_settings(cls, settings) -> "SimulatorBackend":
+        return cls(settings.sim_connect_delay, settings.sim_pair_delay, settings.sim_sync_delay)
+
+    def new_session(self, client_id: str, session_path: Path, emit: Callable[[Event], None]) -> SimulatorSession:
+        return SimulatorSession(client_id, session_path, emit, self._delays)

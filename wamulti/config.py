@@ -1,0 +1,137 @@
+"""Settings from the environment (and a .env file), parsed and validated once."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Mapping
+
+BACKENDS = ("neonize", "simulator")
+CONSOLE_MODES = ("auto", "on", "off")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+MIN_API_KEY_LENGTH = 16
+
+
+class ConfigError(ValueError):
+    """An invalid setting; the message is one line naming the variable."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    api_key: str
+    api_key_generated: bool = False
+    host: str = "127.0.0.1"
+    port: int = 3000
+    db_host: str = ""
+    db_port: int = 3306
+    db_user: str = ""
+    db_password: str = field(default="", repr=False)
+    db_name: str = ""
+    db_pool_size: int = 10
+    data_dir: Path = Path("./data")
+    wa_backend: str = "neonize"
+    pairing_console: str = "auto"
+    pairing_timeout: float = 300.0
+    log_level: str = "INFO"
+    max_body_bytes: int = 1048576
+    sim_connect_delay: float = 0.2
+    sim_pair_delay: float = 3.0
+    sim_sync_delay: float = 0.5
+    http_threads: int = 8
+
+    @property
+    def store_kind(self) -> str:
+        """'mysql' when a database host is configured, else the embedded 'sqlite'."""
+        return "mysql" if self.db_host else "sqlite"
+
+    def __repr__(self) -> str:  # never print secrets
+        return f"Settings(host={self.host!r}, port={self.port}, store={self.store_kind}, backend={self.wa_backend})"
+
+
+def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    raw = env.get(name, "").strip()
+    if raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number from {low} to {high}, got {raw!r}") from None
+    if not low <= value <= high:
+        raise ConfigError(f"{name} must be a whole number from {low} to {high}, got {value}")
+    return value
+
+
+def _float(env: Mapping[str, str], name: str, default: float, low: float, high: float) -> float:
+    raw = env.get(name, "").strip()
+    if raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number of seconds from {low:g} to {high:g}, got {raw!r}") from None
+    if not low <= value <= high:
+        raise ConfigError(f"{name} must be a number of seconds from {low:g} to {high:g}, got {raw}")
+    return value
+
+
+def _choice(env: Mapping[str, str], name: str, default: str, choices: tuple[str, ...], upper=False) -> str:
+    raw = env.get(name, "").strip()
+    if raw == "":
+        return default
+    value = raw.upper() if upper else raw.lower()
+    if value not in choices:
+        raise ConfigError(f"{name} must be one of {', '.join(choices)}, got {raw!r}")
+    return value
+
+
+def _api_key(env: Mapping[str, str]) -> tuple[str, bool]:
+    raw = env.get("API_KEY", "").strip()
+    if raw == "":
+        return secrets.token_urlsafe(32), True
+    if len(raw) < MIN_API_KEY_LENGTH:
+        raise ConfigError(f"API_KEY must be at least {MIN_API_KEY_LENGTH} characters long (got {len(raw)})")
+    return raw, False
+
+
+def settings_from_env(env: Mapping[str, str]) -> Settings:
+    """Parse and validate settings from a mapping of environment variables."""
+    api_key, generated = _api_key(env)
+    db_host = env.get("DB_HOST", "").strip()
+    settings = Settings(
+        api_key=api_key,
+        api_key_generated=generated,
+        host=env.get("HOST", "").strip() or "127.0.0.1",
+        port=_int(env, "PORT", 3000, 0, 65535),
+        db_host=db_host,
+        db_port=_int(env, "DB_PORT", 3306, 1, 65535),
+        db_user=env.get("DB_USER", "").strip(),
+        db_password=env.get("DB_PASSWORD", ""),
+        db_name=env.get("DB_NAME", "").strip(),
+        db_pool_size=_int(env, "DB_POOL_SIZE", 10, 1, 200),
+        data_dir=Path(env.get("DATA_DIR", "").strip() or "./data"),
+        wa_backend=_choice(env, "WA_BACKEND", "neonize", BACKENDS),
+        pairing_console=_choice(env, "PAIRING_CONSOLE", "auto", CONSOLE_MODES),
+        pairing_timeout=_float(env, "PAIRING_TIMEOUT", 300.0, 1, 86400),
+        log_level=_choice(env, "LOG_LEVEL", "INFO", LOG_LEVELS, upper=True),
+        max_body_bytes=_int(env, "MAX_BODY_BYTES", 1048576, 1024, 1 << 30),
+        sim_connect_delay=_float(env, "SIM_CONNECT_DELAY", 0.2, 0, 3600),
+        sim_pair_delay=_float(env, "SIM_PAIR_DELAY", 3.0, 0, 3600),
+        sim_sync_delay=_float(env, "SIM_SYNC_DELAY", 0.5, 0, 3600),
+        http_threads=_int(env, "HTTP_THREADS", 8, 1, 256),
+    )
+    if db_host and not settings.db_name:
+        raise ConfigError("DB_NAME must be set when DB_HOST is set")
+    return settings
+
+
+def load_settings(dotenv_path: str | os.PathLike | None = ".env") -> Settings:
+    """Load .env (real environment variables win), then parse the environment."""
+    from dotenv import dotenv_values
+
+    merged: dict[str, str] = {}
+    if dotenv_path and Path(dotenv_path).is_file():
+        merged.update({k: v for k, v in dotenv_values(dotenv_path).items() if v is not None})
+    merged.update(os.environ)
+    return settings_from_env(merged)

@@ -1,0 +1,71 @@
+"""Typed errors that know their HTTP status and stable code; rendered by api/errors.py."""
+
+from __future__ import annotations
+
+
+class ApiError(Exception):
+    """An error answered as {"error": code, "message": message, **extra}."""
+
+    status = 500
+    code = "internal_error"
+
+    def __init__(self, message: str, **extra):
+        super().__init__(message)
+        self.message = message
+        self.extra = extra
+        self.headers: dict[str, str] = {}
+
+    def body(self) -> dict:
+        return {"error": self.code, "message": self.message, **self.extra}
+
+
+class BadRequest(ApiError):
+    status, code = 400, "invalid_request"
+
+
+class Unauthorized(ApiError):
+    status, code = 401, "unauthorized"
+
+
+class NotFound(ApiError):
+    status, code = 404, "not_found"
+
+
+class MethodNotAllowed(ApiError):
+    status, code = 405, "method_not_allowed"
+
+
+class Conflict(ApiError):
+    status, code = 409, "conflict"
+
+
+class PayloadTooLarge(ApiError):
+    status, code = 413, "payload_too_large"
+
+
+class UnsupportedMediaType(ApiError):
+    status, code = 415, "unsupported_media_type"
+
+
+class InternalError(ApiError):
+    status, code = 500, "internal_error"
+
+
+class Upstream(ApiError):
+    status, code = 502, "upstream_error"
+
+
+class NotReady(ApiError):
+    status, code = 503, "client_not_ready"
+
+    def __init__(self, message: str, current_state: str, retry_after: int = 5):
+        super().__init__(message, currentState=current_state)
+        self.headers["Retry-After"] = str(retry_after)
+
+
+class StoreUnavailableError(ApiError):
+    status, code = 503, "store_unavailable"
+
+    def __init__(self, message: str = "The session store is unreachable; try again shortly."):
+        super().__init__(message)
+        self.headers["Retry-After"] = "5"

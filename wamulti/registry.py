@@ -1,0 +1,183 @@
+"""ClientRegistry: clientId -> ClientWorker, the one object the API talks to.
+
+The registry lock only guards the dict; it is never held across store I/O, joins or prompts.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from pathlib import Path
+
+from .backends.base import Backend, SentMessage
+from .errors import BadRequest, Conflict, NotFound
+from .store.base import ClientRecord, DuplicateClient, SessionStore, StoreError
+from .worker import CLOSED, CONNECTING, PAIRING, READY, SYNCING, ClientStatus, ClientWorker
+
+log = logging.getLogger(__name__)
+
+PAIRING_CODE_WAIT = 15.0
+RESTORE_STAGGER = 0.005  # seconds between restored clients' first connects
+STOP_ALL_SECONDS = 8.0
+
+__all__ = ["ClientRegistry", "ClientStatus", "CLOSED", "CONNECTING", "PAIRING", "READY", "SYNCING"]
+
+
+class ClientRegistry:
+    """Thread-safe registry of client workers."""
+
+    def __init__(self, *, store: SessionStore, backend: Backend, prompter, data_dir: Path,
+                 pairing_timeout: float, pairing_code_wait: float = PAIRING_CODE_WAIT, **worker_options):
+        self._store = store
+        self._backend = backend
+        self._prompter = prompter
+        self._data_dir = Path(data_dir)
+        self._pairing_timeout = pairing_timeout
+        self._pairing_code_wait = pairing_code_wait
+        self._worker_options = worker_options  # e.g. send_timeout, snapshot_interval (tests, benchmarks)
+        self._lock = threading.Lock()
+        self._workers: dict[str, ClientWorker] = {}
+
+    @property
+    def store_kind(self) -> str:
+        return self._store.kind
+
+    @property
+    def console_enabled(self) -> bool:
+        return bool(self._prompter.enabled)
+
+    def _new_worker(self, record: ClientRecord) -> ClientWorker:
+        return ClientWorker(record, backend=self._backend, store=self._store, prompter=self._prompter,
+                            data_dir=self._data_dir, pairing_timeout=self._pairing_timeout, **self._worker_options)
+
+    def _worker(self, client_id: str) -> ClientWorker:
+        with self._lock:
+            worker = self._workers.get(client_id)
+        if worker is None:
+            raise NotFound(f"No client with id '{client_id}'.")
+        return worker
+
+    def _require_phone_or_console(self, phone: str | None) -> None:
+        if phone is None and not self.console_enabled:
+            raise BadRequest("Field 'phone' is required: the server's pairing console is disabled "
+                             "(no terminal on stdin, or PAIRING_CONSOLE=off).")
+
+    # ---- API operations ----------------------------------------------------------------------
+    def create(self, client_id: str, phone: str | None) -> ClientStatus:
+        """Create and start a client; with a phone, wait a bounded time for its pairing code."""
+        self._require_phone_or_console(phone)
+        record = ClientRecord(client_id=client_id, state=CONNECTING if phone else PAIRING, phone=phone)
+        worker = self._new_worker(record)
+        with self._lock:
+            if client_id in self._workers:
+                raise Conflict(f"A client with id '{client_id}' exists already.")
+            self._workers[client_id] = worker  # reserved: concurrent creates of this id now conflict
+        try:
+            self._store.create_client(record)
+        except DuplicateClient:
+            self._forget(client_id, worker)
+            raise Conflict(f"A client with id '{client_id}' exists already.") from None
+        except BaseException:
+            self._forget(client_id, worker)
+            raise
+        log.info("[%s] created (%s pairing)", client_id, "phone" if phone else "console")
+        worker.start(phone=phone)
+        if phone is not None:
+            worker.wait_for_pairing_code(self._pairing_code_wait)
+        return worker.status()
+
+    def _forget(self, client_id: str, worker: ClientWorker) -> None:
+        with self._lock:
+            if self._workers.get(client_id) is worker:
+                del self._workers[client_id]
+
+    def list(self) -> list[ClientStatus]:
+        """Every client's status, sorted by id."""
+        with self._lock:
+            workers = sorted(self._workers.items())
+        return [w.status() for _, w in workers]
+
+    def get(self, client_id: str) -> ClientStatus:
+        return self._worker(client_id).status()
+
+    def pair(self, client_id: str, phone: str | None) -> ClientStatus:
+        """Pair a CLOSED or unpaired client again (a new code); 409 when it is paired and running."""
+        worker = self._worker(client_id)
+        self._require_phone_or_console(phone)
+        status = worker.status()
+        if status.state in (SYNCING, READY) or (status.jid and worker.is_running()):
+            raise Conflict(f"Client '{client_id}' is {status.state} and paired; delete it to link another phone.")
+        if status.jid and phone is None and status.state == CLOSED:
+            log.info("[%s] reconnecting with its stored session", client_id)
+        worker.pair(phone)
+        if phone is not None:
+            worker.wait_for_pairing_code(self._pairing_code_wait)
+        return worker.status()
+
+    def qr(self, client_id: str) -> str:
+        data = self._worker(client_id).qr()
+        if data is None:
+            raise NotFound(f"Client '{client_id}' has no QR code pending.")
+        return data
+
+    def delete(self, client_id: str) -> None:
+        """Remove a client in any state: gone from the list at once, its data removed, worker stopped."""
+        worker = self._worker(client_id)
+        worker.block_writes()  # so no late state write can bring the row back
+        try:
+            self._store.delete_client(client_id)
+        except BaseException:
+            worker.block_writes(False)  # nothing was deleted: the client goes on as it was
+            raise
+        self._forget(client_id, worker)
+        worker.stop(delete=True)  # logout and stop run on the worker thread, not this request's
+        log.info("[%s] deleted", client_id)
+
+    def send_text(self, client_id: str, to_jid: str, text: str) -> SentMessage:
+        return self._worker(client_id).send_text(to_jid, text)
+
+    def health(self) -> dict:
+        try:
+            self._store.ping()
+            store_ok = True
+        except StoreError:
+            store_ok = False
+        with self._lock:
+            count = len(self._workers)
+        return {"store_ok": store_ok, "clients": count}
+
+    # ---- process lifecycle ---------------------------------------------------------------------
+    def restore_all(self, stagger: float = RESTORE_STAGGER) -> int:
+        """Load every stored client and reconnect the paired ones, staggered; never prompts."""
+        records = self._store.list_clients()
+        started = 0
+        for record in records:
+            if record.jid is None and record.state != CLOSED:
+                record = self._mark_incomplete(record)
+            worker = self._new_worker(record)
+            with self._lock:
+                self._workers[record.client_id] = worker
+            if record.jid is not None and record.state != CLOSED:
+                worker.start(delay=started * stagger)
+                started += 1
+        log.info("restored %d clients (%d reconnecting)", len(records), started)
+        return started
+
+    def _mark_incomplete(self, record: ClientRecord) -> ClientRecord:
+        log.info("[%s] pairing never finished; CLOSED (pairing_incomplete)", record.client_id)
+        closed = ClientRecord(record.client_id, CLOSED, record.phone, None, "pairing_incomplete",
+                              record.created_at, record.updated_at)
+        return self._store.save_client(closed)
+
+    def stop_all(self, timeout: float = STOP_ALL_SECONDS) -> list[str]:
+        """Stop every worker (final snapshots saved) within timeout; return the ids that did not stop."""
+        with self._lock:
+            workers = list(self._workers.values())
+        for worker in workers:
+            worker.stop()
+        deadline = time.monotonic() + timeout
+        stragglers = [w.client_id for w in workers if not w.join(max(0.0, deadline - time.monotonic()))]
+        if stragglers:
+            log.warning("workers still running after %gs: %s", timeout, ", ".join(stragglers[:20]))
+        return stragglers

@@ -1,0 +1,105 @@
+"""Process entry point: settings, logging, store, backend, registry, app, waitress, clean stop."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+import threading
+
+from .config import ConfigError, Settings, load_settings
+
+log = logging.getLogger("wamulti")
+
+STORE_WAIT_SECONDS = 30.0
+
+
+def configure_logging(level: str) -> None:
+    """One stderr handler for everything, set up before any library (neonize) can claim logging."""
+    logging.basicConfig(
+        level=level,
+        format="%(asctime)s %(levelname)-7s %(threadName)s %(name)s: %(message)s",
+        stream=sys.stderr,
+        force=True,
+    )
+    logging.getLogger("waitress.queue").setLevel(logging.ERROR)  # "task queue depth" noise under load
+
+
+def announce_generated_key(settings: Settings) -> None:
+    """Show a generated key once on the console (never in a log) with a hint to make it permanent."""
+    if settings.api_key_generated:
+        print(f"No API_KEY set; generated one for this run: {settings.api_key}\n"
+              f"Set API_KEY in .env to keep a fixed key.", flush=True)
+
+
+class _Stop(Exception):
+    """Raised in the main thread by SIGINT/SIGTERM to leave the serving loop."""
+
+
+def _raise_stop(signum, frame):
+    # a second signal while we stop must not interrupt the orderly shutdown
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    raise _Stop(signal.Signals(signum).name)
+
+
+def serve(settings: Settings) -> int:
+    """Run the service until SIGINT/SIGTERM; return the exit code."""
+    from waitress import create_server
+
+    from .app import create_app
+    from .backends import make_backend
+    from .console import ConsolePrompter
+    from .registry import ClientRegistry
+    from .store import StoreError, open_store
+
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        store = open_store(settings, wait_seconds=STORE_WAIT_SECONDS, log=log)
+    except StoreError as exc:
+        print(f"wamulti: the session store cannot be used: {exc}", file=sys.stderr)
+        return 2
+    if store.kind == "sqlite":
+        log.info("no DB_HOST set: using the embedded SQLite store in %s", settings.data_dir)
+    backend = make_backend(settings)
+    prompter = ConsolePrompter(settings.pairing_console, settings.pairing_timeout)
+    registry = ClientRegistry(store=store, backend=backend, prompter=prompter, data_dir=settings.data_dir,
+                              pairing_timeout=settings.pairing_timeout)
+    app = create_app(settings, registry)
+    server = create_server(app, host=settings.host, port=settings.port, threads=settings.http_threads,
+                           ident="wamulti", clear_untrusted_proxy_headers=True,
+                           # well above MAX_BODY_BYTES so Flask answers oversized bodies with JSON;
+                           # waitress's own (plain-text) 413 only guards against absurd uploads
+                           max_request_body_size=max(8 * settings.max_body_bytes, 16 << 20))
+    signal.signal(signal.SIGTERM, _raise_stop)
+    signal.signal(signal.SIGINT, _raise_stop)
+    announce_generated_key(settings)
+    try:
+        registry.restore_all()
+        log.info("listening on http://%s:%s (backend %s, store %s, console %s)", settings.host,
+                 server.effective_port, backend.name, store.kind, "on" if prompter.enabled else "off")
+        server.run()
+    except _Stop as stop:
+        log.info("%s received: stopping", stop)
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        server.close()
+        registry.stop_all()
+        prompter.close()
+        backend.close()
+        store.close()
+        log.info("stopped")
+    return 0
+
+
+def main() -> int:
+    """Console entry point (`wamulti`, `python wsgi.py`)."""
+    try:
+        settings = load_settings()
+    except ConfigError as exc:
+        print(f"wamulti: invalid setting: {exc}", file=sys.stderr)
+        return 2
+    configure_logging(settings.log_level)
+    threading.current_thread().name = "main"
+    return serve(settings)

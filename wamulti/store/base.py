@@ -1,0 +1,97 @@
+"""The session store interface: client rows and session snapshots.
+
+The store is the source of truth for every client; a worker's session file under DATA_DIR is
+only a working copy restored from, and saved back to, the snapshot kept here.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from datetime import datetime
+
+
+class StoreError(Exception):
+    """A store operation failed for a reason that retrying will not fix (message is safe to show)."""
+
+
+class StoreUnavailable(StoreError):
+    """The database cannot be reached right now; nothing was written."""
+
+
+class DuplicateClient(StoreError):
+    """A client row with that id exists already."""
+
+
+@dataclass(frozen=True)
+class ClientRecord:
+    """One client row. Times are naive UTC datetimes (microsecond precision)."""
+
+    client_id: str
+    state: str
+    phone: str | None = None
+    jid: str | None = None
+    last_error: str | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """A stored session snapshot: opaque bytes (already compressed by the caller) and their sha256."""
+
+    client_id: str
+    data: bytes
+    sha256: str
+    version: int
+    updated_at: datetime | None = None
+
+
+class SessionStore(ABC):
+    """Thread-safe persistence for clients and their session snapshots.
+
+    Every method may raise StoreUnavailable (database unreachable; nothing half-written) or
+    StoreError. Implementations borrow a connection per call and use one transaction per call.
+    """
+
+    kind: str = ""  # "mysql" or "sqlite"
+
+    @abstractmethod
+    def create_client(self, record: ClientRecord) -> ClientRecord:
+        """Insert a new client row; raise DuplicateClient if the id exists. Returns the stored row."""
+
+    @abstractmethod
+    def save_client(self, record: ClientRecord) -> ClientRecord:
+        """Insert or update a client's row (phone, jid, state, last_error); sets updated_at."""
+
+    @abstractmethod
+    def get_client(self, client_id: str) -> ClientRecord | None:
+        """The client's row, or None."""
+
+    @abstractmethod
+    def list_clients(self) -> list[ClientRecord]:
+        """All client rows, sorted by client_id."""
+
+    @abstractmethod
+    def delete_client(self, client_id: str) -> bool:
+        """Remove the client's row and its snapshot in one transaction; True if a row existed."""
+
+    @abstractmethod
+    def save_snapshot(self, client_id: str, data: bytes, sha256: str) -> int:
+        """Store a snapshot unless the stored one has the same sha256; return the stored version."""
+
+    @abstractmethod
+    def load_snapshot(self, client_id: str) -> Snapshot | None:
+        """The client's latest snapshot, or None."""
+
+    @abstractmethod
+    def delete_snapshot(self, client_id: str) -> None:
+        """Remove the client's snapshot (e.g. after a logout); the client row stays."""
+
+    @abstractmethod
+    def ping(self) -> None:
+        """Raise StoreUnavailable unless the database answers now."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Release connections; the store is not used afterwards."""

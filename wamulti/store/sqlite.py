@@ -1,0 +1,200 @@
+"""The embedded default store: one SQLite file in DATA_DIR (stdlib sqlite3, WAL mode).
+
+Only the server process's own store lives here; whatsmeow's session files are never opened
+with sqlite3 in the server process (see sessionfile.py).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+
+from .base import ClientRecord, DuplicateClient, SessionStore, Snapshot, StoreError, StoreUnavailable
+
+FILE_NAME = "wamulti.db"
+
+MIGRATIONS: list[tuple[int, str]] = [
+    (1, """
+        CREATE TABLE clients (
+            client_id  TEXT PRIMARY KEY,
+            phone      TEXT,
+            jid        TEXT,
+            state      TEXT NOT NULL,
+            last_error TEXT,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        );
+        CREATE TABLE session_snapshots (
+            client_id  TEXT PRIMARY KEY REFERENCES clients(client_id) ON DELETE CASCADE,
+            data       BLOB NOT NULL,
+            sha256     TEXT NOT NULL,
+            version    INTEGER NOT NULL,
+            updated_at TEXT NOT NULL
+        );
+    """),
+]
+
+
+def _utcnow() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+def _text(dt: datetime | None) -> str:
+    return (dt or _utcnow()).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+def _time(value: str | None) -> datetime | None:
+    return datetime.strptime(value, "%Y-%m-%d %H:%M:%S.%f") if value else None
+
+
+def _naive_utc(dt: datetime | None) -> datetime | None:
+    if dt is not None and dt.tzinfo is not None:
+        dt = dt.astimezone(timezone.utc).replace(tzinfo=None)
+    return dt
+
+
+class SQLiteStore(SessionStore):
+    """A connection per thread on one WAL-mode file; each call is one transaction."""
+
+    kind = "sqlite"
+
+    def __init__(self, data_dir: Path):
+        self.path = Path(data_dir) / FILE_NAME
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._local = threading.local()
+        self._all: list[sqlite3.Connection] = []
+        self._all_lock = threading.Lock()
+        self._migrate()
+
+    def _connection(self) -> sqlite3.Connection:
+        con = getattr(self._local, "con", None)
+        if con is None:
+            con = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
+            con.execute("PRAGMA journal_mode=WAL")
+            con.execute("PRAGMA synchronous=NORMAL")
+            con.execute("PRAGMA foreign_keys=ON")
+            self._local.con = con
+            with self._all_lock:
+                self._all.append(con)
+        return con
+
+    @contextmanager
+    def _tx(self, immediate: bool = False):
+        con = self._connection()
+        try:
+            con.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
+            try:
+                yield con
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+            con.execute("COMMIT")
+        except sqlite3.IntegrityError:
+            raise
+        except sqlite3.OperationalError as exc:
+            raise StoreUnavailable(f"embedded store error: {exc}") from None
+        except sqlite3.Error as exc:
+            raise StoreError(f"embedded store error: {type(exc).__name__}") from None
+
+    def _migrate(self) -> None:
+        with self._tx(immediate=True) as con:
+            con.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+            row = con.execute("SELECT MAX(version) FROM schema_version").fetchone()
+            current = row[0] or 0
+            for version, sql in MIGRATIONS:
+                if version > current:
+                    for statement in filter(str.strip, sql.split(";")):
+                        con.execute(statement)
+                    con.execute("INSERT INTO schema_version (version) VALUES (?)", (version,))
+
+    @staticmethod
+    def _record(row) -> ClientRecord:
+        return ClientRecord(client_id=row[0], phone=row[1], jid=row[2], state=row[3], last_error=row[4],
+                            created_at=_time(row[5]), updated_at=_time(row[6]))
+
+    _COLUMNS = "client_id, phone, jid, state, last_error, created_at, updated_at"
+
+    def create_client(self, record: ClientRecord) -> ClientRecord:
+        now = _utcnow()
+        stored = ClientRecord(record.client_id, record.state, record.phone, record.jid, record.last_error,
+                              _naive_utc(record.created_at) or now, _naive_utc(record.updated_at) or now)
+        try:
+            with self._tx(immediate=True) as con:
+                con.execute(f"INSERT INTO clients ({self._COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                            (stored.client_id, stored.phone, stored.jid, stored.state, stored.last_error,
+                             _text(stored.created_at), _text(stored.updated_at)))
+        except sqlite3.IntegrityError:
+            raise DuplicateClient(f"client {record.client_id!r} exists") from None
+        return stored
+
+    def save_client(self, record: ClientRecord) -> ClientRecord:
+        now = _utcnow()
+        updated = _naive_utc(record.updated_at) or now
+        with self._tx(immediate=True) as con:
+            con.execute(
+                f"INSERT INTO clients ({self._COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT(client_id) DO UPDATE SET phone=excluded.phone, jid=excluded.jid, "
+                "state=excluded.state, last_error=excluded.last_error, updated_at=excluded.updated_at",
+                (record.client_id, record.phone, record.jid, record.state, record.last_error,
+                 _text(_naive_utc(record.created_at) or now), _text(updated)))
+            row = con.execute(f"SELECT {self._COLUMNS} FROM clients WHERE client_id = ?",
+                              (record.client_id,)).fetchone()
+        return self._record(row)
+
+    def get_client(self, client_id: str) -> ClientRecord | None:
+        with self._tx() as con:
+            row = con.execute(f"SELECT {self._COLUMNS} FROM clients WHERE client_id = ?", (client_id,)).fetchone()
+        return self._record(row) if row else None
+
+    def list_clients(self) -> list[ClientRecord]:
+        with self._tx() as con:
+            rows = con.execute(f"SELECT {self._COLUMNS} FROM clients ORDER BY client_id").fetchall()
+        return [self._record(r) for r in rows]
+
+    def delete_client(self, client_id: str) -> bool:
+        with self._tx(immediate=True) as con:
+            con.execute("DELETE FROM session_snapshots WHERE client_id = ?", (client_id,))
+            return con.execute("DELETE FROM clients WHERE client_id = ?", (client_id,)).rowcount > 0
+
+    def save_snapshot(self, client_id: str, data: bytes, sha256: str) -> int:
+        try:
+            with self._tx(immediate=True) as con:
+                row = con.execute("SELECT sha256, version FROM session_snapshots WHERE client_id = ?",
+                                  (client_id,)).fetchone()
+                if row and row[0] == sha256:
+                    return row[1]
+                version = (row[1] if row else 0) + 1
+                con.execute(
+                    "INSERT INTO session_snapshots (client_id, data, sha256, version, updated_at) "
+                    "VALUES (?, ?, ?, ?, ?) ON CONFLICT(client_id) DO UPDATE SET data=excluded.data, "
+                    "sha256=excluded.sha256, version=excluded.version, updated_at=excluded.updated_at",
+                    (client_id, sqlite3.Binary(data), sha256, version, _text(None)))
+                return version
+        except sqlite3.IntegrityError:
+            raise StoreError(f"no client {client_id!r} to attach a snapshot to") from None
+
+    def load_snapshot(self, client_id: str) -> Snapshot | None:
+        with self._tx() as con:
+            row = con.execute("SELECT data, sha256, version, updated_at FROM session_snapshots WHERE client_id = ?",
+                              (client_id,)).fetchone()
+        return Snapshot(client_id, bytes(row[0]), row[1], row[2], _time(row[3])) if row else None
+
+    def delete_snapshot(self, client_id: str) -> None:
+        with self._tx(immediate=True) as con:
+            con.execute("DELETE FROM session_snapshots WHERE client_id = ?", (client_id,))
+
+    def ping(self) -> None:
+        with self._tx() as con:
+            con.execute("SELECT 1").fetchone()
+
+    def close(self) -> None:
+        with self._all_lock:
+            connections, self._all = self._all, []
+        for con in connections:
+            try:
+                con.close()
+            except sqlite3.Error:
+                pass
