@@ -376,8 +376,12 @@ class ClientWorker:
     def _on_connection_ended(self, error: str | None) -> None:
         self._end_session()
         self._attempt += 1
-        delay = backoff_delay(self._attempt)
         reason = f"connect_failed: {error}" if error else "disconnected"
+        limit = self._backend.max_failed_connects
+        if error and limit is not None and self._attempt >= limit:
+            self._close(f"{reason} (gave up after {self._attempt} attempts; POST .../pair to retry)")
+            return
+        delay = backoff_delay(self._attempt)
         log.info("[%s] connection ended (%s); retry %d in %.1fs", self.client_id, reason, self._attempt, delay)
         self._set(state=CONNECTING, last_error=reason)
         self._timers["connect"] = time.monotonic() + delay

@@ -139,6 +139,7 @@ class Backend(ABC):
     """A factory of sessions; one per process."""
 
     name: str = ""
+    max_failed_connects: int | None = None  # consecutive failed connects before a client is CLOSED
 
     @abstractmethod
     def new_session(self, client_id: str, session_path: Path, emit: Callable[[Event], None]) -> BackendSession:

@@ -1,0 +1,394 @@
+"""The neonize backend with the real library, offline: real event protobufs, real dials that fail,
+real session files, a churn stress in a child process, and `python wsgi.py` on the default backend.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.server_process import ROOT, ServerProcess
+from wamulti import sessionfile
+from wamulti.backends import base as bk
+from wamulti.config import Settings
+from wamulti.store import open_store
+from wamulti.store.base import ClientRecord
+from wamulti.worker import CLOSED, CONNECTING, READY, SYNCING, ClientWorker
+
+neonize_events = pytest.importorskip("neonize.events")
+from neonize.proto.Neonize_pb2 import JID  # noqa: E402
+
+from wamulti.backends.neonize import NeonizeBackend, NeonizeSession  # noqa: E402
+
+ev = neonize_events
+
+
+def open_fds() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+def feed(session: NeonizeSession, event) -> None:
+    """Deliver a real event protobuf through the client's own event entry point (as Go does)."""
+    data = event.SerializePartialToString()
+    buf = ctypes.create_string_buffer(data, len(data))
+    session.client.event.execute(session.client.uuid, ctypes.addressof(buf), len(data), ev.EVENT_TO_INT[type(event)])
+
+
+class HeldConnectionSession(NeonizeSession):
+    """Test double: the real session, except that connect() holds instead of dialling (no network here)."""
+
+    def connect(self) -> None:
+        self._held = threading.Event()
+        with self._state_lock:
+            self._started = True  # like a real start: stop() now goes through the Go side
+        self._held.wait()
+
+    def stop(self) -> None:
+        super().stop()
+        getattr(self, "_held", threading.Event()).set()
+
+
+class HeldConnectionBackend(NeonizeBackend):
+    """Test double: the real backend handing out HeldConnectionSessions."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.sessions: list[HeldConnectionSession] = []
+        self.created = threading.Condition()
+
+    def new_session(self, client_id, session_path, emit):
+        session = HeldConnectionSession(self, client_id, Path(session_path), emit)
+        with self.created:
+            self.sessions.append(session)
+            self.created.notify_all()
+        return session
+
+    def wait_session(self, count: int, timeout: float = 5.0) -> HeldConnectionSession:
+        with self.created:
+            assert self.created.wait_for(lambda: len(self.sessions) >= count, timeout)
+            return self.sessions[count - 1]
+
+
+@pytest.fixture
+def settings(tmp_path):
+    return Settings(api_key="k" * 16, data_dir=tmp_path / "data", log_level="WARNING")
+
+
+@pytest.fixture
+def store(settings):
+    s = open_store(settings)
+    yield s
+    s.close()
+
+
+def make_whatsmeow_file(backend: NeonizeBackend, path: Path) -> None:
+    """Let the real library create its session database (an offline dial creates the tables)."""
+    session = backend.new_session("maker", path, lambda e: None)
+    with pytest.raises(bk.ConnectFailed):
+        session.connect()
+    session.stop()
+
+
+def sqlite_check(path: Path) -> str:
+    """integrity_check in a child process (never sqlite3 in the process that runs Go's SQLite)."""
+    code = ("import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); "
+            "print(c.execute('pragma integrity_check').fetchone()[0], "
+            "c.execute(\"select count(*) from sqlite_master where name like 'whatsmeow_%'\").fetchone()[0])")
+    return subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True,
+                          check=True, timeout=30).stdout.strip()
+
+
+# ---- events -> backend events ------------------------------------------------------------------
+def test_real_events_map_to_backend_events(settings):
+    backend = NeonizeBackend(settings, sync_fallback=30)
+    got: list[bk.Event] = []
+    session = backend.new_session("ev", settings.data_dir / "ev.session", got.append)
+    feed(session, ev.PairStatusEv(Status=ev.PairStatusEv.SUCCESS, ID=JID(User="4915123456789", Server="s.whatsapp.net")))
+    feed(session, ev.PairStatusEv(Status=ev.PairStatusEv.ERROR, Error="code expired"))
+    feed(session, ev.ConnectedEv(status=True))
+    feed(session, ev.OfflineSyncCompletedEv(Count=3))
+    feed(session, ev.DisconnectedEv())
+    feed(session, ev.KeepAliveTimeoutEv(ErrorCount=2))
+    feed(session, ev.KeepAliveRestoredEv())
+    feed(session, ev.StreamReplacedEv())
+    feed(session, ev.TemporaryBanEv(Expire=3600))
+    feed(session, ev.ConnectFailureEv(Message="401: device removed"))
+    feed(session, ev.ClientOutdatedEv())
+    feed(session, ev.LoggedOutEv(Reason=1))
+    assert got == [
+        bk.PairSuccess("4915123456789@s.whatsapp.net"), bk.PairFailed("code expired"), bk.Connected(),
+        bk.SyncCompleted(), bk.Disconnected("disconnected"), bk.Disconnected("keepalive_timeout"),
+        bk.SyncCompleted(), bk.Terminated("stream_replaced"), bk.Terminated("temporary_ban"),
+        bk.Terminated("connect_failure: 401: device removed"), bk.Terminated("client_outdated"),
+        bk.LoggedOut("logged_out"),
+    ]
+    session.stop()
+    backend.close()
+
+
+def test_sync_fallback_timer_fires_once_and_is_cancelled_by_stop(settings):
+    backend = NeonizeBackend(settings, sync_fallback=0.3)
+    got: list[bk.Event] = []
+    done = threading.Event()
+    session = backend.new_session("sync", settings.data_dir / "s.session",
+                                  lambda e: (got.append(e), isinstance(e, bk.SyncCompleted) and done.set()))
+    feed(session, ev.ConnectedEv(status=True))
+    assert done.wait(3), "the fallback timer must make a client READY without OfflineSyncCompleted"
+    assert got == [bk.Connected(), bk.SyncCompleted()]
+    other: list[bk.Event] = []
+    second = backend.new_session("sync2", settings.data_dir / "s2.session", other.append)
+    feed(second, ev.ConnectedEv(status=True))
+    second.stop()
+    time.sleep(0.6)  # twice the fallback delay: a cancelled timer stays silent
+    assert other == [bk.Connected()]
+    session.stop()
+    backend.close()
+
+
+# ---- the whole state machine, driven by real events through a worker ----------------------------
+@pytest.fixture
+def held_backend(settings):
+    backend = HeldConnectionBackend(settings, sync_fallback=0.3)
+    yield backend
+    backend.close()
+
+
+def start_worker(store, held_backend, settings, *, jid=None, phone=None, pairing_timeout=30.0):
+    from tests.fake_backend import FakePrompter
+
+    record = store.create_client(ClientRecord("w1", CONNECTING, phone=phone, jid=jid))
+    worker = ClientWorker(record, backend=held_backend, store=store, prompter=FakePrompter(),
+                          data_dir=settings.data_dir, pairing_timeout=pairing_timeout, snapshot_interval=0.2)
+    return worker
+
+
+def test_state_machine_from_real_events_with_logout_removing_keys(store, held_backend, settings):
+    real = NeonizeBackend(settings)
+    source = settings.data_dir / "source.session"
+    make_whatsmeow_file(real, source)
+    snap = sessionfile.read_snapshot(source)
+    worker = start_worker(store, held_backend, settings, jid="4915123456789@s.whatsapp.net")
+    store.save_snapshot("w1", snap.data, snap.sha256)
+    worker.start()
+    try:
+        session = held_backend.wait_session(1)
+        assert worker.session_path.read_bytes()[:16] == b"SQLite format 3\x00"
+        feed(session, ev.ConnectedEv(status=True))
+        assert worker.wait_for_state({SYNCING}, 5)
+        feed(session, ev.OfflineSyncCompletedEv(Count=0))
+        assert worker.wait_for_state({READY}, 5)
+        feed(session, ev.DisconnectedEv())
+        assert worker.wait_for_state({CONNECTING}, 5)
+        feed(session, ev.ConnectedEv(status=True))  # whatsmeow reconnected by itself
+        assert worker.wait_for_state({SYNCING}, 5)
+        assert worker.wait_for_state({READY}, 5), "sync fallback timer"
+        with pytest.raises(Exception) as err:  # a send on a held (never dialled) connection
+            worker.send_text("4915000000000@s.whatsapp.net", "hi")
+        assert err.value.__class__.__name__ == "Upstream"
+        assert worker.state == READY, "a failed send must not change the state"
+        feed(session, ev.LoggedOutEv(Reason=1))
+        assert worker.wait_for_state({CLOSED}, 5)
+        assert worker.join(10)
+        status = worker.status()
+        assert (status.last_error, status.jid) == ("logged_out", None)
+        assert not worker.session_path.exists()
+        assert store.load_snapshot("w1") is None
+        assert session._stopped
+    finally:
+        worker.stop()
+        worker.join(10)
+        real.close()
+
+
+def test_pairing_events_through_a_worker(store, held_backend, settings):
+    real = NeonizeBackend(settings)
+    worker = start_worker(store, held_backend, settings, phone="4915123456789")
+    worker.start(phone="4915123456789")
+    try:
+        session = held_backend.wait_session(1)
+        make_whatsmeow_file(real, worker.session_path)  # what the library writes while pairing
+        feed(session, ev.PairStatusEv(Status=ev.PairStatusEv.SUCCESS,
+                                      ID=JID(User="4915123456789", Server="s.whatsapp.net")))
+        deadline = time.monotonic() + 5
+        while store.load_snapshot("w1") is None and time.monotonic() < deadline:
+            time.sleep(0.02)  # saved by the worker thread right after the event
+        snap = store.load_snapshot("w1")
+        assert snap is not None and worker.status().jid == "4915123456789@s.whatsapp.net"
+        feed(session, ev.StreamReplacedEv())
+        assert worker.wait_for_state({CLOSED}, 5)
+        assert worker.status().last_error == "stream_replaced"
+        assert store.load_snapshot("w1") is not None, "a non-logout close keeps the keys"
+    finally:
+        worker.stop()
+        worker.join(10)
+        real.close()
+
+
+def test_phone_pairing_without_a_connection_fails_cleanly(store, held_backend, settings):
+    worker = start_worker(store, held_backend, settings, phone="4915123456789")
+    worker.start(phone="4915123456789")
+    try:
+        session = held_backend.wait_session(1)
+        session.client.event._qr(session.client, b"2@qr-from-go")  # the QR entry point Go calls
+        assert worker.wait_for_state({CLOSED}, 5)
+        assert worker.status().last_error.startswith("pairing_failed:")
+    finally:
+        worker.stop()
+        worker.join(10)
+
+
+# ---- offline: real dials --------------------------------------------------------------------------
+def test_offline_connect_fails_fast_with_reason_and_leaks_one_fd_per_attempt(settings):
+    backend = NeonizeBackend(settings)
+    before = open_fds()
+    reasons, started = [], time.monotonic()
+    for i in range(10):
+        session = backend.new_session("off", settings.data_dir / "off.session", lambda e: None)
+        with pytest.raises(bk.ConnectFailed) as err:
+            session.connect()
+        reasons.append(str(err.value))
+        session.stop()
+        session.stop()  # idempotent
+        with pytest.raises(bk.NotConnected):
+            session.send_text("4915123456789@s.whatsapp.net", "x")
+    per_attempt = (open_fds() - before) / 10
+    print(f"\noffline dial: {(time.monotonic() - started) / 10 * 1000:.1f} ms per connect+stop, "
+          f"{per_attempt:.1f} fds leaked per attempt")
+    assert all("dial" in r for r in reasons) and len(reasons[0]) <= 200
+    assert per_attempt <= 1.0, "more than the known leak of one descriptor per attempt"
+    never = backend.new_session("never", settings.data_dir / "never.session", lambda e: None)
+    never.stop()  # a session that never connected stops without touching Go
+    backend.close()
+
+
+def test_dial_budget_stops_dialling(settings):
+    backend = NeonizeBackend(settings)
+    backend._dial_budget = 2
+    for _ in range(2):
+        session = backend.new_session("b", settings.data_dir / "b.session", lambda e: None)
+        with pytest.raises(bk.ConnectFailed, match="dial"):
+            session.connect()
+        session.stop()
+    before = open_fds()
+    session = backend.new_session("b", settings.data_dir / "b.session", lambda e: None)
+    with pytest.raises(bk.ConnectFailed, match="too many failed dials"):
+        session.connect()
+    session.stop()
+    assert open_fds() == before
+    backend.close()
+
+
+def test_worker_backs_off_and_gives_up_after_the_limit(store, settings):
+    backend = NeonizeBackend(settings)
+    backend.max_failed_connects = 3
+    times = []
+    real_new = backend.new_session
+    backend.new_session = lambda *a: (times.append(time.monotonic()), real_new(*a))[1]
+    worker = start_worker(store, backend, settings, phone="4915123456789")
+    worker.start(phone="4915123456789")
+    try:
+        assert worker.wait_for_state({CLOSED}, 15)
+        assert worker.join(10)
+        gaps = [b - a for a, b in zip(times, times[1:])]
+        assert len(times) == 3 and 0.7 < gaps[0] < 1.5 and 1.5 < gaps[1] < 3.0, gaps
+        assert "gave up after 3 attempts" in worker.status().last_error
+        assert worker.status().last_error.startswith("connect_failed: failed to dial")
+    finally:
+        worker.stop()
+        worker.join(10)
+        backend.close()
+
+
+def test_snapshot_of_a_real_whatsmeow_file_round_trips(settings, tmp_path):
+    backend = NeonizeBackend(settings)
+    path = settings.data_dir / "real.session"
+    make_whatsmeow_file(backend, path)
+    size = path.stat().st_size
+    snap = sessionfile.read_snapshot(path)
+    restored = tmp_path / "restored.session"
+    sessionfile.restore_snapshot(restored, snap.data)
+    assert sqlite_check(restored).split() == ["ok", sqlite_check(path).split()[1]]
+    reopened = backend.new_session("reopen", restored, lambda e: None)
+    with pytest.raises(bk.ConnectFailed, match="dial"):  # opened the file, then failed only at the network
+        reopened.connect()
+    reopened.stop()
+    print(f"\nwhatsmeow file: {size} bytes, snapshot {len(snap.data)} bytes compressed")
+    backend.close()
+
+
+# ---- churn in a child process: a Go fatal error there fails the test instead of killing pytest ----
+CHURN = r"""
+import sys, threading, time, logging
+sys.path.insert(0, sys.argv[1])
+logging.basicConfig(level=logging.ERROR)
+from pathlib import Path
+from wamulti.config import Settings
+from wamulti.backends.neonize import NeonizeBackend
+from wamulti.backends.base import ConnectFailed
+data = Path(sys.argv[2]); seconds = float(sys.argv[3])
+backend = NeonizeBackend(Settings(api_key="k" * 16, data_dir=data, log_level="ERROR"))
+cycles = [0] * 20
+end = time.monotonic() + seconds
+def churn(n):
+    while time.monotonic() < end:
+        s = backend.new_session(f"c{n}", data / f"c{n}.session", lambda e: None)
+        try:
+            s.connect()
+        except ConnectFailed:
+            pass
+        s.stop()
+        cycles[n] += 1
+        time.sleep(0.25)  # bounded: every failed dial leaks a descriptor in the library
+threads = [threading.Thread(target=churn, args=(n,)) for n in range(20)]
+for t in threads: t.start()
+for t in threads: t.join()
+print("CYCLES", sum(cycles), min(cycles))
+"""
+
+
+@pytest.mark.slow
+def test_churn_of_20_sessions_for_30_seconds_survives(tmp_path):
+    started = time.monotonic()
+    done = subprocess.run([sys.executable, "-c", CHURN, str(ROOT), str(tmp_path), "30"],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, f"churn child died ({done.returncode}):\n{done.stderr[-3000:]}"
+    total, least = map(int, done.stdout.split("CYCLES")[1].split())
+    print(f"\nchurn: {total} connect/stop cycles by 20 sessions in {time.monotonic() - started:.1f}s "
+          f"(fewest per session {least})")
+    assert total >= 400 and least >= 10
+
+
+# ---- the server on its default backend ----------------------------------------------------------
+@pytest.mark.slow
+def test_wsgi_with_neonize_offline(tmp_path):
+    server = ServerProcess(tmp_path / "data", {"WA_BACKEND": "neonize"}).start()
+    try:
+        resp = server.request("POST", "/api/clients", {"clientId": "real", "phone": "+49 151 2345678"})
+        assert resp.status == 201, resp
+        client = server.wait_for(lambda: (lambda c: c if (c["lastError"] or "").startswith("connect_failed") else None)(
+            server.request("GET", "/api/clients/real").json), 20, "connect_failed")
+        assert client["state"] == "CONNECTING" and client["pairingCode"] is None
+        send = server.request("POST", "/api/messages/send", {"clientId": "real", "to": "+4915123456789", "text": "hi"})
+        assert send.status == 503 and send.json["currentState"] == "CONNECTING"
+        assert server.request("POST", "/api/clients", {"clientId": "other", "phone": "+4915199999999"}).status == 201
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:  # a minute of retries with backoff: the process must survive
+            assert server.proc.poll() is None, server.log()[-3000:]
+            assert server.request("GET", "/healthz", key=None).status == 200
+            time.sleep(5)
+        started = time.monotonic()
+        assert server.request("DELETE", "/api/clients/real").status == 200
+        assert time.monotonic() - started < 2
+        assert [c["clientId"] for c in server.clients()] == ["other"]
+        code, seconds = server.terminate()
+        assert code == 0 and seconds < 10, server.log()[-3000:]
+        assert "Traceback" not in server.log()
+    finally:
+        server.close()

@@ -1,0 +1,403 @@
+"""The real WhatsApp backend on neonize 0.5.2 (whatsmeow in a Go shared library).
+
+Hazards measured in docs/neonize.md drive this module:
+- Go keeps its client tables in unlocked maps: `_GoLock` is a process-wide readers/writer lock.
+  Starts (until the Go side registered the client) and stops are exclusive; every other call is
+  shared. Starts are also spaced out. A start holds the lock until its socket logs "Dialing",
+  connect() returns, an event arrives, or START_HOLD seconds pass (a dial that hangs).
+- A NewClient's finalizer stops its uuid when garbage collected, so every session gets a fresh
+  uuid, is stopped under the lock, and only then has its finalizer detached.
+- get_me() and the contact stores are never called (PairStatusEv carries the JID).
+- Every connect() attempt leaks one SQLite descriptor inside the library, so the worker retries
+  with backoff and gives up after `max_failed_connects` attempts in a row.
+- Handlers run on Go's threads: they only translate the event and hand it to `emit`.
+
+One session object per connection attempt: the worker creates a new session for every retry.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import logging
+import queue
+import resource
+import threading
+import time
+import uuid as uuidlib
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable
+
+from . import base as bk
+
+log = logging.getLogger(__name__)
+
+START_SPACING = 0.02  # seconds between two starts
+START_HOLD = 3.0  # longest a start keeps other calls out
+SYNC_FALLBACK = 20.0  # READY this long after Connected even if OfflineSyncCompleted never comes
+REASON_LIMIT = 200
+GO_LOG_LEVELS = {"DEBUG": logging.DEBUG, "INFO": logging.INFO, "WARN": logging.WARNING,
+                 "WARNING": logging.WARNING, "ERROR": logging.ERROR}
+
+
+def _short(exc: BaseException) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= REASON_LIMIT else text[: REASON_LIMIT - 3] + "..."
+
+
+class _GoLock:
+    """A readers/writer lock that any thread may release (a start is released by the log thread)."""
+
+    def __init__(self):
+        self._cond = threading.Condition()
+        self._readers = 0
+        self._writer = False
+        self._writers_waiting = 0
+
+    def acquire_shared(self) -> None:
+        with self._cond:
+            while self._writer or self._writers_waiting:
+                self._cond.wait()
+            self._readers += 1
+
+    def release_shared(self) -> None:
+        with self._cond:
+            self._readers -= 1
+            self._cond.notify_all()
+
+    def acquire_exclusive(self) -> None:
+        with self._cond:
+            self._writers_waiting += 1
+            try:
+                while self._writer or self._readers:
+                    self._cond.wait()
+            finally:
+                self._writers_waiting -= 1
+            self._writer = True
+
+    def release_exclusive(self) -> None:
+        with self._cond:
+            self._writer = False
+            self._cond.notify_all()
+
+    def shared(self):
+        return _Held(self.acquire_shared, self.release_shared)
+
+    def exclusive(self):
+        return _Held(self.acquire_exclusive, self.release_exclusive)
+
+
+class _Held:
+    def __init__(self, acquire, release):
+        self._acquire, self._release = acquire, release
+
+    def __enter__(self):
+        self._acquire()
+
+    def __exit__(self, *exc):
+        self._release()
+
+
+class _GoLogRouter:
+    """Go's log lines, tagged with their client, into Python logging from one thread."""
+
+    def __init__(self, level: int, on_dialing: Callable[[str], None]):
+        self._level = level
+        self._on_dialing = on_dialing
+        self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name="wa-golog", daemon=True)
+        self._thread.start()
+
+    def callback_for(self, client_id: str) -> Callable[[int, int], None]:
+        """The per-client function Go calls with a serialized LogEntry (must not block)."""
+
+        def on_log(binary: int, size: int) -> None:
+            if binary and size > 0:
+                self._queue.put((client_id, ctypes.string_at(binary, size)))
+
+        return on_log
+
+    def _run(self) -> None:
+        from neonize.proto.Neonize_pb2 import LogEntry
+
+        while True:
+            client_id, data = self._queue.get()
+            if client_id is None:
+                return
+            try:
+                entry = LogEntry.FromString(data)
+                if entry.Message.startswith("Dialing"):
+                    self._on_dialing(client_id)
+                level = GO_LOG_LEVELS.get(entry.Level.upper(), logging.INFO)
+                if level >= self._level:
+                    logging.getLogger("whatsmeow." + entry.Name.replace("/", ".")).log(
+                        level, "[%s] %s", client_id, entry.Message)
+            except Exception:  # a malformed line must not stop the router
+                log.debug("undecodable Go log line", exc_info=True)
+
+    def close(self) -> None:
+        self._queue.put((None, None))
+        self._thread.join(2)
+
+
+def _raise_fd_limit() -> int:
+    """Every failed dial leaks a descriptor inside the library: allow as many as the system does."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        target = hard if hard != resource.RLIM_INFINITY else max(soft, 65536)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+        soft = target
+    return soft if soft != resource.RLIM_INFINITY else 65536
+
+
+class NeonizeBackend(bk.Backend):
+    name = "neonize"
+    max_failed_connects = 100  # each attempt leaks a descriptor: do not retry forever
+
+    def __init__(self, settings, *, sync_fallback: float = SYNC_FALLBACK, start_spacing: float = START_SPACING,
+                 start_hold: float = START_HOLD):
+        go_level = logging.DEBUG if settings.log_level == "DEBUG" else logging.WARNING
+        # neonize calls logging.basicConfig() and reads the Go log level from this logger at
+        # connect(); Go must log at DEBUG for us to see "Dialing", and the router filters
+        logging.getLogger("neonize.utils.log").setLevel(logging.DEBUG)
+        import neonize.client as nc  # imported here: slow (0.3 s), and only when this backend is chosen
+
+        self._nc = nc
+        self._lock = _GoLock()
+        self._start_gate = threading.Lock()  # serialises starts (and their spacing)
+        self._starting: NeonizeSession | None = None
+        self._starting_guard = threading.Lock()
+        self._last_start = 0.0
+        self._sync_fallback = sync_fallback
+        self._start_spacing = start_spacing
+        self._start_hold = start_hold
+        self._router = _GoLogRouter(go_level, self._on_dialing)
+        # each failed dial leaks a descriptor for good: past this many, stop dialling at all
+        self._dial_budget = _raise_fd_limit() // 2
+        self._failed_dials = 0
+
+    def new_session(self, client_id: str, session_path: Path, emit: Callable[[bk.Event], None]) -> "NeonizeSession":
+        return NeonizeSession(self, client_id, Path(session_path), emit)
+
+    def close(self) -> None:
+        self._router.close()
+
+    # ---- the start protocol ---------------------------------------------------------------------
+    def count_failed_dial(self) -> None:
+        with self._starting_guard:
+            self._failed_dials += 1
+
+    def dial_budget_left(self) -> bool:
+        with self._starting_guard:
+            return self._failed_dials < self._dial_budget
+
+    def begin_start(self, session: "NeonizeSession") -> None:
+        """Wait for our turn, then hold the lock exclusively until end_start(session)."""
+        self._start_gate.acquire()
+        wait = self._last_start + self._start_spacing - time.monotonic()
+        if wait > 0:
+            time.sleep(wait)  # spacing between starts; the gate is ours meanwhile
+        self._lock.acquire_exclusive()
+        with self._starting_guard:
+            self._starting = session
+        self._last_start = time.monotonic()
+        # the per-client log callback is taken from this module global while connect() sets up
+        self._nc.log_whatsmeow = self._router.callback_for(session.client_id)
+
+    def end_start(self, session: "NeonizeSession") -> None:
+        """Release a start (idempotent; any thread)."""
+        with self._starting_guard:
+            if self._starting is not session:
+                return
+            self._starting = None
+        self._lock.release_exclusive()
+        self._start_gate.release()
+
+    def _on_dialing(self, client_id: str) -> None:
+        with self._starting_guard:
+            session = self._starting
+        if session is not None and session.client_id == client_id:
+            self.end_start(session)
+
+    @property
+    def lock(self) -> _GoLock:
+        return self._lock
+
+    @property
+    def sync_fallback(self) -> float:
+        return self._sync_fallback
+
+    @property
+    def start_hold(self) -> float:
+        return self._start_hold
+
+
+class NeonizeSession(bk.BackendSession):
+    """One NewClient with a uuid of its own, over the client's session file."""
+
+    def __init__(self, backend: NeonizeBackend, client_id: str, path: Path, emit: Callable[[bk.Event], None]):
+        from neonize.events import (ClientOutdatedEv, ConnectedEv, ConnectFailureEv, DisconnectedEv,
+                                    KeepAliveRestoredEv, KeepAliveTimeoutEv, LoggedOutEv, MessageEv, OfflineSyncCompletedEv,
+                                    PairStatusEv, StreamReplacedEv, TemporaryBanEv)
+
+        self.client_id = client_id
+        self._backend = backend
+        self._emit = emit
+        self._lock = backend.lock
+        self._state_lock = threading.Lock()
+        self._started = False  # connect() was called: the Go side may hold an entry
+        self._stopped = False
+        self._connected = False
+        self._sync_timer: threading.Timer | None = None
+        self.uuid = f"{client_id}#{uuidlib.uuid4().hex[:12]}"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.client = backend._nc.NewClient(str(path), uuid=self.uuid)
+
+        on = self.client.event
+        on.qr(self._on_qr)
+        on(ConnectedEv)(self._on_connected)
+        on(OfflineSyncCompletedEv)(lambda _c, _e: self._sync_done())
+        on(PairStatusEv)(self._on_pair_status)
+        on(LoggedOutEv)(lambda _c, ev: self._finish(bk.LoggedOut("logged_out")))
+        on(StreamReplacedEv)(lambda _c, _e: self._finish(bk.Terminated("stream_replaced")))
+        on(TemporaryBanEv)(lambda _c, ev: self._finish(bk.Terminated("temporary_ban")))
+        on(ConnectFailureEv)(lambda _c, ev: self._finish(bk.Terminated(
+            f"connect_failure: {ev.Message or ev.Reason}"[:REASON_LIMIT])))
+        on(ClientOutdatedEv)(lambda _c, _e: self._finish(bk.Terminated("client_outdated")))
+        on(DisconnectedEv)(lambda _c, _e: self._on_disconnected("disconnected"))
+        on(KeepAliveTimeoutEv)(lambda _c, _e: self._on_disconnected("keepalive_timeout"))
+        # the socket survived the missed keepalives: no Connected follows, so it is READY again
+        on(KeepAliveRestoredEv)(lambda _c, _e: self._emit(bk.SyncCompleted()))
+        on(MessageEv)(self._on_message)
+
+    # ---- handlers: Go threads; translate and hand over, never block -----------------------------
+    def _release_start(self) -> None:
+        self._backend.end_start(self)
+
+    def _on_qr(self, _client, data: bytes) -> None:
+        self._release_start()
+        self._emit(bk.QrUpdated(data.decode("utf-8", "replace")))
+
+    def _on_connected(self, _client, _ev) -> None:
+        self._release_start()
+        with self._state_lock:
+            self._connected = True
+            if self._stopped:
+                return
+            self._cancel_sync_timer()
+            self._sync_timer = threading.Timer(self._backend.sync_fallback, self._sync_done)
+            self._sync_timer.daemon = True
+            self._sync_timer.name = f"wa-{self.client_id}-sync"
+            self._sync_timer.start()
+        self._emit(bk.Connected())
+
+    def _sync_done(self) -> None:
+        with self._state_lock:
+            self._cancel_sync_timer()
+            if self._stopped:
+                return
+        self._emit(bk.SyncCompleted())
+
+    def _cancel_sync_timer(self) -> None:
+        if self._sync_timer is not None:
+            self._sync_timer.cancel()
+            self._sync_timer = None
+
+    def _on_pair_status(self, _client, ev) -> None:
+        if ev.Status == ev.SUCCESS:
+            self._emit(bk.PairSuccess(f"{ev.ID.User}@{ev.ID.Server or 's.whatsapp.net'}"))
+        else:
+            self._emit(bk.PairFailed(ev.Error or "pairing refused"))
+
+    def _on_disconnected(self, reason: str) -> None:
+        with self._state_lock:
+            self._connected = False
+            self._cancel_sync_timer()
+        self._emit(bk.Disconnected(reason))
+
+    def _finish(self, event: bk.Event) -> None:
+        with self._state_lock:
+            self._connected = False
+            self._cancel_sync_timer()
+        self._emit(event)
+
+    def _on_message(self, _client, ev) -> None:
+        try:
+            msg = ev.Message
+            text = msg.conversation or msg.extendedTextMessage.text
+            self._emit(bk.MessageReceived(ev.Info.MessageSource.Sender.User, text))
+        except Exception:  # an odd message must not raise into Go's callback
+            log.debug("[%s] unreadable incoming message", self.client_id, exc_info=True)
+
+    # ---- calls -------------------------------------------------------------------------------------
+    def connect(self) -> None:
+        with self._state_lock:
+            if self._stopped:
+                return
+            self._started = True
+        if not self._backend.dial_budget_left():
+            raise bk.ConnectFailed("too many failed dials in this process (each leaks a descriptor in the "
+                                   "library); restart the service to dial again")
+        self._backend.begin_start(self)
+        hold = threading.Timer(self._backend.start_hold, self._release_start)
+        hold.daemon = True
+        hold.start()
+        try:
+            self.client.connect()
+        except self._backend._nc.NeonizeError as exc:
+            self._backend.count_failed_dial()
+            raise bk.ConnectFailed(_short(exc)) from None
+        finally:
+            hold.cancel()
+            self._release_start()
+
+    def pair_phone(self, phone_digits: str) -> str:
+        with self._lock.shared():
+            if self._stopped:
+                raise bk.PairingError("session stopped")
+            try:
+                return self.client.PairPhone(phone_digits, show_push_notification=True)
+            except self._backend._nc.NeonizeError as exc:
+                raise bk.PairingError(_short(exc)) from None
+
+    def send_text(self, to_jid: str, text: str) -> bk.SentMessage:
+        from neonize.utils import build_jid
+
+        user, _, server = to_jid.partition("@")
+        with self._lock.shared():
+            with self._state_lock:
+                if self._stopped or not self._started:
+                    raise bk.NotConnected("not connected")
+            try:
+                resp = self.client.send_message(build_jid(user, server or "s.whatsapp.net"), text)
+            except self._backend._nc.NeonizeError as exc:
+                reason = _short(exc)
+                if "not connected" in reason or "client is nil" in reason:
+                    raise bk.NotConnected(reason) from None
+                raise bk.SendFailed(reason) from None
+        ts = resp.Timestamp / 1000 if resp.Timestamp > 10**11 else resp.Timestamp
+        when = datetime.fromtimestamp(ts, timezone.utc) if ts else datetime.now(timezone.utc)
+        return bk.SentMessage(message_id=resp.ID, timestamp=when)
+
+    def logout(self) -> None:
+        with self._lock.shared():
+            if self._stopped or not self._started:
+                raise bk.BackendError("not connected")
+            try:
+                self.client.logout()
+            except self._backend._nc.NeonizeError as exc:
+                raise bk.BackendError(_short(exc)) from None
+
+    def stop(self) -> None:
+        """Stop under the exclusive lock, then detach the finalizer (a later GC must not stop a reused uuid)."""
+        with self._state_lock:
+            if self._stopped:
+                return
+            self._stopped = True
+            self._connected = False
+            self._cancel_sync_timer()
+            started = self._started
+        if started:
+            with self._lock.exclusive():
+                self.client.stop()
+        self.client._stop_finalizer.detach()
