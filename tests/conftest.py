@@ -28,6 +28,14 @@ def mariadb():
         server.destroy()
 
 
+@pytest.fixture
+def sqlite_store(tmp_path):
+    """A fresh embedded store (unit tests of the worker and registry)."""
+    s = open_store(Settings(api_key="t" * 16, data_dir=tmp_path / "db"))
+    yield s
+    s.close()
+
+
 @pytest.fixture(params=["sqlite", "mysql"])
 def store(request, tmp_path):
     """A fresh, empty store of each kind: the same tests run on both."""

@@ -8,19 +8,15 @@ import pytest
 
 from tests.fake_backend import FakeBackend, FakePrompter
 from wamulti.backends import base as bk
-from wamulti.config import Settings
 from wamulti.errors import BadRequest, Conflict, NotFound
 from wamulti.registry import ClientRegistry
-from wamulti.store import open_store
 from wamulti.store.base import ClientRecord
 from wamulti.worker import CLOSED, PAIRING, READY
 
 
 @pytest.fixture
-def store(tmp_path):
-    s = open_store(Settings(api_key="k" * 16, data_dir=tmp_path / "db"))
-    yield s
-    s.close()
+def store(sqlite_store):
+    return sqlite_store
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import sys
 import threading
@@ -43,8 +44,11 @@ def _raise_stop(signum, frame):
     raise _Stop(signal.Signals(signum).name)
 
 
-def serve(settings: Settings) -> int:
-    """Run the service until SIGINT/SIGTERM; return the exit code."""
+def serve(settings: Settings, customize_app=None) -> int:
+    """Run the service until SIGINT/SIGTERM; return the exit code.
+
+    customize_app(app) may add routes before serving (the API-overhead benchmark's bare endpoint).
+    """
     from waitress import create_server
 
     from .app import create_app
@@ -66,11 +70,16 @@ def serve(settings: Settings) -> int:
     registry = ClientRegistry(store=store, backend=backend, prompter=prompter, data_dir=settings.data_dir,
                               pairing_timeout=settings.pairing_timeout)
     app = create_app(settings, registry)
+    if customize_app is not None:
+        customize_app(app)
     server = create_server(app, host=settings.host, port=settings.port, threads=settings.http_threads,
                            ident="wamulti", clear_untrusted_proxy_headers=True,
                            # well above MAX_BODY_BYTES so Flask answers oversized bodies with JSON;
                            # waitress's own (plain-text) 413 only guards against absurd uploads
-                           max_request_body_size=max(8 * settings.max_body_bytes, 16 << 20))
+                           max_request_body_size=max(8 * settings.max_body_bytes, 16 << 20),
+                           # select() fails once descriptors pass 1024 (many clients, each with
+                           # session files and sockets): poll() has no such limit
+                           asyncore_use_poll=True)
     signal.signal(signal.SIGTERM, _raise_stop)
     signal.signal(signal.SIGINT, _raise_stop)
     announce_generated_key(settings)
@@ -102,4 +111,15 @@ def main() -> int:
         return 2
     configure_logging(settings.log_level)
     threading.current_thread().name = "main"
-    return serve(settings)
+    code = serve(settings)
+    exit_now_if_threads_linger(code)
+    return code
+
+
+def exit_now_if_threads_linger(code: int) -> None:
+    """The library runs each connection on a non-daemon thread; one stuck in a dial must not hold the exit."""
+    lingering = [t.name for t in threading.enumerate() if not t.daemon and t is not threading.current_thread()]
+    if lingering:
+        log.warning("exiting with %d library threads still running: %s", len(lingering), ", ".join(lingering[:10]))
+        logging.shutdown()
+        os._exit(code)

@@ -383,6 +383,8 @@ class ClientWorker:
             return
         delay = backoff_delay(self._attempt)
         log.info("[%s] connection ended (%s); retry %d in %.1fs", self.client_id, reason, self._attempt, delay)
+        with self._lock:
+            self._pair_settled = True  # a caller waiting for a code learns of the failure now, not in 15 s
         self._set(state=CONNECTING, last_error=reason)
         self._timers["connect"] = time.monotonic() + delay
 

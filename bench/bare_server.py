@@ -1,0 +1,29 @@
+"""The real server plus one bare endpoint on the same waitress/Flask stack and auth (API-overhead baseline).
+
+Run by bench.api_overhead as `python -m bench.bare_server`; settings from the environment.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from flask import Blueprint
+
+from wamulti.api.json_body import json_object
+from wamulti.config import load_settings
+from wamulti.server import configure_logging, serve
+
+bare = Blueprint("bench_bare", __name__, url_prefix="/api/bench")
+
+
+@bare.post("/bare")
+def bare_endpoint():
+    """Parse the body like every route does, then answer without touching the registry."""
+    json_object()
+    return {"success": True}
+
+
+if __name__ == "__main__":
+    settings = load_settings(None)
+    configure_logging(settings.log_level)
+    sys.exit(serve(settings, customize_app=lambda app: app.register_blueprint(bare)))
