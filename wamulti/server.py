@@ -33,15 +33,30 @@ def announce_generated_key(settings: Settings) -> None:
               f"Set API_KEY in .env to keep a fixed key.", flush=True)
 
 
-class _Stop(Exception):
-    """Raised in the main thread by SIGINT/SIGTERM to leave the serving loop."""
+def use_prompt_aware_logging(prompter) -> None:
+    """Log lines must not land on the line of a waiting console prompt: swap the stderr handler."""
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        if isinstance(handler, logging.StreamHandler) and getattr(handler, "stream", None) is sys.stderr:
+            replacement = prompter.log_handler(sys.stderr)
+            replacement.setFormatter(handler.formatter)
+            replacement.setLevel(handler.level)
+            root.removeHandler(handler)
+            root.addHandler(replacement)
 
 
-def _raise_stop(signum, frame):
-    # a second signal while we stop must not interrupt the orderly shutdown
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    raise _Stop(signal.Signals(signum).name)
+class _StopSignal:
+    """Remembers SIGINT/SIGTERM. The handler only sets a flag: an exception raised from a signal
+    handler can surface inside waitress's channel code, which logs it and carries on serving."""
+
+    def __init__(self):
+        self.name: str | None = None
+
+    def __call__(self, signum, frame) -> None:
+        self.name = signal.Signals(signum).name
+
+
+LOOP_TIMEOUT = 0.5  # seconds: how soon a signal is noticed by the serving loop
 
 
 def serve(settings: Settings, customize_app=None) -> int:
@@ -67,6 +82,8 @@ def serve(settings: Settings, customize_app=None) -> int:
         log.info("no DB_HOST set: using the embedded SQLite store in %s", settings.data_dir)
     backend = make_backend(settings)
     prompter = ConsolePrompter(settings.pairing_console, settings.pairing_timeout)
+    if prompter.enabled:
+        use_prompt_aware_logging(prompter)
     registry = ClientRegistry(store=store, backend=backend, prompter=prompter, data_dir=settings.data_dir,
                               pairing_timeout=settings.pairing_timeout)
     app = create_app(settings, registry)
@@ -80,20 +97,22 @@ def serve(settings: Settings, customize_app=None) -> int:
                            # select() fails once descriptors pass 1024 (many clients, each with
                            # session files and sockets): poll() has no such limit
                            asyncore_use_poll=True)
-    signal.signal(signal.SIGTERM, _raise_stop)
-    signal.signal(signal.SIGINT, _raise_stop)
+    stop = _StopSignal()
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
     announce_generated_key(settings)
     try:
         registry.restore_all()
         log.info("listening on http://%s:%s (backend %s, store %s, console %s)", settings.host,
                  server.effective_port, backend.name, store.kind, "on" if prompter.enabled else "off")
-        server.run()
-    except _Stop as stop:
-        log.info("%s received: stopping", stop)
+        while stop.name is None:
+            server.asyncore.loop(timeout=LOOP_TIMEOUT, map=server._map, use_poll=True, count=1)
+        log.info("%s received: stopping", stop.name)
     finally:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         server.close()
+        server.task_dispatcher.shutdown(timeout=1)
         registry.stop_all()
         prompter.close()
         backend.close()
