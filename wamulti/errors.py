@@ -31,10 +31,6 @@ class NotFound(ApiError):
     status, code = 404, "not_found"
 
 
-class MethodNotAllowed(ApiError):
-    status, code = 405, "method_not_allowed"
-
-
 class Conflict(ApiError):
     status, code = 409, "conflict"
 
@@ -47,10 +43,6 @@ class UnsupportedMediaType(ApiError):
     status, code = 415, "unsupported_media_type"
 
 
-class InternalError(ApiError):
-    status, code = 500, "internal_error"
-
-
 class Upstream(ApiError):
     status, code = 502, "upstream_error"
 
@@ -61,11 +53,3 @@ class NotReady(ApiError):
     def __init__(self, message: str, current_state: str, retry_after: int = 5):
         super().__init__(message, currentState=current_state)
         self.headers["Retry-After"] = str(retry_after)
-
-
-class StoreUnavailableError(ApiError):
-    status, code = 503, "store_unavailable"
-
-    def __init__(self, message: str = "The session store is unreachable; try again shortly."):
-        super().__init__(message)
-        self.headers["Retry-After"] = "5"

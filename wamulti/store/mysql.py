@@ -21,6 +21,8 @@ CONNECT_TIMEOUT = 5
 IO_TIMEOUT = 30  # a 32 MiB snapshot must fit comfortably
 ER_DUP_ENTRY = 1062
 ER_NET_PACKET_TOO_LARGE = 1153
+ER_NO_REFERENCED_ROW = 1452
+CR_SERVER_GONE = 2006  # how an oversized packet often shows: the server drops the connection
 PACKET_OVERHEAD = 1024  # the statement around a blob
 CLIENT_MAX_PACKET = 1 << 30  # PyMySQL's own limit is 16 MiB; the server's setting is the one that counts
 
@@ -69,6 +71,11 @@ def _naive_utc(dt: datetime | None) -> datetime | None:
     return dt
 
 
+def _code(exc: Exception) -> int | None:
+    """The MySQL error number of a driver exception, if it has one."""
+    return exc.args[0] if exc.args and isinstance(exc.args[0], int) else None
+
+
 def _is_connection_error(exc: Exception) -> bool:
     if isinstance(exc, (pymysql.err.InterfaceError, TooManyConnections, ConnectionError, OSError)):
         return True
@@ -99,6 +106,11 @@ class MySQLStore(SessionStore):
         self._migrate()
 
     def _translate(self, exc: Exception) -> StoreError:
+        error = self._translate_message(exc)
+        error.db_code = _code(exc)  # for callers that react to one server error
+        return error
+
+    def _translate_message(self, exc: Exception) -> StoreError:
         if _is_connection_error(exc):
             return StoreUnavailable(f"database at {self._where} unreachable ({type(exc).__name__}"
                                     f"{f' {exc.args[0]}' if exc.args and isinstance(exc.args[0], int) else ''})")
@@ -127,7 +139,9 @@ class MySQLStore(SessionStore):
             self._rollback(con)
             if exc.args and exc.args[0] == ER_DUP_ENTRY:
                 raise DuplicateClient(str(exc.args[1]) if len(exc.args) > 1 else "duplicate") from None
-            raise StoreError(f"database integrity error {exc.args[0] if exc.args else ''}") from None
+            error = StoreError(f"database integrity error {_code(exc) or ''}")
+            error.db_code = _code(exc)
+            raise error from None
         except Exception as exc:
             self._rollback(con)
             raise self._translate(exc) from None
@@ -229,9 +243,10 @@ class MySQLStore(SessionStore):
                 cur.execute(head.encode("utf-8") + _binary_literal(data) + tail.encode("utf-8"))
                 return version
         except StoreError as exc:
-            if "1153" in str(exc) or "2006" in str(exc) and len(data) > (1 << 20):
+            code = getattr(exc, "db_code", None)
+            if code == ER_NET_PACKET_TOO_LARGE or (code == CR_SERVER_GONE and len(data) > (1 << 20)):
                 raise self._too_large(len(data)) from None
-            if "1452" in str(exc):
+            if code == ER_NO_REFERENCED_ROW:
                 raise StoreError(f"no client {client_id!r} to attach a snapshot to") from None
             raise
 
