@@ -12,7 +12,7 @@ from dataclasses import replace
 from datetime import datetime, timezone
 
 from wamulti.backends.base import SentMessage
-from wamulti.errors import BadRequest, Conflict, NotFound, NotReady
+from wamulti.errors import Conflict, InvalidField, NotFound, NotReady
 from wamulti.registry import ClientStatus
 
 FAKE_PAIRING_CODE = "ABCD-EFGH"
@@ -56,7 +56,7 @@ class FakeRegistry:
 
     def _require_phone_or_console(self, phone: str | None) -> None:
         if phone is None and not self.console_enabled:
-            raise BadRequest("Field 'phone' is required: the server's pairing console is disabled.")
+            raise InvalidField("phone", "Field 'phone' is required: the server's pairing console is disabled.")
 
     # ---- the ClientRegistry interface --------------------------------------------------------
     def create(self, client_id: str, phone: str | None) -> ClientStatus:
@@ -103,8 +103,7 @@ class FakeRegistry:
         self._enter("send_text", client_id, to_jid, text)
         status = self._status(client_id)
         if status.state != "READY":
-            raise NotReady(f"Client '{client_id}' is {status.state}, not READY.", current_state=status.state,
-                           retry_after=7)
+            raise NotReady(f"Client '{client_id}' is {status.state}, not READY.", current_state=status.state)
         self.sent.append((client_id, to_jid, text))
         return SentMessage(message_id=f"FAKE{next(self._ids):06d}", timestamp=FAKE_TIME)
 

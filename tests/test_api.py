@@ -299,13 +299,14 @@ def test_send_to_unknown_client_is_404(api):
     assert_error(send(api, clientId="ghost", to="14155550100", text="hi"), 404, "not_found")
 
 
-@pytest.mark.parametrize("state", ["CONNECTING", "PAIRING", "SYNCING", "CLOSED"])
-def test_send_when_not_ready_is_503_with_retry_after(api, registry, state):
+@pytest.mark.parametrize("state, retry_after", [("CONNECTING", "5"), ("SYNCING", "5"), ("PAIRING", "30"),
+                                                ("CLOSED", "30")])
+def test_send_when_not_ready_is_503_with_a_retry_after_that_fits_the_state(api, registry, state, retry_after):
     registry.add("a", state)
     resp = send(api, clientId="a", to="14155550100", text="hi")
     body = assert_error(resp, 503, "client_not_ready")
     assert body["currentState"] == state
-    assert resp.headers["Retry-After"] == "7"
+    assert resp.headers["Retry-After"] == retry_after
 
 
 def test_upstream_failure_is_502_with_reason(api, registry):

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from wamulti.errors import BadRequest
-from wamulti.phone import normalize_phone, normalize_recipient, validate_client_id, validate_text
+from wamulti.errors import InvalidField
+from wamulti.fields import validate_client_id, validate_text
+from wamulti.phone import normalize_phone, normalize_recipient
 
 
 @pytest.mark.parametrize("value", ["a", "A", "7", "work-phone", "a.b_c-d", "x" * 64, "0abc", "Z9._-"])
@@ -36,7 +37,7 @@ def test_valid_client_ids(value):
     ("１２３", "'１'"),  # fullwidth digits are not ASCII digits
 ])
 def test_invalid_client_ids_name_the_field(value, words):
-    with pytest.raises(BadRequest) as err:
+    with pytest.raises(InvalidField) as err:
         validate_client_id(value)
     assert "clientId" in err.value.message and words in err.value.message
     assert err.value.message.endswith(".")
@@ -70,13 +71,13 @@ def test_phone_numbers_are_normalised(value, digits):
     ("٤٩١٥١٢٣٤٥٦٧", "'٤'"),  # Arabic-Indic digits are not accepted
 ])
 def test_invalid_phone_numbers(value, words):
-    with pytest.raises(BadRequest) as err:
+    with pytest.raises(InvalidField) as err:
         normalize_phone(value, "phone")
     assert "'phone'" in err.value.message and words in err.value.message
 
 
 def test_phone_error_names_the_given_field():
-    with pytest.raises(BadRequest, match="'to'"):
+    with pytest.raises(InvalidField, match="'to'"):
         normalize_phone("12", "to")
 
 
@@ -98,7 +99,7 @@ def test_recipients(value, jid):
     "1203630123-@g.us", "1203630123--1@g.us", "status@broadcast", "14155550100@s.whatsapp.net@g.us",
 ])
 def test_invalid_recipients(value):
-    with pytest.raises(BadRequest) as err:
+    with pytest.raises(InvalidField) as err:
         normalize_recipient(value)
     assert "'to'" in err.value.message
 
@@ -119,6 +120,6 @@ def test_text_is_returned_unchanged(value):
     ("bad \udc80 half", "surrogate"),
 ])
 def test_invalid_text(value, words):
-    with pytest.raises(BadRequest) as err:
+    with pytest.raises(InvalidField) as err:
         validate_text(value)
     assert "'text'" in err.value.message and words in err.value.message

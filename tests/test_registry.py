@@ -8,7 +8,7 @@ import pytest
 
 from tests.fake_backend import FakeBackend, FakePrompter
 from wamulti.backends import base as bk
-from wamulti.errors import BadRequest, Conflict, NotFound
+from wamulti.errors import Conflict, InvalidField, NotFound
 from wamulti.registry import ClientRegistry
 from wamulti.store.base import ClientRecord
 from wamulti.worker import CLOSED, PAIRING, READY
@@ -73,7 +73,7 @@ def test_concurrent_creates_have_exactly_one_winner(make_registry, store):
 
 def test_without_phone_needs_the_console(make_registry, store):
     reg = make_registry(console=False)
-    with pytest.raises(BadRequest, match="phone"):
+    with pytest.raises(InvalidField, match="phone"):
         reg.create("nophone", None)
     assert store.list_clients() == [] and reg.list() == []
 

@@ -226,7 +226,7 @@ def test_send_maps_states_and_failures(make_worker, backend):
     w = make_worker(send_timeout=0.3)
     with pytest.raises(NotReady) as err:
         w.send_text("491500000000@s.whatsapp.net", "hi")
-    assert err.value.extra["currentState"] == CONNECTING and "Retry-After" in err.value.headers
+    assert err.value.current_state == CONNECTING
     session = pair_by_phone(w, backend)
     session.emit(bk.PairSuccess("491577777777@s.whatsapp.net"))
     session.emit(bk.Connected())

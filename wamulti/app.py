@@ -6,9 +6,9 @@ from flask import Flask
 
 from .api import auth, clients, health, messages
 from .api.errors import register_error_handlers
+from .api.registry import REGISTRY_EXTENSION
 from .config import Settings
 
-REGISTRY_EXTENSION = "wamulti.registry"
 JSON_MIMETYPE = "application/json; charset=utf-8"
 
 

@@ -40,7 +40,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable
 
-from .errors import BadRequest
+from .errors import InvalidField
 from .phone import normalize_phone
 
 log = logging.getLogger(__name__)
@@ -90,7 +90,7 @@ def _usable_fd(stream) -> int | None:
         return None
 
 
-def _console_reason(exc: BadRequest) -> str:
+def _console_reason(exc: InvalidField) -> str:
     """normalize_phone's message reworded for the console, with control characters made visible."""
     message = exc.message
     prefix = "Field 'phone' "
@@ -363,7 +363,7 @@ class ConsolePrompter:
                 return
             try:
                 digits = normalize_phone(line, "phone")
-            except BadRequest as exc:
+            except InvalidField as exc:
                 tries += 1
                 reason = _console_reason(exc)
                 if tries >= self._max_tries:

@@ -1,55 +1,43 @@
-"""Typed errors that know their HTTP status and stable code; rendered by api/errors.py."""
+"""Domain errors: what went wrong, in the service's own terms.
+
+They know nothing of HTTP. `api/errors.py` is the one place that maps each of them to a status
+code, a stable error code and headers (such as Retry-After). Messages are one sentence, safe to show.
+"""
 
 from __future__ import annotations
 
 
-class ApiError(Exception):
-    """An error answered as {"error": code, "message": message, **extra}."""
+class DomainError(Exception):
+    """Base of the errors the service raises on purpose; `message` is shown to the caller."""
 
-    status = 500
-    code = "internal_error"
-
-    def __init__(self, message: str, **extra):
+    def __init__(self, message: str):
         super().__init__(message)
         self.message = message
-        self.extra = extra
-        self.headers: dict[str, str] = {}
-
-    def body(self) -> dict:
-        return {"error": self.code, "message": self.message, **self.extra}
 
 
-class BadRequest(ApiError):
-    status, code = 400, "invalid_request"
+class InvalidField(DomainError):
+    """A field of the input is missing or malformed; `field` names it."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(message)
+        self.field = field
 
 
-class Unauthorized(ApiError):
-    status, code = 401, "unauthorized"
+class NotFound(DomainError):
+    """No such client (or no such thing of a client, e.g. no pending QR code)."""
 
 
-class NotFound(ApiError):
-    status, code = 404, "not_found"
+class Conflict(DomainError):
+    """The request contradicts the client's current state (exists already, paired and running)."""
 
 
-class Conflict(ApiError):
-    status, code = 409, "conflict"
+class NotReady(DomainError):
+    """The client cannot do this in its current state; `current_state` says which."""
+
+    def __init__(self, message: str, current_state: str):
+        super().__init__(message)
+        self.current_state = current_state
 
 
-class PayloadTooLarge(ApiError):
-    status, code = 413, "payload_too_large"
-
-
-class UnsupportedMediaType(ApiError):
-    status, code = 415, "unsupported_media_type"
-
-
-class Upstream(ApiError):
-    status, code = 502, "upstream_error"
-
-
-class NotReady(ApiError):
-    status, code = 503, "client_not_ready"
-
-    def __init__(self, message: str, current_state: str, retry_after: int = 5):
-        super().__init__(message, currentState=current_state)
-        self.headers["Retry-After"] = str(retry_after)
+class Upstream(DomainError):
+    """WhatsApp refused, failed or did not confirm the request."""

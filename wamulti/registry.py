@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 from .backends.base import Backend, SentMessage
-from .errors import BadRequest, Conflict, NotFound
+from .errors import Conflict, InvalidField, NotFound
 from .store.base import ClientRecord, DuplicateClient, SessionStore, StoreError
 from .worker import CLOSED, CONNECTING, PAIRING, READY, SYNCING, ClientStatus, ClientWorker
 
@@ -60,7 +60,7 @@ class ClientRegistry:
 
     def _require_phone_or_console(self, phone: str | None) -> None:
         if phone is None and not self.console_enabled:
-            raise BadRequest("Field 'phone' is required: the server's pairing console is disabled "
+            raise InvalidField("phone", "Field 'phone' is required: the server's pairing console is disabled "
                              "(no terminal on stdin, or PAIRING_CONSOLE=off).")
 
     # ---- API operations ----------------------------------------------------------------------

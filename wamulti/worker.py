@@ -241,12 +241,11 @@ class ClientWorker:
         with self._lock:
             state, session = self._record.state, self._session
         if state != READY or session is None:
-            retry = 30 if state in (CLOSED, PAIRING) else 5
-            raise NotReady(f"Client '{self.client_id}' is {state}, not READY.", current_state=state, retry_after=retry)
+            raise NotReady(f"Client '{self.client_id}' is {state}, not READY.", current_state=state)
         try:
             future = self._sender.submit(session.send_text, to_jid, text)
         except RuntimeError:  # executor shut down: the client is being stopped
-            raise NotReady(f"Client '{self.client_id}' is stopping.", current_state=CLOSED, retry_after=30) from None
+            raise NotReady(f"Client '{self.client_id}' is stopping.", current_state=CLOSED) from None
         try:
             return future.result(timeout=self._send_timeout)
         except FutureTimeout:

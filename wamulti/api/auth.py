@@ -7,7 +7,7 @@ import hmac
 
 from flask import Flask, current_app, g, request
 
-from ..errors import Unauthorized
+from .errors import Unauthorized
 
 API_KEY_HEADER = "x-api-key"  # header lookups are case-insensitive
 CONFIG_KEY = "WAMULTI_API_KEY"

@@ -2,22 +2,20 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, current_app, request
+from flask import Blueprint, Response, request
 
-from ..errors import BadRequest
-from ..phone import normalize_phone, validate_client_id
+from ..errors import InvalidField
+from ..fields import validate_client_id
+from ..phone import normalize_phone
 from ..qr import qr_png
 from .auth import check_api_key
 from .json_body import iso_utc, json_object
+from .registry import registry
 
 bp = Blueprint("clients", __name__, url_prefix="/api/clients")
 bp.before_request(check_api_key)
 
 QR_FORMATS = ("png", "text")
-
-
-def _registry():
-    return current_app.extensions["wamulti.registry"]
 
 
 def client_json(status) -> dict:
@@ -44,20 +42,20 @@ def create():
     body = json_object()
     client_id = validate_client_id(body.get("clientId"))
     phone = _optional_phone(body)
-    status = _registry().create(client_id, phone)
+    status = registry().create(client_id, phone)
     return client_json(status), 201, {"Location": f"/api/clients/{status.client_id}"}
 
 
 @bp.get("")
 def list_clients():
     """Every client, sorted by id."""
-    return [client_json(status) for status in _registry().list()]
+    return [client_json(status) for status in registry().list()]
 
 
 @bp.get("/<client_id>")
 def get(client_id: str):
     """One client."""
-    return client_json(_registry().get(validate_client_id(client_id)))
+    return client_json(registry().get(validate_client_id(client_id)))
 
 
 @bp.post("/<client_id>/pair")
@@ -65,7 +63,7 @@ def pair(client_id: str):
     """Pair a closed or unpaired client again; the body (with 'phone') is optional."""
     client_id = validate_client_id(client_id)
     phone = _optional_phone(json_object(optional=True))
-    return client_json(_registry().pair(client_id, phone))
+    return client_json(registry().pair(client_id, phone))
 
 
 @bp.get("/<client_id>/qr")
@@ -74,8 +72,8 @@ def qr(client_id: str):
     client_id = validate_client_id(client_id)
     fmt = request.args.get("format", "png")
     if fmt not in QR_FORMATS:
-        raise BadRequest("Query parameter 'format' must be 'png' or 'text'.")
-    data = _registry().qr(client_id)
+        raise InvalidField("format", "Query parameter 'format' must be 'png' or 'text'.")
+    data = registry().qr(client_id)
     headers = {"Cache-Control": "no-store"}  # the code rotates every few seconds
     if fmt == "text":
         return Response(data, mimetype="text/plain", headers=headers)
@@ -86,5 +84,5 @@ def qr(client_id: str):
 def delete(client_id: str):
     """Log out, stop and remove a client in any state."""
     client_id = validate_client_id(client_id)
-    _registry().delete(client_id)
+    registry().delete(client_id)
     return {"clientId": client_id, "deleted": True}

@@ -12,10 +12,51 @@ import logging
 from flask import Flask, Response, current_app, request
 from werkzeug.exceptions import HTTPException
 
-from ..errors import ApiError
+from .. import errors as domain
 from ..store.base import StoreError, StoreUnavailable
 
 log = logging.getLogger(__name__)
+
+# A client in these states needs a person (pairing) before it can send: ask callers to wait longer.
+SLOW_RETRY_STATES = ("CLOSED", "PAIRING")
+SLOW_RETRY_SECONDS, FAST_RETRY_SECONDS = 30, 5
+STORE_RETRY_SECONDS = 5
+
+
+class RequestError(Exception):
+    """A request the API itself refuses before any domain code runs (key, body, query)."""
+
+    status, code = 400, "invalid_request"
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+class BadRequest(RequestError):
+    status, code = 400, "invalid_request"
+
+
+class Unauthorized(RequestError):
+    status, code = 401, "unauthorized"
+
+
+class PayloadTooLarge(RequestError):
+    status, code = 413, "payload_too_large"
+
+
+class UnsupportedMediaType(RequestError):
+    status, code = 415, "unsupported_media_type"
+
+
+# Domain error -> (HTTP status, stable error code); subclasses answer as their nearest listed base.
+DOMAIN_STATUS = {
+    domain.InvalidField: (400, "invalid_request"),
+    domain.NotFound: (404, "not_found"),
+    domain.Conflict: (409, "conflict"),
+    domain.Upstream: (502, "upstream_error"),
+    domain.NotReady: (503, "client_not_ready"),
+}
 
 # Our own sentences for werkzeug's errors (its descriptions talk about browsers and proxies).
 _HTTP_ERRORS = {
@@ -42,9 +83,19 @@ def json_error(status: int, body: dict, headers: dict | None = None) -> Response
     return response
 
 
-def handle_api_error(exc: ApiError) -> Response:
-    """Our typed errors carry their own status, body and headers."""
-    return json_error(exc.status, exc.body(), exc.headers)
+def handle_request_error(exc: RequestError) -> Response:
+    return json_error(exc.status, {"error": exc.code, "message": exc.message})
+
+
+def handle_domain_error(exc: domain.DomainError) -> Response:
+    status, code = next((DOMAIN_STATUS[cls] for cls in type(exc).__mro__ if cls in DOMAIN_STATUS),
+                        (500, "internal_error"))
+    body, headers = {"error": code, "message": exc.message}, {}
+    if isinstance(exc, domain.NotReady):
+        body["currentState"] = exc.current_state
+        slow = exc.current_state in SLOW_RETRY_STATES
+        headers["Retry-After"] = str(SLOW_RETRY_SECONDS if slow else FAST_RETRY_SECONDS)
+    return json_error(status, body, headers)
 
 
 def handle_http_exception(exc: HTTPException):
@@ -67,7 +118,7 @@ def handle_store_unavailable(exc: StoreUnavailable) -> Response:
     log.warning("%s %s: store unavailable: %s", request.method, request.path, exc)
     return json_error(503, {"error": "store_unavailable",
                             "message": "The session store is unreachable; try again shortly."},
-                      {"Retry-After": "5"})
+                      {"Retry-After": str(STORE_RETRY_SECONDS)})
 
 
 def handle_store_error(exc: StoreError) -> Response:
@@ -85,7 +136,8 @@ def handle_unexpected(exc: Exception) -> Response:
 
 def register_error_handlers(app: Flask) -> None:
     """Install the handlers; Flask picks the most specific class of the raised exception."""
-    app.register_error_handler(ApiError, handle_api_error)
+    app.register_error_handler(RequestError, handle_request_error)
+    app.register_error_handler(domain.DomainError, handle_domain_error)
     app.register_error_handler(HTTPException, handle_http_exception)
     app.register_error_handler(StoreUnavailable, handle_store_unavailable)
     app.register_error_handler(StoreError, handle_store_error)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app
+from flask import Blueprint
+
+from .registry import registry as current_registry
 
 bp = Blueprint("health", __name__)
 
@@ -10,7 +12,7 @@ bp = Blueprint("health", __name__)
 @bp.get("/healthz")
 def healthz():
     """200 ok, or 503 degraded while the store is unreachable."""
-    registry = current_app.extensions["wamulti.registry"]
+    registry = current_registry()
     health = registry.health()
     body = {"status": "ok", "store": registry.store_kind, "clients": health["clients"]}
     if health["store_ok"]:

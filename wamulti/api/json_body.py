@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 from flask import current_app, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from ..errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
+from .errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
 
 
 def _reject_constant(name: str):

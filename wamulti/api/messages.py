@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app
+from flask import Blueprint
 
-from ..phone import normalize_recipient, validate_client_id, validate_text
+from ..fields import validate_client_id, validate_text
+from ..phone import normalize_recipient
 from .auth import check_api_key
 from .json_body import iso_utc, json_object
+from .registry import registry
 
 bp = Blueprint("messages", __name__, url_prefix="/api/messages")
 bp.before_request(check_api_key)
@@ -19,7 +21,7 @@ def send():
     client_id = validate_client_id(body.get("clientId"))
     to = normalize_recipient(body.get("to"), "to")
     text = validate_text(body.get("text"), "text")
-    sent = current_app.extensions["wamulti.registry"].send_text(client_id, to, text)
+    sent = registry().send_text(client_id, to, text)
     return {
         "success": True,
         "messageId": sent.message_id,

@@ -1,0 +1,38 @@
+"""What the API needs of the client registry, and the one way a route reaches it.
+
+The routes depend on this Protocol, not on ClientRegistry itself, so a test double (tests/
+fake_registry.py) fits the same seam and the API never reaches into worker internals.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Protocol
+
+from flask import current_app
+
+if TYPE_CHECKING:
+    from ..backends.base import SentMessage
+    from ..registry import ClientStatus
+
+REGISTRY_EXTENSION = "wamulti.registry"
+
+
+class RegistryPort(Protocol):
+    """The registry operations the routes call; each raises domain errors (wamulti.errors)."""
+
+    store_kind: str
+    console_enabled: bool
+
+    def create(self, client_id: str, phone: str | None) -> ClientStatus: ...
+    def list(self) -> list[ClientStatus]: ...
+    def get(self, client_id: str) -> ClientStatus: ...
+    def pair(self, client_id: str, phone: str | None) -> ClientStatus: ...
+    def qr(self, client_id: str) -> str: ...
+    def delete(self, client_id: str) -> None: ...
+    def send_text(self, client_id: str, to_jid: str, text: str) -> SentMessage: ...
+    def health(self) -> dict: ...
+
+
+def registry() -> RegistryPort:
+    """The registry of the app serving this request."""
+    return current_app.extensions[REGISTRY_EXTENSION]
