@@ -7,6 +7,7 @@ import os
 import signal
 import sys
 import threading
+from dataclasses import dataclass
 
 from .config import ConfigError, Settings, load_settings
 
@@ -55,6 +56,19 @@ class _StopSignal:
     def __call__(self, signum, frame) -> None:
         self.name = signal.Signals(signum).name
 
+    @classmethod
+    def install(cls) -> "_StopSignal":
+        stop = cls()
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)
+        return stop
+
+    @staticmethod
+    def ignore() -> None:
+        """While shutting down, a second Ctrl-C must not interrupt the final snapshots."""
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+
 
 LOOP_TIMEOUT = 0.5  # seconds: how soon a signal is noticed by the serving loop
 
@@ -64,12 +78,7 @@ def serve(settings: Settings, customize_app=None) -> int:
 
     customize_app(app) may add routes before serving (the API-overhead benchmark's bare endpoint).
     """
-    from waitress import create_server
-
     from .app import create_app
-    from .backends import make_backend
-    from .console import ConsolePrompter
-    from .registry import ClientRegistry
     from .store import StoreError, open_store
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -80,45 +89,71 @@ def serve(settings: Settings, customize_app=None) -> int:
         return 2
     if store.kind == "sqlite":
         log.info("no DB_HOST set: using the embedded SQLite store in %s", settings.data_dir)
-    backend = make_backend(settings)
-    prompter = ConsolePrompter(settings.pairing_console, settings.pairing_timeout)
-    if prompter.enabled:
-        use_prompt_aware_logging(prompter)
-    registry = ClientRegistry(store=store, backend=backend, prompter=prompter, data_dir=settings.data_dir,
-                              pairing_timeout=settings.pairing_timeout)
-    app = create_app(settings, registry)
+    service = _Service.build(settings, store)
+    app = create_app(settings, service.registry)
     if customize_app is not None:
         customize_app(app)
-    server = create_server(app, host=settings.host, port=settings.port, threads=settings.http_threads,
-                           ident="wamulti", clear_untrusted_proxy_headers=True,
-                           # well above MAX_BODY_BYTES so Flask answers oversized bodies with JSON;
-                           # waitress's own (plain-text) 413 only guards against absurd uploads
-                           max_request_body_size=max(8 * settings.max_body_bytes, 16 << 20),
-                           # select() fails once descriptors pass 1024 (many clients, each with
-                           # session files and sockets): poll() has no such limit
-                           asyncore_use_poll=True)
-    stop = _StopSignal()
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
+    server = _http_server(settings, app)
+    stop = _StopSignal.install()
     announce_generated_key(settings)
     try:
-        registry.restore_all()
+        service.registry.restore_all()
         log.info("listening on http://%s:%s (backend %s, store %s, console %s)", settings.host,
-                 server.effective_port, backend.name, store.kind, "on" if prompter.enabled else "off")
+                 server.effective_port, service.backend.name, store.kind,
+                 "on" if service.prompter.enabled else "off")
         while stop.name is None:
             server.asyncore.loop(timeout=LOOP_TIMEOUT, map=server._map, use_poll=True, count=1)
         log.info("%s received: stopping", stop.name)
     finally:
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        _StopSignal.ignore()
         server.close()
         server.task_dispatcher.shutdown(timeout=1)
-        registry.stop_all()
-        prompter.close()
-        backend.close()
-        store.close()
+        service.close()
         log.info("stopped")
     return 0
+
+
+@dataclass
+class _Service:
+    """The long-lived parts behind the API, closed in reverse order of their making."""
+
+    store: object
+    backend: object
+    prompter: object
+    registry: object
+
+    @classmethod
+    def build(cls, settings: Settings, store) -> "_Service":
+        from .backends import make_backend
+        from .console import ConsolePrompter
+        from .registry import ClientRegistry
+
+        backend = make_backend(settings)
+        prompter = ConsolePrompter(settings.pairing_console, settings.pairing_timeout)
+        if prompter.enabled:
+            use_prompt_aware_logging(prompter)
+        registry = ClientRegistry(store=store, backend=backend, prompter=prompter, data_dir=settings.data_dir,
+                                  pairing_timeout=settings.pairing_timeout)
+        return cls(store, backend, prompter, registry)
+
+    def close(self) -> None:
+        self.registry.stop_all()
+        self.prompter.close()
+        self.backend.close()
+        self.store.close()
+
+
+def _http_server(settings: Settings, app):
+    from waitress import create_server
+
+    return create_server(app, host=settings.host, port=settings.port, threads=settings.http_threads,
+                         ident="wamulti", clear_untrusted_proxy_headers=True,
+                         # well above MAX_BODY_BYTES so Flask answers oversized bodies with JSON;
+                         # waitress's own (plain-text) 413 only guards against absurd uploads
+                         max_request_body_size=max(8 * settings.max_body_bytes, 16 << 20),
+                         # select() fails once descriptors pass 1024 (many clients, each with
+                         # session files and sockets): poll() has no such limit
+                         asyncore_use_poll=True)
 
 
 def main() -> int:
