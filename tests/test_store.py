@@ -7,25 +7,28 @@ import logging
 import os
 import threading
 import time
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
 from wamulti.config import Settings
 from wamulti.store import open_store
 from wamulti.store.base import ClientRecord, DuplicateClient, StoreError, StoreUnavailable
+from wamulti.store.mysql import ServerCode
 
 
 def sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def test_client_round_trip_and_sorted_list(store):
+def test_created_clients_read_back_and_list_sorted_by_case_sensitive_id(store):
     created = store.create_client(ClientRecord("beta", "CONNECTING", phone="4915123456789"))
     assert created.created_at is not None and created.updated_at is not None
     store.create_client(ClientRecord("Alpha", "PAIRING"))
     store.create_client(ClientRecord("alpha", "PAIRING"))  # ids are case-sensitive
     got = store.get_client("beta")
-    assert (got.client_id, got.state, got.phone, got.jid, got.last_error) == ("beta", "CONNECTING", "4915123456789", None, None)
+    assert (got.client_id, got.state, got.phone, got.jid, got.last_error) == \
+        ("beta", "CONNECTING", "4915123456789", None, None)
     assert [r.client_id for r in store.list_clients()] == ["Alpha", "alpha", "beta"]
     assert store.get_client("nobody") is None
 
@@ -45,7 +48,18 @@ def test_save_updates_state_and_keeps_created_at(store):
     assert saved.created_at == first.created_at and saved.updated_at > first.updated_at
 
 
-def test_unicode_survives(store):
+def test_aware_times_are_stored_and_read_back_as_naive_utc(store):
+    plus_two = timezone(timedelta(hours=2))
+    given = ClientRecord("tz", "READY", created_at=datetime(2024, 5, 1, 12, 0, 0, 123456, plus_two),
+                         updated_at=datetime(2024, 5, 1, 13, 30, tzinfo=timezone.utc))
+    created = store.create_client(given)
+    expected = (datetime(2024, 5, 1, 10, 0, 0, 123456), datetime(2024, 5, 1, 13, 30))
+    assert (created.created_at, created.updated_at) == expected
+    got = store.get_client("tz")
+    assert (got.created_at, got.updated_at) == expected and got.created_at.tzinfo is None
+
+
+def test_unicode_text_and_digits_read_back_unchanged(store):
     text = "stream_replaced: Grüße 👋🏽 שלום مرحبا e\u0301 \U0001F9D1\u200D\U0001F4BB"
     store.create_client(ClientRecord("uni", "CLOSED", phone="٤٥٦", last_error=text))
     row = store.get_client("uni")
@@ -63,7 +77,7 @@ def test_32_mib_snapshot_round_trip_and_unchanged_not_rewritten(store):
     assert store.load_snapshot("big").data == b"new"
 
 
-def test_delete_removes_row_and_snapshot(store):
+def test_delete_client_removes_row_and_snapshot_and_reports_whether_it_existed(store):
     store.create_client(ClientRecord("gone", "READY"))
     store.save_snapshot("gone", b"keys", sha(b"keys"))
     assert store.delete_client("gone") is True
@@ -78,13 +92,13 @@ def test_delete_snapshot_keeps_the_row(store):
     assert store.load_snapshot("lo") is None and store.get_client("lo") is not None
 
 
-def test_snapshot_needs_its_client(store):
-    with pytest.raises(StoreError):
+def test_snapshot_without_its_client_is_refused_and_not_stored(store):
+    with pytest.raises(StoreError, match=r"^no client 'orphan' to attach a snapshot to$"):
         store.save_snapshot("orphan", b"x", sha(b"x"))
     assert store.load_snapshot("orphan") is None
 
 
-def test_concurrent_writers(store):
+def test_concurrent_writers_all_succeed_and_each_last_write_wins(store):
     errors = []
 
     def writer(n):
@@ -107,12 +121,12 @@ def test_concurrent_writers(store):
     assert all(store.load_snapshot(f"w{n}").data == f"keys {n}".encode() for n in range(16))
 
 
-def test_ping(store):
+def test_ping_answers_on_a_fresh_store(store):
     store.ping()
 
 
 # ---- MariaDB-only behaviour --------------------------------------------------------------------
-def test_migrations_are_idempotent(mariadb):
+def test_reopening_keeps_rows_applies_each_migration_once_on_innodb_utf8mb4(mariadb):
     settings = mariadb.settings(mariadb.new_database())
     a = open_store(settings)
     a.create_client(ClientRecord("kept", "READY"))
@@ -148,6 +162,16 @@ def test_small_max_allowed_packet_is_reported_plainly(mariadb):
         con.close()
 
 
+def test_wrong_password_is_refused_at_once_with_the_server_error_number(mariadb):
+    settings = mariadb.settings(mariadb.new_database(), db_password="not-the-password")
+    started = time.monotonic()
+    with pytest.raises(StoreError, match=r"login refused \(check DB_USER/DB_PASSWORD\) \(1045\)$") as refused:
+        open_store(settings, wait_seconds=10)
+    assert time.monotonic() - started < 5, "a refused login is not retried"
+    assert refused.type is StoreError and refused.value.db_code == ServerCode.ACCESS_DENIED
+    assert "not-the-password" not in str(refused.value)
+
+
 def test_outage_gives_typed_errors_then_recovers(mariadb):
     store = open_store(mariadb.settings(mariadb.new_database()))
     store.create_client(ClientRecord("o", "READY"))
@@ -171,7 +195,7 @@ def test_outage_gives_typed_errors_then_recovers(mariadb):
     store.close()
 
 
-def test_open_store_retries_then_gives_up(caplog):
+def test_open_store_retries_unreachable_database_then_gives_up_without_logging_password(caplog):
     import socket
 
     with socket.socket() as s:

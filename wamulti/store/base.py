@@ -14,6 +14,13 @@ from datetime import datetime
 class StoreError(Exception):
     """A store operation failed for a reason that retrying will not fix (message is safe to show)."""
 
+    db_code: int | None
+    """The database server's error number behind the failure (see mysql.ServerCode), else None."""
+
+    def __init__(self, *args: object, db_code: int | None = None):
+        super().__init__(*args)
+        self.db_code = db_code
+
 
 class StoreUnavailable(StoreError):
     """The database cannot be reached right now; nothing was written."""

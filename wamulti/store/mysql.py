@@ -8,23 +8,54 @@ from __future__ import annotations
 
 import logging
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from enum import IntEnum
 
 import pymysql
 from dbutils.pooled_db import PooledDB, TooManyConnections
 
 from .base import ClientRecord, DuplicateClient, SessionStore, Snapshot, StoreError, StoreUnavailable
+from .rows import COLUMNS, record_from_row, row_values, stamped, utcnow
 
 log = logging.getLogger(__name__)
 
+
+class ServerCode(IntEnum):
+    """The MySQL/MariaDB error numbers the store reacts to (ER_* from the server, CR_* from the client)."""
+
+    CON_COUNT_ERROR = 1040
+    DBACCESS_DENIED = 1044
+    ACCESS_DENIED = 1045
+    BAD_DB = 1049
+    SERVER_SHUTDOWN = 1053
+    DUP_ENTRY = 1062
+    NET_PACKET_TOO_LARGE = 1153
+    LOCK_WAIT_TIMEOUT = 1205
+    LOCK_DEADLOCK = 1213
+    NO_REFERENCED_ROW = 1452
+    CONNECTION_KILLED = 1927
+    CONN_HOST_ERROR = 2003
+    SERVER_GONE = 2006  # how an oversized packet often shows: the server drops the connection
+    SERVER_LOST = 2013
+    COMMANDS_OUT_OF_SYNC = 2014
+    SERVER_LOST_EXTENDED = 2055
+
+
+CONNECTION_CODES = (
+    ServerCode.CONN_HOST_ERROR, ServerCode.SERVER_GONE, ServerCode.SERVER_LOST, ServerCode.COMMANDS_OUT_OF_SYNC,
+    ServerCode.SERVER_LOST_EXTENDED, ServerCode.CON_COUNT_ERROR, ServerCode.SERVER_SHUTDOWN,
+    ServerCode.LOCK_WAIT_TIMEOUT, ServerCode.LOCK_DEADLOCK, ServerCode.CONNECTION_KILLED,
+)
+FIRST_CLIENT_CODE = 2000  # CR_* numbers and above: the client side lost (or never had) the connection
+ACCESS_PROBLEMS = {ServerCode.DBACCESS_DENIED: "access to the database denied",
+                  ServerCode.ACCESS_DENIED: "login refused (check DB_USER/DB_PASSWORD)",
+                  ServerCode.BAD_DB: "unknown database (check DB_NAME; it must exist)"}
+
 CONNECT_TIMEOUT = 5
 IO_TIMEOUT = 30  # a 32 MiB snapshot must fit comfortably
-ER_DUP_ENTRY = 1062
-ER_NET_PACKET_TOO_LARGE = 1153
-ER_NO_REFERENCED_ROW = 1452
-CR_SERVER_GONE = 2006  # how an oversized packet often shows: the server drops the connection
 PACKET_OVERHEAD = 1024  # the statement around a blob
 CLIENT_MAX_PACKET = 1 << 30  # PyMySQL's own limit is 16 MiB; the server's setting is the one that counts
+# times are UTC; backslash escapes must work for _binary_literal
+SESSION_SETUP = "SET time_zone = '+00:00', sql_mode = REPLACE(@@sql_mode, 'NO_BACKSLASH_ESCAPES', '')"
 
 MIGRATIONS: list[tuple[int, list[str]]] = [
     (1, [
@@ -61,16 +92,6 @@ def _binary_literal(data: bytes) -> bytes:
     return b"_binary'" + data + b"'"
 
 
-def _utcnow() -> datetime:
-    return datetime.now(timezone.utc).replace(tzinfo=None)
-
-
-def _naive_utc(dt: datetime | None) -> datetime | None:
-    if dt is not None and dt.tzinfo is not None:
-        dt = dt.astimezone(timezone.utc).replace(tzinfo=None)
-    return dt
-
-
 def _code(exc: Exception) -> int | None:
     """The MySQL error number of a driver exception, if it has one."""
     return exc.args[0] if exc.args and isinstance(exc.args[0], int) else None
@@ -81,7 +102,7 @@ def _is_connection_error(exc: Exception) -> bool:
         return True
     if isinstance(exc, pymysql.err.OperationalError):
         code = exc.args[0] if exc.args else 0
-        return code in (2003, 2006, 2013, 2014, 2055, 1040, 1053, 1205, 1213, 1927) or code >= 2000
+        return code in CONNECTION_CODES or code >= FIRST_CLIENT_CODE
     return False
 
 
@@ -97,8 +118,7 @@ class MySQLStore(SessionStore):
                 host=settings.db_host, port=settings.db_port, user=settings.db_user,
                 password=settings.db_password, database=settings.db_name, charset="utf8mb4",
                 autocommit=False, connect_timeout=CONNECT_TIMEOUT, read_timeout=IO_TIMEOUT,
-                write_timeout=IO_TIMEOUT, init_command="SET time_zone = '+00:00', sql_mode = REPLACE(@@sql_mode, 'NO_BACKSLASH_ESCAPES', '')",
-                max_allowed_packet=CLIENT_MAX_PACKET,
+                write_timeout=IO_TIMEOUT, init_command=SESSION_SETUP, max_allowed_packet=CLIENT_MAX_PACKET,
             )
         except Exception as exc:
             raise self._translate(exc) from None
@@ -106,20 +126,16 @@ class MySQLStore(SessionStore):
         self._migrate()
 
     def _translate(self, exc: Exception) -> StoreError:
-        error = self._translate_message(exc)
-        error.db_code = _code(exc)  # for callers that react to one server error
-        return error
-
-    def _translate_message(self, exc: Exception) -> StoreError:
+        """The store's error for a driver or pool exception, carrying the server's error number."""
+        db_code = _code(exc)  # for callers that react to one server error
         if _is_connection_error(exc):
             return StoreUnavailable(f"database at {self._where} unreachable ({type(exc).__name__}"
-                                    f"{f' {exc.args[0]}' if exc.args and isinstance(exc.args[0], int) else ''})")
+                                    f"{f' {db_code}' if db_code is not None else ''})", db_code=db_code)
         if isinstance(exc, pymysql.err.MySQLError):
             code = exc.args[0] if exc.args else "?"
-            known = {1044: "access to the database denied", 1045: "login refused (check DB_USER/DB_PASSWORD)",
-                     1049: "unknown database (check DB_NAME; it must exist)"}
-            return StoreError(f"database at {self._where}: {known.get(code, 'error')} ({code})")
-        return StoreError(f"database error ({type(exc).__name__})")
+            return StoreError(f"database at {self._where}: {ACCESS_PROBLEMS.get(code, 'error')} ({code})",
+                              db_code=db_code)
+        return StoreError(f"database error ({type(exc).__name__})", db_code=db_code)
 
     @contextmanager
     def _tx(self):
@@ -137,11 +153,10 @@ class MySQLStore(SessionStore):
             raise
         except pymysql.err.IntegrityError as exc:
             self._rollback(con)
-            if exc.args and exc.args[0] == ER_DUP_ENTRY:
-                raise DuplicateClient(str(exc.args[1]) if len(exc.args) > 1 else "duplicate") from None
-            error = StoreError(f"database integrity error {_code(exc) or ''}")
-            error.db_code = _code(exc)
-            raise error from None
+            if exc.args and exc.args[0] == ServerCode.DUP_ENTRY:
+                raise DuplicateClient(str(exc.args[1]) if len(exc.args) > 1 else "duplicate",
+                                      db_code=ServerCode.DUP_ENTRY) from None
+            raise StoreError(f"database integrity error {_code(exc) or ''}", db_code=_code(exc)) from None
         except Exception as exc:
             self._rollback(con)
             raise self._translate(exc) from None
@@ -177,47 +192,34 @@ class MySQLStore(SessionStore):
                 finally:
                     cur.execute("SELECT RELEASE_LOCK('wamulti_migrations')")
 
-    _COLUMNS = "client_id, phone, jid, state, last_error, created_at, updated_at"
-
-    @staticmethod
-    def _record(row) -> ClientRecord:
-        return ClientRecord(client_id=row[0], phone=row[1], jid=row[2], state=row[3], last_error=row[4],
-                            created_at=row[5], updated_at=row[6])
-
     def create_client(self, record: ClientRecord) -> ClientRecord:
-        now = _utcnow()
-        stored = ClientRecord(record.client_id, record.state, record.phone, record.jid, record.last_error,
-                              _naive_utc(record.created_at) or now, _naive_utc(record.updated_at) or now)
+        stored = stamped(record, utcnow())
         with self._tx() as cur:
-            cur.execute(f"INSERT INTO clients ({self._COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s)",
-                        (stored.client_id, stored.phone, stored.jid, stored.state, stored.last_error,
-                         stored.created_at, stored.updated_at))
+            cur.execute(f"INSERT INTO clients ({COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s)", row_values(stored))
         return stored
 
     def save_client(self, record: ClientRecord) -> ClientRecord:
-        now = _utcnow()
         with self._tx() as cur:
             cur.execute(
-                f"INSERT INTO clients ({self._COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s) "
+                f"INSERT INTO clients ({COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s) "
                 "ON DUPLICATE KEY UPDATE phone=VALUES(phone), jid=VALUES(jid), state=VALUES(state), "
                 "last_error=VALUES(last_error), updated_at=VALUES(updated_at)",
-                (record.client_id, record.phone, record.jid, record.state, record.last_error,
-                 _naive_utc(record.created_at) or now, _naive_utc(record.updated_at) or now))
-            cur.execute(f"SELECT {self._COLUMNS} FROM clients WHERE client_id = %s", (record.client_id,))
+                row_values(stamped(record, utcnow())))
+            cur.execute(f"SELECT {COLUMNS} FROM clients WHERE client_id = %s", (record.client_id,))
             row = cur.fetchone()
-        return self._record(row)
+        return record_from_row(row)
 
     def get_client(self, client_id: str) -> ClientRecord | None:
         with self._tx() as cur:
-            cur.execute(f"SELECT {self._COLUMNS} FROM clients WHERE client_id = %s", (client_id,))
+            cur.execute(f"SELECT {COLUMNS} FROM clients WHERE client_id = %s", (client_id,))
             row = cur.fetchone()
-        return self._record(row) if row else None
+        return record_from_row(row) if row else None
 
     def list_clients(self) -> list[ClientRecord]:
         with self._tx() as cur:
-            cur.execute(f"SELECT {self._COLUMNS} FROM clients ORDER BY client_id")
+            cur.execute(f"SELECT {COLUMNS} FROM clients ORDER BY client_id")
             rows = cur.fetchall()
-        return [self._record(r) for r in rows]
+        return [record_from_row(r) for r in rows]
 
     def delete_client(self, client_id: str) -> bool:
         with self._tx() as cur:
@@ -239,14 +241,14 @@ class MySQLStore(SessionStore):
                                    "VALUES (%s, ", (client_id,))
                 tail = cur.mogrify(", %s, %s, %s) ON DUPLICATE KEY UPDATE data=VALUES(data), sha256=VALUES(sha256), "
                                    "version=VALUES(version), updated_at=VALUES(updated_at)",
-                                   (sha256, version, _utcnow()))
+                                   (sha256, version, utcnow()))
                 cur.execute(head.encode("utf-8") + _binary_literal(data) + tail.encode("utf-8"))
                 return version
         except StoreError as exc:
-            code = getattr(exc, "db_code", None)
-            if code == ER_NET_PACKET_TOO_LARGE or (code == CR_SERVER_GONE and len(data) > (1 << 20)):
+            code = exc.db_code
+            if code == ServerCode.NET_PACKET_TOO_LARGE or (code == ServerCode.SERVER_GONE and len(data) > (1 << 20)):
                 raise self._too_large(len(data)) from None
-            if code == ER_NO_REFERENCED_ROW:
+            if code == ServerCode.NO_REFERENCED_ROW:
                 raise StoreError(f"no client {client_id!r} to attach a snapshot to") from None
             raise
 
@@ -259,7 +261,10 @@ class MySQLStore(SessionStore):
             cur.execute("SELECT data, sha256, version, updated_at FROM session_snapshots WHERE client_id = %s",
                         (client_id,))
             row = cur.fetchone()
-        return Snapshot(client_id, bytes(row[0]), row[1], row[2], row[3]) if row else None
+        if row is None:
+            return None
+        data, sha256, version, updated_at = row
+        return Snapshot(client_id=client_id, data=bytes(data), sha256=sha256, version=version, updated_at=updated_at)
 
     def delete_snapshot(self, client_id: str) -> None:
         with self._tx() as cur:

@@ -9,10 +9,11 @@ from __future__ import annotations
 import sqlite3
 import threading
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 
 from .base import ClientRecord, DuplicateClient, SessionStore, Snapshot, StoreError, StoreUnavailable
+from .rows import COLUMNS, record_from_row, row_values, stamped, utcnow
 
 FILE_NAME = "wamulti.db"
 
@@ -38,22 +39,12 @@ MIGRATIONS: list[tuple[int, str]] = [
 ]
 
 
-def _utcnow() -> datetime:
-    return datetime.now(timezone.utc).replace(tzinfo=None)
-
-
 def _text(dt: datetime | None) -> str:
-    return (dt or _utcnow()).strftime("%Y-%m-%d %H:%M:%S.%f")
+    return (dt or utcnow()).strftime("%Y-%m-%d %H:%M:%S.%f")
 
 
 def _time(value: str | None) -> datetime | None:
     return datetime.strptime(value, "%Y-%m-%d %H:%M:%S.%f") if value else None
-
-
-def _naive_utc(dt: datetime | None) -> datetime | None:
-    if dt is not None and dt.tzinfo is not None:
-        dt = dt.astimezone(timezone.utc).replace(tzinfo=None)
-    return dt
 
 
 class SQLiteStore(SessionStore):
@@ -110,49 +101,34 @@ class SQLiteStore(SessionStore):
                         con.execute(statement)
                     con.execute("INSERT INTO schema_version (version) VALUES (?)", (version,))
 
-    @staticmethod
-    def _record(row) -> ClientRecord:
-        return ClientRecord(client_id=row[0], phone=row[1], jid=row[2], state=row[3], last_error=row[4],
-                            created_at=_time(row[5]), updated_at=_time(row[6]))
-
-    _COLUMNS = "client_id, phone, jid, state, last_error, created_at, updated_at"
-
     def create_client(self, record: ClientRecord) -> ClientRecord:
-        now = _utcnow()
-        stored = ClientRecord(record.client_id, record.state, record.phone, record.jid, record.last_error,
-                              _naive_utc(record.created_at) or now, _naive_utc(record.updated_at) or now)
+        stored = stamped(record, utcnow())
         try:
             with self._tx(immediate=True) as con:
-                con.execute(f"INSERT INTO clients ({self._COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                            (stored.client_id, stored.phone, stored.jid, stored.state, stored.last_error,
-                             _text(stored.created_at), _text(stored.updated_at)))
+                con.execute(f"INSERT INTO clients ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)", row_values(stored, _text))
         except sqlite3.IntegrityError:
             raise DuplicateClient(f"client {record.client_id!r} exists") from None
         return stored
 
     def save_client(self, record: ClientRecord) -> ClientRecord:
-        now = _utcnow()
-        updated = _naive_utc(record.updated_at) or now
         with self._tx(immediate=True) as con:
             con.execute(
-                f"INSERT INTO clients ({self._COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?) "
+                f"INSERT INTO clients ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?) "
                 "ON CONFLICT(client_id) DO UPDATE SET phone=excluded.phone, jid=excluded.jid, "
                 "state=excluded.state, last_error=excluded.last_error, updated_at=excluded.updated_at",
-                (record.client_id, record.phone, record.jid, record.state, record.last_error,
-                 _text(_naive_utc(record.created_at) or now), _text(updated)))
-            row = con.execute(f"SELECT {self._COLUMNS} FROM clients WHERE client_id = ?",
-                              (record.client_id,)).fetchone()
-        return self._record(row)
+                row_values(stamped(record, utcnow()), _text))
+            row = con.execute(f"SELECT {COLUMNS} FROM clients WHERE client_id = ?", (record.client_id,)).fetchone()
+        return record_from_row(row, _time)
 
     def get_client(self, client_id: str) -> ClientRecord | None:
         with self._tx() as con:
-            row = con.execute(f"SELECT {self._COLUMNS} FROM clients WHERE client_id = ?", (client_id,)).fetchone()
-        return self._record(row) if row else None
+            row = con.execute(f"SELECT {COLUMNS} FROM clients WHERE client_id = ?", (client_id,)).fetchone()
+        return record_from_row(row, _time) if row else None
 
     def list_clients(self) -> list[ClientRecord]:
         with self._tx() as con:
-            rows = con.execute(f"SELECT {self._COLUMNS} FROM clients ORDER BY client_id").fetchall()
-        return [self._record(r) for r in rows]
+            rows = con.execute(f"SELECT {COLUMNS} FROM clients ORDER BY client_id").fetchall()
+        return [record_from_row(r, _time) for r in rows]
 
     def delete_client(self, client_id: str) -> bool:
         with self._tx(immediate=True) as con:
@@ -180,7 +156,11 @@ class SQLiteStore(SessionStore):
         with self._tx() as con:
             row = con.execute("SELECT data, sha256, version, updated_at FROM session_snapshots WHERE client_id = ?",
                               (client_id,)).fetchone()
-        return Snapshot(client_id, bytes(row[0]), row[1], row[2], _time(row[3])) if row else None
+        if row is None:
+            return None
+        data, sha256, version, updated_at = row
+        return Snapshot(client_id=client_id, data=bytes(data), sha256=sha256, version=version,
+                        updated_at=_time(updated_at))
 
     def delete_snapshot(self, client_id: str) -> None:
         with self._tx(immediate=True) as con:
