@@ -96,7 +96,7 @@ def term():
 
 # ---- through a real pseudo-terminal --------------------------------------------------------------
 
-def test_a_prompt_names_the_client_and_the_typed_number_is_answered(term):
+def test_the_prompt_names_the_client_and_the_typed_number_answers_it(term):
     t = term("--code", "work-phone")
     assert t.next_prompt(["work-phone"]) == "work-phone"
     t.child.sendline("+49 151 2345678")
@@ -108,7 +108,7 @@ def test_a_prompt_names_the_client_and_the_typed_number_is_answered(term):
     assert all(float(s) < 0.1 for s in re.findall(r"QUEUED \S+ (\S+)", t.out))
 
 
-def test_b_three_requests_three_prompts_one_after_another(term):
+def test_three_requests_get_three_prompts_one_after_another(term):
     numbers = {"work-phone": "+49 151 2345678", "shop": "+1 (415) 555-0100", "home": "+44 7700 900123"}
     t = term("--code", *numbers)
     asked: list[str] = []
@@ -131,7 +131,7 @@ def test_b_three_requests_three_prompts_one_after_another(term):
     assert positions[0] < echoes[0] < positions[1] < echoes[1] < positions[2] < echoes[2]
 
 
-def test_c_invalid_input_is_asked_again_and_three_bad_tries_give_up(term):
+def test_invalid_input_is_asked_again_and_three_bad_tries_give_up(term):
     t = term("solo")
     t.next_prompt(["solo"])
     t.child.sendline("call me maybe")
@@ -145,7 +145,7 @@ def test_c_invalid_input_is_asked_again_and_three_bad_tries_give_up(term):
     assert t.finish() == {"solo": [("None", NO_PHONE)]}
 
 
-def test_c_a_valid_number_after_a_bad_one_counts(term):
+def test_valid_number_after_a_bad_one_counts(term):
     t = term("solo")
     t.next_prompt(["solo"])
     t.child.sendline("12")
@@ -155,7 +155,7 @@ def test_c_a_valid_number_after_a_bad_one_counts(term):
     assert t.finish() == {"solo": [("491512345678", "None")]}
 
 
-def test_d_eof_answers_the_active_and_all_later_prompts(term):
+def test_eof_answers_the_active_and_all_later_prompts(term):
     ids = ["one", "two", "three"]
     t = term("--timeout", "30", *ids)
     first = t.next_prompt(ids)
@@ -173,7 +173,7 @@ def test_d_eof_answers_the_active_and_all_later_prompts(term):
     assert f"[{third}] {PROMPT_TEXT}" not in t.out  # never asked
 
 
-def test_e_timeout_counts_from_when_each_prompt_appears(term):
+def test_timeout_counts_from_when_each_prompt_appears(term):
     timeout = 1.5
     t = term("--timeout", str(timeout), "slow1", "slow2")
     first = t.next_prompt(["slow1", "slow2"])
@@ -192,7 +192,7 @@ def test_e_timeout_counts_from_when_each_prompt_appears(term):
     assert t.finish() == {first: [("None", NO_PHONE)], second: [("None", NO_PHONE)]}
 
 
-def test_f_cancel_ends_the_active_prompt_and_drops_a_queued_one(term, tmp_path):
+def test_cancel_ends_the_active_prompt_and_drops_a_queued_one(term, tmp_path):
     ids = ["keep", "gone1", "gone2"]
     control = tmp_path / "cancel"
     t = term("--control", str(control), "--timeout", "30", *ids)
@@ -222,7 +222,7 @@ def test_f_cancel_ends_the_active_prompt_and_drops_a_queued_one(term, tmp_path):
     assert results["keep"] == [("491512345678", "None")]
 
 
-def test_f_cancel_of_the_active_prompt_is_prompt_not_after_timeout(term, tmp_path):
+def test_cancel_ends_the_active_prompt_at_once_not_at_its_timeout(term, tmp_path):
     control = tmp_path / "cancel"
     control.write_text("victim")
     t = term("--control", str(control), "--timeout", "30", "victim")
@@ -234,14 +234,14 @@ def test_f_cancel_of_the_active_prompt_is_prompt_not_after_timeout(term, tmp_pat
     assert t.finish() == {}
 
 
-def test_g_mode_off_on_a_terminal_is_disabled(term):
+def test_mode_off_on_a_terminal_is_disabled(term):
     t = term("--mode", "off", "x1")
     assert t.finish() == {"x1": [("None", NO_PHONE)]}
     assert "ENABLED False" in t.out and PROMPT_TEXT not in t.out
 
 
 @pytest.mark.parametrize("stdin", ["devnull", "pipe"])
-def test_g_mode_auto_without_a_terminal_is_disabled(stdin):
+def test_mode_auto_without_a_terminal_is_disabled(stdin):
     began = time.monotonic()
     feed = {"input": "+49 151 2345678\n"} if stdin == "pipe" else {"stdin": subprocess.DEVNULL}
     proc = subprocess.run([sys.executable, HARNESS, "--mode", "auto", "a1", "a2"], cwd=ROOT,
@@ -253,7 +253,7 @@ def test_g_mode_auto_without_a_terminal_is_disabled(stdin):
     assert time.monotonic() - began < 5
 
 
-def test_g_mode_on_reads_a_pipe():
+def test_mode_on_reads_a_pipe():
     p = pexpect.popen_spawn.PopenSpawn([sys.executable, HARNESS, "--mode", "on", "piped"], cwd=ROOT,
                                        env=dict(os.environ, PYTHONPATH=ROOT, PYTHONUNBUFFERED="1"),
                                        encoding="utf-8", timeout=10)
@@ -266,7 +266,7 @@ def test_g_mode_on_reads_a_pipe():
     p.expect(pexpect.EOF)
 
 
-def test_g_mode_on_with_stdin_at_eof_answers_at_once():
+def test_mode_on_with_stdin_at_eof_answers_at_once():
     proc = subprocess.run([sys.executable, HARNESS, "--mode", "on", "--timeout", "30", "n1", "n2"], cwd=ROOT,
                           env=dict(os.environ, PYTHONPATH=ROOT), stdin=subprocess.DEVNULL,
                           capture_output=True, text=True, timeout=10)
@@ -274,7 +274,7 @@ def test_g_mode_on_with_stdin_at_eof_answers_at_once():
     assert sorted(RESULT.findall(proc.stdout)) == [("n1", "None", NO_PHONE), ("n2", "None", NO_PHONE)]
 
 
-def test_a_background_job_does_not_read_the_terminal_until_brought_to_the_foreground(term):
+def test_background_job_does_not_read_the_terminal_until_brought_to_the_foreground(term):
     """`wsgi.py &` in a shell with job control: reading the terminal would stop the whole process
     (SIGTTIN, "Stopped (tty input)"); the prompt waits instead, and works once the job is in the
     foreground."""
@@ -288,7 +288,7 @@ def test_a_background_job_does_not_read_the_terminal_until_brought_to_the_foregr
     assert t.finish() == {"bg": [("491512345678", "None")]}
 
 
-def test_a_background_job_is_not_stopped_by_typed_input(term):
+def test_background_job_is_not_stopped_by_typed_input(term):
     script = f"set -m; '{sys.executable}' '{HARNESS}' --timeout 1.5 bg & wait; jobs -l; echo SHELL-END"
     t = term(command=["bash", "-c", script])
     t.next_prompt(["bg"])
@@ -469,6 +469,21 @@ def test_codes_and_numbers_never_reach_the_log(console, caplog):
     assert "WXYZ" not in logged and "1234567" not in logged
     assert "[c1] console prompt answered" in logged
     assert not [r for r in caplog.records if r.levelno >= logging.INFO and "c1" in r.getMessage()]
+
+
+def test_message_while_a_number_is_half_typed_shows_the_prompt_again_with_it(console):
+    p, pipe, out = console()
+    answers = Answers()
+    p.request_phone("c1", answers.cb("c1"))
+    out.wait_for(PROMPT_TEXT)
+    pipe.type("+49 151")  # a pipe passes on what was typed before Enter
+    time.sleep(0.2)
+    p.show_pairing_code("c0", "WXYZ-QRST")
+    prompt = f"[c1] {PROMPT_TEXT}"
+    out.wait_for(f"{prompt}+49 151")
+    assert out.getvalue() == f"{prompt}\n[c0] Pairing code: WXYZ-QRST\n[c0] {LINK_STEPS}\n{prompt}+49 151"
+    pipe.type(" 2345678\n")
+    assert answers.wait(1) == [("c1", "491512345678", None)]
 
 
 def test_show_qr_prints_the_text_form(console):

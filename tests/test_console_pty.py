@@ -67,7 +67,7 @@ def post(server, body):
     return server.request("POST", "/api/clients", body)
 
 
-def test_console_prompt_code_and_ready(terminal):
+def test_typed_number_gets_a_pairing_code_on_the_console_and_the_client_gets_ready(terminal):
     server = terminal()
     started = time.monotonic()
     resp = post(server, {"clientId": "work-phone"})
@@ -128,7 +128,7 @@ def test_invalid_input_re_asks_then_gives_up_and_eof_closes(terminal):
     assert server.wait_state("after-eof", "CLOSED", timeout=5)["lastError"] == "no_phone_number"
 
 
-def test_console_timeout_closes(terminal):
+def test_console_timeout_closes_the_client(terminal):
     server = terminal(PAIRING_TIMEOUT="2")
     post(server, {"clientId": "slow"})
     server.term.expect(PROMPT)
