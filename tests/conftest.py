@@ -1,14 +1,22 @@
-"""Shared fixtures: a throwaway MariaDB server for the run, and a store of each kind."""
+"""Shared fixtures: a throwaway MariaDB server for the run, a store of each kind, and what the
+worker and registry tests share (a FakeBackend, worker and registry factories, helpers).
+"""
 
 from __future__ import annotations
 
 import os
+import time
 
 import pytest
 
+from tests.fake_backend import FakeBackend, FakePrompter
 from tests.mariadb import MariaDB
+from wamulti.backends.base import Connected, SyncCompleted
 from wamulti.config import Settings
+from wamulti.registry import ClientRegistry
 from wamulti.store import open_store
+from wamulti.store.base import ClientRecord, StoreUnavailable
+from wamulti.worker import CONNECTING, ClientWorker
 
 
 @pytest.fixture(scope="session")
@@ -46,3 +54,86 @@ def store(request, tmp_path):
         s = open_store(Settings(api_key="t" * 16, data_dir=tmp_path / "data"))
     yield s
     s.close()
+
+
+# ---- worker and registry tests: FakeBackend on the SQLite store ------------------------------
+def drive_to_ready(session) -> None:
+    """Emit what a backend says once a paired client's connection is up and synced: it goes READY."""
+    session.emit(Connected())
+    session.emit(SyncCompleted())
+
+
+def wait_until(predicate, timeout: float = 5.0) -> None:
+    """Wait on a condition that another thread makes true (bounded; for what nothing notifies on)."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "condition not reached in time"
+        time.sleep(0.01)
+
+
+class FlakyStore:
+    """A store whose writes fail as if the database were down while `down` is set; reads pass through."""
+
+    def __init__(self, store):
+        self._store = store
+        self.down = False
+
+    def __getattr__(self, name):
+        return getattr(self._store, name)
+
+    def _refuse_while_down(self) -> None:
+        if self.down:
+            raise StoreUnavailable("database unavailable")
+
+    def save_client(self, record):
+        self._refuse_while_down()
+        return self._store.save_client(record)
+
+    def save_snapshot(self, client_id, data, sha256):
+        self._refuse_while_down()
+        return self._store.save_snapshot(client_id, data, sha256)
+
+    def delete_client(self, client_id):
+        self._refuse_while_down()
+        return self._store.delete_client(client_id)
+
+
+@pytest.fixture
+def fake_backend():
+    return FakeBackend()
+
+
+@pytest.fixture
+def make_worker(tmp_path, sqlite_store, fake_backend):
+    """make(client_id, jid=, phone=, prompter=, ...) -> a ClientWorker over a fresh stored row; stopped at the end."""
+    workers = []
+
+    def make(client_id="alice", *, jid=None, phone=None, prompter=None, pairing_timeout=30.0, **options):
+        record = sqlite_store.create_client(ClientRecord(client_id, CONNECTING, phone=phone, jid=jid))
+        options.setdefault("snapshot_interval", 0.2)
+        worker = ClientWorker(record, backend=fake_backend, store=sqlite_store, prompter=prompter or FakePrompter(),
+                              data_dir=tmp_path / "data", pairing_timeout=pairing_timeout, **options)
+        workers.append(worker)
+        return worker
+
+    yield make
+    for worker in workers:
+        worker.stop()
+        assert worker.join(10), f"worker {worker.client_id} did not stop"
+
+
+@pytest.fixture
+def make_registry(tmp_path, sqlite_store, fake_backend):
+    """make(console=True, store=...) -> a ClientRegistry with short waits; all stopped at the end."""
+    made = []
+
+    def make(console=True, store=None, **kwargs):
+        registry = ClientRegistry(store=store or sqlite_store, backend=fake_backend,
+                                  prompter=FakePrompter(enabled=console), data_dir=tmp_path / "data",
+                                  pairing_timeout=30, pairing_code_wait=0.2, snapshot_interval=0.2, **kwargs)
+        made.append(registry)
+        return registry
+
+    yield make
+    for registry in made:
+        assert registry.stop_all(10) == []

@@ -10,10 +10,35 @@ import threading
 from datetime import datetime, timezone
 from pathlib import Path
 
-from wamulti.backends import base as bk
+from wamulti.backends.base import Backend, BackendSession, ConnectFailed, Event, SentMessage
 
 
-class FakeSession(bk.BackendSession):
+class SessionRecorder:
+    """Mixin for test backends: keeps every session handed out, in order, so a test can wait for one.
+
+    Put it before the backend class (`class B(SessionRecorder, RealBackend)`) and pass each new
+    session through `record_session`.
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.sessions: list = []
+        self.created = threading.Condition()
+
+    def record_session(self, session):
+        with self.created:
+            self.sessions.append(session)
+            self.created.notify_all()
+        return session
+
+    def wait_created(self, count: int, timeout: float = 5.0):
+        """The count-th session created (1-based), waiting for it to exist."""
+        with self.created:
+            assert self.created.wait_for(lambda: len(self.sessions) >= count, timeout), "session not created"
+            return self.sessions[count - 1]
+
+
+class FakeSession(BackendSession):
     def __init__(self, backend: "FakeBackend", client_id: str, path: Path, emit):
         self.backend, self.client_id, self.path, self._emit = backend, client_id, path, emit
         self.calls: list[tuple] = []
@@ -22,7 +47,7 @@ class FakeSession(bk.BackendSession):
         self.send_delay = 0.0
         self.send_error: Exception | None = None
 
-    def emit(self, event: bk.Event) -> None:
+    def emit(self, event: Event) -> None:
         self._emit(event)
 
     def connect(self) -> None:
@@ -30,20 +55,20 @@ class FakeSession(bk.BackendSession):
         self.connected.set()
         failure = self.backend.connect_failure
         if failure is not None:
-            raise bk.ConnectFailed(failure)
+            raise ConnectFailed(failure)
         self.stopped.wait()
 
     def pair_phone(self, phone_digits: str) -> str:
         self.calls.append(("pair_phone", phone_digits))
         return self.backend.next_code
 
-    def send_text(self, to_jid: str, text: str) -> bk.SentMessage:
+    def send_text(self, to_jid: str, text: str) -> SentMessage:
         self.calls.append(("send_text", to_jid, text))
         if self.send_delay:
             self.stopped.wait(self.send_delay)
         if self.send_error is not None:
             raise self.send_error
-        return bk.SentMessage(f"MSG{len(self.calls)}", datetime.now(timezone.utc))
+        return SentMessage(f"MSG{len(self.calls)}", datetime.now(timezone.utc))
 
     def logout(self) -> None:
         self.calls.append(("logout",))
@@ -57,33 +82,26 @@ class FakeSession(bk.BackendSession):
         self.path.write_bytes(content)
 
 
-class FakeBackend(bk.Backend):
+class FakeBackend(SessionRecorder, Backend):
     name = "fake"
 
     def __init__(self):
-        self.sessions: list[FakeSession] = []
-        self.created = threading.Condition()
+        super().__init__()
         self.connect_failure: str | None = None
         self.next_code = "ABCD-EFGH"
 
     def new_session(self, client_id, session_path, emit) -> FakeSession:
-        session = FakeSession(self, client_id, Path(session_path), emit)
-        with self.created:
-            self.sessions.append(session)
-            self.created.notify_all()
-        return session
+        return self.record_session(FakeSession(self, client_id, Path(session_path), emit))
 
     def wait_session(self, count: int, timeout: float = 5.0) -> FakeSession:
-        """The count-th session created (1-based), waiting for it to exist."""
-        with self.created:
-            assert self.created.wait_for(lambda: len(self.sessions) >= count, timeout), "session not created"
-            session = self.sessions[count - 1]
+        """The count-th session created (1-based), once its connect() was called."""
+        session = self.wait_created(count, timeout)
         assert session.connected.wait(timeout), "connect() not called"
         return session
 
 
 class FakePrompter:
-    """A test double of ConsolePrompter: answers are given by the test, not typed."""
+    """A test double of ConsolePrompter (it fits wamulti.worker.Prompter): answers are given by the test."""
 
     def __init__(self, enabled: bool = True):
         self.enabled = enabled

@@ -9,55 +9,30 @@ import zlib
 
 import pytest
 
-from tests.fake_backend import FakeBackend, FakePrompter
+from tests.conftest import drive_to_ready, wait_until
+from tests.fake_backend import FakePrompter
 from wamulti import sessionfile
-from wamulti.backends import base as bk
+from wamulti.backends.base import Connected, Disconnected, LoggedOut, PairSuccess, QrUpdated, SendFailed, Terminated
 from wamulti.errors import NotReady, Upstream
-from wamulti.store.base import ClientRecord
-from wamulti.worker import CLOSED, CONNECTING, PAIRING, READY, SYNCING, ClientWorker, backoff_delay
+from wamulti.worker import CLOSED, CONNECTING, PAIRING, READY, SYNCING, backoff_delay
 
-
-@pytest.fixture
-def store(sqlite_store):
-    return sqlite_store
-
-
-@pytest.fixture
-def backend():
-    return FakeBackend()
-
-
-@pytest.fixture
-def make_worker(tmp_path, store, backend):
-    workers = []
-
-    def make(client_id="alice", *, jid=None, phone=None, prompter=None, pairing_timeout=30.0, **options):
-        record = store.create_client(ClientRecord(client_id, CONNECTING, phone=phone, jid=jid))
-        options.setdefault("snapshot_interval", 0.2)
-        w = ClientWorker(record, backend=backend, store=store, prompter=prompter or FakePrompter(),
-                         data_dir=tmp_path / "data", pairing_timeout=pairing_timeout, **options)
-        workers.append(w)
-        return w
-
-    yield make
-    for w in workers:
-        w.stop()
-        assert w.join(10), f"worker {w.client_id} did not stop"
-
-
-def wait_until(predicate, timeout=5.0):
-    """Wait on a condition that another thread makes true (bounded; the workers notify no Event here)."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "condition not reached in time"
-        time.sleep(0.01)
+PHONE = "4915123456789"
 
 
 def pair_by_phone(worker, backend, generation=1):
-    worker.start(phone="4915123456789")
+    """Start pairing by phone and open a QR window: the worker asks for a code (the fake's next_code)."""
+    worker.start(phone=PHONE)
     session = backend.wait_session(generation)
-    session.emit(bk.QrUpdated("2@qr-data"))
+    session.emit(QrUpdated("2@qr-data"))
     worker.wait_for_pairing_code(5)
+    return session
+
+
+def pair_and_get_ready(worker, backend, jid):
+    session = pair_by_phone(worker, backend)
+    session.emit(PairSuccess(jid))
+    drive_to_ready(session)
+    assert worker.wait_for_state({READY}, 5)
     return session
 
 
@@ -67,147 +42,156 @@ def test_backoff_doubles_to_a_cap_with_jitter():
     assert backoff_delay(1, rng=lambda: 1.0) == pytest.approx(1.2)
 
 
-def test_pairing_by_phone_snapshot_and_ready(make_worker, backend, store):
+def test_pairing_by_phone_shows_a_code_saves_the_keys_at_once_and_goes_ready(make_worker, fake_backend, sqlite_store):
     w = make_worker()
-    session = pair_by_phone(w, backend)
-    assert ("pair_phone", "4915123456789") in session.calls
+    session = pair_by_phone(w, fake_backend)
+    assert ("pair_phone", PHONE) in session.calls
     status = w.status()
-    assert (status.state, status.pairing_code, status.phone) == (PAIRING, "ABCD-EFGH", "4915123456789")
+    assert (status.state, status.pairing_code, status.phone) == (PAIRING, "ABCD-EFGH", PHONE)
     assert w.qr() == "2@qr-data"
 
     session.write_keys(b"device keys v1")
-    session.emit(bk.PairSuccess("4915123456789@s.whatsapp.net"))
-    session.emit(bk.Connected())
+    session.emit(PairSuccess("4915123456789@s.whatsapp.net"))
+    session.emit(Connected())
     assert w.wait_for_state({SYNCING}, 5)
-    snap = store.load_snapshot("alice")
+    snap = sqlite_store.load_snapshot("alice")
     assert snap is not None and zlib.decompress(snap.data) == b"device keys v1"
     assert w.status().pairing_code is None and w.qr() is None
-    session.emit(bk.SyncCompleted())
+    drive_to_ready(session)
     assert w.wait_for_state({READY}, 5)
-    wait_until(lambda: store.get_client("alice").state == READY)  # saved right after the transition
-    assert store.get_client("alice").jid == "4915123456789@s.whatsapp.net"
+    wait_until(lambda: sqlite_store.get_client("alice").state == READY)  # saved right after the transition
+    assert sqlite_store.get_client("alice").jid == "4915123456789@s.whatsapp.net"
 
 
-def test_changed_session_file_is_snapshotted_and_unchanged_is_not(make_worker, backend, store):
+def test_changed_session_file_is_snapshotted_and_unchanged_is_not(make_worker, fake_backend, sqlite_store):
     w = make_worker()
-    session = pair_by_phone(w, backend)
+    session = pair_by_phone(w, fake_backend)
     session.write_keys(b"v1")
-    session.emit(bk.PairSuccess("491511111111@s.whatsapp.net"))
-    session.emit(bk.Connected())
-    wait_until(lambda: store.load_snapshot("alice") is not None)
-    first = store.load_snapshot("alice")
+    session.emit(PairSuccess("491511111111@s.whatsapp.net"))
+    session.emit(Connected())
+    wait_until(lambda: sqlite_store.load_snapshot("alice") is not None)
+    first = sqlite_store.load_snapshot("alice")
     time.sleep(0.05)  # a distinct mtime for the next write
     session.write_keys(b"v2 after a key rotation")
-    wait_until(lambda: store.load_snapshot("alice").version > first.version)
-    second = store.load_snapshot("alice")
+    wait_until(lambda: sqlite_store.load_snapshot("alice").version > first.version)
+    second = sqlite_store.load_snapshot("alice")
     assert zlib.decompress(second.data) == b"v2 after a key rotation"
     time.sleep(0.6)  # three snapshot intervals with no change
-    assert store.load_snapshot("alice").version == second.version
+    assert sqlite_store.load_snapshot("alice").version == second.version
 
 
-def test_restore_writes_stored_snapshot_before_connect(make_worker, backend, store):
+def test_restart_writes_the_stored_snapshot_before_connecting_and_never_rewrites_it(make_worker, fake_backend,
+                                                                                    sqlite_store):
     raw = b"stored keys \x00\xff"
     w = make_worker("bob", jid="491522222222@s.whatsapp.net")
-    store.save_snapshot("bob", zlib.compress(raw), hashlib.sha256(raw).hexdigest())
+    sqlite_store.save_snapshot("bob", zlib.compress(raw), hashlib.sha256(raw).hexdigest())
     w.start()
-    session = backend.wait_session(1)
+    session = fake_backend.wait_session(1)
     assert session.path.read_bytes() == raw
-    session.emit(bk.Connected())
-    session.emit(bk.SyncCompleted())
+    drive_to_ready(session)
     assert w.wait_for_state({READY}, 5)
-    version = store.load_snapshot("bob").version
+    version = sqlite_store.load_snapshot("bob").version
     w.stop()
     assert w.join(5)
-    assert store.load_snapshot("bob").version == version, "an unchanged file must not be rewritten"
+    assert sqlite_store.load_snapshot("bob").version == version, "an unchanged file must not be rewritten"
 
 
-def test_paired_client_without_any_snapshot_closes(make_worker, backend):
+def test_paired_client_without_any_snapshot_closes_session_missing(make_worker, fake_backend):
     w = make_worker("carol", jid="491533333333@s.whatsapp.net")
     w.start()
     assert w.wait_for_state({CLOSED}, 5)
     assert w.status().last_error == "session_missing"
-    assert backend.sessions == []
+    assert fake_backend.sessions == []
 
 
-def test_connect_failure_backs_off_and_retries(make_worker, backend, store):
-    backend.connect_failure = "dial tcp: lookup web.whatsapp.com: no such host"
+def test_connect_failure_is_saved_and_retried_after_backoff(make_worker, fake_backend, sqlite_store):
+    fake_backend.connect_failure = "dial tcp: lookup web.whatsapp.com: no such host"
     w = make_worker()
-    w.start(phone="4915123456789")
-    backend.wait_session(1)
+    w.start(phone=PHONE)
+    fake_backend.wait_session(1)
     wait_until(lambda: (w.status().last_error or "").startswith("connect_failed: dial tcp"))
     assert w.state == CONNECTING
     started = time.monotonic()
-    backend.wait_session(2, timeout=3)  # first retry after 0.8-1.2 s
+    fake_backend.wait_session(2, timeout=3)  # first retry after 0.8-1.2 s
     assert 0.6 < time.monotonic() - started < 2.5
-    assert store.get_client("alice").last_error.startswith("connect_failed")
-    backend.connect_failure = None
+    assert sqlite_store.get_client("alice").last_error.startswith("connect_failed")
+    fake_backend.connect_failure = None
 
 
-def test_logged_out_removes_keys_and_closes(make_worker, backend, store):
+def test_logged_out_removes_keys_here_and_in_the_store_and_closes(make_worker, fake_backend, sqlite_store):
     w = make_worker()
-    session = pair_by_phone(w, backend)
+    session = pair_by_phone(w, fake_backend)
     session.write_keys()
-    session.emit(bk.PairSuccess("491544444444@s.whatsapp.net"))
-    session.emit(bk.Connected())
-    wait_until(lambda: store.load_snapshot("alice") is not None)
-    session.emit(bk.LoggedOut("logged_out"))
+    session.emit(PairSuccess("491544444444@s.whatsapp.net"))
+    session.emit(Connected())
+    wait_until(lambda: sqlite_store.load_snapshot("alice") is not None)
+    session.emit(LoggedOut("logged_out"))
     assert w.wait_for_state({CLOSED}, 5)
     assert w.join(5)
     assert not w.session_path.exists()
-    assert store.load_snapshot("alice") is None
-    row = store.get_client("alice")
+    assert sqlite_store.load_snapshot("alice") is None
+    row = sqlite_store.get_client("alice")
     assert (row.state, row.last_error, row.jid) == (CLOSED, "logged_out", None)
 
 
 @pytest.mark.parametrize("reason", ["stream_replaced", "temporary_ban"])
-def test_terminal_events_close_and_keep_keys(make_worker, backend, store, reason):
+def test_terminal_events_close_and_keep_keys(make_worker, fake_backend, sqlite_store, reason):
     w = make_worker()
-    session = pair_by_phone(w, backend)
+    session = pair_by_phone(w, fake_backend)
     session.write_keys()
-    session.emit(bk.PairSuccess("491555555555@s.whatsapp.net"))
-    session.emit(bk.Terminated(reason))
+    session.emit(PairSuccess("491555555555@s.whatsapp.net"))
+    session.emit(Terminated(reason))
     assert w.wait_for_state({CLOSED}, 5)
     assert w.join(5)
     assert session.stopped.is_set()
-    assert store.get_client("alice").last_error == reason
-    assert store.load_snapshot("alice") is not None
+    assert sqlite_store.get_client("alice").last_error == reason
+    assert sqlite_store.load_snapshot("alice") is not None
 
 
-def test_disconnect_goes_back_to_connecting(make_worker, backend):
+def test_disconnect_goes_back_to_connecting_and_a_reconnect_syncs_again(make_worker, fake_backend):
     w = make_worker()
-    session = pair_by_phone(w, backend)
-    session.emit(bk.PairSuccess("491566666666@s.whatsapp.net"))
-    session.emit(bk.Connected())
-    session.emit(bk.SyncCompleted())
-    assert w.wait_for_state({READY}, 5)
-    session.emit(bk.Disconnected("keepalive timeout"))
+    session = pair_and_get_ready(w, fake_backend, "491566666666@s.whatsapp.net")
+    session.emit(Disconnected("keepalive timeout"))
     assert w.wait_for_state({CONNECTING}, 5)
-    session.emit(bk.Connected())
+    session.emit(Connected())
     assert w.wait_for_state({SYNCING}, 5)
 
 
-def test_pairing_timeout_closes_and_pair_starts_over(make_worker, backend):
+def test_pairing_timeout_closes_and_pair_starts_over_with_a_new_code(make_worker, fake_backend):
     w = make_worker(pairing_timeout=0.3)
-    pair_by_phone(w, backend)
+    pair_by_phone(w, fake_backend)
     assert w.wait_for_state({CLOSED}, 5)
     assert w.status().last_error == "pairing_timeout"
     assert w.join(5)
-    backend.next_code = "WXYZ-2345"
+    fake_backend.next_code = "WXYZ-2345"
     w.pair("4915999999999")
-    session = backend.wait_session(2)
-    session.emit(bk.QrUpdated("2@new-qr"))
+    session = fake_backend.wait_session(2)
+    session.emit(QrUpdated("2@new-qr"))
     w.wait_for_pairing_code(5)
     assert (w.state, w.status().pairing_code, w.status().phone) == (PAIRING, "WXYZ-2345", "4915999999999")
 
 
-def test_console_pairing_uses_the_typed_number(make_worker, backend):
+def test_pair_while_pairing_abandons_the_attempt_and_asks_a_code_for_the_new_number(make_worker, fake_backend):
+    w = make_worker()
+    first = pair_by_phone(w, fake_backend)
+    fake_backend.next_code = "NEWC-ODE1"
+    w.pair("4915888888888")
+    assert first.stopped.wait(5), "the old attempt's session is released"
+    second = fake_backend.wait_session(2)
+    second.emit(QrUpdated("2@second"))
+    w.wait_for_pairing_code(5)
+    assert ("pair_phone", "4915888888888") in second.calls
+    assert (w.status().pairing_code, w.status().phone, w.qr()) == ("NEWC-ODE1", "4915888888888", "2@second")
+
+
+def test_console_pairing_asks_for_the_number_and_shows_the_code_on_the_console(make_worker, fake_backend):
     prompter = FakePrompter()
     w = make_worker(prompter=prompter)
     w.start()
-    assert w.state == PAIRING and backend.sessions == []
+    assert w.wait_for_state({PAIRING}, 5) and fake_backend.sessions == []
     prompter.answer("alice", "4917012345678")
-    session = backend.wait_session(1)
-    session.emit(bk.QrUpdated("2@qr"))
+    session = fake_backend.wait_session(1)
+    session.emit(QrUpdated("2@qr"))
     w.wait_for_pairing_code(5)
     assert ("pair_phone", "4917012345678") in session.calls
     assert prompter.codes == [("alice", "ABCD-EFGH")]
@@ -222,19 +206,15 @@ def test_console_without_answer_closes_no_phone_number(make_worker):
     assert w.status().last_error == "no_phone_number"
 
 
-def test_send_maps_states_and_failures(make_worker, backend):
+def test_send_is_refused_unless_ready_and_failures_leave_the_state_alone(make_worker, fake_backend):
     w = make_worker(send_timeout=0.3)
     with pytest.raises(NotReady) as err:
         w.send_text("491500000000@s.whatsapp.net", "hi")
     assert err.value.current_state == CONNECTING
-    session = pair_by_phone(w, backend)
-    session.emit(bk.PairSuccess("491577777777@s.whatsapp.net"))
-    session.emit(bk.Connected())
-    session.emit(bk.SyncCompleted())
-    assert w.wait_for_state({READY}, 5)
+    session = pair_and_get_ready(w, fake_backend, "491577777777@s.whatsapp.net")
     sent = w.send_text("491500000000@s.whatsapp.net", "héllo 👋")
     assert sent.message_id and ("send_text", "491500000000@s.whatsapp.net", "héllo 👋") in session.calls
-    session.send_error = bk.SendFailed("server returned error 479")
+    session.send_error = SendFailed("server returned error 479")
     with pytest.raises(Upstream, match="479"):
         w.send_text("491500000000@s.whatsapp.net", "x")
     session.send_error, session.send_delay = None, 2.0
@@ -243,13 +223,9 @@ def test_send_maps_states_and_failures(make_worker, backend):
     assert w.state == READY, "a failed send must not change the client's state"
 
 
-def test_parallel_sends_on_one_client(make_worker, backend):
+def test_forty_parallel_sends_on_one_client_all_succeed(make_worker, fake_backend):
     w = make_worker()
-    session = pair_by_phone(w, backend)
-    session.emit(bk.PairSuccess("491588888888@s.whatsapp.net"))
-    session.emit(bk.Connected())
-    session.emit(bk.SyncCompleted())
-    assert w.wait_for_state({READY}, 5)
+    pair_and_get_ready(w, fake_backend, "491588888888@s.whatsapp.net")
     ids, errors = [], []
 
     def send(i):
@@ -266,34 +242,47 @@ def test_parallel_sends_on_one_client(make_worker, backend):
     assert errors == [] and len(ids) == 40
 
 
-def test_delete_while_pairing_writes_nothing_more_and_removes_file(make_worker, backend, store):
+def test_delete_while_pairing_is_quick_writes_nothing_more_and_removes_the_file(make_worker, fake_backend,
+                                                                                sqlite_store):
     w = make_worker()
-    session = pair_by_phone(w, backend)
+    session = pair_by_phone(w, fake_backend)
     session.write_keys()
-    w.block_writes()
-    store.delete_client("alice")
     started = time.monotonic()
-    w.stop(delete=True)
+    w.delete()
     assert w.join(2) and time.monotonic() - started < 2
     assert session.stopped.is_set() and not w.session_path.exists()
-    assert store.get_client("alice") is None, "a deleted client's row must not come back"
+    assert sqlite_store.get_client("alice") is None, "a deleted client's row must not come back"
 
 
-def test_delete_during_reconnect_backoff_is_quick(make_worker, backend, store):
-    backend.connect_failure = "offline"
+def test_delete_during_reconnect_backoff_is_quick(make_worker, fake_backend, sqlite_store):
+    fake_backend.connect_failure = "offline"
     w = make_worker()
-    w.start(phone="4915123456789")
-    backend.wait_session(1)
+    w.start(phone=PHONE)
+    fake_backend.wait_session(1)
     wait_until(lambda: (w.status().last_error or "").startswith("connect_failed"))
-    w.block_writes()
-    store.delete_client("alice")
     started = time.monotonic()
-    w.stop(delete=True)
+    w.delete()
     assert w.join(2) and time.monotonic() - started < 2
-    assert store.get_client("alice") is None
+    assert sqlite_store.get_client("alice") is None
 
 
-def test_snapshot_reader_handles_sqlite_files(tmp_path):
+def test_delete_of_a_ready_client_logs_it_out_first(make_worker, fake_backend, sqlite_store):
+    w = make_worker()
+    session = pair_and_get_ready(w, fake_backend, "491599999999@s.whatsapp.net")
+    w.delete()
+    assert w.join(5)
+    assert session.calls.index(("logout",)) < session.calls.index(("stop",))
+    assert sqlite_store.get_client("alice") is None and not w.session_path.exists()
+
+
+def test_a_deleted_worker_cannot_be_started_again(make_worker):
+    w = make_worker()
+    w.delete()
+    with pytest.raises(RuntimeError, match="deleted"):
+        w.start(phone=PHONE)
+
+
+def test_snapshot_reader_copies_a_sqlite_file_consistently(tmp_path):
     import sqlite3
 
     path = tmp_path / "s.db"

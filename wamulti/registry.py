@@ -8,12 +8,13 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from .backends.base import Backend, SentMessage
 from .errors import Conflict, InvalidField, NotFound
 from .store.base import ClientRecord, DuplicateClient, SessionStore, StoreError
-from .worker import CLOSED, CONNECTING, PAIRING, READY, SYNCING, ClientStatus, ClientWorker
+from .worker import CLOSED, CONNECTING, PAIRING, READY, SYNCING, ClientStatus, ClientWorker, Prompter
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +28,7 @@ __all__ = ["ClientRegistry", "ClientStatus", "CLOSED", "CONNECTING", "PAIRING", 
 class ClientRegistry:
     """Thread-safe registry of client workers."""
 
-    def __init__(self, *, store: SessionStore, backend: Backend, prompter, data_dir: Path,
+    def __init__(self, *, store: SessionStore, backend: Backend, prompter: Prompter, data_dir: Path,
                  pairing_timeout: float, pairing_code_wait: float = PAIRING_CODE_WAIT, **worker_options):
         self._store = store
         self._backend = backend
@@ -47,16 +48,16 @@ class ClientRegistry:
     def console_enabled(self) -> bool:
         return bool(self._prompter.enabled)
 
-    def _new_worker(self, record: ClientRecord) -> ClientWorker:
-        return ClientWorker(record, backend=self._backend, store=self._store, prompter=self._prompter,
-                            data_dir=self._data_dir, pairing_timeout=self._pairing_timeout, **self._worker_options)
-
     def _worker(self, client_id: str) -> ClientWorker:
         with self._lock:
             worker = self._workers.get(client_id)
         if worker is None:
             raise NotFound(f"No client with id '{client_id}'.")
         return worker
+
+    def _new_worker(self, record: ClientRecord) -> ClientWorker:
+        return ClientWorker(record, backend=self._backend, store=self._store, prompter=self._prompter,
+                            data_dir=self._data_dir, pairing_timeout=self._pairing_timeout, **self._worker_options)
 
     def _require_phone_or_console(self, phone: str | None) -> None:
         if phone is None and not self.console_enabled:
@@ -102,7 +103,7 @@ class ClientRegistry:
         return self._worker(client_id).status()
 
     def pair(self, client_id: str, phone: str | None) -> ClientStatus:
-        """Pair a CLOSED or unpaired client again (a new code); 409 when it is paired and running."""
+        """Pair a CLOSED or unpaired client again (a new code); Conflict when it is paired and running."""
         worker = self._worker(client_id)
         self._require_phone_or_console(phone)
         status = worker.status()
@@ -122,16 +123,10 @@ class ClientRegistry:
         return data
 
     def delete(self, client_id: str) -> None:
-        """Remove a client in any state: gone from the list at once, its data removed, worker stopped."""
+        """Remove a client in any state (see ClientWorker.delete); raises StoreError, changing nothing."""
         worker = self._worker(client_id)
-        worker.block_writes()  # so no late state write can bring the row back
-        try:
-            self._store.delete_client(client_id)
-        except BaseException:
-            worker.block_writes(False)  # nothing was deleted: the client goes on as it was
-            raise
+        worker.delete()
         self._forget(client_id, worker)
-        worker.stop(delete=True)  # logout and stop run on the worker thread, not this request's
         log.info("[%s] deleted", client_id)
 
     def send_text(self, client_id: str, to_jid: str, text: str) -> SentMessage:
@@ -166,9 +161,7 @@ class ClientRegistry:
 
     def _mark_incomplete(self, record: ClientRecord) -> ClientRecord:
         log.info("[%s] pairing never finished; CLOSED (pairing_incomplete)", record.client_id)
-        closed = ClientRecord(record.client_id, CLOSED, record.phone, None, "pairing_incomplete",
-                              record.created_at, record.updated_at)
-        return self._store.save_client(closed)
+        return self._store.save_client(replace(record, state=CLOSED, jid=None, last_error="pairing_incomplete"))
 
     def stop_all(self, timeout: float = STOP_ALL_SECONDS) -> list[str]:
         """Stop every worker (final snapshots saved) within timeout; return the ids that did not stop."""

@@ -1,9 +1,10 @@
 """Session-file snapshots: read in a child process, compressed, restored atomically.
 
 whatsmeow's Go SQLite and Python's sqlite3 in one process do not see each other's locks
-(NEONIZE.md, hazard 6), so a live session file is only ever read by a short-lived child
-process, which copies it with SQLite's online backup (a consistent view) or, for a file that
-is not SQLite (the simulator's), reads it as it is.
+(docs/neonize.md, "two SQLite libraries in one process"), so a live session file is only ever
+read by a short-lived child process (`_snapshot_child.py`), which copies it with SQLite's online
+backup (a consistent view) or, for a file that is not SQLite (the simulator's), reads it as it
+is. In the service, the worker's persistence part (worker/persistence.py) is the only caller.
 """
 
 from __future__ import annotations

@@ -1,0 +1,142 @@
+"""ClientWorker: one client, as the registry sees it; every method here may be called from any thread.
+
+It answers queries from the ClientView, hands commands to the current Run's thread through its
+inbox, and starts a fresh Run (see run.py, the state machine) on each start(). Persistence lives
+as long as the worker: the delete guard and what was last saved survive a restart.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+from ..backends.base import Backend, SentMessage
+from ..errors import NotReady
+from ..store.base import ClientRecord, SessionStore
+from .messages import PairAgain, Stop
+from .pairing import Prompter
+from .persistence import Persistence
+from .run import Options, Run
+from .sender import SEND_TIMEOUT
+from .states import READY, ClientStatus
+from .view import ClientView
+
+SNAPSHOT_INTERVAL = 3.0
+
+
+class ClientWorker:
+    """One client: its state, its thread, its backend session and its persisted data."""
+
+    def __init__(self, record: ClientRecord, *, backend: Backend, store: SessionStore, prompter: Prompter,
+                 data_dir: Path, pairing_timeout: float, send_timeout: float = SEND_TIMEOUT,
+                 snapshot_interval: float = SNAPSHOT_INTERVAL):
+        self.client_id = record.client_id
+        self.session_path = Path(data_dir) / "sessions" / f"{record.client_id}.session"
+        self._options = Options(record.client_id, backend, prompter, self.session_path,
+                                pairing_timeout, send_timeout, snapshot_interval)
+        self._view = ClientView(record)
+        self._persist = Persistence(record.client_id, store, self.session_path)
+        self._lock = threading.Lock()  # guards _thread and _run; never held across I/O
+        self._thread: threading.Thread | None = None
+        self._run = self._new_run()  # idle until start(); stop() and send_text() use it meanwhile
+
+    def _new_run(self) -> Run:
+        return Run(self._options, self._view, self._persist)
+
+    # ---- queries -----------------------------------------------------------------------------
+    def status(self) -> ClientStatus:
+        return self._view.status()
+
+    @property
+    def state(self) -> str:
+        return self._view.state
+
+    def qr(self) -> str | None:
+        return self._view.pending_qr()
+
+    def is_running(self) -> bool:
+        with self._lock:
+            return self._alive()
+
+    def _alive(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def wait_for_pairing_code(self, timeout: float) -> None:
+        """Block (a request thread) until a code was issued or pairing ended, at most timeout."""
+        self._view.wait_for_pairing_code(timeout)
+
+    def wait_for_state(self, states: set[str], timeout: float) -> bool:
+        """Block until the state is one of states; True if it got there in time."""
+        return self._view.wait_for_state(states, timeout)
+
+    # ---- commands ----------------------------------------------------------------------------
+    def start(self, *, phone: str | None = None, delay: float = 0.0, fresh_pairing: bool = False) -> None:
+        """Start the worker thread; with fresh_pairing, forget the old pairing and pair anew."""
+        with self._lock:
+            if self._alive():
+                raise RuntimeError("worker already running")
+            if self._persist.deleted:
+                raise RuntimeError("worker was deleted")
+            self._view.clear_pairing()
+            self._view.expect_new_code()
+            self._run = self._new_run()
+            self._thread = threading.Thread(target=self._run.main, args=(phone, delay, fresh_pairing),
+                                            name=f"wa-{self.client_id}", daemon=True)
+            thread = self._thread
+        thread.start()
+
+    def pair(self, phone: str | None) -> None:
+        """Pair again: restart a running, unpaired attempt, or start a CLOSED client.
+
+        A CLOSED client that still holds keys and gets no phone reconnects with them; a phone
+        always means a fresh pairing.
+        """
+        with self._lock:
+            running, inbox = self._alive(), self._run.inbox
+            if running:
+                self._view.expect_new_code()
+        if running:
+            inbox.put(PairAgain(phone))
+        else:
+            self.start(phone=phone, fresh_pairing=phone is not None)
+
+    def stop(self) -> None:
+        """Ask the worker to stop (a final snapshot is saved on its thread); returns at once."""
+        self._post_stop(delete=False)
+
+    def delete(self) -> None:
+        """Delete the client in any state; the whole sequence lives here.
+
+        Store writes are blocked first (after one in flight), so no late write brings the row
+        back; then the rows are deleted. If that raises StoreError nothing changed and the client
+        goes on. Logout and stop then run on the worker thread, not the caller's; returns at once.
+        """
+        self._persist.delete_rows()
+        self._post_stop(delete=True)
+
+    def _post_stop(self, *, delete: bool) -> None:
+        with self._lock:
+            running, run = self._alive(), self._run
+        if running:
+            run.inbox.put(Stop(delete))
+            return
+        if delete:
+            self._persist.forget_keys()
+        run.sender.shutdown()
+
+    def join(self, timeout: float) -> bool:
+        """Wait for the worker thread to end; True if it did."""
+        with self._lock:
+            thread = self._thread
+        if thread is None:
+            return True
+        thread.join(timeout)
+        return not thread.is_alive()
+
+    def send_text(self, to_jid: str, text: str) -> SentMessage:
+        """Send on the client's pool within the send timeout, never blocking other clients."""
+        run, state = self._run, self._view.state
+        session = run.connection.session
+        if state != READY or session is None:
+            raise NotReady(f"Client '{self.client_id}' is {state}, not READY.", current_state=state)
+        return run.sender.send(session, to_jid, text)

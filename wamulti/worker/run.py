@@ -1,0 +1,259 @@
+"""Run: one run of a client's worker thread, from start() until the client is CLOSED or stopped.
+
+Everything here runs on the worker thread `wa-<clientId>`, the only place where the client's state
+changes. A run coordinates its parts and decides; they do the work: the Connection (sessions and
+the connection thread), Pairing (the number and the console prompt), Timers, the Sender (used by
+request threads), and, shared with the worker across runs, the ClientView and Persistence.
+
+start() makes a fresh Run instead of resetting fields by hand, so nothing of an earlier run (a
+late connection-thread message, a timer, a prompt) leaks into the next: those hold the old inbox.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..backends.base import (Backend, BackendError, Connected, Disconnected, Event, LoggedOut, PairFailed,
+                             PairSuccess, QrUpdated, SyncCompleted, Terminated)
+from .connection import Connection, backoff_delay
+from .messages import ConnectionEnded, PairAgain, PhoneAnswer, SessionEvent, Stop
+from .pairing import Pairing, Prompter
+from .persistence import Persistence, Restore
+from .sender import Sender
+from .states import CLOSED, CONNECTING, PAIRING, READY, SYNCING
+from .timers import Timer, Timers
+from .view import ClientView
+
+log = logging.getLogger(__package__)
+
+
+@dataclass(frozen=True)
+class Options:
+    """What every run of one client is given."""
+
+    client_id: str
+    backend: Backend
+    prompter: Prompter
+    session_path: Path
+    pairing_timeout: float
+    send_timeout: float
+    snapshot_interval: float
+
+
+class Run:
+    """The state machine of one run, over its parts."""
+
+    def __init__(self, options: Options, view: ClientView, persistence: Persistence):
+        self.client_id = options.client_id
+        self._options = options
+        self._view = view
+        self._persist = persistence
+        self.inbox: queue.Queue = queue.Queue()  # commands put messages here (any thread)
+        self.connection = Connection(options.client_id, options.backend, options.session_path, self.inbox.put)
+        self.sender = Sender(options.client_id, options.send_timeout)
+        self._pairing = Pairing(options.client_id, options.prompter, self.inbox.put)
+        self._timers = Timers()
+        self._attempts = 0  # connections ended since the last Connected: backoff, the backend's limit
+        self._stopping = False  # the thread ends after the current step
+
+    # ---- loop and dispatch -------------------------------------------------------------------
+    def main(self, phone: str | None, delay: float, fresh_pairing: bool) -> None:
+        """The worker thread's body."""
+        try:
+            self._begin(phone, delay, fresh_pairing)
+            while not self._stopping:
+                self._step()
+        except Exception:  # a bug must not leave a zombie client: log it and close the client
+            log.exception("[%s] worker failed", self.client_id)
+            self._close("internal_error")
+        finally:
+            self._finish()
+
+    def _begin(self, phone: str | None, delay: float, fresh_pairing: bool) -> None:
+        self._timers.schedule(Timer.SNAPSHOT, self._options.snapshot_interval)
+        if fresh_pairing:
+            self._forget_keys()
+        if self._view.record.jid is None:
+            self._start_pairing(phone, delay)
+        elif self._persist.restore() is Restore.MISSING:
+            self._close("session_missing", snapshot=False)
+        else:
+            self._set(state=CONNECTING, last_error=None)
+            self._timers.schedule(Timer.CONNECT, delay)
+
+    def _step(self) -> None:
+        for timer in self._timers.pop_due():
+            self._on_timer(timer)
+        if self._stopping:
+            return
+        try:
+            message = self.inbox.get(timeout=self._timers.seconds_to_next())
+        except queue.Empty:
+            return
+        self._handle(message)
+
+    def _handle(self, message: object) -> None:
+        current = self.connection.is_current  # an ended session's messages are ignored
+        match message:
+            case Stop(delete=delete):
+                self._shutdown(delete=delete)
+            case SessionEvent(generation=generation, event=event) if current(generation):
+                self._on_event(event)
+            case ConnectionEnded(generation=generation, error=error) if current(generation):
+                self._on_connection_ended(error)
+            case PhoneAnswer(digits=digits, reason=reason):
+                self._on_phone_answer(digits, reason)
+            case PairAgain(phone=phone):
+                self._pair_again(phone)
+
+    def _on_timer(self, timer: Timer) -> None:
+        match timer:
+            case Timer.CONNECT:
+                self.connection.open()
+            case Timer.PAIRING:
+                log.info("[%s] pairing code not entered within %gs", self.client_id, self._options.pairing_timeout)
+                self._close("pairing_timeout")
+            case Timer.SNAPSHOT:
+                self._flush()
+                self._timers.schedule(Timer.SNAPSHOT, self._options.snapshot_interval)
+
+    def _on_event(self, event: Event) -> None:
+        match event:
+            case QrUpdated(data=data):
+                self._on_qr(data)
+            case PairSuccess(jid=jid):
+                self._on_paired(jid)
+            case PairFailed(reason=reason):
+                self._close(f"pairing_failed: {reason}" if reason else "pairing_failed")
+            case Connected():
+                self._attempts = 0
+                self._set(state=SYNCING, last_error=None)
+            case SyncCompleted():
+                self._set(state=READY, last_error=None)
+            case Disconnected(reason=reason):
+                self._set(state=CONNECTING, last_error=reason)
+            case LoggedOut(reason=reason):
+                self._on_logged_out(reason)
+            case Terminated(reason=reason):
+                self._close(reason)
+
+    # ---- pairing -----------------------------------------------------------------------------
+    def _start_pairing(self, phone: str | None, delay: float = 0.0) -> None:
+        """Pair by phone (a code once a QR window opens), or ask the console for the number first."""
+        if phone is None:
+            self._set(state=PAIRING, last_error=None)  # before the prompt shows, so it reads PAIRING
+            self._pairing.ask_console()
+            return
+        self._pairing.use_phone(phone)
+        self._set(state=CONNECTING, phone=phone, last_error=None)
+        self._timers.schedule(Timer.CONNECT, delay)
+
+    def _pair_again(self, phone: str | None) -> None:
+        """A new attempt for an unpaired, running client: the old attempt is released first."""
+        self._pairing.abandon()
+        self.connection.end()
+        self._timers.cancel(Timer.PAIRING, Timer.CONNECT)
+        self._view.clear_pairing()
+        self._forget_keys()
+        self._start_pairing(phone)
+
+    def _on_phone_answer(self, digits: str | None, reason: str | None) -> None:
+        self._pairing.answered(digits)
+        if digits is None:
+            self._close(reason or "no_phone_number")
+            return
+        self._set(state=CONNECTING, phone=digits)
+        self.connection.open()
+
+    def _on_qr(self, data: str) -> None:
+        self._view.show_qr(data)
+        if self._pairing.phone is None or self._view.pairing_code is not None:  # QR pairing, or code shown
+            if self._view.state == CONNECTING:
+                self._set(state=PAIRING)
+            return
+        try:
+            code = self._pairing.request_code(self.connection.session)
+        except BackendError as exc:
+            self._close(f"pairing_failed: {exc}")
+            return
+        self._view.show_code(code)
+        self._set(state=PAIRING, last_error=None)
+        self._timers.schedule(Timer.PAIRING, self._options.pairing_timeout)
+
+    def _on_paired(self, jid: str) -> None:
+        self._timers.cancel(Timer.PAIRING)
+        self._pairing.linked()
+        self._view.clear_pairing(settled=True)
+        self._set(state=CONNECTING, jid=jid, last_error=None)
+        log.info("[%s] paired", self.client_id)
+        self._flush(force_snapshot=True)
+
+    def _forget_keys(self) -> None:
+        """Drop the working copy of the keys before a fresh pairing (the store's copy stays until then)."""
+        self._persist.forget_keys()
+        if self._view.record.jid is not None:
+            self._set(jid=None)
+
+    # ---- connection ending, closing, stopping -------------------------------------------------
+    def _on_connection_ended(self, error: str | None) -> None:
+        self.connection.end()
+        self._attempts += 1
+        reason = f"connect_failed: {error}" if error else "disconnected"
+        limit = self._options.backend.max_failed_connects
+        if error and limit is not None and self._attempts >= limit:
+            self._close(f"{reason} (gave up after {self._attempts} attempts; POST .../pair to retry)")
+            return
+        delay = backoff_delay(self._attempts)
+        log.info("[%s] connection ended (%s); retry %d in %.1fs", self.client_id, reason, self._attempts, delay)
+        self._view.settle()  # a caller waiting for a code learns of the failure now, not in 15 s
+        self._set(state=CONNECTING, last_error=reason)
+        self._timers.schedule(Timer.CONNECT, delay)
+
+    def _on_logged_out(self, reason: str) -> None:
+        log.warning("[%s] logged out by WhatsApp (%s); removing its session keys", self.client_id, reason)
+        self.connection.end()
+        self._persist.forget_keys()
+        self._persist.remove_stored_snapshot()
+        self._set(jid=None)
+        self._close("logged_out", snapshot=False)
+
+    def _close(self, reason: str, *, snapshot: bool = True) -> None:
+        """Go to CLOSED with a reason; the thread ends after this step."""
+        self._pairing.cancel_prompt()
+        self.connection.end()
+        self._view.clear_pairing(settled=True)
+        self._set(state=CLOSED, last_error=reason)
+        if snapshot:
+            self._flush()
+        self._stopping = True
+
+    def _shutdown(self, *, delete: bool) -> None:
+        self._pairing.cancel_prompt()
+        if delete and self._view.state in (SYNCING, READY):  # only a linked device can be unlinked
+            self.connection.logout()
+        self.connection.end()
+        if delete:
+            self._persist.forget_keys()
+        else:
+            self._flush()
+        self._stopping = True
+
+    def _finish(self) -> None:
+        self.connection.end()
+        self.sender.shutdown()
+        self._view.release_waiters()
+
+    # ---- state -------------------------------------------------------------------------------
+    def _set(self, **fields) -> None:
+        """Change the record, log a state transition, and persist the row."""
+        old, new = self._view.update(**fields)
+        if new.state != old.state:
+            log.info("[%s] %s -> %s%s", self.client_id, old.state, new.state,
+                     f" ({new.last_error})" if new.last_error else "")
+        self._persist.save_row(new)
+
+    def _flush(self, *, force_snapshot: bool = False) -> None:
+        self._persist.flush(self._view.record, force_snapshot=force_snapshot)

@@ -1,0 +1,50 @@
+"""The worker thread's timers: named deadlines that bound its wait on the inbox.
+
+Nothing sleeps to poll: the worker waits on its inbox until the next deadline, then handles the
+timers that are due. Scheduling a timer again moves its deadline.
+"""
+
+from __future__ import annotations
+
+import time
+from enum import StrEnum
+from typing import Callable
+
+IDLE_WAIT = 3600.0  # seconds to wait on the inbox when no timer is set
+
+
+class Timer(StrEnum):
+    CONNECT = "connect"  # open a connection (first one, or a retry after backoff)
+    PAIRING = "pairing"  # the pairing code was not entered in time
+    SNAPSHOT = "snapshot"  # look for session-file changes to save
+
+
+class Timers:
+    """Deadlines on a monotonic clock; used by one thread only."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic):
+        self._clock = clock
+        self._deadlines: dict[Timer, float] = {}
+
+    def schedule(self, timer: Timer, delay: float) -> None:
+        """Fire timer after delay seconds (replacing its earlier deadline, if any)."""
+        self._deadlines[timer] = self._clock() + delay
+
+    def cancel(self, *timers: Timer) -> None:
+        for timer in timers:
+            self._deadlines.pop(timer, None)
+
+    def is_set(self, timer: Timer) -> bool:
+        return timer in self._deadlines
+
+    def pop_due(self) -> list[Timer]:
+        """The timers whose deadline has passed, in the order they were first set; they are unset."""
+        now = self._clock()
+        due = [timer for timer, at in self._deadlines.items() if at <= now]
+        self.cancel(*due)
+        return due
+
+    def seconds_to_next(self) -> float:
+        """How long the inbox may be waited on before the next deadline (never negative)."""
+        now = self._clock()
+        return max(0.0, min(self._deadlines.values(), default=now + IDLE_WAIT) - now)
