@@ -148,3 +148,31 @@ def test_view_shows_a_qr_only_while_linking_and_waits_are_bounded():
     view.release_waiters()
     view.wait_for_pairing_code(5)  # released: returns at once
     assert time.monotonic() - started < 1
+
+
+# ---- the run's inbox -----------------------------------------------------------------------------
+class PersistenceCountingForgets(Persistence):
+    """Test double: the real persistence, counting how often the working keys were removed."""
+
+    forgotten = 0
+
+    def forget_keys(self) -> None:
+        self.forgotten += 1
+        super().forget_keys()
+
+
+def test_a_delete_that_reaches_a_run_on_its_way_out_still_removes_the_keys(tmp_path, sqlite_store, fake_backend):
+    from wamulti.worker.messages import Stop
+    from wamulti.worker.run import Options, Run
+
+    path = tmp_path / "alice.session"
+    record = sqlite_store.create_client(ClientRecord("alice", CONNECTING, jid=JID))  # no keys anywhere
+    persistence = PersistenceCountingForgets("alice", sqlite_store, path)
+    run = Run(Options("alice", fake_backend, None, path, 30.0, 1.0, 3.0), ClientView(record), persistence)
+    assert not run.post(Stop(delete=False)), "a run that was never started must refuse: nobody would read it"
+    run.open_inbox()
+    assert run.post(Stop(delete=True))
+    run.main(phone=None, delay=0.0, fresh_pairing=False)  # closes at once (session_missing): no step runs
+    assert sqlite_store.get_client("alice").state == CLOSED
+    assert persistence.forgotten == 1, "the delete left in the inbox was still carried out"
+    assert not run.post(Stop(delete=True)), "after the run ended a command is refused, so the caller acts itself"

@@ -22,6 +22,7 @@ from .states import READY, ClientStatus
 from .view import ClientView
 
 SNAPSHOT_INTERVAL = 3.0
+STOP_JOIN_SECONDS = 5.0
 
 
 class ClientWorker:
@@ -80,6 +81,7 @@ class ClientWorker:
             self._view.clear_pairing()
             self._view.expect_new_code()
             self._run = self._new_run()
+            self._run.open_inbox()
             self._thread = threading.Thread(target=self._run.main, args=(phone, delay, fresh_pairing),
                                             name=f"wa-{self.client_id}", daemon=True)
             thread = self._thread
@@ -92,13 +94,13 @@ class ClientWorker:
         always means a fresh pairing.
         """
         with self._lock:
-            running, inbox = self._alive(), self._run.inbox
+            running, run = self._alive(), self._run
             if running:
                 self._view.expect_new_code()
-        if running:
-            inbox.put(PairAgain(phone))
-        else:
-            self.start(phone=phone, fresh_pairing=phone is not None)
+        if running and run.post(PairAgain(phone)):
+            return
+        self.join(STOP_JOIN_SECONDS)  # a run that refused the command is on its way out
+        self.start(phone=phone, fresh_pairing=phone is not None)
 
     def stop(self) -> None:
         """Ask the worker to stop (a final snapshot is saved on its thread); returns at once."""
@@ -116,11 +118,10 @@ class ClientWorker:
 
     def _post_stop(self, *, delete: bool) -> None:
         with self._lock:
-            running, run = self._alive(), self._run
-        if running:
-            run.inbox.put(Stop(delete))
+            run = self._run
+        if run.post(Stop(delete)):
             return
-        if delete:
+        if delete:  # no run will handle it: do its part here
             self._persist.forget_keys()
         run.sender.shutdown()
 

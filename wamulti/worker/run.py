@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import queue
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -58,6 +59,22 @@ class Run:
         self._timers = Timers()
         self._attempts = 0  # connections ended since the last Connected: backoff, the backend's limit
         self._stopping = False  # the thread ends after the current step
+        # A command posted while the thread is on its way out must not be lost: post() and the
+        # run's end agree under this lock, so a command is either handled here or refused.
+        self._accepting = False
+        self._accepting_lock = threading.Lock()
+
+    def open_inbox(self) -> None:
+        """Accept commands from now on (start() calls it before the thread runs)."""
+        with self._accepting_lock:
+            self._accepting = True
+
+    def post(self, command: Stop | PairAgain) -> bool:
+        """Hand a command to the worker thread; False once the run has ended (the caller acts itself)."""
+        with self._accepting_lock:
+            if self._accepting:
+                self.inbox.put(command)
+            return self._accepting
 
     # ---- loop and dispatch -------------------------------------------------------------------
     def main(self, phone: str | None, delay: float, fresh_pairing: bool) -> None:
@@ -71,6 +88,7 @@ class Run:
             self._close("internal_error")
         finally:
             self._finish()
+            self._close_inbox()
 
     def _begin(self, phone: str | None, delay: float, fresh_pairing: bool) -> None:
         self._timers.schedule(Timer.SNAPSHOT, self._options.snapshot_interval)
@@ -245,6 +263,18 @@ class Run:
         self.connection.end()
         self.sender.shutdown()
         self._view.release_waiters()
+
+    def _close_inbox(self) -> None:
+        """Refuse further commands; a delete that arrived after the last step still removes the keys."""
+        with self._accepting_lock:
+            self._accepting = False
+        while True:
+            try:
+                message = self.inbox.get_nowait()
+            except queue.Empty:
+                return
+            if isinstance(message, Stop) and message.delete:
+                self._persist.forget_keys()
 
     # ---- state -------------------------------------------------------------------------------
     def _set(self, **fields) -> None:
