@@ -39,6 +39,7 @@ class Settings:
     sim_connect_delay: float = 0.2
     sim_pair_delay: float = 3.0
     sim_sync_delay: float = 0.5
+    sim_read_delay: float = 1.0
     http_threads: int = 8
 
     @property
@@ -119,6 +120,7 @@ def settings_from_env(env: Mapping[str, str]) -> Settings:
         sim_connect_delay=_float(env, "SIM_CONNECT_DELAY", 0.2, 0, 3600),
         sim_pair_delay=_float(env, "SIM_PAIR_DELAY", 3.0, 0, 3600),
         sim_sync_delay=_float(env, "SIM_SYNC_DELAY", 0.5, 0, 3600),
+        sim_read_delay=_float(env, "SIM_READ_DELAY", 1.0, 0, 3600),
         http_threads=_int(env, "HTTP_THREADS", 8, 1, 256),
     )
     if db_host and not settings.db_name:

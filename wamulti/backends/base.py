@@ -6,6 +6,13 @@ Threading contract (the neonize backend depends on it, the simulator honours it 
 - `connect()` runs on the client's connection thread and blocks while the connection lives; it
   returns after `stop()`, and raises `ConnectFailed` when the connection cannot be opened.
 - Events are handed to `emit`, which only enqueues; a backend never waits for the worker.
+  `emit` may be called from any thread the backend owns (the connection thread, Go's callback
+  threads, the simulator's network thread). `emit` must return at once and never call back into
+  the session: the simulator calls it under its session lock, so a stopped session emits nothing.
+- A send's "server" acknowledgement is not an event: `send_text` returning is that ack, and the
+  worker publishes it. `ReceiptReceived` carries only what the recipient's side reports later
+  (delivered, read, played); it may reach `emit` before the `send_text` call that produced the
+  message has returned to its caller, as with WhatsApp, where a receipt is a separate stanza.
 """
 
 from __future__ import annotations
@@ -75,12 +82,80 @@ class Terminated(Event):
     reason: str
 
 
+MESSAGE_KINDS = ("text", "image", "video", "audio", "document", "sticker", "location", "contact",
+                 "reaction", "unknown")
+RECEIPT_STATUSES = ("delivered", "read", "played")
+
+
+@dataclass(frozen=True)
+class Reaction:
+    """An emoji on an earlier message; emoji "" means the sender took the reaction back."""
+
+    emoji: str
+    target_id: str
+
+
+@dataclass(frozen=True)
+class Location:
+    lat: float
+    lng: float
+    name: str | None = None
+
+
+@dataclass(frozen=True)
+class Media:
+    """Metadata of an attachment; the content itself is not downloaded."""
+
+    mimetype: str | None = None
+    size: int | None = None  # bytes
+    file_name: str | None = None  # documents only
+
+
+@dataclass(frozen=True)
+class Contact:
+    display_name: str | None = None
+    vcard: str | None = None
+
+
 @dataclass(frozen=True)
 class MessageReceived(Event):
-    """An incoming message (kept for future webhooks; the worker only counts it)."""
+    """A message seen by this client: from someone else, or from_me when sent from another device.
 
-    sender: str
-    text: str
+    JIDs are strings "user@server" without a device suffix. `sender_jid` is as WhatsApp sent it and
+    may be a privacy id "...@lid"; `sender_phone` is the sender's digits when known (from the
+    alternate phone-number JID when the sender is a LID), else None. `kind` is one of MESSAGE_KINDS;
+    `text` is the body or a caption. The optional parts are set only for their kind (`media` for
+    image/video/audio/document/sticker). `sent_at` is aware UTC.
+    """
+
+    message_id: str
+    chat: str
+    sender_jid: str
+    sender_phone: str | None
+    is_group: bool
+    from_me: bool
+    push_name: str | None
+    kind: str
+    text: str | None
+    sent_at: datetime
+    quoted_id: str | None = None
+    reaction: Reaction | None = None
+    location: Location | None = None
+    media: Media | None = None
+    contact: Contact | None = None
+
+
+@dataclass(frozen=True)
+class ReceiptReceived(Event):
+    """The other side received, read or played messages THIS client sent (status in RECEIPT_STATUSES).
+
+    In a group, each participant's receipt is a separate event. `at` is aware UTC.
+    """
+
+    message_ids: tuple[str, ...]
+    chat: str
+    status: str
+    at: datetime
 
 
 # ---- errors (backend -> worker / API) --------------------------------------------------------

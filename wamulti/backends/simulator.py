@@ -4,6 +4,9 @@ Deterministic given its settings: connecting takes SIM_CONNECT_DELAY, the simula
 "enters" a pairing code SIM_PAIR_DELAY after it was issued, and sync takes SIM_SYNC_DELAY.
 Its session file is real (JSON with random keys) and goes through the same snapshot and restore
 path as neonize's, so restarts are exercised for real.
+
+The sessions of one SimulatorBackend form a loopback network (simnet.py): texts between them
+arrive as MessageReceived, and the sender gets delivered and read receipts (SIM_READ_DELAY).
 """
 
 from __future__ import annotations
@@ -17,8 +20,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
-from .base import (Backend, BackendSession, Connected, ConnectFailed, Event, LoggedOut, NotConnected,
-                   PairingError, PairSuccess, QrUpdated, SentMessage, SyncCompleted)
+from .base import (Backend, BackendSession, Connected, ConnectFailed, Event, LoggedOut, MessageReceived,
+                   NotConnected, PairingError, PairSuccess, QrUpdated, SentMessage, SyncCompleted)
+from .simnet import SimNetwork, number_of, phone_jid
 
 CODE_ALPHABET = "123456789ABCDEFGHJKLMNPQRSTVWXYZ"
 QR_REFRESH_SECONDS = 20.0
@@ -39,17 +43,21 @@ def _write_atomically(path: Path, payload: dict) -> None:
 class SimulatorSession(BackendSession):
     """One simulated connection; its whole life runs on the connection thread inside connect()."""
 
-    def __init__(self, client_id: str, path: Path, emit: Callable[[Event], None], delays: tuple[float, float, float]):
+    def __init__(self, client_id: str, path: Path, emit: Callable[[Event], None], delays: tuple[float, float, float],
+                 network: SimNetwork):
         self._client_id = client_id
         self._path = path
         self._emit = emit
         self._connect_delay, self._pair_delay, self._sync_delay = delays
+        self._network = network
         self._stop = threading.Event()
-        self._lock = threading.Lock()
+        # reentrant: receive() emits under it, and an emit must not deadlock a same-thread send
+        self._lock = threading.RLock()
         self._wake = threading.Condition(self._lock)
         self._qr_shown = False
         self._pair_phone: str | None = None
         self._connected = False
+        self._number: str | None = None  # the paired phone's digits, once connected
 
     def _load(self) -> dict | None:
         try:
@@ -71,14 +79,33 @@ class SimulatorSession(BackendSession):
             session = self._pair()
             if session is None:
                 return
+        number = number_of(session.get("jid", ""))
         with self._lock:
-            self._connected = True
+            if self._stop.is_set():
+                return
+            self._connected, self._number = True, number
         self._emit(Connected())
+        if number is not None:  # after Connected: what waited offline arrives while syncing
+            self._network.attach(number, self)
         if self._wait(self._sync_delay):
             self._emit(SyncCompleted())
         self._stop.wait()
+        self._go_offline()
+
+    def _go_offline(self) -> None:
         with self._lock:
             self._connected = False
+            number = self._number
+        if number is not None:
+            self._network.detach(number, self)
+
+    def receive(self, event: Event) -> bool:
+        """The network's hand-over (network thread): emit while connected, else refuse."""
+        with self._lock:  # held while emitting, so nothing is emitted once stop() returned
+            if not self._connected:
+                return False
+            self._emit(event)
+            return True
 
     def _pair(self) -> dict | None:
         """Show QR codes until a phone number is given, then 'enter' the code on the phone."""
@@ -109,14 +136,31 @@ class SimulatorSession(BackendSession):
         with self._lock:
             if not self._connected:
                 raise NotConnected("websocket not connected")
-        return SentMessage(message_id="3EB0" + secrets.token_hex(8).upper(), timestamp=datetime.now(timezone.utc))
+            number = self._number
+        sent = SentMessage(message_id="3EB0" + secrets.token_hex(8).upper(), timestamp=datetime.now(timezone.utc))
+        if number is not None:
+            self._network.send(number, to_jid, MessageReceived(
+                message_id=sent.message_id, chat=phone_jid(number), sender_jid=phone_jid(number),
+                sender_phone=number, is_group=False, from_me=False, push_name=self._client_id,
+                kind="text", text=text, sent_at=sent.timestamp))
+        return sent
 
     def logout(self) -> None:
+        with self._lock:
+            number = self._number
+        if number is None:  # never connected in this process: the number is in the file
+            try:
+                number = number_of((self._load() or {}).get("jid", ""))
+            except ConnectFailed:  # unreadable: nothing on the network to take off
+                number = None
         self._path.unlink(missing_ok=True)
+        if number is not None:
+            self._network.forget(number)
         self._emit(LoggedOut("logged_out"))
 
     def stop(self) -> None:
         self._stop.set()
+        self._go_offline()
         with self._wake:
             self._wake.notify_all()
 
@@ -124,12 +168,17 @@ class SimulatorSession(BackendSession):
 class SimulatorBackend(Backend):
     name = "simulator"
 
-    def __init__(self, connect_delay: float, pair_delay: float, sync_delay: float):
+    def __init__(self, connect_delay: float, pair_delay: float, sync_delay: float, read_delay: float = 1.0):
         self._delays = (connect_delay, pair_delay, sync_delay)
+        self._network = SimNetwork(read_delay)  # per backend, so tests can run several networks
 
     @classmethod
     def from_settings(cls, settings) -> "SimulatorBackend":
-        return cls(settings.sim_connect_delay, settings.sim_pair_delay, settings.sim_sync_delay)
+        return cls(settings.sim_connect_delay, settings.sim_pair_delay, settings.sim_sync_delay,
+                   settings.sim_read_delay)
 
     def new_session(self, client_id: str, session_path: Path, emit: Callable[[Event], None]) -> SimulatorSession:
-        return SimulatorSession(client_id, session_path, emit, self._delays)
+        return SimulatorSession(client_id, session_path, emit, self._delays, self._network)
+
+    def close(self) -> None:
+        self._network.close()
