@@ -1,11 +1,14 @@
 """The neonize backend with the real library, offline: real event protobufs, real dials that fail,
 real session files, a churn stress in a child process, and `python wsgi.py` on the default backend.
+Also the lock and the log router it is built on (golock.py, golog.py).
 """
 
 from __future__ import annotations
 
 import ctypes
+import logging
 import os
+import resource
 import subprocess
 import sys
 import threading
@@ -32,8 +35,10 @@ if os.environ.get("HTTPS_PROXY") != OFFLINE_PROXY:
     pytest.skip(why, allow_module_level=True)
 
 neonize_events = pytest.importorskip("neonize.events")
-from neonize.proto.Neonize_pb2 import JID  # noqa: E402
+from neonize.proto.Neonize_pb2 import JID, LogEntry  # noqa: E402
 
+from wamulti.backends.golock import GoLock  # noqa: E402
+from wamulti.backends.golog import GoLogRouter  # noqa: E402
 from wamulti.backends.neonize import NeonizeBackend, NeonizeSession  # noqa: E402
 
 ev = neonize_events
@@ -50,18 +55,43 @@ def feed(session: NeonizeSession, event) -> None:
     session.client.event.execute(session.client.uuid, ctypes.addressof(buf), len(data), ev.EVENT_TO_INT[type(event)])
 
 
-class HeldConnectionSession(NeonizeSession):
-    """Test double: the real session, except that connect() holds instead of dialling (no network here)."""
+def in_thread(fn) -> threading.Event:
+    """Run fn on a new daemon thread; the event is set once fn has returned."""
+    done = threading.Event()
+    threading.Thread(target=lambda: (fn(), done.set()), daemon=True).start()
+    return done
 
-    def connect(self) -> None:
-        self._held = threading.Event()
-        with self._state_lock:
-            self._started = True  # like a real start: stop() now goes through the Go side
-        self._held.wait()
+
+def show_qr(session: NeonizeSession, data: bytes) -> None:
+    """Deliver a QR code through the entry point Go calls (neonize has no public one)."""
+    session.client.event._qr(session.client, data)
+
+
+def go_log(callback, message: str, level: str = "DEBUG", name: str = "Client/Socket") -> None:
+    """Call a Go log callback the way Go does: with the address and size of a serialized LogEntry."""
+    data = LogEntry(Level=level, Name=name, Message=message).SerializeToString()
+    buf = ctypes.create_string_buffer(data, len(data))
+    callback(ctypes.addressof(buf), len(data))
+
+
+class HeldConnectionSession(NeonizeSession):
+    """Test double: the real session, except that the library's connect() holds instead of dialling
+    (no network here). Like the library it first logs "Dialing", which ends the exclusive start."""
+
+    def __init__(self, *args):
+        super().__init__(*args)
+        self.held = threading.Event()
+        self.client.connect = self.hold_instead_of_dialling
+
+    def hold_instead_of_dialling(self) -> None:
+        import neonize.client
+
+        go_log(neonize.client.log_whatsmeow, "Dialing wss://web.whatsapp.com/ws/chat")
+        self.held.wait()
 
     def stop(self) -> None:
         super().stop()
-        getattr(self, "_held", threading.Event()).set()
+        self.held.set()
 
 
 class HeldConnectionBackend(NeonizeBackend):
@@ -161,6 +191,120 @@ def test_sync_fallback_timer_fires_once_and_is_cancelled_by_stop(settings):
     backend.close()
 
 
+# ---- the lock around every Go call (golock.py) ------------------------------------------------
+BLOCKED = 0.3  # how long a thread must stay blocked to count as waiting
+
+
+def test_golock_exclusive_hold_released_from_another_thread_frees_the_lock():
+    lock = GoLock()
+    lock.acquire_exclusive()  # a start, on the connection thread
+    reader = in_thread(lock.acquire_shared)
+    assert not reader.wait(BLOCKED)
+    assert in_thread(lock.release_exclusive).wait(2)  # the log thread saw "Dialing"
+    assert reader.wait(2)
+    lock.release_shared()
+
+
+def test_golock_readers_share_and_a_writer_waits_for_every_one_of_them():
+    lock = GoLock()
+    lock.acquire_shared()
+    assert in_thread(lock.acquire_shared).wait(2), "two readers at once"
+    writer = in_thread(lock.acquire_exclusive)
+    assert not writer.wait(BLOCKED)
+    lock.release_shared()
+    assert not writer.wait(BLOCKED), "one reader still holds the lock"
+    lock.release_shared()
+    assert writer.wait(2)
+    lock.release_exclusive()
+
+
+def test_golock_writer_excludes_readers_and_other_writers():
+    lock = GoLock()
+    with lock.exclusive():
+        reader = in_thread(lock.acquire_shared)
+        writer = in_thread(lock.acquire_exclusive)
+        assert not reader.wait(BLOCKED) and not writer.wait(0)
+    assert writer.wait(2), "leaving the block releases"
+    assert not reader.wait(BLOCKED), "the waiting writer went first and holds it alone"
+    lock.release_exclusive()
+    assert reader.wait(2)
+    lock.release_shared()
+
+
+def test_golock_waiting_writer_goes_before_readers_that_come_later():
+    lock = GoLock()
+    lock.acquire_shared()
+    writer = in_thread(lock.acquire_exclusive)
+    assert not writer.wait(BLOCKED)
+    late_reader = in_thread(lock.acquire_shared)
+    assert not late_reader.wait(BLOCKED), "a steady flow of readers must not starve a stop"
+    lock.release_shared()
+    assert writer.wait(2) and not late_reader.wait(BLOCKED)
+    lock.release_exclusive()
+    assert late_reader.wait(2)
+    lock.release_shared()
+
+
+def test_golock_block_releases_on_an_exception():
+    lock = GoLock()
+    with pytest.raises(RuntimeError):
+        with lock.shared():
+            raise RuntimeError("send failed")
+    assert in_thread(lock.acquire_exclusive).wait(2)
+
+
+# ---- Go's log lines (golog.py) and the start they end ---------------------------------------------
+def test_go_log_router_tags_lines_with_their_client_and_passes_on_its_level_and_up(caplog):
+    caplog.set_level(logging.DEBUG, logger="whatsmeow")
+    dialing: list[str] = []
+    router = GoLogRouter(logging.WARNING, dialing.append, LogEntry.FromString)
+    a, b = router.callback_for("a"), router.callback_for("b")
+    go_log(a, "Dialing wss://web.whatsapp.com/ws/chat")
+    go_log(b, "keepalive timed out", level="WARN")
+    go_log(a, "database is locked", level="ERROR", name="Database")
+    go_log(b, "Dialing wss://web.whatsapp.com/ws/chat", level="INFO")
+    router.close()  # after the lines already queued
+    assert [(r.name, r.levelno, r.getMessage()) for r in caplog.records if r.name.startswith("whatsmeow")] == [
+        ("whatsmeow.Client.Socket", logging.WARNING, "[b] keepalive timed out"),
+        ("whatsmeow.Database", logging.ERROR, "[a] database is locked"),
+    ]
+    assert dialing == ["a", "b"], "Dialing is reported at any level"
+
+
+def test_go_log_router_skips_empty_and_undecodable_lines_and_keeps_routing(caplog):
+    caplog.set_level(logging.DEBUG, logger="wamulti.backends.neonize")
+    dialing: list[str] = []
+    router = GoLogRouter(logging.WARNING, dialing.append, LogEntry.FromString)
+    on_log = router.callback_for("c")
+    on_log(0, 0)  # a null line from Go
+    garbage = ctypes.create_string_buffer(b"\xff\xff\xff", 3)
+    on_log(ctypes.addressof(garbage), 3)
+    go_log(on_log, "Dialing wss://web.whatsapp.com/ws/chat")
+    router.close()
+    assert dialing == ["c"], "the router survived the undecodable line"
+    assert [r.getMessage() for r in caplog.records if r.name == "wamulti.backends.neonize"] == [
+        "undecodable Go log line"]
+
+
+def test_a_start_holds_the_lock_until_its_socket_logs_dialing(settings):
+    import neonize.client
+
+    backend = NeonizeBackend(settings, start_hold=60)  # only "Dialing" can end this start
+    session = backend.new_session("dial", settings.data_dir / "dial.session", lambda e: None)
+    backend.begin_start(session)
+    sender = in_thread(backend.lock.acquire_shared)
+    go_log(neonize.client.log_whatsmeow, "Connecting to the proxy")
+    assert not sender.wait(BLOCKED), "a start keeps every other call out"
+    go_log(neonize.client.log_whatsmeow, "Dialing wss://web.whatsapp.com/ws/chat")
+    assert sender.wait(2), "the Go side registered the client: the start is over"
+    backend.lock.release_shared()
+    backend.end_start(session)  # idempotent: the start is already over
+    assert in_thread(lambda: backend.begin_start(session)).wait(2), "the start gate was released too"
+    backend.end_start(session)
+    session.stop()
+    backend.close()
+
+
 # ---- the whole state machine, driven by real events through a worker ----------------------------
 @pytest.fixture
 def held_backend(settings):
@@ -209,7 +353,7 @@ def test_state_machine_from_real_events_with_logout_removing_keys(store, held_ba
         assert (status.last_error, status.jid) == ("logged_out", None)
         assert not worker.session_path.exists()
         assert store.load_snapshot("w1") is None
-        assert session._stopped
+        assert session.stopped
     finally:
         worker.stop()
         worker.join(10)
@@ -245,7 +389,7 @@ def test_phone_pairing_without_a_connection_fails_cleanly(store, held_backend, s
     worker.start(phone="4915123456789")
     try:
         session = held_backend.wait_session(1)
-        session.client.event._qr(session.client, b"2@qr-from-go")  # the QR entry point Go calls
+        show_qr(session, b"2@qr-from-go")
         assert worker.wait_for_state({CLOSED}, 5)
         assert worker.status().last_error.startswith("pairing_failed:")
     finally:
@@ -279,8 +423,7 @@ def test_offline_connect_fails_fast_with_reason_and_leaks_one_fd_per_attempt(set
 
 
 def test_dial_budget_stops_dialling(settings):
-    backend = NeonizeBackend(settings)
-    backend._dial_budget = 2
+    backend = NeonizeBackend(settings, dial_budget=2)
     for _ in range(2):
         session = backend.new_session("b", settings.data_dir / "b.session", lambda e: None)
         with pytest.raises(bk.ConnectFailed, match="dial"):
@@ -292,6 +435,14 @@ def test_dial_budget_stops_dialling(settings):
         session.connect()
     session.stop()
     assert open_fds() == before
+    backend.close()
+
+
+def test_default_dial_budget_is_half_the_raised_descriptor_limit(settings):
+    backend = NeonizeBackend(settings)
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    assert soft == hard or hard == resource.RLIM_INFINITY, "raised to the hard limit"
+    assert backend.dial_budget == (soft if soft != resource.RLIM_INFINITY else 65536) // 2
     backend.close()
 
 

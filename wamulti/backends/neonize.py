@@ -1,7 +1,7 @@
 """The real WhatsApp backend on neonize 0.5.2 (whatsmeow in a Go shared library).
 
 Hazards measured in docs/neonize.md drive this module:
-- Go keeps its client tables in unlocked maps: `_GoLock` is a process-wide readers/writer lock.
+- Go keeps its client tables in unlocked maps: `GoLock` (golock.py) is a process-wide readers/writer lock.
   Starts (until the Go side registered the client) and stops are exclusive; every other call is
   shared. Starts are also spaced out. A start holds the lock until its socket logs "Dialing",
   connect() returns, an event arrives, or START_HOLD seconds pass (a dial that hangs).
@@ -11,15 +11,14 @@ Hazards measured in docs/neonize.md drive this module:
 - Every connect() attempt leaks one SQLite descriptor inside the library, so the worker retries
   with backoff and gives up after `max_failed_connects` attempts in a row.
 - Handlers run on Go's threads: they only translate the event and hand it to `emit`.
+- Go's log lines go through `GoLogRouter` (golog.py), tagged with their client.
 
 One session object per connection attempt: the worker creates a new session for every retry.
 """
 
 from __future__ import annotations
 
-import ctypes
 import logging
-import queue
 import resource
 import threading
 import time
@@ -29,6 +28,8 @@ from pathlib import Path
 from typing import Callable
 
 from . import base as bk
+from .golock import GoLock
+from .golog import GoLogRouter
 
 log = logging.getLogger(__name__)
 
@@ -36,108 +37,11 @@ START_SPACING = 0.02  # seconds between two starts
 START_HOLD = 3.0  # longest a start keeps other calls out
 SYNC_FALLBACK = 20.0  # READY this long after Connected even if OfflineSyncCompleted never comes
 REASON_LIMIT = 200
-GO_LOG_LEVELS = {"DEBUG": logging.DEBUG, "INFO": logging.INFO, "WARN": logging.WARNING,
-                 "WARNING": logging.WARNING, "ERROR": logging.ERROR}
 
 
 def _short(exc: BaseException) -> str:
     text = " ".join(str(exc).split()) or type(exc).__name__
     return text if len(text) <= REASON_LIMIT else text[: REASON_LIMIT - 3] + "..."
-
-
-class _GoLock:
-    """A readers/writer lock that any thread may release (a start is released by the log thread)."""
-
-    def __init__(self):
-        self._cond = threading.Condition()
-        self._readers = 0
-        self._writer = False
-        self._writers_waiting = 0
-
-    def acquire_shared(self) -> None:
-        with self._cond:
-            while self._writer or self._writers_waiting:
-                self._cond.wait()
-            self._readers += 1
-
-    def release_shared(self) -> None:
-        with self._cond:
-            self._readers -= 1
-            self._cond.notify_all()
-
-    def acquire_exclusive(self) -> None:
-        with self._cond:
-            self._writers_waiting += 1
-            try:
-                while self._writer or self._readers:
-                    self._cond.wait()
-            finally:
-                self._writers_waiting -= 1
-            self._writer = True
-
-    def release_exclusive(self) -> None:
-        with self._cond:
-            self._writer = False
-            self._cond.notify_all()
-
-    def shared(self):
-        return _Held(self.acquire_shared, self.release_shared)
-
-    def exclusive(self):
-        return _Held(self.acquire_exclusive, self.release_exclusive)
-
-
-class _Held:
-    def __init__(self, acquire, release):
-        self._acquire, self._release = acquire, release
-
-    def __enter__(self):
-        self._acquire()
-
-    def __exit__(self, *exc):
-        self._release()
-
-
-class _GoLogRouter:
-    """Go's log lines, tagged with their client, into Python logging from one thread."""
-
-    def __init__(self, level: int, on_dialing: Callable[[str], None]):
-        self._level = level
-        self._on_dialing = on_dialing
-        self._queue: queue.SimpleQueue = queue.SimpleQueue()
-        self._thread = threading.Thread(target=self._run, name="wa-golog", daemon=True)
-        self._thread.start()
-
-    def callback_for(self, client_id: str) -> Callable[[int, int], None]:
-        """The per-client function Go calls with a serialized LogEntry (must not block)."""
-
-        def on_log(binary: int, size: int) -> None:
-            if binary and size > 0:
-                self._queue.put((client_id, ctypes.string_at(binary, size)))
-
-        return on_log
-
-    def _run(self) -> None:
-        from neonize.proto.Neonize_pb2 import LogEntry
-
-        while True:
-            client_id, data = self._queue.get()
-            if client_id is None:
-                return
-            try:
-                entry = LogEntry.FromString(data)
-                if entry.Message.startswith("Dialing"):
-                    self._on_dialing(client_id)
-                level = GO_LOG_LEVELS.get(entry.Level.upper(), logging.INFO)
-                if level >= self._level:
-                    logging.getLogger("whatsmeow." + entry.Name.replace("/", ".")).log(
-                        level, "[%s] %s", client_id, entry.Message)
-            except Exception:  # a malformed line must not stop the router
-                log.debug("undecodable Go log line", exc_info=True)
-
-    def close(self) -> None:
-        self._queue.put((None, None))
-        self._thread.join(2)
 
 
 def _raise_fd_limit() -> int:
@@ -155,15 +59,17 @@ class NeonizeBackend(bk.Backend):
     max_failed_connects = 100  # each attempt leaks a descriptor: do not retry forever
 
     def __init__(self, settings, *, sync_fallback: float = SYNC_FALLBACK, start_spacing: float = START_SPACING,
-                 start_hold: float = START_HOLD):
+                 start_hold: float = START_HOLD, dial_budget: int | None = None):
+        """`dial_budget`: failed dials allowed in this process (default: half the descriptor limit)."""
         go_level = logging.DEBUG if settings.log_level == "DEBUG" else logging.WARNING
         # neonize calls logging.basicConfig() and reads the Go log level from this logger at
         # connect(); Go must log at DEBUG for us to see "Dialing", and the router filters
         logging.getLogger("neonize.utils.log").setLevel(logging.DEBUG)
         import neonize.client as nc  # imported here: slow (0.3 s), and only when this backend is chosen
+        from neonize.proto.Neonize_pb2 import LogEntry
 
         self._nc = nc
-        self._lock = _GoLock()
+        self._lock = GoLock()
         self._start_gate = threading.Lock()  # serialises starts (and their spacing)
         self._starting: NeonizeSession | None = None
         self._starting_guard = threading.Lock()
@@ -171,13 +77,18 @@ class NeonizeBackend(bk.Backend):
         self._sync_fallback = sync_fallback
         self._start_spacing = start_spacing
         self._start_hold = start_hold
-        self._router = _GoLogRouter(go_level, self._on_dialing)
+        self._router = GoLogRouter(go_level, self._on_dialing, LogEntry.FromString)
         # each failed dial leaks a descriptor for good: past this many, stop dialling at all
-        self._dial_budget = _raise_fd_limit() // 2
+        fd_limit = _raise_fd_limit()
+        self._dial_budget = fd_limit // 2 if dial_budget is None else dial_budget
         self._failed_dials = 0
 
     def new_session(self, client_id: str, session_path: Path, emit: Callable[[bk.Event], None]) -> "NeonizeSession":
         return NeonizeSession(self, client_id, Path(session_path), emit)
+
+    def new_client(self, path: Path, uuid: str):
+        """A neonize NewClient over the SQLite file at `path`, keyed by `uuid` on the Go side."""
+        return self._nc.NewClient(str(path), uuid=uuid)
 
     def close(self) -> None:
         self._router.close()
@@ -220,8 +131,18 @@ class NeonizeBackend(bk.Backend):
             self.end_start(session)
 
     @property
-    def lock(self) -> _GoLock:
+    def lock(self) -> GoLock:
         return self._lock
+
+    @property
+    def library_error(self) -> type[Exception]:
+        """neonize's NeonizeError, the base of every error the library raises."""
+        return self._nc.NeonizeError
+
+    @property
+    def dial_budget(self) -> int:
+        """Failed dials this process allows before it refuses to dial at all (read-only)."""
+        return self._dial_budget
 
     @property
     def sync_fallback(self) -> float:
@@ -251,7 +172,7 @@ class NeonizeSession(bk.BackendSession):
         self._sync_timer: threading.Timer | None = None
         self.uuid = f"{client_id}#{uuidlib.uuid4().hex[:12]}"
         path.parent.mkdir(parents=True, exist_ok=True)
-        self.client = backend._nc.NewClient(str(path), uuid=self.uuid)
+        self.client = backend.new_client(path, self.uuid)
 
         on = self.client.event
         on.qr(self._on_qr)
@@ -344,7 +265,7 @@ class NeonizeSession(bk.BackendSession):
         hold.start()
         try:
             self.client.connect()
-        except self._backend._nc.NeonizeError as exc:
+        except self._backend.library_error as exc:
             self._backend.count_failed_dial()
             raise bk.ConnectFailed(_short(exc)) from None
         finally:
@@ -357,7 +278,7 @@ class NeonizeSession(bk.BackendSession):
                 raise bk.PairingError("session stopped")
             try:
                 return self.client.PairPhone(phone_digits, show_push_notification=True)
-            except self._backend._nc.NeonizeError as exc:
+            except self._backend.library_error as exc:
                 raise bk.PairingError(_short(exc)) from None
 
     def send_text(self, to_jid: str, text: str) -> bk.SentMessage:
@@ -370,7 +291,7 @@ class NeonizeSession(bk.BackendSession):
                     raise bk.NotConnected("not connected")
             try:
                 resp = self.client.send_message(build_jid(user, server or "s.whatsapp.net"), text)
-            except self._backend._nc.NeonizeError as exc:
+            except self._backend.library_error as exc:
                 reason = _short(exc)
                 if "not connected" in reason or "client is nil" in reason:
                     raise bk.NotConnected(reason) from None
@@ -385,7 +306,7 @@ class NeonizeSession(bk.BackendSession):
                 raise bk.BackendError("not connected")
             try:
                 self.client.logout()
-            except self._backend._nc.NeonizeError as exc:
+            except self._backend.library_error as exc:
                 raise bk.BackendError(_short(exc)) from None
 
     def stop(self) -> None:
@@ -401,3 +322,8 @@ class NeonizeSession(bk.BackendSession):
             with self._lock.exclusive():
                 self.client.stop()
         self.client._stop_finalizer.detach()
+
+    @property
+    def stopped(self) -> bool:
+        """stop() has been called (read-only)."""
+        return self._stopped
