@@ -30,6 +30,7 @@ from typing import Callable
 from . import base as bk
 from .golock import GoLock
 from .golog import GoLogRouter
+from .neonize_events import translate_message, translate_receipt
 
 log = logging.getLogger(__name__)
 
@@ -158,8 +159,9 @@ class NeonizeSession(bk.BackendSession):
 
     def __init__(self, backend: NeonizeBackend, client_id: str, path: Path, emit: Callable[[bk.Event], None]):
         from neonize.events import (ClientOutdatedEv, ConnectedEv, ConnectFailureEv, DisconnectedEv,
-                                    KeepAliveRestoredEv, KeepAliveTimeoutEv, LoggedOutEv, MessageEv, OfflineSyncCompletedEv,
-                                    PairStatusEv, StreamReplacedEv, TemporaryBanEv)
+                                    KeepAliveRestoredEv, KeepAliveTimeoutEv, LoggedOutEv, MessageEv,
+                                    OfflineSyncCompletedEv, PairStatusEv, ReceiptEv, StreamReplacedEv,
+                                    TemporaryBanEv)
 
         self.client_id = client_id
         self._backend = backend
@@ -189,7 +191,8 @@ class NeonizeSession(bk.BackendSession):
         on(KeepAliveTimeoutEv)(lambda _c, _e: self._on_disconnected("keepalive_timeout"))
         # the socket survived the missed keepalives: no Connected follows, so it is READY again
         on(KeepAliveRestoredEv)(lambda _c, _e: self._emit(bk.SyncCompleted()))
-        on(MessageEv)(self._on_message)
+        on(MessageEv)(lambda _c, ev: self._hand_over(translate_message, ev))
+        on(ReceiptEv)(lambda _c, ev: self._hand_over(translate_receipt, ev))
 
     # ---- handlers: Go threads; translate and hand over, never block -----------------------------
     def _release_start(self) -> None:
@@ -242,13 +245,15 @@ class NeonizeSession(bk.BackendSession):
             self._cancel_sync_timer()
         self._emit(event)
 
-    def _on_message(self, _client, ev) -> None:
+    def _hand_over(self, translate, ev) -> None:
+        """A message or receipt: emit returns once it is stored, and only then does whatsmeow ack it."""
+        event = translate(ev)  # never raises; None for what is not reported
+        if event is None:
+            return
         try:
-            msg = ev.Message
-            text = msg.conversation or msg.extendedTextMessage.text
-            self._emit(bk.MessageReceived(ev.Info.MessageSource.Sender.User, text))
-        except Exception:  # an odd message must not raise into Go's callback
-            log.debug("[%s] unreadable incoming message", self.client_id, exc_info=True)
+            self._emit(event)
+        except Exception:  # nothing may raise into Go's callback
+            log.exception("[%s] an incoming %s was not handed over", self.client_id, type(event).__name__)
 
     # ---- calls -------------------------------------------------------------------------------------
     def connect(self) -> None:
