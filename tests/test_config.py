@@ -18,6 +18,21 @@ def test_defaults_match_the_documented_table():
     assert (s.wa_backend, s.pairing_console, s.pairing_timeout, s.log_level) == ("neonize", "auto", 300.0, "INFO")
     assert (s.max_body_bytes, s.sim_connect_delay, s.sim_pair_delay, s.sim_sync_delay) == (1048576, 0.2, 3.0, 0.5)
     assert s.data_dir == Path("data") and s.store_kind == "sqlite" and not s.api_key_generated
+    assert (s.webhook_url, s.webhook_secret, s.webhook_events) == ("", "", ("*",))
+    assert (s.event_retention_hours, s.sim_read_delay) == (72, 1.0)
+
+
+SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+
+
+def test_webhook_and_event_settings_are_parsed():
+    s = settings_from_env({**KEY, "WEBHOOK_URL": " https://hooks.example.com/in?t=1 ", "WEBHOOK_SECRET": SECRET,
+                           "WEBHOOK_EVENTS": "message.ack, message,", "EVENT_RETENTION_HOURS": "24",
+                           "SIM_READ_DELAY": "0.25"})
+    assert (s.webhook_url, s.webhook_secret, s.webhook_events) == ("https://hooks.example.com/in?t=1", SECRET,
+                                                                   ("message", "message.ack"))
+    assert (s.event_retention_hours, s.sim_read_delay) == (24, 0.25)
+    assert settings_from_env({**KEY, "WEBHOOK_EVENTS": "message,*"}).webhook_events == ("*",)
 
 
 def test_typed_values_are_parsed():
@@ -42,6 +57,14 @@ def test_missing_key_is_generated_and_strong():
     ({**KEY, "PAIRING_TIMEOUT": "-1"}, "PAIRING_TIMEOUT"),
     ({**KEY, "LOG_LEVEL": "loud"}, "LOG_LEVEL"),
     ({**KEY, "DB_HOST": "db"}, "DB_NAME must be set"),
+    ({**KEY, "WEBHOOK_URL": "ftp://example.com/"}, "WEBHOOK_URL must be an http:// or https:// URL with a host"),
+    ({**KEY, "WEBHOOK_URL": "example.com"}, "WEBHOOK_URL must be"),
+    ({**KEY, "WEBHOOK_URL": "https://example.com/"}, "WEBHOOK_SECRET must be set when WEBHOOK_URL is set"),
+    ({**KEY, "WEBHOOK_URL": "https://example.com/", "WEBHOOK_SECRET": "hunter2"}, "WEBHOOK_SECRET must be 'whsec_'"),
+    ({**KEY, "WEBHOOK_SECRET": "whsec_c2hvcnQ="}, "WEBHOOK_SECRET must be 'whsec_'"),
+    ({**KEY, "WEBHOOK_EVENTS": "message,messages"}, "WEBHOOK_EVENTS entry must be one of message, message.ack"),
+    ({**KEY, "EVENT_RETENTION_HOURS": "0"}, "EVENT_RETENTION_HOURS must be a whole number from 1"),
+    ({**KEY, "SIM_READ_DELAY": "soon"}, "SIM_READ_DELAY must be a number of seconds"),
 ])
 def test_invalid_values_give_one_line_naming_the_variable(env, fragment):
     with pytest.raises(ConfigError) as err:
@@ -50,8 +73,20 @@ def test_invalid_values_give_one_line_naming_the_variable(env, fragment):
 
 
 def test_repr_hides_secrets():
-    s = settings_from_env({**KEY, "DB_HOST": "db", "DB_NAME": "x", "DB_PASSWORD": "hunter2-secret"})
+    s = settings_from_env({**KEY, "DB_HOST": "db", "DB_NAME": "x", "DB_PASSWORD": "hunter2-secret",
+                           "WEBHOOK_URL": "https://user:pw-in-url@example.com/", "WEBHOOK_SECRET": SECRET})
     assert "hunter2" not in repr(s) and KEY["API_KEY"] not in repr(s)
+    assert "pw-in-url" not in repr(s) and SECRET not in repr(s)
+
+
+def test_a_bad_webhook_setting_stops_the_start_with_one_line(tmp_path):
+    env = {"PATH": "/usr/bin:/bin", "API_KEY": KEY["API_KEY"], "DATA_DIR": str(tmp_path),
+           "WEBHOOK_URL": "https://example.com/hook", "WEBHOOK_SECRET": "not-a-secret"}
+    done = subprocess.run([sys.executable, str(ROOT / "wsgi.py")], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=30)
+    assert done.returncode == 2 and "Traceback" not in done.stdout + done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("wamulti: invalid setting: WEBHOOK_SECRET must be 'whsec_'")
 
 
 def test_bad_setting_stops_the_start_with_one_line(tmp_path):

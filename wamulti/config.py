@@ -8,6 +8,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
 
+from .errors import InvalidField
+from .events.fields import ALL_TYPES, check_event_types, check_secret, check_url
+
 BACKENDS = ("neonize", "simulator")
 CONSOLE_MODES = ("auto", "on", "off")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
@@ -41,6 +44,11 @@ class Settings:
     sim_sync_delay: float = 0.5
     sim_read_delay: float = 1.0
     http_threads: int = 8
+    webhook_url: str = field(default="", repr=False)  # may carry credentials
+    webhook_secret: str = field(default="", repr=False)
+    webhook_events: tuple[str, ...] = (ALL_TYPES,)
+    event_retention_hours: int = 72
+    sim_read_delay: float = 1.0
 
     @property
     def store_kind(self) -> str:
@@ -96,6 +104,25 @@ def _api_key(env: Mapping[str, str]) -> tuple[str, bool]:
     return raw, False
 
 
+def _webhook(env: Mapping[str, str]) -> dict:
+    """WEBHOOK_URL, WEBHOOK_SECRET and WEBHOOK_EVENTS, checked like a client's own webhook."""
+    url, secret = env.get("WEBHOOK_URL", "").strip(), env.get("WEBHOOK_SECRET", "").strip()
+    names = [n.strip() for n in env.get("WEBHOOK_EVENTS", "").split(",") if n.strip()] or [ALL_TYPES]
+    try:
+        if url:
+            check_url(url, "WEBHOOK_URL", "WEBHOOK_URL")
+            if not secret:
+                raise InvalidField("WEBHOOK_SECRET", "WEBHOOK_SECRET must be set when WEBHOOK_URL is set")
+        if secret:
+            check_secret(secret, "WEBHOOK_SECRET", "WEBHOOK_SECRET")
+        events = check_event_types(names, "WEBHOOK_EVENTS", "WEBHOOK_EVENTS")
+    except InvalidField as exc:
+        raise ConfigError(f"{exc.message.rstrip('.')}" + (f", got {names!r}" if exc.field == "WEBHOOK_EVENTS"
+                                                           else "")) from None
+    return {"webhook_url": url, "webhook_secret": secret,
+            "webhook_events": (ALL_TYPES,) if events is None else tuple(sorted(t.value for t in events))}
+
+
 def settings_from_env(env: Mapping[str, str]) -> Settings:
     """Parse and validate settings from a mapping of environment variables."""
     api_key, generated = _api_key(env)
@@ -122,6 +149,9 @@ def settings_from_env(env: Mapping[str, str]) -> Settings:
         sim_sync_delay=_float(env, "SIM_SYNC_DELAY", 0.5, 0, 3600),
         sim_read_delay=_float(env, "SIM_READ_DELAY", 1.0, 0, 3600),
         http_threads=_int(env, "HTTP_THREADS", 8, 1, 256),
+        event_retention_hours=_int(env, "EVENT_RETENTION_HOURS", 72, 1, 87600),
+        sim_read_delay=_float(env, "SIM_READ_DELAY", 1.0, 0, 3600),
+        **_webhook(env),
     )
     if db_host and not settings.db_name:
         raise ConfigError("DB_NAME must be set when DB_HOST is set")

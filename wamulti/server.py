@@ -90,7 +90,7 @@ def serve(settings: Settings, customize_app=None) -> int:
     if store.kind == "sqlite":
         log.info("no DB_HOST set: using the embedded SQLite store in %s", settings.data_dir)
     service = _Service.build(settings, store)
-    app = create_app(settings, service.registry)
+    app = create_app(settings, service.registry, service.events)
     if customize_app is not None:
         customize_app(app)
     server = _http_server(settings, app)
@@ -121,11 +121,14 @@ class _Service:
     backend: object
     prompter: object
     registry: object
+    events: object
 
     @classmethod
     def build(cls, settings: Settings, store) -> "_Service":
         from .backends import make_backend
         from .console import ConsolePrompter
+        from .events.courier import where
+        from .events.service import EventService
         from .registry import ClientRegistry
 
         backend = make_backend(settings)
@@ -134,10 +137,16 @@ class _Service:
             use_prompt_aware_logging(prompter)
         registry = ClientRegistry(store=store, backend=backend, prompter=prompter, data_dir=settings.data_dir,
                                   pairing_timeout=settings.pairing_timeout)
-        return cls(store, backend, prompter, registry)
+        events = EventService.from_settings(settings, store)
+        events.start()  # before any client runs, so what the clients hear is delivered at once
+        if settings.webhook_url:
+            log.info("global webhook: events %s to %s", ",".join(settings.webhook_events),
+                     where(settings.webhook_url))
+        return cls(store, backend, prompter, registry, events)
 
     def close(self) -> None:
         self.registry.stop_all()
+        self.events.stop()  # after the clients, whose last state changes are events too
         self.prompter.close()
         self.backend.close()
         self.store.close()

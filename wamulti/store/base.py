@@ -1,4 +1,4 @@
-"""The session store interface: client rows and session snapshots.
+"""The session store interface: client rows, session snapshots, and the event outbox (outbox.py).
 
 The store is the source of truth for every client; a worker's session file under DATA_DIR is
 only a working copy restored from, and saved back to, the snapshot kept here.
@@ -9,6 +9,8 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from datetime import datetime
+
+from .outbox import OutboxStore
 
 
 class StoreError(Exception):
@@ -54,7 +56,7 @@ class Snapshot:
     updated_at: datetime | None = None
 
 
-class SessionStore(ABC):
+class SessionStore(OutboxStore, ABC):
     """Thread-safe persistence for clients and their session snapshots.
 
     Every method may raise StoreUnavailable (database unreachable; nothing half-written) or
@@ -81,7 +83,8 @@ class SessionStore(ABC):
 
     @abstractmethod
     def delete_client(self, client_id: str) -> bool:
-        """Remove the client's row and its snapshot in one transaction; True if a row existed."""
+        """Remove the client's row, snapshot, events, delivery lane and webhook in one transaction;
+        True if a row existed."""
 
     @abstractmethod
     def save_snapshot(self, client_id: str, data: bytes, sha256: str) -> int:

@@ -14,6 +14,7 @@ import pymysql
 from dbutils.pooled_db import PooledDB, TooManyConnections
 
 from .base import ClientRecord, DuplicateClient, SessionStore, Snapshot, StoreError, StoreUnavailable
+from .mysql_outbox import OUTBOX_TABLES, MySQLOutbox
 from .rows import COLUMNS, record_from_row, row_values, stamped, utcnow
 
 log = logging.getLogger(__name__)
@@ -77,6 +78,7 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
             CONSTRAINT fk_snapshot_client FOREIGN KEY (client_id) REFERENCES clients (client_id) ON DELETE CASCADE
         ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci""",
     ]),
+    (2, OUTBOX_TABLES),  # events, delivery lanes, webhooks
 ]
 
 
@@ -106,7 +108,7 @@ def _is_connection_error(exc: Exception) -> bool:
     return False
 
 
-class MySQLStore(SessionStore):
+class MySQLStore(MySQLOutbox, SessionStore):
     kind = "mysql"
 
     def __init__(self, settings):
@@ -223,7 +225,8 @@ class MySQLStore(SessionStore):
 
     def delete_client(self, client_id: str) -> bool:
         with self._tx() as cur:
-            cur.execute("DELETE FROM session_snapshots WHERE client_id = %s", (client_id,))
+            for table in ("session_snapshots", "webhooks", "events", "delivery_lanes"):
+                cur.execute(f"DELETE FROM {table} WHERE client_id = %s", (client_id,))
             return cur.execute("DELETE FROM clients WHERE client_id = %s", (client_id,)) > 0
 
     def save_snapshot(self, client_id: str, data: bytes, sha256: str) -> int:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from .base import ClientRecord, DuplicateClient, SessionStore, Snapshot, StoreError, StoreUnavailable
 from .rows import COLUMNS, record_from_row, row_values, stamped, utcnow
+from .sqlite_outbox import OUTBOX_TABLES, SQLiteOutbox
 
 FILE_NAME = "wamulti.db"
 
@@ -36,6 +37,7 @@ MIGRATIONS: list[tuple[int, str]] = [
             updated_at TEXT NOT NULL
         );
     """),
+    (2, OUTBOX_TABLES),  # events, delivery lanes, webhooks
 ]
 
 
@@ -47,7 +49,7 @@ def _time(value: str | None) -> datetime | None:
     return datetime.strptime(value, "%Y-%m-%d %H:%M:%S.%f") if value else None
 
 
-class SQLiteStore(SessionStore):
+class SQLiteStore(SQLiteOutbox, SessionStore):
     """A connection per thread on one WAL-mode file; each call is one transaction."""
 
     kind = "sqlite"
@@ -132,7 +134,8 @@ class SQLiteStore(SessionStore):
 
     def delete_client(self, client_id: str) -> bool:
         with self._tx(immediate=True) as con:
-            con.execute("DELETE FROM session_snapshots WHERE client_id = ?", (client_id,))
+            for table in ("session_snapshots", "webhooks", "events", "delivery_lanes"):
+                con.execute(f"DELETE FROM {table} WHERE client_id = ?", (client_id,))
             return con.execute("DELETE FROM clients WHERE client_id = ?", (client_id,)).rowcount > 0
 
     def save_snapshot(self, client_id: str, data: bytes, sha256: str) -> int:

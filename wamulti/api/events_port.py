@@ -1,0 +1,36 @@
+"""What the events and webhook routes need of the events service, and the one way they reach it.
+
+The routes depend on this Protocol, not on EventService itself (wamulti.events.service), the
+same way they reach the registry through RegistryPort.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Protocol
+
+from flask import current_app
+
+if TYPE_CHECKING:
+    from ..events.directory import WebhookConfig
+    from ..events.model import EventStatus, EventType
+    from ..events.service import EventPage
+
+EVENTS_EXTENSION = "wamulti.events"
+
+
+class EventsPort(Protocol):
+    """The events operations the routes call; each raises domain errors (wamulti.errors)."""
+
+    def list_events(self, *, client_id: str | None, type: str | None, after: str | None,
+                    limit: int) -> EventPage: ...
+    def redeliver(self, event_id: str) -> EventStatus: ...
+    def replay(self, client_id: str, after: str | None) -> int: ...
+    def webhook(self, client_id: str) -> WebhookConfig: ...
+    def set_webhook(self, client_id: str, url: str, events: frozenset[EventType] | None,
+                    secret: str | None) -> tuple[WebhookConfig, bool]: ...
+    def delete_webhook(self, client_id: str) -> None: ...
+
+
+def events() -> EventsPort:
+    """The events service of the app serving this request."""
+    return current_app.extensions[EVENTS_EXTENSION]

@@ -1,0 +1,131 @@
+"""EventService: the events part of the server, built once from the settings and a store.
+
+server.py makes one, start()s it after the store is open and stop()s it before the store closes;
+app.py hands it to the routes (they use the EventsPort methods below); the worker publishes
+through `service.log.publish(client_id, type, data)`.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from ..errors import Conflict, NotFound
+from ..store.outbox import EventRow
+from .delivery import Delivery
+from .directory import CACHE_SECONDS, WebhookConfig, WebhookDirectory
+from .fields import new_secret
+from .log import EventLog
+from .model import DeliveryState, Event, EventStatus, EventType
+from .retry import RetryPolicy
+from .sender import TIMEOUT, WebhookSender
+from .watchdog import Watchdog
+
+
+@dataclass(frozen=True)
+class EventPage:
+    """One page of GET /api/events; `next` is the cursor for the following page (None: no more)."""
+
+    events: list[EventStatus]
+    next: str | None
+
+
+def status_of(row: EventRow) -> EventStatus:
+    """The API's view of a stored event."""
+    delivery = DeliveryState(row.delivery)
+    return EventStatus(Event.from_json(json.loads(row.body)), delivery, row.attempts, row.last_status,
+                       row.last_error, row.next_at if delivery == DeliveryState.PENDING else None)
+
+
+def global_webhook(settings) -> WebhookConfig | None:
+    """The webhook from WEBHOOK_URL / WEBHOOK_SECRET / WEBHOOK_EVENTS, if one is set."""
+    if not settings.webhook_url:
+        return None
+    names = settings.webhook_events
+    events = None if "*" in names else frozenset(EventType(n) for n in names)
+    return WebhookConfig(settings.webhook_url, settings.webhook_secret, events)
+
+
+class EventService:
+    """Publishing (log), webhook configuration (directory) and delivery, started and stopped together."""
+
+    def __init__(self, store, *, global_hook: WebhookConfig | None = None, policy: RetryPolicy | None = None,
+                 send_timeout: float = TIMEOUT, cache_seconds: float = CACHE_SECONDS, **delivery_options):
+        """delivery_options: threads, lease_seconds, poll_seconds, burst, retention_hours (see Delivery)."""
+        self._store = store
+        self.watchdog = Watchdog()
+        self.directory = WebhookDirectory(store, global_hook, cache_seconds)
+        self.delivery = Delivery(store, self.directory, WebhookSender(send_timeout, self.watchdog),
+                                 policy or RetryPolicy(), on_stop=self.watchdog.cut_all, **delivery_options)
+        self.log = EventLog(store, self.directory, notify=self.delivery.offer)
+
+    @classmethod
+    def from_settings(cls, settings, store, **options) -> "EventService":
+        return cls(store, global_hook=global_webhook(settings), retention_hours=settings.event_retention_hours,
+                   **options)
+
+    def start(self) -> None:
+        """Start the watchdog, backlog and delivery threads."""
+        self.watchdog.start()
+        self.log.start()
+        self.delivery.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop delivery (posts in flight stay pending), write what the backlog holds if the store answers."""
+        self.delivery.stop(timeout)
+        self.log.close(timeout)
+        self.watchdog.stop()
+
+    def publish(self, client_id: str, type: EventType | str, data: dict) -> Event:
+        """Shorthand for log.publish."""
+        return self.log.publish(client_id, type, data)
+
+    def forget_client(self, client_id: str) -> None:
+        """After the store deleted a client: drop its held events and cached webhook."""
+        self.log.forget(client_id)
+        self.directory.forget(client_id)
+
+    # ---- what the routes call (EventsPort) -------------------------------------------------------
+    def list_events(self, *, client_id=None, type=None, after=None, limit=100) -> EventPage:
+        """Events oldest first, after the cursor; `next` is set when there may be more."""
+        rows = self._store.list_events(client_id=client_id, type=type, after=after, limit=limit + 1)
+        more = len(rows) > limit
+        rows = rows[:limit]
+        return EventPage([status_of(r) for r in rows], rows[-1].event_id if more else None)
+
+    def redeliver(self, event_id: str) -> EventStatus:
+        """Queue one event again (NotFound; Conflict when no webhook applies to it)."""
+        row = self._store.get_event(event_id)
+        if row is None:
+            raise NotFound(f"No event with id '{event_id}'.")
+        if not self.directory.applies(row.client_id, row.type):
+            raise Conflict(f"No webhook applies to event '{event_id}' (client '{row.client_id}', type '{row.type}').")
+        self._store.requeue_event(event_id)
+        self.delivery.offer(row.client_id)
+        return status_of(self._store.get_event(event_id) or row)
+
+    def replay(self, client_id: str, after: str | None) -> int:
+        """Queue every event of the client after `after` again, in order; return how many (Conflict: no webhook)."""
+        hook = self.directory.for_client(client_id)
+        if hook is None:
+            raise Conflict(f"No webhook applies to client '{client_id}'.")
+        types = None if hook.events is None else sorted(t.value for t in hook.events)
+        queued = self._store.requeue_client_events(client_id, after, types)
+        if queued:
+            self.delivery.offer(client_id)
+        return queued
+
+    def webhook(self, client_id: str) -> WebhookConfig:
+        """The client's own webhook (NotFound if it has none)."""
+        return self.directory.get(client_id)
+
+    def set_webhook(self, client_id: str, url: str, events: frozenset[EventType] | None,
+                    secret: str | None) -> tuple[WebhookConfig, bool]:
+        """Store the client's own webhook; (config, True) when the secret was generated here."""
+        generated = secret is None
+        hook = WebhookConfig(url, secret or new_secret(), events, client_id)
+        return self.directory.save(hook), generated
+
+    def delete_webhook(self, client_id: str) -> None:
+        """Remove the client's own webhook (NotFound if it has none)."""
+        self.directory.delete(client_id)
