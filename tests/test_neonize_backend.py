@@ -313,12 +313,13 @@ def held_backend(settings):
     backend.close()
 
 
-def start_worker(store, held_backend, settings, *, jid=None, phone=None, pairing_timeout=30.0):
+def start_worker(store, held_backend, settings, *, jid=None, phone=None, pairing_timeout=30.0, events=None):
     from tests.fake_backend import FakePrompter
 
     record = store.create_client(ClientRecord("w1", CONNECTING, phone=phone, jid=jid))
     worker = ClientWorker(record, backend=held_backend, store=store, prompter=FakePrompter(),
-                          data_dir=settings.data_dir, pairing_timeout=pairing_timeout, snapshot_interval=0.2)
+                          data_dir=settings.data_dir, pairing_timeout=pairing_timeout, snapshot_interval=0.2,
+                          events=events)
     return worker
 
 
@@ -358,6 +359,37 @@ def test_state_machine_from_real_events_with_logout_removing_keys(store, held_ba
         worker.stop()
         worker.join(10)
         real.close()
+
+
+def test_real_messages_and_receipts_reach_the_event_log_through_a_worker(store, held_backend, settings):
+    from neonize.proto.Neonize_pb2 import Receipt
+    from neonize.proto.waE2E import WAWebProtobufsE2E_pb2 as e2e
+
+    from tests.test_neonize_events import PHONE, incoming, receipt
+    from tests.test_worker_hearing import RecordingSink
+
+    sink = RecordingSink()
+    worker = start_worker(store, held_backend, settings, jid="4915123456789@s.whatsapp.net", events=sink)
+    real = NeonizeBackend(settings)
+    make_whatsmeow_file(real, settings.data_dir / "source.session")
+    real.close()
+    snap = sessionfile.read_snapshot(settings.data_dir / "source.session")
+    store.save_snapshot("w1", snap.data, snap.sha256)
+    worker.start()
+    try:
+        session = held_backend.wait_session(1)
+        feed(session, ev.ConnectedEv(status=True))
+        feed(session, ev.OfflineSyncCompletedEv(Count=0))
+        assert worker.wait_for_state({READY}, 5)
+        feed(session, incoming(e2e.Message(conversation="hallo 👋")))
+        feed(session, receipt(Receipt.READ, ids=("3EB0A",)))
+        [message] = sink.of_type("message")
+        assert (message["text"], message["from"], message["kind"]) == ("hallo 👋", PHONE, "text")
+        assert sink.acks() == [("3EB0A", "read")]
+        assert {t for _, t, _, _ in sink.published} == {"client.state", "message", "message.ack"}
+    finally:
+        worker.stop()
+        worker.join(10)
 
 
 def test_pairing_events_through_a_worker(store, held_backend, settings):

@@ -48,7 +48,6 @@ class Settings:
     webhook_secret: str = field(default="", repr=False)
     webhook_events: tuple[str, ...] = (ALL_TYPES,)
     event_retention_hours: int = 72
-    sim_read_delay: float = 1.0
 
     @property
     def store_kind(self) -> str:
@@ -150,7 +149,6 @@ def settings_from_env(env: Mapping[str, str]) -> Settings:
         sim_read_delay=_float(env, "SIM_READ_DELAY", 1.0, 0, 3600),
         http_threads=_int(env, "HTTP_THREADS", 8, 1, 256),
         event_retention_hours=_int(env, "EVENT_RETENTION_HOURS", 72, 1, 87600),
-        sim_read_delay=_float(env, "SIM_READ_DELAY", 1.0, 0, 3600),
         **_webhook(env),
     )
     if db_host and not settings.db_name:

@@ -15,6 +15,7 @@ from .backends.base import Backend, SentMessage
 from .errors import Conflict, InvalidField, NotFound
 from .store.base import ClientRecord, DuplicateClient, SessionStore, StoreError
 from .worker import CLOSED, CONNECTING, PAIRING, READY, SYNCING, ClientStatus, ClientWorker, Prompter
+from .worker.hearing import EventSink
 
 log = logging.getLogger(__name__)
 
@@ -29,13 +30,15 @@ class ClientRegistry:
     """Thread-safe registry of client workers."""
 
     def __init__(self, *, store: SessionStore, backend: Backend, prompter: Prompter, data_dir: Path,
-                 pairing_timeout: float, pairing_code_wait: float = PAIRING_CODE_WAIT, **worker_options):
+                 pairing_timeout: float, pairing_code_wait: float = PAIRING_CODE_WAIT,
+                 events: EventSink | None = None, **worker_options):
         self._store = store
         self._backend = backend
         self._prompter = prompter
         self._data_dir = Path(data_dir)
         self._pairing_timeout = pairing_timeout
         self._pairing_code_wait = pairing_code_wait
+        self._events = events  # where every worker publishes what its client hears (None: nowhere)
         self._worker_options = worker_options  # e.g. send_timeout, snapshot_interval (tests, benchmarks)
         self._lock = threading.Lock()
         self._workers: dict[str, ClientWorker] = {}
@@ -57,7 +60,8 @@ class ClientRegistry:
 
     def _new_worker(self, record: ClientRecord) -> ClientWorker:
         return ClientWorker(record, backend=self._backend, store=self._store, prompter=self._prompter,
-                            data_dir=self._data_dir, pairing_timeout=self._pairing_timeout, **self._worker_options)
+                            data_dir=self._data_dir, pairing_timeout=self._pairing_timeout, events=self._events,
+                            **self._worker_options)
 
     def _require_phone_or_console(self, phone: str | None) -> None:
         if phone is None and not self.console_enabled:
@@ -126,6 +130,8 @@ class ClientRegistry:
         """Remove a client in any state (see ClientWorker.delete); raises StoreError, changing nothing."""
         worker = self._worker(client_id)
         worker.delete()
+        if self._events is not None:
+            self._events.forget_client(client_id)
         self._forget(client_id, worker)
         log.info("[%s] deleted", client_id)
 

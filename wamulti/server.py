@@ -135,13 +135,13 @@ class _Service:
         prompter = ConsolePrompter(settings.pairing_console, settings.pairing_timeout)
         if prompter.enabled:
             use_prompt_aware_logging(prompter)
-        registry = ClientRegistry(store=store, backend=backend, prompter=prompter, data_dir=settings.data_dir,
-                                  pairing_timeout=settings.pairing_timeout)
         events = EventService.from_settings(settings, store)
         events.start()  # before any client runs, so what the clients hear is delivered at once
         if settings.webhook_url:
             log.info("global webhook: events %s to %s", ",".join(settings.webhook_events),
                      where(settings.webhook_url))
+        registry = ClientRegistry(store=store, backend=backend, prompter=prompter, data_dir=settings.data_dir,
+                                  pairing_timeout=settings.pairing_timeout, events=events)
         return cls(store, backend, prompter, registry, events)
 
     def close(self) -> None:

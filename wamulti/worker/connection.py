@@ -14,7 +14,7 @@ import threading
 from pathlib import Path
 from typing import Callable
 
-from ..backends.base import Backend, BackendError, BackendSession
+from ..backends.base import Backend, BackendError, BackendSession, Event
 from .messages import ConnectionEnded, SessionEvent
 
 log = logging.getLogger(__package__)
@@ -32,11 +32,13 @@ def backoff_delay(attempt: int, rng=random.random) -> float:
 class Connection:
     """Opens, holds and ends one client's backend sessions."""
 
-    def __init__(self, client_id: str, backend: Backend, session_path: Path, post: Callable[[object], None]):
+    def __init__(self, client_id: str, backend: Backend, session_path: Path, post: Callable[[object], None],
+                 hear: Callable[[Event], bool] = lambda event: False):
         self._client_id = client_id
         self._backend = backend
         self._session_path = session_path
         self._post = post  # puts a message in the worker's inbox
+        self._hear = hear  # publishes what the client hears, on the backend's thread; False: not heard
         self._lock = threading.Lock()  # guards _session: request threads read it to send
         self._session: BackendSession | None = None
         self._thread: threading.Thread | None = None
@@ -58,7 +60,8 @@ class Connection:
         self._generation += 1
         generation = self._generation
         session = self._backend.new_session(
-            self._client_id, self._session_path, lambda event: self._post(SessionEvent(generation, event)))
+            self._client_id, self._session_path,
+            lambda event: self._hear(event) or self._post(SessionEvent(generation, event)))
         with self._lock:
             self._session = session
         self._thread = threading.Thread(target=self._hold, args=(session, generation),

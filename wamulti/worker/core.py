@@ -13,6 +13,7 @@ from pathlib import Path
 from ..backends.base import Backend, SentMessage
 from ..errors import NotReady
 from ..store.base import ClientRecord, SessionStore
+from .hearing import EventSink, Hearing, NoEvents
 from .messages import PairAgain, Stop
 from .pairing import Prompter
 from .persistence import Persistence
@@ -30,19 +31,20 @@ class ClientWorker:
 
     def __init__(self, record: ClientRecord, *, backend: Backend, store: SessionStore, prompter: Prompter,
                  data_dir: Path, pairing_timeout: float, send_timeout: float = SEND_TIMEOUT,
-                 snapshot_interval: float = SNAPSHOT_INTERVAL):
+                 snapshot_interval: float = SNAPSHOT_INTERVAL, events: EventSink | None = None):
         self.client_id = record.client_id
         self.session_path = Path(data_dir) / "sessions" / f"{record.client_id}.session"
         self._options = Options(record.client_id, backend, prompter, self.session_path,
                                 pairing_timeout, send_timeout, snapshot_interval)
         self._view = ClientView(record)
         self._persist = Persistence(record.client_id, store, self.session_path)
+        self._hearing = Hearing(record.client_id, events or NoEvents())  # lasts across runs: ack order
         self._lock = threading.Lock()  # guards _thread and _run; never held across I/O
         self._thread: threading.Thread | None = None
         self._run = self._new_run()  # idle until start(); stop() and send_text() use it meanwhile
 
     def _new_run(self) -> Run:
-        return Run(self._options, self._view, self._persist)
+        return Run(self._options, self._view, self._persist, self._hearing)
 
     # ---- queries -----------------------------------------------------------------------------
     def status(self) -> ClientStatus:
@@ -113,7 +115,12 @@ class ClientWorker:
         back; then the rows are deleted. If that raises StoreError nothing changed and the client
         goes on. Logout and stop then run on the worker thread, not the caller's; returns at once.
         """
-        self._persist.delete_rows()
+        self._hearing.mute()
+        try:
+            self._persist.delete_rows()
+        except BaseException:
+            self._hearing.unmute()  # nothing was deleted: the client goes on as it was
+            raise
         self._post_stop(delete=True)
 
     def _post_stop(self, *, delete: bool) -> None:
@@ -140,4 +147,10 @@ class ClientWorker:
         session = run.connection.session
         if state != READY or session is None:
             raise NotReady(f"Client '{self.client_id}' is {state}, not READY.", current_state=state)
-        return run.sender.send(session, to_jid, text)
+        sent = None
+        self._hearing.send_started()
+        try:
+            sent = run.sender.send(session, to_jid, text)
+            return sent
+        finally:
+            self._hearing.send_ended(to_jid, sent)

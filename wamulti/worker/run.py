@@ -20,6 +20,7 @@ from pathlib import Path
 from ..backends.base import (Backend, BackendError, Connected, Disconnected, Event, LoggedOut, PairFailed,
                              PairSuccess, QrUpdated, SyncCompleted, Terminated)
 from .connection import Connection, backoff_delay
+from .hearing import Hearing
 from .messages import ConnectionEnded, PairAgain, PhoneAnswer, SessionEvent, Stop
 from .pairing import Pairing, Prompter
 from .persistence import Persistence, Restore
@@ -47,13 +48,15 @@ class Options:
 class Run:
     """The state machine of one run, over its parts."""
 
-    def __init__(self, options: Options, view: ClientView, persistence: Persistence):
+    def __init__(self, options: Options, view: ClientView, persistence: Persistence, hearing: Hearing):
         self.client_id = options.client_id
         self._options = options
         self._view = view
         self._persist = persistence
         self.inbox: queue.Queue = queue.Queue()  # commands put messages here (any thread)
-        self.connection = Connection(options.client_id, options.backend, options.session_path, self.inbox.put)
+        self._hearing = hearing
+        self.connection = Connection(options.client_id, options.backend, options.session_path, self.inbox.put,
+                                     hear=hearing.heard)
         self.sender = Sender(options.client_id, options.send_timeout)
         self._pairing = Pairing(options.client_id, options.prompter, self.inbox.put)
         self._timers = Timers()
@@ -284,6 +287,8 @@ class Run:
             log.info("[%s] %s -> %s%s", self.client_id, old.state, new.state,
                      f" ({new.last_error})" if new.last_error else "")
         self._persist.save_row(new)
+        if new.state != old.state:
+            self._hearing.state_changed(old.state, new.state, new.last_error)
 
     def _flush(self, *, force_snapshot: bool = False) -> None:
         self._persist.flush(self._view.record, force_snapshot=force_snapshot)
