@@ -105,8 +105,8 @@ def test_bad_query_parameters_are_400_naming_the_field(api, query, field):
 def test_redeliver_queues_a_delivered_or_failed_event_again(api, service, sqlite_store):
     with_global_webhook(service)
     event = service.publish("a", "message", {})
-    sqlite_store.claim_next_event("a", "t", 30)
-    sqlite_store.record_attempt("a", "t", AttemptResult(event.id, "failed", last_status=410), 30)
+    sqlite_store.claim_events("a", "t", 30)
+    sqlite_store.record_attempts("a", "t", [AttemptResult(event.id, "failed", last_status=410)], 30)
     resp = api("POST", f"/api/events/{event.id}/redeliver")
     assert resp.status_code == 200
     assert (resp.get_json()["id"], resp.get_json()["delivery"], resp.get_json()["attempts"]) == (event.id, "pending", 0)

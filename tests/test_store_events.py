@@ -51,62 +51,80 @@ def test_adding_an_event_again_keeps_the_stored_one(store):
     assert store.get_event(first.event_id).body == first.body and len(store.list_events()) == 2
 
 
-def test_a_claim_gives_the_clients_oldest_due_event_and_keeps_other_tokens_out(store):
-    e1, e2 = row("a"), row("a")
-    store.add_events([e1, e2])
-    assert store.claim_next_event("a", "one", LEASE).event_id == e1.event_id
-    assert store.claim_next_event("a", "two", LEASE) is None, "the lane is held"
+def test_a_claim_gives_the_clients_oldest_due_events_and_keeps_other_tokens_out(store):
+    e1, e2, e3 = row("a"), row("a"), row("a")
+    store.add_events([e1, e2, e3])
+    assert ids(store.claim_events("a", "one", LEASE)) == [e1.event_id]
+    assert store.claim_events("a", "two", LEASE) == [], "the lane is held"
     assert store.pending_heads() == [], "a held lane is not offered"
-    assert store.claim_next_event("a", "one", LEASE).event_id == e1.event_id, "the holder renews"
-    assert store.record_attempt("a", "one", AttemptResult(e1.event_id, DELIVERED, finished_at=utcnow()), LEASE)
-    assert store.claim_next_event("a", "one", LEASE).event_id == e2.event_id
+    assert ids(store.claim_events("a", "one", LEASE, limit=5)) == ids([e1, e2, e3]), "the holder renews"
+    done = [AttemptResult(e1.event_id, DELIVERED, finished_at=utcnow())]
+    assert ids(store.record_attempts("a", "one", done, LEASE, then_claim=1)) == [e2.event_id]
     store.release_lane("a", "one")
-    assert store.claim_next_event("a", "two", LEASE).event_id == e2.event_id
+    assert ids(store.claim_events("a", "two", LEASE, limit=5)) == ids([e2, e3])
 
 
-def test_a_head_not_due_yet_holds_back_its_clients_later_events_only(store):
+def test_recording_the_last_events_hands_the_lane_back(store):
+    e1 = row("a")
+    store.add_events([e1])
+    store.claim_events("a", "one", LEASE)
+    assert store.record_attempts("a", "one", [AttemptResult(e1.event_id, DELIVERED)], LEASE, then_claim=5) == []
+    store.add_events([e2 := row("a")])
+    assert ids(store.claim_events("a", "two", LEASE)) == [e2.event_id]
+
+
+def test_an_event_not_due_yet_holds_back_its_clients_later_events_only(store):
     a1, a2, b1 = row("a", due_in=60), row("a"), row("b")
     store.add_events([a1, a2, b1])
     heads = dict(store.pending_heads())
     assert set(heads) == {"a", "b"} and heads["a"] > utcnow() + timedelta(seconds=50)
-    assert store.claim_next_event("a", "t", LEASE) is None
-    assert store.claim_next_event("b", "t", LEASE).event_id == b1.event_id
-    assert store.claim_next_event("a", "u", LEASE) is None, "a's lane was released, its head is still not due"
+    assert store.claim_events("a", "t", LEASE, limit=5) == []
+    assert ids(store.claim_events("b", "t", LEASE, limit=5)) == [b1.event_id]
+    assert store.claim_events("a", "u", LEASE) == [], "a's lane was released, its head is still not due"
+    b2, b3, b4 = row("b"), row("b", due_in=60), row("b")
+    store.add_events([b2, b3, b4])
+    store.release_lane("b", "t")
+    assert ids(store.claim_events("b", "t", LEASE, limit=5)) == ids([b1, b2]), "up to the first event not due"
 
 
-def test_an_attempt_is_only_recorded_by_the_lanes_holder(store):
-    e1 = row("a")
-    store.add_events([e1])
-    store.claim_next_event("a", "holder", LEASE)
+def test_attempts_are_only_recorded_by_the_lanes_holder(store):
+    e1, e2 = row("a"), row("a")
+    store.add_events([e1, e2])
+    store.claim_events("a", "holder", LEASE, limit=2)
     retry_at = utcnow() + timedelta(seconds=5)
-    assert not store.record_attempt("a", "stranger", AttemptResult(e1.event_id, DELIVERED), LEASE)
+    assert store.record_attempts("a", "stranger", [AttemptResult(e1.event_id, DELIVERED)], LEASE) is None
     assert store.get_event(e1.event_id).delivery == PENDING
-    result = AttemptResult(e1.event_id, PENDING, next_at=retry_at, last_status=503, last_error="HTTP 503")
-    assert store.record_attempt("a", "holder", result, LEASE)
-    got = store.get_event(e1.event_id)
-    assert (got.delivery, got.attempts, got.last_status, got.last_error, got.next_at) == (
-        PENDING, 1, 503, "HTTP 503", retry_at)
+    results = [AttemptResult(e1.event_id, FAILED, last_status=410, last_error="HTTP 410", finished_at=utcnow()),
+               AttemptResult(e2.event_id, PENDING, next_at=retry_at, last_status=503, last_error="x" * 300)]
+    assert store.record_attempts("a", "holder", results, LEASE) == []
+    got1, got2 = store.get_event(e1.event_id), store.get_event(e2.event_id)
+    assert (got1.delivery, got1.attempts, got1.last_status, got1.finished_at is not None) == (FAILED, 1, 410, True)
+    assert (got2.delivery, got2.attempts, got2.last_status, got2.next_at) == (PENDING, 1, 503, retry_at)
+    assert got2.last_error == "x" * 255
+    none = AttemptResult(e2.event_id, NONE, attempted=False, last_error="no webhook applies")
+    assert store.record_attempts("a", "holder", [none], LEASE) == []
+    assert (store.get_event(e2.event_id).delivery, store.get_event(e2.event_id).attempts) == (NONE, 1)
 
 
 def test_a_claim_whose_lease_ran_out_is_taken_over(store):
     e1 = row("a")
     store.add_events([e1])
-    assert store.claim_next_event("a", "killed", 0.2) is not None  # its holder never comes back
+    assert store.claim_events("a", "killed", 0.2)  # its holder never comes back
     deadline = time.monotonic() + 10
-    taken = None
-    while taken is None and time.monotonic() < deadline:
-        taken = store.claim_next_event("a", "survivor", LEASE)
-    assert taken is not None and taken.event_id == e1.event_id
-    assert not store.record_attempt("a", "killed", AttemptResult(e1.event_id, DELIVERED), LEASE)
+    taken = []
+    while not taken and time.monotonic() < deadline:
+        taken = store.claim_events("a", "survivor", LEASE)
+    assert ids(taken) == [e1.event_id]
+    assert store.record_attempts("a", "killed", [AttemptResult(e1.event_id, DELIVERED)], LEASE) is None
 
 
 def test_redeliver_and_replay_start_a_new_round_in_order(store):
     e1, e2, e3 = row("a", "message"), row("a", "message.ack"), row("a", "message")
     other = row("b")
     store.add_events([e1, e2, e3, other])
-    for e in (e1, e2, e3):
-        store.claim_next_event("a", "t", LEASE)
-        store.record_attempt("a", "t", AttemptResult(e.event_id, FAILED, last_status=400, finished_at=utcnow()), LEASE)
+    store.claim_events("a", "t", LEASE, limit=3)
+    store.record_attempts("a", "t", [AttemptResult(e.event_id, FAILED, last_status=400, finished_at=utcnow())
+                                     for e in (e1, e2, e3)], LEASE)
     store.release_lane("a", "t")
     assert store.requeue_event(e2.event_id) and not store.requeue_event("evt_missing")
     got = store.get_event(e2.event_id)
@@ -115,7 +133,8 @@ def test_redeliver_and_replay_start_a_new_round_in_order(store):
     assert [r.delivery for r in store.list_events(client_id="a")] == [FAILED, PENDING, PENDING]
     assert store.requeue_client_events("a", None, None) == 3
     assert store.requeue_client_events("a", None, []) == 0
-    assert store.claim_next_event("a", "t", LEASE).event_id == e1.event_id
+    assert ids(store.claim_events("a", "t", LEASE, limit=5)) == ids([e1, e2, e3])
+    assert store.get_event(other.event_id).delivery == PENDING
 
 
 def test_pruning_removes_finished_events_before_the_bound_and_keeps_pending_ones(store):
@@ -147,12 +166,12 @@ def test_deleting_a_client_removes_its_events_lane_and_webhook_only(store):
         store.create_client(ClientRecord(client_id, "READY"))
         store.save_webhook(WebhookRow(client_id, "https://example.test/", "*", "whsec_x"))
         store.add_events([row(client_id), row(client_id)])
-    store.claim_next_event("gone", "t", LEASE)
+    store.claim_events("gone", "t", LEASE)
     assert store.delete_client("gone")
     assert store.list_events(client_id="gone") == [] and store.get_webhook("gone") is None
     assert len(store.list_events(client_id="kept")) == 2 and store.get_webhook("kept") is not None
     store.add_events([row("gone")])  # a client of the same id starts with a free lane
-    assert store.claim_next_event("gone", "new", LEASE) is not None
+    assert store.claim_events("gone", "new", LEASE)
 
 
 # ---- MariaDB-only behaviour --------------------------------------------------------------------
@@ -178,15 +197,15 @@ def test_two_stores_racing_for_one_lane_never_both_hold_it(mariadb):
     def deliver(n: int) -> None:
         store, token = stores[n % 2], f"t{n}"
         try:
-            while (claimed := store.claim_next_event("a", token, LEASE)) is not None:
+            while claimed := store.claim_events("a", token, LEASE, limit=3):
                 with lock:
                     holders.add(token)
                     if len(holders) > 1:
                         overlaps.append(set(holders))
                 with lock:
                     holders.discard(token)
-                result = AttemptResult(claimed.event_id, DELIVERED, finished_at=utcnow())
-                assert store.record_attempt("a", token, result, LEASE)
+                results = [AttemptResult(r.event_id, DELIVERED, finished_at=utcnow()) for r in claimed]
+                assert store.record_attempts("a", token, results, LEASE) == []
                 store.release_lane("a", token)
         except Exception as exc:  # collected and asserted below
             errors.append(exc)

@@ -1,9 +1,10 @@
-"""Courier: delivers one claimed event and records what happened (runs on a delivery thread)."""
+"""Courier: posts a client's claimed events in order and says what became of each (on a delivery thread)."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Sequence
 from urllib.parse import urlsplit
 
 from ..store.outbox import NONE, AttemptResult, EventRow
@@ -12,6 +13,8 @@ from .model import DeliveryState
 from .retry import Outcome, RetryPolicy
 
 log = logging.getLogger(__name__)
+
+RECORD_EVERY = 1.0  # seconds: outcomes are written at least this often (and the lane's lease renewed)
 
 
 def where(url: str) -> str:
@@ -28,48 +31,55 @@ def error_text(outcome: Outcome) -> str | None:
 
 
 class Courier:
-    """Posts an event to the webhook that applies and writes the attempt, while holding the client's lane."""
+    """Posts events to the webhook that applies; the caller holds the client's lane and records the results."""
 
-    def __init__(self, store, directory, sender, policy: RetryPolicy, lease_seconds: float,
-                 on_retry: Callable[[], None] = lambda: None, stopping: Callable[[], bool] = lambda: False):
-        self._store = store
+    def __init__(self, directory, sender, policy: RetryPolicy, *, record_every: float = RECORD_EVERY,
+                 stopping: Callable[[], bool] = lambda: False):
         self._directory = directory
         self._sender = sender
         self._policy = policy
-        self._lease = lease_seconds
-        self._on_retry = on_retry
+        self._record_every = record_every
         self._stopping = stopping
 
-    def deliver(self, row: EventRow, token: str) -> bool:
-        """Deliver `row`; True if the outcome was recorded and the lane is still held."""
+    def post_in_order(self, rows: Sequence[EventRow]) -> tuple[list[AttemptResult], bool]:
+        """Post `rows` (one client's, oldest first) one after the other.
+
+        Returns the outcomes and whether the client is blocked: an event waits for a retry (its later
+        events must wait too) or the service is stopping. Stops early, unblocked, once RECORD_EVERY has
+        passed, so the outcomes get written and the lease renewed.
+        """
+        results: list[AttemptResult] = []
+        started = time.monotonic()
+        for row in rows:
+            if results and time.monotonic() - started >= self._record_every:
+                break
+            result = self._attempt(row)
+            if result is None:
+                return results, True
+            results.append(result)
+            if result.delivery == DeliveryState.PENDING:
+                return results, True
+        return results, False
+
+    def _attempt(self, row: EventRow) -> AttemptResult | None:
+        """One event's outcome; None when the stop cut the post off (the event stays as it was)."""
         hook = self._directory.for_client(row.client_id)
         if hook is None or not hook.applies_to(row.type):
-            result = AttemptResult(row.event_id, NONE, attempted=False, last_error="no webhook applies",
-                                   finished_at=utcnow())
-            return self._record(row, token, result)
+            return AttemptResult(row.event_id, NONE, attempted=False, last_error="no webhook applies",
+                                 finished_at=utcnow())
         outcome = self._sender.post(hook.url, hook.secret, row.event_id, row.body)
         if self._stopping():
-            return False  # cut off by the stop: the event stays pending as it was, for the next start
+            return None
         result = self._result(row, outcome)
         self._log(row, result, where(hook.url))
-        return self._record(row, token, result)
+        return result
 
     def _result(self, row: EventRow, outcome: Outcome) -> AttemptResult:
         now = utcnow()
-        attempts = row.attempts + 1
-        decision = self._policy.decide(outcome, attempts, row.queued_at or row.created_at or now, now)
+        decision = self._policy.decide(outcome, row.attempts + 1, row.queued_at or row.created_at or now, now)
         finished = None if decision.delivery == DeliveryState.PENDING else now
         return AttemptResult(row.event_id, decision.delivery.value, True, decision.next_at, outcome.status,
                              error_text(outcome), finished)
-
-    def _record(self, row: EventRow, token: str, result: AttemptResult) -> bool:
-        held = self._store.record_attempt(row.client_id, token, result, self._lease)
-        if not held:
-            log.warning("[%s] lost its delivery claim on %s (lease ran out); another instance goes on",
-                        row.client_id, row.event_id)
-        elif result.next_at is not None:
-            self._on_retry()
-        return held
 
     @staticmethod
     def _log(row: EventRow, result: AttemptResult, host: str) -> None:

@@ -4,8 +4,10 @@
   holds, and queues them; it waits on an Event until the next due time (or POLL_SECONDS, to see
   other instances' events and expired claims), and prunes old events now and then.
 - `events-post-N` threads each take one client at a time, hold its lane (a claim with a lease in
-  the store) and post its due events oldest first, one at a time. A receiver that hangs holds only
-  its own client's thread, for at most the send timeout (the watchdog cuts it off).
+  the store) and post its due events oldest first, one at a time. They claim up to BATCH events in
+  one transaction and write their outcomes (claiming the next ones) in one transaction, at least
+  every RECORD_EVERY second. A receiver that hangs holds only its own client's thread, for at most
+  the send timeout (the watchdog cuts it off).
 
 A freshly stored event is offered straight to the queue (EventLog's notify), so it does not wait
 for a poll.
@@ -31,7 +33,8 @@ log = logging.getLogger(__name__)
 THREADS = 8
 LEASE_SECONDS = 30.0  # well above the send timeout: a claim only runs out when its holder is gone
 POLL_SECONDS = 2.0
-BURST = 50  # events one thread delivers for a client before it lets the next client have a turn
+BATCH = 20  # events claimed (and their outcomes written) in one transaction
+BURST = 200  # events one thread delivers for a client before it lets the next client have a turn
 RETENTION_HOURS = 72
 PRUNE_EVERY = 600.0
 STORE_RETRY = 2.0
@@ -44,8 +47,7 @@ class Delivery:
                  lease_seconds: float = LEASE_SECONDS, poll_seconds: float = POLL_SECONDS, burst: int = BURST,
                  retention_hours: float = RETENTION_HOURS, prune_every: float = PRUNE_EVERY, on_stop=lambda: None):
         self._store = store
-        self._courier = Courier(store, directory, sender, policy, lease_seconds, on_retry=self.wake,
-                                stopping=lambda: self._stop.is_set())
+        self._courier = Courier(directory, sender, policy, stopping=lambda: self._stop.is_set())
         self._threads_wanted = threads
         self._lease = lease_seconds
         self._poll = poll_seconds
@@ -146,21 +148,27 @@ class Delivery:
     def _drain(self, client_id: str) -> bool:
         """Deliver the client's due events in order under one lane claim; True if it stopped for fairness."""
         token = f"{self._instance}-{uuid.uuid4().hex[:16]}"
-        holding = False
+        rows = self._store.claim_events(client_id, token, self._lease, BATCH)
+        done, blocked = 0, False
         try:
-            for _ in range(self._burst):
-                if self._stop.is_set():
+            while rows:
+                results, blocked = self._courier.post_in_order(rows)
+                done += len(results)
+                more = not blocked and not self._stop.is_set() and done < self._burst
+                rows = self._store.record_attempts(client_id, token, results, self._lease, BATCH if more else 0)
+                if rows is None:
+                    log.warning("[%s] lost its delivery claim (lease ran out); another instance goes on", client_id)
                     return False
-                row = self._store.claim_next_event(client_id, token, self._lease)
-                holding = row is not None  # no due event: the store released the lane
-                if row is None:
-                    return False
-                if not self._courier.deliver(row, token):
-                    return False
-            return True
+                if not more:
+                    self._release(client_id, token)
+                    return not blocked and not self._stop.is_set()
+            return False  # nothing (more) due: the store did not keep the lane
+        except BaseException:
+            self._release(client_id, token)  # if the store is down too, the lease runs out on its own
+            raise
         finally:
-            if holding:
-                self._release(client_id, token)
+            if blocked:
+                self.wake()  # a retry falls due later: the dispatcher plans for it now that the lane is free
 
     def _release(self, client_id: str, token: str) -> None:
         try:

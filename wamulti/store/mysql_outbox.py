@@ -9,9 +9,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from .base import StoreError
-from .outbox import (EVENT_COLUMNS, PENDING, PRUNE_BATCH, WEBHOOK_COLUMNS, AttemptResult, EventRow,
-                     OutboxStore, WebhookRow, event_from_row, event_values, short_error, webhook_from_row,
-                     webhook_values)
+from .outbox import (EVENT_COLUMNS, PENDING, PRUNE_BATCH, WEBHOOK_COLUMNS, EventRow, OutboxStore, WebhookRow,
+                     due_prefix, event_from_row, event_values, short_error, webhook_from_row, webhook_values)
 from .rows import utcnow
 
 NO_REFERENCED_ROW = 1452  # mysql.ServerCode.NO_REFERENCED_ROW (not imported: mysql.py imports this module)
@@ -99,44 +98,51 @@ class MySQLOutbox(OutboxStore):
                 "WHERE l.claim_token IS NULL OR l.claimed_until < UTC_TIMESTAMP(6)")
             return [(client_id, next_at or utcnow()) for client_id, next_at in cur.fetchall()]
 
-    def claim_next_event(self, client_id, token, lease_seconds) -> EventRow | None:
-        with self._tx() as cur:
-            if not self._take_lane(cur, client_id, token, lease_seconds):
-                return None
-            cur.execute(f"SELECT {EVENT_COLUMNS} FROM events WHERE client_id = %s AND delivery = 'pending' "
-                        "ORDER BY event_id LIMIT 1", (client_id,))
-            row = cur.fetchone()
-            head = event_from_row(row) if row else None
-            if head is None or (head.next_at is not None and head.next_at > utcnow()):
-                cur.execute("UPDATE delivery_lanes SET claim_token = NULL, claimed_until = NULL "
-                            "WHERE client_id = %s AND claim_token = %s", (client_id, token))
-                return None
-            return head
+    def claim_events(self, client_id, token, lease_seconds, limit=1) -> list[EventRow]:
+        for _ in range(2):
+            with self._tx() as cur:
+                if self._take_lane(cur, client_id, token, lease_seconds):
+                    return self._due_or_release(cur, client_id, token, limit)
+                cur.execute("SELECT 1 FROM delivery_lanes WHERE client_id = %s", (client_id,))
+                if cur.fetchone() is not None:
+                    return []  # another holder's lease runs
+            # The client's first claim: its lane row is made in a transaction of its own. Inserting it
+            # after the failed UPDATE above (which holds a gap lock under REPEATABLE READ) could deadlock
+            # with another client's first claim into the same gap.
+            with self._tx() as cur:
+                cur.execute("INSERT IGNORE INTO delivery_lanes (client_id) VALUES (%s)", (client_id,))
+        return []
+
+    @staticmethod
+    def _due_or_release(cur, client_id: str, token: str, limit: int) -> list[EventRow]:
+        cur.execute(f"SELECT {EVENT_COLUMNS} FROM events WHERE client_id = %s AND delivery = 'pending' "
+                    "ORDER BY event_id LIMIT %s", (client_id, int(limit)))
+        due = due_prefix([event_from_row(r) for r in cur.fetchall()], utcnow())
+        if not due:
+            cur.execute("UPDATE delivery_lanes SET claim_token = NULL, claimed_until = NULL "
+                        "WHERE client_id = %s AND claim_token = %s", (client_id, token))
+        return due
 
     @staticmethod
     def _take_lane(cur, client_id: str, token: str, lease_seconds: float) -> bool:
-        lease = _micros(lease_seconds)
-        taken = cur.execute(
+        return cur.execute(
             f"UPDATE delivery_lanes SET claim_token = %s, claimed_until = {_LEASE_UNTIL} WHERE client_id = %s "
             "AND (claim_token IS NULL OR claim_token = %s OR claimed_until < UTC_TIMESTAMP(6))",
-            (token, lease, client_id, token))
-        if not taken:  # no lane row yet (first delivery for this client), or another holder's lease runs
-            taken = cur.execute("INSERT IGNORE INTO delivery_lanes (client_id, claim_token, claimed_until) "
-                                f"VALUES (%s, %s, {_LEASE_UNTIL})", (client_id, token, lease))
-        return taken > 0
+            (token, _micros(lease_seconds), client_id, token)) > 0
 
-    def record_attempt(self, client_id, token, result: AttemptResult, lease_seconds) -> bool:
+    def record_attempts(self, client_id, token, results, lease_seconds, then_claim=0) -> list[EventRow] | None:
         with self._tx() as cur:
             held = cur.execute(f"UPDATE delivery_lanes SET claimed_until = {_LEASE_UNTIL} "
                                "WHERE client_id = %s AND claim_token = %s", (_micros(lease_seconds), client_id, token))
             if not held:
-                return False
-            cur.execute(
-                "UPDATE events SET delivery = %s, attempts = attempts + %s, next_at = %s, last_status = %s, "
-                "last_error = %s, finished_at = %s WHERE event_id = %s AND delivery = 'pending'",
-                (result.delivery, int(result.attempted), result.next_at, result.last_status,
-                 short_error(result.last_error), result.finished_at, result.event_id))
-            return True
+                return None
+            if results:
+                cur.executemany(
+                    "UPDATE events SET delivery = %s, attempts = attempts + %s, next_at = %s, last_status = %s, "
+                    "last_error = %s, finished_at = %s WHERE event_id = %s AND delivery = 'pending'",
+                    [(r.delivery, int(r.attempted), r.next_at, r.last_status, short_error(r.last_error),
+                      r.finished_at, r.event_id) for r in results])
+            return self._due_or_release(cur, client_id, token, then_claim) if then_claim > 0 else []
 
     def release_lane(self, client_id, token) -> None:
         with self._tx() as cur:

@@ -104,6 +104,16 @@ def webhook_from_row(values: Sequence[Any], read_time: Callable[[Any], datetime 
     return WebhookRow(client_id, url, event_types, secret, read_time(updated_at))
 
 
+def due_prefix(rows: Sequence[EventRow], now: datetime) -> list[EventRow]:
+    """The leading rows that are due at `now` (a row not due yet holds back the ones after it)."""
+    due = []
+    for row in rows:
+        if row.next_at is not None and row.next_at > now:
+            break
+        due.append(row)
+    return due
+
+
 def short_error(text: str | None) -> str | None:
     """An attempt's error cut to what the column holds."""
     return None if text is None else text[:LAST_ERROR_MAX]
@@ -130,13 +140,16 @@ class OutboxStore(ABC):
         """(client_id, next_at) of each client's oldest pending event, for clients whose lane is free."""
 
     @abstractmethod
-    def claim_next_event(self, client_id: str, token: str, lease_seconds: float) -> EventRow | None:
-        """Hold the client's lane with `token` (free, expired, or held by `token` already: the lease
-        is renewed) and return its oldest pending event if that is due; else release and return None."""
+    def claim_events(self, client_id: str, token: str, lease_seconds: float, limit: int = 1) -> list[EventRow]:
+        """Hold the client's lane with `token` (free, expired, or held by `token` already: the lease is
+        renewed) and return up to `limit` of its oldest pending events, oldest first, as long as they
+        are due. When the oldest is not due (or there is none), release the lane and return []."""
 
     @abstractmethod
-    def record_attempt(self, client_id: str, token: str, result: AttemptResult, lease_seconds: float) -> bool:
-        """Write an attempt's outcome if `token` still holds the lane (renewing it); False if it lost it."""
+    def record_attempts(self, client_id: str, token: str, results: Sequence[AttemptResult], lease_seconds: float,
+                        then_claim: int = 0) -> list[EventRow] | None:
+        """Write attempts' outcomes if `token` still holds the lane (renewing it); None if it lost the lane.
+        With then_claim > 0 it goes on like claim_events(limit=then_claim); else returns [] and keeps the lane."""
 
     @abstractmethod
     def release_lane(self, client_id: str, token: str) -> None:

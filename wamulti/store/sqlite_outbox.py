@@ -11,9 +11,8 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from .base import StoreError
-from .outbox import (EVENT_COLUMNS, PENDING, PRUNE_BATCH, WEBHOOK_COLUMNS, AttemptResult, EventRow,
-                     OutboxStore, WebhookRow, event_from_row, event_values, short_error, webhook_from_row,
-                     webhook_values)
+from .outbox import (EVENT_COLUMNS, PENDING, PRUNE_BATCH, WEBHOOK_COLUMNS, EventRow, OutboxStore, WebhookRow,
+                     due_prefix, event_from_row, event_values, short_error, webhook_from_row, webhook_values)
 from .rows import utcnow
 
 OUTBOX_TABLES = """
@@ -101,18 +100,21 @@ class SQLiteOutbox(OutboxStore):
                 "WHERE l.claim_token IS NULL OR l.claimed_until < ?", (text_time(utcnow()),)).fetchall()
         return [(client_id, read_time(next_at) or utcnow()) for client_id, next_at in rows]
 
-    def claim_next_event(self, client_id, token, lease_seconds) -> EventRow | None:
+    def claim_events(self, client_id, token, lease_seconds, limit=1) -> list[EventRow]:
         with self._tx(immediate=True) as con:
             if not self._take_lane(con, client_id, token, lease_seconds):
-                return None
-            row = con.execute(f"SELECT {EVENT_COLUMNS} FROM events WHERE client_id = ? AND delivery = 'pending' "
-                              "ORDER BY event_id LIMIT 1", (client_id,)).fetchone()
-            head = event_from_row(row, read_time) if row else None
-            if head is None or (head.next_at is not None and head.next_at > utcnow()):
-                con.execute("UPDATE delivery_lanes SET claim_token = NULL, claimed_until = NULL "
-                            "WHERE client_id = ? AND claim_token = ?", (client_id, token))
-                return None
-            return head
+                return []
+            return self._due_or_release(con, client_id, token, limit)
+
+    @staticmethod
+    def _due_or_release(con, client_id: str, token: str, limit: int) -> list[EventRow]:
+        rows = con.execute(f"SELECT {EVENT_COLUMNS} FROM events WHERE client_id = ? AND delivery = 'pending' "
+                           "ORDER BY event_id LIMIT ?", (client_id, int(limit))).fetchall()
+        due = due_prefix([event_from_row(r, read_time) for r in rows], utcnow())
+        if not due:
+            con.execute("UPDATE delivery_lanes SET claim_token = NULL, claimed_until = NULL "
+                        "WHERE client_id = ? AND claim_token = ?", (client_id, token))
+        return due
 
     @staticmethod
     def _take_lane(con, client_id: str, token: str, lease_seconds: float) -> bool:
@@ -126,18 +128,18 @@ class SQLiteOutbox(OutboxStore):
                                 "VALUES (?, ?, ?)", (client_id, token, until)).rowcount
         return taken > 0
 
-    def record_attempt(self, client_id, token, result: AttemptResult, lease_seconds) -> bool:
+    def record_attempts(self, client_id, token, results, lease_seconds, then_claim=0) -> list[EventRow] | None:
         with self._tx(immediate=True) as con:
             held = con.execute("UPDATE delivery_lanes SET claimed_until = ? WHERE client_id = ? AND claim_token = ?",
                                (_lease_until(lease_seconds), client_id, token)).rowcount
             if not held:
-                return False
-            con.execute(
+                return None
+            con.executemany(
                 "UPDATE events SET delivery = ?, attempts = attempts + ?, next_at = ?, last_status = ?, "
                 "last_error = ?, finished_at = ? WHERE event_id = ? AND delivery = 'pending'",
-                (result.delivery, int(result.attempted), text_time(result.next_at), result.last_status,
-                 short_error(result.last_error), text_time(result.finished_at), result.event_id))
-            return True
+                [(r.delivery, int(r.attempted), text_time(r.next_at), r.last_status, short_error(r.last_error),
+                  text_time(r.finished_at), r.event_id) for r in results])
+            return self._due_or_release(con, client_id, token, then_claim) if then_claim > 0 else []
 
     def release_lane(self, client_id, token) -> None:
         with self._tx(immediate=True) as con:
