@@ -128,3 +128,35 @@ def test_a_webhook_that_never_answers_slows_neither_sends_nor_another_clients_de
         assert len([h for h in receiver.attempts() if h.path == "/hang"]) == 1, "alice's later events wait behind it"
     finally:
         server.close()
+
+
+@pytest.mark.slow
+def test_two_servers_on_one_database_ride_out_a_receiver_failing_for_30_seconds(tmp_path, mariadb, receiver):
+    """Both instances restore and run the same clients and share the outbox: every event arrives, per
+    client in order, and no event and no client is ever in flight on both at once."""
+    failing_until = time.monotonic() + 30
+    receiver.answer("/hook", lambda hit: (time.sleep(0.02), 500 if time.monotonic() < failing_until else 200)[1])
+    database = mariadb.new_database()
+    first = start_server(tmp_path / "one", mariadb, receiver, database)
+    second = None
+    try:
+        create_ready(first, {"alice": ALICE, "bob": BOB})
+        second = start_server(tmp_path / "two", mariadb, receiver, database)
+        second.wait_all_ready(2, timeout=30)
+        for i in range(25):
+            send(first, "alice", BOB, f"from the first {i}")
+            send(second, "bob", ALICE, f"from the second {i}")
+        stored = first.wait_for(lambda: (lambda evs: evs if sum(e["type"] == "message" for e in evs) == 50
+                                         else None)(events_of(first)), what="50 messages stored")
+        assert time.monotonic() < failing_until, "the events piled up while the receiver was failing"
+        wanted = {e["id"] for e in stored if e["delivery"] != "none"}
+        receiver.wait_for(lambda: wanted <= set(receiver.delivered()), timeout=90, what="every event delivered")
+        assert any(h.status == 500 for h in receiver.attempts()), "the receiver did fail"
+        for client_id in ("alice", "bob"):
+            first_seen = [i for i in dict.fromkeys(receiver.delivered(client_id)) if i in wanted]
+            assert first_seen == sorted(first_seen), f"{client_id}'s events arrived in order"
+        assert receiver.max_in_flight_per_event == 1 and receiver.max_in_flight_per_client == 1
+    finally:
+        first.close()
+        if second is not None:
+            second.close()
