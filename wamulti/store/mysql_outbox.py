@@ -10,7 +10,8 @@ from collections.abc import Sequence
 
 from .base import StoreError
 from .outbox import (EVENT_COLUMNS, PENDING, PRUNE_BATCH, WEBHOOK_COLUMNS, EventRow, OutboxStore, WebhookRow,
-                     due_prefix, event_from_row, event_values, short_error, webhook_from_row, webhook_values)
+                     due_prefix, event_filter, event_from_row, event_values, short_error, webhook_from_row,
+                     webhook_values)
 from .rows import utcnow
 
 NO_REFERENCED_ROW = 1452  # mysql.ServerCode.NO_REFERENCED_ROW (not imported: mysql.py imports this module)
@@ -78,13 +79,9 @@ class MySQLOutbox(OutboxStore):
         return event_from_row(row) if row else None
 
     def list_events(self, *, client_id=None, type=None, after=None, limit=100) -> list[EventRow]:
-        where, params = ["1 = 1"], []
-        for clause, value in (("client_id = %s", client_id), ("type = %s", type), ("event_id > %s", after)):
-            if value is not None:
-                where.append(clause)
-                params.append(value)
+        where, params = event_filter("%s", client_id=client_id, type=type, after=after)
         with self._tx() as cur:
-            cur.execute(f"SELECT {EVENT_COLUMNS} FROM events WHERE {' AND '.join(where)} "
+            cur.execute(f"SELECT {EVENT_COLUMNS} FROM events WHERE {where} "
                         "ORDER BY event_id LIMIT %s", (*params, int(limit)))
             rows = cur.fetchall()
         return [event_from_row(r) for r in rows]

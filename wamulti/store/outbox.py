@@ -178,3 +178,13 @@ class OutboxStore(ABC):
     @abstractmethod
     def delete_webhook(self, client_id: str) -> bool:
         """Remove the client's own webhook; True if it had one."""
+
+
+def event_filter(placeholder: str, *, client_id=None, type=None, after=None) -> tuple[str, list]:
+    """The WHERE clause (and its parameters) of list_events, in the driver's placeholder style."""
+    where, params = ["1 = 1"], []
+    for column, value in (("client_id =", client_id), ("type =", type), ("event_id >", after)):
+        if value is not None:
+            where.append(f"{column} {placeholder}")
+            params.append(value)
+    return " AND ".join(where), params

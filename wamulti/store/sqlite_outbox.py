@@ -12,7 +12,8 @@ from datetime import datetime, timedelta
 
 from .base import StoreError
 from .outbox import (EVENT_COLUMNS, PENDING, PRUNE_BATCH, WEBHOOK_COLUMNS, EventRow, OutboxStore, WebhookRow,
-                     due_prefix, event_from_row, event_values, short_error, webhook_from_row, webhook_values)
+                     due_prefix, event_filter, event_from_row, event_values, short_error, webhook_from_row,
+                     webhook_values)
 from .rows import utcnow
 
 OUTBOX_TABLES = """
@@ -81,13 +82,9 @@ class SQLiteOutbox(OutboxStore):
         return event_from_row(row, read_time) if row else None
 
     def list_events(self, *, client_id=None, type=None, after=None, limit=100) -> list[EventRow]:
-        where, params = ["1 = 1"], []
-        for clause, value in (("client_id = ?", client_id), ("type = ?", type), ("event_id > ?", after)):
-            if value is not None:
-                where.append(clause)
-                params.append(value)
+        where, params = event_filter("?", client_id=client_id, type=type, after=after)
         with self._tx() as con:
-            rows = con.execute(f"SELECT {EVENT_COLUMNS} FROM events WHERE {' AND '.join(where)} "
+            rows = con.execute(f"SELECT {EVENT_COLUMNS} FROM events WHERE {where} "
                                "ORDER BY event_id LIMIT ?", (*params, int(limit))).fetchall()
         return [event_from_row(r, read_time) for r in rows]
 
