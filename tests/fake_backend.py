@@ -46,6 +46,11 @@ class FakeSession(BackendSession):
         self.connected = threading.Event()
         self.send_delay = 0.0
         self.send_error: Exception | None = None
+        # lookup_phone's answers: digits -> JID (None: not on WhatsApp); unlisted numbers are on
+        # WhatsApp as given. lookup_error makes the lookup itself fail.
+        self.numbers: dict[str, str | None] = {}
+        self.lookup_error: Exception | None = None
+        self.lookup_delay = 0.0
 
     def emit(self, event: Event) -> None:
         self._emit(event)
@@ -62,7 +67,16 @@ class FakeSession(BackendSession):
         self.calls.append(("pair_phone", phone_digits))
         return self.backend.next_code
 
-    def send_text(self, to_jid: str, text: str) -> SentMessage:
+    def lookup_phone(self, digits: str) -> str | None:
+        self.calls.append(("lookup_phone", digits))
+        if self.lookup_delay:
+            self.stopped.wait(self.lookup_delay)
+        if self.lookup_error is not None:
+            raise self.lookup_error
+        return self.numbers.get(digits, f"{digits}@s.whatsapp.net")
+
+    def send_text(self, to_jid: str, text: str, message_id: str | None = None) -> SentMessage:
+        """Like neonize 0.5.2 it cannot send with the chosen id: the id it returns is its own."""
         self.calls.append(("send_text", to_jid, text))
         if self.send_delay:
             self.stopped.wait(self.send_delay)

@@ -11,7 +11,7 @@ import itertools
 from dataclasses import replace
 from datetime import datetime, timezone
 
-from wamulti.backends.base import SentMessage
+from wamulti.worker.sender import Sent
 from wamulti.errors import Conflict, InvalidField, NotFound, NotReady
 from wamulti.registry import ClientStatus
 
@@ -99,13 +99,16 @@ class FakeRegistry:
         del self.clients[client_id]
         self.qr_codes.pop(client_id, None)
 
-    def send_text(self, client_id: str, to_jid: str, text: str) -> SentMessage:
-        self._enter("send_text", client_id, to_jid, text)
+    def send_text(self, client_id: str, to: str, text: str) -> Sent:
+        """A '+<digits>' recipient 'resolves' to '<digits>@s.whatsapp.net'; ids are numbered."""
+        self._enter("send_text", client_id, to, text)
         status = self._status(client_id)
         if status.state != "READY":
             raise NotReady(f"Client '{client_id}' is {status.state}, not READY.", current_state=status.state)
-        self.sent.append((client_id, to_jid, text))
-        return SentMessage(message_id=f"FAKE{next(self._ids):06d}", timestamp=FAKE_TIME)
+        self.sent.append((client_id, to, text))
+        number = next(self._ids)
+        jid = f"{to[1:]}@s.whatsapp.net" if to.startswith("+") else to
+        return Sent(f"FAKE{number:06d}", f"WA{number:06d}", jid, FAKE_TIME)
 
     def health(self) -> dict:
         self._enter("health")

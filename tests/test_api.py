@@ -239,9 +239,10 @@ def test_send_success_shape(api, registry):
     resp = send(api, clientId="work-phone", to="+1 (415) 555-0100", text="hello", extra={"ignored": [1]})
     assert resp.status_code == 200
     assert resp.headers["Content-Type"] == "application/json; charset=utf-8"
-    assert resp.get_json() == {"success": True, "messageId": "FAKE000001", "clientId": "work-phone",
-                               "to": "14155550100@s.whatsapp.net", "timestamp": "2024-05-06T07:08:09.123Z"}
-    assert registry.sent == [("work-phone", "14155550100@s.whatsapp.net", "hello")]
+    assert resp.get_json() == {"success": True, "messageId": "FAKE000001", "waMessageId": "WA000001",
+                               "clientId": "work-phone", "to": "14155550100@s.whatsapp.net",
+                               "timestamp": "2024-05-06T07:08:09.123Z"}
+    assert registry.sent == [("work-phone", "+14155550100", "hello")], "a phone number goes down as '+<digits>'"
 
 
 def test_send_to_a_group_jid(api, registry):

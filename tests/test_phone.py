@@ -6,7 +6,7 @@ import pytest
 
 from wamulti.errors import InvalidField
 from wamulti.fields import validate_client_id, validate_text
-from wamulti.phone import normalize_phone, normalize_recipient
+from wamulti.phone import normalize_phone, normalize_recipient, phone_of_recipient, user_jid
 
 
 @pytest.mark.parametrize("value", ["a", "A", "7", "work-phone", "a.b_c-d", "x" * 64, "0abc", "Z9._-"])
@@ -82,7 +82,7 @@ def test_phone_error_names_the_given_field():
 
 
 @pytest.mark.parametrize("value, jid", [
-    ("+1 (415) 555-0100", "14155550100@s.whatsapp.net"),
+    ("+1 (415) 555-0100", "+14155550100"),  # a phone number: WhatsApp is asked for its JID first
     ("14155550100@s.whatsapp.net", "14155550100@s.whatsapp.net"),
     ("14155550100@S.WhatsApp.Net", "14155550100@s.whatsapp.net"),
     ("120363012345678901@g.us", "120363012345678901@g.us"),
@@ -90,6 +90,13 @@ def test_phone_error_names_the_given_field():
 ])
 def test_recipients(value, jid):
     assert normalize_recipient(value) == jid
+
+
+@pytest.mark.parametrize("recipient, digits", [("+14155550100", "14155550100"),
+                                               ("14155550100@s.whatsapp.net", None), ("120363012345678901@g.us", None)])
+def test_only_a_phone_number_recipient_is_resolved(recipient, digits):
+    assert phone_of_recipient(recipient) == digits
+    assert digits is None or user_jid(digits) == "14155550100@s.whatsapp.net"
 
 
 @pytest.mark.parametrize("value", [

@@ -123,7 +123,7 @@ def test_a_send_publishes_its_server_ack_before_any_receipt(make_worker, fake_ba
     wait_until(lambda: any(call[0] == "send_text" for call in session.calls))
     session.emit(receipt("delivered", "FAKE-ID-NOT-YET-KNOWN"))
     sender.join(5)
-    message_id = result["sent"].message_id
+    message_id = result["sent"].wa_message_id  # receipts carry WhatsApp's id
     session.emit(receipt("delivered", message_id))
     acks = sink.acks()
     assert acks.index((message_id, "server")) < acks.index((message_id, "delivered"))

@@ -10,6 +10,7 @@ from typing import Mapping
 
 from .errors import InvalidField
 from .events.fields import ALL_TYPES, check_event_types, check_secret, check_url
+from .phone import normalize_phone
 
 BACKENDS = ("neonize", "simulator")
 CONSOLE_MODES = ("auto", "on", "off")
@@ -43,6 +44,7 @@ class Settings:
     sim_pair_delay: float = 3.0
     sim_sync_delay: float = 0.5
     sim_read_delay: float = 1.0
+    sim_not_on_whatsapp: tuple[str, ...] = ()  # phone digits the simulator says have no account
     http_threads: int = 8
     webhook_url: str = field(default="", repr=False)  # may carry credentials
     webhook_secret: str = field(default="", repr=False)
@@ -92,6 +94,14 @@ def _choice(env: Mapping[str, str], name: str, default: str, choices: tuple[str,
     if value not in choices:
         raise ConfigError(f"{name} must be one of {', '.join(choices)}, got {raw!r}")
     return value
+
+
+def _phone_list(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    """A comma-separated list of phone numbers, as digits."""
+    try:
+        return tuple(normalize_phone(p, name) for p in env.get(name, "").split(",") if p.strip())
+    except InvalidField as exc:
+        raise ConfigError(exc.message.replace(f"Field '{name}'", name).rstrip(".")) from None
 
 
 def _api_key(env: Mapping[str, str]) -> tuple[str, bool]:
@@ -147,6 +157,7 @@ def settings_from_env(env: Mapping[str, str]) -> Settings:
         sim_pair_delay=_float(env, "SIM_PAIR_DELAY", 3.0, 0, 3600),
         sim_sync_delay=_float(env, "SIM_SYNC_DELAY", 0.5, 0, 3600),
         sim_read_delay=_float(env, "SIM_READ_DELAY", 1.0, 0, 3600),
+        sim_not_on_whatsapp=_phone_list(env, "SIM_NOT_ON_WHATSAPP"),
         http_threads=_int(env, "HTTP_THREADS", 8, 1, 256),
         event_retention_hours=_int(env, "EVENT_RETENTION_HOURS", 72, 1, 87600),
         **_webhook(env),

@@ -45,10 +45,11 @@ def normalize_phone(value, field: str = "phone") -> str:
 
 
 def normalize_recipient(value, field: str = "to") -> str:
-    """A recipient JID: a phone number becomes '<digits>@s.whatsapp.net'; user and group JIDs are checked."""
+    """A recipient: a phone number becomes '+<digits>' (WhatsApp is asked for its JID before a send);
+    user and group JIDs are checked and kept as JIDs (sent as given)."""
     value = require_str(value, field).strip()
     if "@" not in value:
-        return f"{normalize_phone(value, field)}@{USER_SERVER}"
+        return f"+{normalize_phone(value, field)}"
     user, _, server = value.partition("@")
     server = server.lower()
     if server == USER_SERVER:
@@ -63,3 +64,13 @@ def normalize_recipient(value, field: str = "to") -> str:
         return f"{user}@{GROUP_SERVER}"
     raise InvalidField(field, f"Field '{field}' must be a phone number, a '<digits>@{USER_SERVER}' JID "
                               f"or a '<id>@{GROUP_SERVER}' group JID.")
+
+
+def phone_of_recipient(recipient: str) -> str | None:
+    """The digits of a '+<digits>' recipient (a phone number to resolve), None for a JID."""
+    return recipient[1:] if recipient.startswith("+") else None
+
+
+def user_jid(digits: str) -> str:
+    """The phone-number JID '<digits>@s.whatsapp.net'."""
+    return f"{digits}@{USER_SERVER}"

@@ -11,11 +11,12 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from .backends.base import Backend, SentMessage
+from .backends.base import Backend
 from .errors import Conflict, InvalidField, NotFound
 from .store.base import ClientRecord, DuplicateClient, SessionStore, StoreError
 from .worker import CLOSED, CONNECTING, PAIRING, READY, SYNCING, ClientStatus, ClientWorker, Prompter
 from .worker.hearing import EventSink
+from .worker.sender import Sent
 
 log = logging.getLogger(__name__)
 
@@ -135,8 +136,9 @@ class ClientRegistry:
         self._forget(client_id, worker)
         log.info("[%s] deleted", client_id)
 
-    def send_text(self, client_id: str, to_jid: str, text: str) -> SentMessage:
-        return self._worker(client_id).send_text(to_jid, text)
+    def send_text(self, client_id: str, to: str, text: str) -> Sent:
+        """`to`: a JID, or '+<digits>' for a phone number that WhatsApp resolves first."""
+        return self._worker(client_id).send_text(to, text)
 
     def health(self) -> dict:
         try:

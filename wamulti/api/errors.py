@@ -56,6 +56,9 @@ DOMAIN_STATUS = {
     domain.Conflict: (409, "conflict"),
     domain.Upstream: (502, "upstream_error"),
     domain.NotReady: (503, "client_not_ready"),
+    domain.RecipientNotOnWhatsApp: (422, "recipient_not_on_whatsapp"),
+    domain.SendTimeout: (504, "send_timeout"),
+    domain.SendCancelled: (503, "send_cancelled"),
 }
 
 # Our own sentences for werkzeug's errors (its descriptions talk about browsers and proxies).
@@ -95,6 +98,10 @@ def handle_domain_error(exc: domain.DomainError) -> Response:
         body["currentState"] = exc.current_state
         slow = exc.current_state in SLOW_RETRY_STATES
         headers["Retry-After"] = str(SLOW_RETRY_SECONDS if slow else FAST_RETRY_SECONDS)
+    if isinstance(exc, domain.SendTimeout):
+        body["messageId"] = exc.message_id  # the outcome is unknown: this id tells it later
+    if isinstance(exc, domain.SendCancelled):
+        headers["Retry-After"] = str(FAST_RETRY_SECONDS)  # nothing was sent: retrying is safe
     return json_error(status, body, headers)
 
 

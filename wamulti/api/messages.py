@@ -16,7 +16,8 @@ bp.before_request(check_api_key)
 
 @bp.post("/send")
 def send():
-    """Validate every field, then send through the client (404, 503 not ready, 502 upstream)."""
+    """Validate every field, then send through the client (404, 422 not on WhatsApp, 502 upstream,
+    503 not ready or cancelled, 504 timed out with the messageId)."""
     body = json_object()
     client_id = validate_client_id(body.get("clientId"))
     to = normalize_recipient(body.get("to"), "to")
@@ -25,7 +26,8 @@ def send():
     return {
         "success": True,
         "messageId": sent.message_id,
+        "waMessageId": sent.wa_message_id,
         "clientId": client_id,
-        "to": to,
+        "to": sent.to,
         "timestamp": iso_utc(sent.timestamp),
     }

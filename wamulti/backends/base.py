@@ -1,8 +1,9 @@
 """What a worker needs from a WhatsApp backend: sessions, their calls, and the events they emit.
 
 Threading contract (the neonize backend depends on it, the simulator honours it too):
-- `Backend.new_session` and every `BackendSession` method except `send_text` and `qr_data` are
-  called from the client's worker thread or its connection thread, never from a request thread.
+- `Backend.new_session` and every `BackendSession` method except `send_text`, `lookup_phone` and
+  `qr_data` are called from the client's worker thread or its connection thread, never from a
+  request thread. `send_text` and `lookup_phone` run on the client's send threads.
 - `connect()` runs on the client's connection thread and blocks while the connection lives; it
   returns after `stop()`, and raises `ConnectFailed` when the connection cannot be opened.
 - Events are handed to `emit`, which only enqueues; a backend never waits for the worker.
@@ -181,7 +182,7 @@ class NotConnected(SendFailed):
 
 @dataclass(frozen=True)
 class SentMessage:
-    message_id: str
+    message_id: str  # the id WhatsApp got: the one asked for if the backend can choose ids, else its own
     timestamp: datetime  # aware, UTC
 
 
@@ -198,8 +199,20 @@ class BackendSession(ABC):
         """Ask for a pairing code 'XXXX-XXXX' for the phone; valid only after a QrUpdated event."""
 
     @abstractmethod
-    def send_text(self, to_jid: str, text: str) -> SentMessage:
-        """Send a text message (any thread); raise SendFailed/NotConnected."""
+    def send_text(self, to_jid: str, text: str, message_id: str | None = None) -> SentMessage:
+        """Send a plain text to the JID as given (send thread); raise SendFailed/NotConnected.
+
+        `message_id` is the id wamulti gave the message; a backend that can send with a chosen id
+        uses it, one that cannot (neonize 0.5.2) lets WhatsApp's library pick, and either way
+        returns the id WhatsApp got.
+        """
+
+    @abstractmethod
+    def lookup_phone(self, digits: str) -> str | None:
+        """The JID WhatsApp has for the phone number, None if it is not on WhatsApp (send thread).
+
+        Raises SendFailed/NotConnected when the lookup itself fails (no answer is not a "no").
+        """
 
     @abstractmethod
     def logout(self) -> None:

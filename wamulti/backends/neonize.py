@@ -18,16 +18,17 @@ One session object per connection attempt: the worker creates a new session for 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import resource
 import threading
 import time
 import uuid as uuidlib
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
 from . import base as bk
+from . import neonize_send
 from .golock import GoLock
 from .golog import GoLogRouter
 from .neonize_events import translate_message, translate_receipt
@@ -286,24 +287,32 @@ class NeonizeSession(bk.BackendSession):
             except self._backend.library_error as exc:
                 raise bk.PairingError(_short(exc)) from None
 
-    def send_text(self, to_jid: str, text: str) -> bk.SentMessage:
-        from neonize.utils import build_jid
+    def send_text(self, to_jid: str, text: str, message_id: str | None = None) -> bk.SentMessage:
+        """A plain `conversation` text to the JID as given; `message_id` cannot be used: neonize 0.5.2
+        has no way to send with a chosen id, so whatsmeow's own id is returned (neonize_send.py)."""
+        with self._send_call():
+            wa_id, when = neonize_send.send_text(self.client, to_jid, text)
+        return bk.SentMessage(message_id=wa_id, timestamp=when)
 
-        user, _, server = to_jid.partition("@")
+    def lookup_phone(self, digits: str) -> str | None:
+        with self._send_call():
+            return neonize_send.lookup_phone(self.client, digits, self._backend.library_error)
+
+    @contextlib.contextmanager
+    def _send_call(self):
+        """A network call of a send under the shared lock, on a started session; library errors
+        become NotConnected / SendFailed."""
         with self._lock.shared():
             with self._state_lock:
                 if self._stopped or not self._started:
                     raise bk.NotConnected("not connected")
             try:
-                resp = self.client.send_message(build_jid(user, server or "s.whatsapp.net"), text)
+                yield
             except self._backend.library_error as exc:
                 reason = _short(exc)
                 if "not connected" in reason or "client is nil" in reason:
                     raise bk.NotConnected(reason) from None
                 raise bk.SendFailed(reason) from None
-        ts = resp.Timestamp / 1000 if resp.Timestamp > 10**11 else resp.Timestamp
-        when = datetime.fromtimestamp(ts, timezone.utc) if ts else datetime.now(timezone.utc)
-        return bk.SentMessage(message_id=resp.ID, timestamp=when)
 
     def logout(self) -> None:
         with self._lock.shared():

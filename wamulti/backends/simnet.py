@@ -11,6 +11,12 @@ handed over when a session of that number connects; the receipts to the sender f
 The queue holds at most MAX_QUEUED items per number (the oldest go first) and is lost with the
 process. Logging out takes the number off the network and drops its queue.
 
+"Is this number on WhatsApp?" (`lookup`), answered like WhatsApp would: a number listed as not on
+WhatsApp (SIM_NOT_ON_WHATSAPP) has no account; a number of a client on the network is itself; a
+number whose other mobile form is on the network is that form (`other_forms`: Brazil's 9th digit,
+Mexico's '1' and Argentina's '9' after the country code), so a text to the other form reaches the
+account; any other number is taken to be on WhatsApp as given (it reaches no one).
+
 Threads: one network thread per network hands everything over, in the order it was posted, so a
 send never runs B's handlers on A's thread and never waits for B. Sessions are called under no
 network lock, and a session that went offline refuses the hand-over, which puts the item back.
@@ -55,11 +61,29 @@ def phone_jid(number: str) -> str:
     return f"{number}@{PHONE_SERVERS[1]}"
 
 
+def other_forms(digits: str) -> list[str]:
+    """The other ways a mobile number is written: Brazil 55+AA+8 digits <-> 55+AA+9+8 digits,
+    Mexico 52+1+10 digits <-> 52+10 digits, Argentina 54+9+10 digits <-> 54+10 digits."""
+    cc, rest = digits[:2], digits[2:]
+    forms = []
+    if cc == "55" and len(rest) == 10:
+        forms.append(f"55{rest[:2]}9{rest[2:]}")
+    if cc == "55" and len(rest) == 11 and rest[2] == "9":
+        forms.append(f"55{rest[:2]}{rest[3:]}")
+    for country, mark in (("52", "1"), ("54", "9")):
+        if cc == country and len(rest) == 10:
+            forms.append(f"{country}{mark}{rest}")
+        if cc == country and len(rest) == 11 and rest[0] == mark:
+            forms.append(f"{country}{rest[1:]}")
+    return forms
+
+
 class SimNetwork:
     """The numbers of the process's simulator sessions, their queues, and the thread that delivers."""
 
-    def __init__(self, read_delay: float):
+    def __init__(self, read_delay: float, not_on_whatsapp: frozenset[str] = frozenset()):
         self._read_delay = read_delay
+        self._not_on_whatsapp = not_on_whatsapp
         self._cond = threading.Condition()
         self._online: dict[str, list[Endpoint]] = {}
         self._queues: dict[str, deque[_Parcel]] = {}  # one per known number, connected or not
@@ -99,6 +123,14 @@ class SimNetwork:
                 return
         parcel = _Parcel(message, reply_to=sender)
         self._schedule(0.0, lambda: self._post(recipient, parcel))
+
+    def lookup(self, digits: str) -> str | None:
+        """The JID WhatsApp would answer for the number, None when it is not on WhatsApp."""
+        if digits in self._not_on_whatsapp:
+            return None
+        with self._cond:
+            known = [n for n in (digits, *other_forms(digits)) if n in self._queues]
+        return phone_jid(known[0] if known else digits)
 
     def close(self) -> None:
         """Stop the network thread; what is queued or scheduled is dropped."""

@@ -7,6 +7,9 @@ path as neonize's, so restarts are exercised for real.
 
 The sessions of one SimulatorBackend form a loopback network (simnet.py): texts between them
 arrive as MessageReceived, and the sender gets delivered and read receipts (SIM_READ_DELAY).
+A send goes out with the message id wamulti chose (like a library that can choose ids), after
+`send_delay` seconds (0 unless a test sets it). Phone numbers are resolved by the network's
+`lookup`, like WhatsApp's "is on WhatsApp?" (SIM_NOT_ON_WHATSAPP lists numbers with no account).
 """
 
 from __future__ import annotations
@@ -43,12 +46,12 @@ def _write_atomically(path: Path, payload: dict) -> None:
 class SimulatorSession(BackendSession):
     """One simulated connection; its whole life runs on the connection thread inside connect()."""
 
-    def __init__(self, client_id: str, path: Path, emit: Callable[[Event], None], delays: tuple[float, float, float],
-                 network: SimNetwork):
+    def __init__(self, client_id: str, path: Path, emit: Callable[[Event], None],
+                 delays: tuple[float, float, float, float], network: SimNetwork):
         self._client_id = client_id
         self._path = path
         self._emit = emit
-        self._connect_delay, self._pair_delay, self._sync_delay = delays
+        self._connect_delay, self._pair_delay, self._sync_delay, self._send_delay = delays
         self._network = network
         self._stop = threading.Event()
         # reentrant: receive() emits under it, and an emit must not deadlock a same-thread send
@@ -132,12 +135,24 @@ class SimulatorSession(BackendSession):
             self._wake.notify_all()
         return pairing_code()
 
-    def send_text(self, to_jid: str, text: str) -> SentMessage:
+    def lookup_phone(self, digits: str) -> str | None:
+        self._require_connected()
+        return self._network.lookup(digits)
+
+    def _require_connected(self) -> str | None:
+        """The session's number; raises NotConnected when offline."""
         with self._lock:
             if not self._connected:
                 raise NotConnected("websocket not connected")
-            number = self._number
-        sent = SentMessage(message_id="3EB0" + secrets.token_hex(8).upper(), timestamp=datetime.now(timezone.utc))
+            return self._number
+
+    def send_text(self, to_jid: str, text: str, message_id: str | None = None) -> SentMessage:
+        self._require_connected()
+        if self._send_delay and not self._wait(self._send_delay):
+            raise NotConnected("websocket not connected")  # stopped while the send was under way
+        number = self._require_connected()
+        sent = SentMessage(message_id=message_id or "3EB0" + secrets.token_hex(9).upper(),
+                           timestamp=datetime.now(timezone.utc))
         if number is not None:
             self._network.send(number, to_jid, MessageReceived(
                 message_id=sent.message_id, chat=phone_jid(number), sender_jid=phone_jid(number),
@@ -168,14 +183,15 @@ class SimulatorSession(BackendSession):
 class SimulatorBackend(Backend):
     name = "simulator"
 
-    def __init__(self, connect_delay: float, pair_delay: float, sync_delay: float, read_delay: float = 1.0):
-        self._delays = (connect_delay, pair_delay, sync_delay)
-        self._network = SimNetwork(read_delay)  # per backend, so tests can run several networks
+    def __init__(self, connect_delay: float, pair_delay: float, sync_delay: float, read_delay: float = 1.0,
+                 not_on_whatsapp: frozenset[str] = frozenset(), send_delay: float = 0.0):
+        self._delays = (connect_delay, pair_delay, sync_delay, send_delay)
+        self._network = SimNetwork(read_delay, not_on_whatsapp)  # per backend: tests can run several networks
 
     @classmethod
     def from_settings(cls, settings) -> "SimulatorBackend":
         return cls(settings.sim_connect_delay, settings.sim_pair_delay, settings.sim_sync_delay,
-                   settings.sim_read_delay)
+                   settings.sim_read_delay, frozenset(settings.sim_not_on_whatsapp))
 
     def new_session(self, client_id: str, session_path: Path, emit: Callable[[Event], None]) -> SimulatorSession:
         return SimulatorSession(client_id, session_path, emit, self._delays, self._network)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
-from ..backends.base import Backend, SentMessage
+from ..backends.base import Backend
 from ..errors import NotReady
 from ..store.base import ClientRecord, SessionStore
 from .hearing import EventSink, Hearing, NoEvents
@@ -18,7 +18,7 @@ from .messages import PairAgain, Stop
 from .pairing import Prompter
 from .persistence import Persistence
 from .run import Options, Run
-from .sender import SEND_TIMEOUT
+from .sender import SEND_TIMEOUT, Sent
 from .states import READY, ClientStatus
 from .view import ClientView
 
@@ -141,16 +141,12 @@ class ClientWorker:
         thread.join(timeout)
         return not thread.is_alive()
 
-    def send_text(self, to_jid: str, text: str) -> SentMessage:
-        """Send on the client's pool within the send timeout, never blocking other clients."""
+    def send_text(self, to: str, text: str) -> Sent:
+        """Send on the client's pool within the send timeout, never blocking other clients.
+
+        `to` is a JID (sent as given) or '+<digits>' (resolved with WhatsApp first); see Sender."""
         run, state = self._run, self._view.state
         session = run.connection.session
         if state != READY or session is None:
             raise NotReady(f"Client '{self.client_id}' is {state}, not READY.", current_state=state)
-        sent = None
-        self._hearing.send_started()
-        try:
-            sent = run.sender.send(session, to_jid, text)
-            return sent
-        finally:
-            self._hearing.send_ended(to_jid, sent)
+        return run.sender.send(session, to, text)

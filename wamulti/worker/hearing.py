@@ -9,6 +9,9 @@ receipt can overtake the send's return (it arrives on another thread), so while 
 way, receipts for ids not yet acked by the server wait until the send that owns them returns, at
 most until no send is under way or HELD_RECEIPT_SECONDS passed. Each (message, status) is
 published once: in a group every participant's receipt arrives separately.
+
+An ack's `id` is WhatsApp's message id and `messageId` wamulti's id of the send that produced it
+(the Sender's, told by send_ended); they differ when the library picks WhatsApp's id itself.
 """
 
 from __future__ import annotations
@@ -64,6 +67,8 @@ class Hearing:
         self._sends_under_way = 0
         self._held: list[_Held] = []
         self._published: collections.OrderedDict[tuple[str, str], None] = collections.OrderedDict()
+        # WhatsApp's id -> wamulti's id of the same send (they differ when the library picks the id)
+        self._our_ids: collections.OrderedDict[str, str] = collections.OrderedDict()
         self._muted = False  # a deleted client publishes nothing more: its events went with its rows
 
     def mute(self) -> None:
@@ -98,12 +103,24 @@ class Hearing:
         with self._lock:
             self._sends_under_way += 1
 
-    def send_ended(self, chat: str, sent: SentMessage | None) -> None:
-        """After a send: its `server` ack (if it went out), then the receipts that waited for it."""
+    def send_ended(self, chat: str, sent: SentMessage | None, message_id: str | None = None,
+                   failure: str | None = None) -> None:
+        """After a send: its `server` ack (if it went out), then the receipts that waited for it.
+
+        `message_id` is wamulti's id of the send: from now on acks for WhatsApp's id carry it too.
+        `failure` (a send that failed after its caller stopped waiting) publishes a `failed` ack."""
         with self._lock:
             self._sends_under_way -= 1
             if sent is not None:
+                if message_id is not None:
+                    self._our_ids[sent.message_id] = message_id
+                    while len(self._our_ids) > REMEMBERED_ACKS:
+                        self._our_ids.popitem(last=False)
                 self._ack(sent.message_id, chat, "server", sent.timestamp)
+            elif failure is not None and message_id is not None:
+                self._publish(EventType.MESSAGE_ACK, {"id": None, "messageId": message_id, "chat": chat,
+                                                      "status": "failed", "at": iso_ms(datetime.now(timezone.utc)),
+                                                      "reason": failure})
             self._release_held()
 
     # ---- under self._lock --------------------------------------------------------------------
@@ -136,7 +153,8 @@ class Hearing:
         self._published[key] = None
         if len(self._published) > REMEMBERED_ACKS:
             self._published.popitem(last=False)
-        self._publish(EventType.MESSAGE_ACK, {"id": message_id, "chat": chat, "status": status, "at": iso_ms(at)})
+        self._publish(EventType.MESSAGE_ACK, {"id": message_id, "messageId": self._our_ids.get(message_id),
+                                              "chat": chat, "status": status, "at": iso_ms(at)})
 
 
 def message_data(message: MessageReceived) -> dict[str, Any]:
