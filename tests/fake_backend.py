@@ -6,6 +6,7 @@ connect() ends. It writes a real session file on pairing, like a real backend wo
 
 from __future__ import annotations
 
+import itertools
 import threading
 from datetime import datetime, timezone
 from pathlib import Path
@@ -51,6 +52,7 @@ class FakeSession(BackendSession):
         self.numbers: dict[str, str | None] = {}
         self.lookup_error: Exception | None = None
         self.lookup_delay = 0.0
+        self._wa_ids = itertools.count(1)
 
     def emit(self, event: Event) -> None:
         self._emit(event)
@@ -78,11 +80,12 @@ class FakeSession(BackendSession):
     def send_text(self, to_jid: str, text: str, message_id: str | None = None) -> SentMessage:
         """Like neonize 0.5.2 it cannot send with the chosen id: the id it returns is its own."""
         self.calls.append(("send_text", to_jid, text))
+        wa_id = f"MSG{next(self._wa_ids)}"  # unique also when sends overlap
         if self.send_delay:
             self.stopped.wait(self.send_delay)
         if self.send_error is not None:
             raise self.send_error
-        return SentMessage(f"MSG{len(self.calls)}", datetime.now(timezone.utc))
+        return SentMessage(wa_id, datetime.now(timezone.utc))
 
     def logout(self) -> None:
         self.calls.append(("logout",))

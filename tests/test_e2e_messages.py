@@ -22,18 +22,25 @@ def server(mariadb, tmp_path_factory):
     server.close()
 
 
+NOT_ON_WHATSAPP = "+49 151 0000 0000"
+BR_PHONE, BR_WITHOUT_9 = "+55 11 93333-4444", "+55 11 3333-4444"
+
+
 def send(server, body, **kw):
     return server.request("POST", "/api/messages/send", body, **kw)
 
 
 @pytest.fixture(scope="module")
 def fast_pairing_server(mariadb, tmp_path_factory):
-    """A second server whose simulated phones enter codes at once, for READY clients."""
+    """A second server whose simulated phones enter codes at once, for READY clients; one of them has
+    a Brazilian number (with the 9th digit), and WhatsApp knows no account for NOT_ON_WHATSAPP."""
     data_dir = tmp_path_factory.mktemp("messages-ready") / "data"
-    server = ServerProcess(data_dir, {**mariadb.env(mariadb.new_database()), "SIM_PAIR_DELAY": "0.2"}).start()
+    server = ServerProcess(data_dir, {**mariadb.env(mariadb.new_database()), "SIM_PAIR_DELAY": "0.2",
+                                      "SIM_NOT_ON_WHATSAPP": NOT_ON_WHATSAPP}).start()
     for i in range(10):
         assert server.request("POST", "/api/clients", {"clientId": f"r{i}", "phone": f"+44 7700 90{i:04d}"}).status == 201
-    server.wait_all_ready(10, timeout=30)
+    assert server.request("POST", "/api/clients", {"clientId": "br", "phone": BR_PHONE}).status == 201
+    server.wait_all_ready(11, timeout=30)
     yield server
     server.close()
 
@@ -45,7 +52,7 @@ def test_success_shape_and_unicode(fast_pairing_server):
     body = resp.json
     assert body["success"] is True and body["clientId"] == "r0"
     assert body["to"] == "491512345678@s.whatsapp.net"
-    assert body["messageId"]
+    assert body["messageId"] == body["waMessageId"], "the simulator sends with the id wamulti chose"
     assert datetime.fromisoformat(body["timestamp"].replace("Z", "+00:00")).tzinfo is not None
 
 
@@ -107,3 +114,23 @@ def test_200_parallel_sends_across_10_clients(fast_pairing_server):
     for t in threads:
         t.join(60)
     assert failures == [] and len(ids) == 200 and len(set(ids)) == 200
+
+
+def test_a_number_not_on_whatsapp_is_422_and_nothing_is_sent(fast_pairing_server):
+    resp = send(fast_pairing_server, {"clientId": "r4", "to": NOT_ON_WHATSAPP, "text": "hello?"})
+    assert resp.status == 422 and resp.json["error"] == "recipient_not_on_whatsapp", resp
+    acks = fast_pairing_server.request("GET", "/api/events?clientId=r4&type=message.ack&limit=1000").json["events"]
+    assert not [a for a in acks if a["data"]["chat"].startswith("4915100000000")], "nothing went out"
+
+
+def test_a_brazilian_number_without_the_9th_digit_reaches_the_account_whatsapp_knows(fast_pairing_server):
+    resp = send(fast_pairing_server, {"clientId": "r5", "to": BR_WITHOUT_9, "text": "oi"})
+    assert resp.status == 200, resp
+    assert resp.json["to"] == "5511933334444@s.whatsapp.net"
+    wa_id = resp.json["waMessageId"]
+    fast_pairing_server.wait_for(lambda: any(
+        e["data"]["id"] == wa_id and e["data"]["text"] == "oi" for e in fast_pairing_server.request(
+            "GET", "/api/events?clientId=br&type=message").json["events"]), 10, "the message at the account")
+    acks = fast_pairing_server.request("GET", "/api/events?clientId=r5&type=message.ack&limit=1000").json["events"]
+    mine = {(a["data"]["messageId"], a["data"]["status"]) for a in acks if a["data"]["id"] == wa_id}
+    assert (resp.json["messageId"], "server") in mine, "the ack carries both ids"

@@ -1,0 +1,245 @@
+"""Sending: the recipient book, a send's life (SendJob), the Sender's deadline with the sends queued
+behind it, and the whole path over HTTP in-process on a real registry and the real simulator."""
+
+from __future__ import annotations
+
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from tests.conftest import drive_to_ready, wait_until
+from tests.fake_backend import FakePrompter
+from tests.test_worker_hearing import RecordingSink
+from wamulti.app import create_app
+from wamulti.backends.base import SendFailed
+from wamulti.backends.simnet import SimNetwork, other_forms
+from wamulti.backends.simulator import SimulatorBackend
+from wamulti.config import Settings
+from wamulti.errors import RecipientNotOnWhatsApp, SendCancelled, SendTimeout, Upstream
+from wamulti.registry import ClientRegistry
+from wamulti.worker import READY
+from wamulti.worker.recipients import RecipientBook
+from wamulti.worker.sender import SEND_THREADS, new_message_id
+from wamulti.worker.sendjob import JobState, SendJob
+
+KEY = "sending-key-0123456789"
+
+
+# ---- RecipientBook -----------------------------------------------------------------------------
+class Clock:
+    def __init__(self):
+        self.now = 1000.0
+
+    def __call__(self):
+        return self.now
+
+
+def test_answers_are_remembered_found_for_longer_than_missing_and_forgotten_when_old():
+    clock, asked = Clock(), []
+    book = RecipientBook(found_seconds=60, missing_seconds=10, clock=clock)
+    lookup = (lambda d: asked.append(d) or (None if d == "2" else f"{d}9@s.whatsapp.net"))
+    assert [book.resolve(d, lookup) for d in ("1", "2", "1", "2")] == ["19@s.whatsapp.net", None] * 2
+    assert asked == ["1", "2"]
+    clock.now += 11  # the "no" expired, the "yes" did not
+    assert (book.resolve("1", lookup), book.resolve("2", lookup), asked) == ("19@s.whatsapp.net", None, ["1", "2", "2"])
+    clock.now += 61
+    book.resolve("1", lookup)
+    assert asked[-1] == "1"
+
+
+def test_the_book_is_bounded_dropping_the_least_recently_asked():
+    book, asked = RecipientBook(max_numbers=3), []
+    lookup = (lambda d: asked.append(d) or d)
+    for d in ("1", "2", "3", "1", "4"):  # "2" is the least recently asked when "4" comes
+        book.resolve(d, lookup)
+    assert len(book) == 3
+    book.resolve("1", lookup), book.resolve("2", lookup)
+    assert asked == ["1", "2", "3", "4", "2"]
+
+
+def test_concurrent_sends_to_a_new_number_wait_for_one_lookup_and_a_failed_lookup_is_not_remembered():
+    book, asked, gate = RecipientBook(), [], threading.Event()
+
+    def slow(digits):
+        asked.append(digits)
+        gate.wait(5)
+        return "x@s.whatsapp.net"
+
+    with ThreadPoolExecutor(8) as pool:
+        futures = [pool.submit(book.resolve, "491", slow) for _ in range(8)]
+        wait_until(lambda: asked)
+        time.sleep(0.05)
+        gate.set()
+        assert {f.result(5) for f in futures} == {"x@s.whatsapp.net"} and asked == ["491"]
+
+    def failing(digits):
+        raise SendFailed("no answer")
+
+    with pytest.raises(SendFailed):
+        book.resolve("492", failing)
+    assert book.resolve("492", lambda d: None) is None, "asked again: a failure is no answer"
+
+
+# ---- SendJob -----------------------------------------------------------------------------------
+def test_a_job_is_either_cancelled_before_it_starts_or_started_never_both():
+    job = SendJob("M1", "+49", "t", "49@s.whatsapp.net")
+    assert job.cancel(SendCancelled("x")) and not job.start() and not job.cancel(SendCancelled("again"))
+    with pytest.raises(SendCancelled):
+        job.outcome()
+    running = SendJob("M2", "+49", "t", "49@s.whatsapp.net")
+    assert running.start() and not running.cancel(SendCancelled("x"))
+    assert running.wait(0.01, SendCancelled("late")) == (JobState.RUNNING, True), "abandoned"
+    assert running.finish(result="sent") is True, "the send thread learns no one saw it"
+    waiting = SendJob("M3", "+49", "t", "49@s.whatsapp.net")
+    assert waiting.wait(0.01, SendCancelled("waited")) == (JobState.CANCELLED, True)
+    assert not waiting.start(), "a job cancelled at its deadline never starts"
+
+
+def test_message_ids_have_whatsapps_shape_and_are_unique():
+    ids = {new_message_id() for _ in range(10000)}
+    assert len(ids) == 10000
+    assert all(len(i) == 22 and i.startswith("3EB0") and i[4:].isalnum() and i.upper() == i for i in ids)
+
+
+# ---- the Sender on a worker (FakeBackend: like neonize 0.5.2 it picks its own ids) -------------
+@pytest.fixture
+def ready(make_worker, fake_backend):
+    def make(**options):
+        sink = RecordingSink()
+        worker = make_worker(events=sink, jid="491577777777@s.whatsapp.net", **options)
+        worker.session_path.parent.mkdir(parents=True, exist_ok=True)
+        worker.session_path.write_bytes(b"keys")
+        worker.start()
+        session = fake_backend.wait_session(1)
+        drive_to_ready(session)
+        assert worker.wait_for_state({READY}, 5)
+        return worker, session, sink
+    return make
+
+
+def sends(session):
+    return [call for call in session.calls if call[0] == "send_text"]
+
+
+def test_a_phone_number_is_sent_to_the_jid_whatsapp_gives_and_a_jid_as_given(ready):
+    worker, session, sink = ready()
+    session.numbers["551112345678"] = "5511912345678@s.whatsapp.net"
+    sent = worker.send_text("+551112345678", "oi")
+    worker.send_text("+551112345678", "de novo")
+    worker.send_text("551112345678@s.whatsapp.net", "as given")
+    assert [c for c in session.calls if c[0] == "lookup_phone"] == [("lookup_phone", "551112345678")]
+    assert [c[1] for c in sends(session)] == ["5511912345678@s.whatsapp.net"] * 2 + ["551112345678@s.whatsapp.net"]
+    assert sent.to == "5511912345678@s.whatsapp.net" and sent.message_id != sent.wa_message_id
+    [first, *_] = sink.of_type("message.ack")
+    assert (first["id"], first["messageId"], first["chat"]) == (sent.wa_message_id, sent.message_id, sent.to)
+
+
+def test_not_on_whatsapp_is_its_own_error_and_a_failed_lookup_is_upstream(ready):
+    worker, session, sink = ready()
+    session.numbers["4915100000000"] = None
+    with pytest.raises(RecipientNotOnWhatsApp):
+        worker.send_text("+4915100000000", "hi")
+    session.lookup_error = SendFailed("usync timed out")
+    with pytest.raises(Upstream, match="usync timed out"):
+        worker.send_text("+4915100000001", "hi")
+    assert sends(session) == [] and sink.of_type("message.ack") == []
+
+
+def test_a_timed_out_send_answers_its_id_the_ones_queued_behind_are_cancelled_and_never_sent(ready):
+    worker, session, sink = ready(send_timeout=0.4)
+    session.send_delay = 1.0
+    with ThreadPoolExecutor(SEND_THREADS + 3) as pool:
+        futures = [pool.submit(worker.send_text, "+4915100000009", f"m{i}") for i in range(SEND_THREADS + 3)]
+        errors = [f.exception(5) for f in futures]
+    timed_out = [e for e in errors if isinstance(e, SendTimeout)]
+    assert len(timed_out) == SEND_THREADS and len({e.message_id for e in timed_out}) == SEND_THREADS
+    assert sum(isinstance(e, SendCancelled) for e in errors) == 3
+    wait_until(lambda: len(sink.of_type("message.ack")) == SEND_THREADS, timeout=5)
+    assert {a["messageId"] for a in sink.of_type("message.ack")} == {e.message_id for e in timed_out}
+    assert all(a["status"] == "server" and a["id"] for a in sink.of_type("message.ack")), "they did go out"
+    time.sleep(0.3)
+    assert len(sends(session)) == SEND_THREADS, "the cancelled ones never started"
+    assert worker.state == READY
+
+
+def test_a_send_that_fails_after_its_timeout_publishes_a_failed_ack_with_its_id(ready):
+    worker, session, sink = ready(send_timeout=0.2)
+    session.send_delay, session.send_error = 0.5, SendFailed("server returned error 479")
+    with pytest.raises(SendTimeout) as err:
+        worker.send_text("120363012345678901@g.us", "x")
+    wait_until(lambda: sink.of_type("message.ack"), timeout=5)
+    [ack] = sink.of_type("message.ack")
+    assert (ack["id"], ack["messageId"], ack["status"]) == (None, err.value.message_id, "failed")
+    assert "479" in ack["reason"] and ack["chat"] == "120363012345678901@g.us"
+    session.send_delay = 0
+    with pytest.raises(Upstream, match="479"):  # told in the answer: no failed ack for it
+        worker.send_text("120363012345678901@g.us", "y")
+    assert len(sink.of_type("message.ack")) == 1
+
+
+# ---- over HTTP, in-process: the real app, registry, worker and simulator -----------------------
+@pytest.fixture
+def api(tmp_path, sqlite_store):
+    backend = SimulatorBackend(0.01, 0.05, 0.01, read_delay=0.1, not_on_whatsapp=frozenset({"4915100000000"}),
+                               send_delay=0.6)
+    sink = RecordingSink()
+    registry = ClientRegistry(store=sqlite_store, backend=backend, prompter=FakePrompter(), data_dir=tmp_path / "d",
+                              pairing_timeout=30, events=sink, send_timeout=0.3, snapshot_interval=0.2)
+    for client_id, phone in (("alice", "4915111111111"), ("bob", "5511922222222")):
+        registry.create(client_id, phone)
+    wait_until(lambda: all(s.state == READY for s in registry.list()), timeout=10)
+    client = create_app(Settings(api_key=KEY), registry).test_client()
+    yield (lambda body: client.post("/api/messages/send", json=body, headers={"x-api-key": KEY})), sink
+    registry.stop_all()
+    backend.close()
+
+
+def test_http_504_carries_the_id_that_the_later_acks_and_the_recipients_message_carry(api):
+    post, sink = api
+    with ThreadPoolExecutor(SEND_THREADS + 1) as pool:  # to bob's number without the 9th digit
+        answers = list(pool.map(lambda i: post({"clientId": "alice", "to": "+55 11 2222-2222", "text": f"m{i}"}),
+                                range(SEND_THREADS + 1)))
+    by_status = sorted(a.status_code for a in answers)
+    assert by_status == [503] + [504] * SEND_THREADS, [a.get_json() for a in answers]
+    [cancelled] = [a for a in answers if a.status_code == 503]
+    assert cancelled.get_json()["error"] == "send_cancelled" and cancelled.headers["Retry-After"] == "5"
+    ids = {a.get_json()["messageId"] for a in answers if a.status_code == 504}
+    assert all(a.get_json()["error"] == "send_timeout" for a in answers if a.status_code == 504)
+    wait_until(lambda: len([e for e in sink.of_type("message") if e["chat"].startswith("4915111")]) == len(ids),
+               timeout=5)
+    arrived = {e["id"] for e in sink.of_type("message")}
+    server_acks = {a["messageId"]: a for a in sink.of_type("message.ack") if a["status"] == "server"}
+    assert set(server_acks) == ids and arrived == ids, "the simulator sends with the chosen id: both equal"
+    assert {a["chat"] for a in server_acks.values()} == {"5511922222222@s.whatsapp.net"}
+
+
+def test_http_422_for_a_number_without_an_account(api):
+    post, sink = api
+    resp = post({"clientId": "alice", "to": "+49 151 0000 0000", "text": "hi"})
+    assert resp.status_code == 422 and resp.get_json()["error"] == "recipient_not_on_whatsapp", resp.get_json()
+    assert "messageId" not in resp.get_json()
+
+
+# ---- the simulator's answer to "is this number on WhatsApp?" -----------------------------------
+@pytest.mark.parametrize("digits, forms", [
+    ("551133334444", ["5511933334444"]), ("5511933334444", ["551133334444"]),  # Brazil's 9th digit
+    ("5215512345678", ["525512345678"]), ("525512345678", ["5215512345678"]),  # Mexico's 1
+    ("5491112345678", ["541112345678"]), ("541112345678", ["5491112345678"]),  # Argentina's 9
+    ("4915123456789", []), ("551133334", []),
+])
+def test_other_mobile_forms(digits, forms):
+    assert other_forms(digits) == forms
+
+
+def test_the_simulated_lookup_answers_like_whatsapp():
+    network = SimNetwork(0.1, not_on_whatsapp=frozenset({"4915100000000"}))
+    network.attach("5511933334444", endpoint=type("Quiet", (), {"receive": lambda self, e: False})())
+    try:
+        assert network.lookup("551133334444") == "5511933334444@s.whatsapp.net", "the form the account has"
+        assert network.lookup("5511933334444") == "5511933334444@s.whatsapp.net"
+        assert network.lookup("4915100000000") is None
+        assert network.lookup("4915100000001") == "4915100000001@s.whatsapp.net", "unknown: on WhatsApp as given"
+    finally:
+        network.close()
