@@ -69,10 +69,13 @@ def test_the_answer_gives_the_jid_whatsapp_has_which_may_be_another_form_or_a_li
 def test_the_real_unconnected_library_fails_both_calls_as_client_is_nil_not_as_not_on_whatsapp(settings):
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     client = neonize.client.NewClient(str(settings.data_dir / "nil.session"), uuid="nil#send")
-    with pytest.raises(neonize.exc.NeonizeError, match="client is nil"):
-        neonize_send.lookup_phone(client, BR_ASKED, neonize.exc.NeonizeError)
-    with pytest.raises(neonize.exc.SendMessageError, match="client is nil"):
-        neonize_send.send_text(client, f"{BR_ACCOUNT}@s.whatsapp.net", "hi")
+    try:
+        with pytest.raises(neonize.exc.NeonizeError, match="client is nil"):
+            neonize_send.lookup_phone(client, BR_ASKED, neonize.exc.NeonizeError)
+        with pytest.raises(neonize.exc.SendMessageError, match="client is nil"):
+            neonize_send.send_text(client, f"{BR_ACCOUNT}@s.whatsapp.net", "hi")
+    finally:
+        client._stop_finalizer.detach()  # never connected: nothing on the Go side to stop
 
 
 def test_an_empty_answer_is_the_librarys_words_for_no_account():
