@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, model_validator
 from pydantic_core import PydanticCustomError
 
 from ..errors import InvalidField
@@ -41,8 +41,10 @@ def checked(check, *, strings_only: bool = True):
     return BeforeValidator(run)
 
 
-ClientId = Annotated[str, checked(validate_client_id), Field(
-    min_length=1, max_length=CLIENT_ID_MAX, pattern=CLIENT_ID_PATTERN, examples=["work-phone"],
+# Constraints as StringConstraints ahead of the validator: pydantic leaves a Field(pattern=...) that
+# follows a BeforeValidator out of the JSON Schema (while still enforcing it).
+ClientId = Annotated[str, StringConstraints(min_length=1, max_length=CLIENT_ID_MAX, pattern=CLIENT_ID_PATTERN),
+                     checked(validate_client_id), Field(examples=["work-phone"],
     description="1-64 of A-Z a-z 0-9 _ . -, first a letter or digit; case-sensitive.")]
 Phone = Annotated[str, checked(lambda v: normalize_phone(v, "phone")), Field(
     examples=["+49 151 2345678"], description="With country code; '+', spaces, dashes, dots and "
