@@ -15,7 +15,6 @@ from ..events.model import DeliveryState, EventType
 from ..worker.states import State
 
 RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait before trying again.", "schema": {"type": "integer"}}}
-NO_STORE = {"Cache-Control": {"description": "Always 'no-store': the code rotates.", "schema": {"type": "string"}}}
 ALLOW = {"Allow": {"description": "The methods the route accepts.", "schema": {"type": "string"}}}
 CURRENT_STATE = (State | None, Field(None, description="The client's state (client_not_ready only)."))
 

@@ -63,6 +63,8 @@ Secret = Annotated[str, checked(check_secret), Field(
     description="'whsec_' + base64 of 24-64 random bytes; generated (and shown once) when absent.")]
 EventId = Annotated[str, checked(lambda v: check_event_id(v, "after")), Field(
     examples=[EVENT_ID_EXAMPLE], description="An event id: 'evt_' + 26 Crockford base32 characters.")]
+
+
 def _event_types(value):
     check_event_types(value)  # the view turns the checked list into a set with the same function
     return value
