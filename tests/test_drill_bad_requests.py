@@ -18,7 +18,8 @@ pytestmark = pytest.mark.slow
 
 ROUTES = [("POST", "/api/clients"), ("GET", "/api/clients"), ("GET", "/api/clients/{id}"),
           ("DELETE", "/api/clients/{id}"), ("POST", "/api/clients/{id}/pair"), ("GET", "/api/clients/{id}/qr"),
-          ("POST", "/api/messages/send"), ("GET", "/healthz")]
+          ("POST", "/api/messages/send"), ("GET", "/healthz"),
+          ("GET", "/metrics"), ("GET", "/openapi.json"), ("GET", "/docs")]
 BAD_IDS = ["..", "%2e%2e", "a%2Fb", "%00", "a%0d%0aX-Injected:%201", "%C3%BC", "%F0%9F%93%B1", "x" * 65, "a%20b",
            "a;b", "a'b", "a%22b", "-lead", "_lead", "%ZZ", "a" * 3000]
 BAD_VALUES = [None, True, False, 0, -1, 10**40, 1.5, "", " ", "x" * 100_000, [], ["+4915123456789"], {}, {"a": 1},

@@ -2,25 +2,53 @@
 
 from __future__ import annotations
 
-from flask import Flask
+from flask_openapi3 import Info, OpenAPI
 
-from .api import auth, clients, health, messages, webhooks
+from . import __version__
+from .api import auth, clients, docs, health, messages, webhooks
+from .api import metrics as metrics_routes
 from .api import events as events_routes
 from .api.errors import register_error_handlers
 from .api.events_port import EVENTS_EXTENSION
 from .api.registry import REGISTRY_EXTENSION
+from .api.responses import ERROR_MODELS
+from .api.validation import ApiRequest, raise_bad_request
 from .config import Settings
 
 JSON_MIMETYPE = "application/json; charset=utf-8"
+VALIDATION_STATUS = 400
+DESCRIPTION = ("Many WhatsApp accounts behind one REST API. Every route under /api/ needs the header "
+               "`x-api-key`; every error is `{\"error\": \"<code>\", \"message\": \"<one sentence>\"}`.")
 
 
-def create_app(settings: Settings, registry, events=None) -> Flask:
+class ApiApp(OpenAPI):
+    """flask-openapi3's app; its document lists only the 400 responses the routes declare.
+
+    The library adds a generic 400 (an array of pydantic errors) to every operation that does not
+    declare one; ours never answer that shape, and routes without input cannot answer 400 at all.
+    """
+
+    request_class = ApiRequest
+
+    def generate_spec_json(self):
+        super().generate_spec_json()
+        for path_item in self.spec_json["paths"].values():
+            for operation in path_item.values():
+                answer = operation.get("responses", {}).get(str(VALIDATION_STATUS), {})
+                if answer.get("content", {}).get("application/json", {}).get("schema", {}).get("type") == "array":
+                    del operation["responses"][str(VALIDATION_STATUS)]
+
+
+def create_app(settings: Settings, registry, events=None, metrics=None) -> OpenAPI:
     """A new app serving `registry` (a ClientRegistry or a test double); starts no threads.
 
     With `events` (an EventService, or anything with the EventsPort methods) it also serves the
-    events and webhook routes.
+    events and webhook routes; with `metrics` (a wamulti.metrics.Metrics) GET /metrics.
     """
-    app = Flask(__name__)
+    app = ApiApp(__name__, info=Info(title="wamulti", version=__version__, description=DESCRIPTION),
+                 security_schemes=auth.SECURITY_SCHEMES, doc_ui=False,
+                 validation_error_status=VALIDATION_STATUS, validation_error_model=ERROR_MODELS[VALIDATION_STATUS],
+                 validation_error_callback=raise_bad_request)
     # Werkzeug refuses larger bodies with 413 (Content-Length and chunked alike); the error
     # handlers turn that into JSON like every other error.
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
@@ -31,11 +59,15 @@ def create_app(settings: Settings, registry, events=None) -> Flask:
 
     auth.init_app(app, settings.api_key)
     register_error_handlers(app)
-    app.register_blueprint(health.bp)
-    app.register_blueprint(clients.bp)
-    app.register_blueprint(messages.bp)
+    app.register_blueprint(docs.bp)
+    app.register_api(health.bp)
+    app.register_api(clients.bp)
+    app.register_api(messages.bp)
     if events is not None:
         app.extensions[EVENTS_EXTENSION] = events
-        app.register_blueprint(events_routes.bp)
-        app.register_blueprint(webhooks.bp)
+        app.register_api(events_routes.bp)
+        app.register_api(webhooks.bp)
+    if metrics is not None:
+        app.extensions[metrics_routes.METRICS_EXTENSION] = metrics
+        app.register_api(metrics_routes.bp)
     return app

@@ -150,6 +150,11 @@ class ClientRegistry:
             count = len(self._workers)
         return {"store_ok": store_ok, "clients": count}
 
+    def session_files(self) -> dict[str, Path]:
+        """Each client's session file path (for the metrics' snapshot lag)."""
+        with self._lock:
+            return {client_id: worker.session_path for client_id, worker in self._workers.items()}
+
     # ---- process lifecycle ---------------------------------------------------------------------
     def restore_all(self, stagger: float = RESTORE_STAGGER) -> int:
         """Load every stored client and reconnect the paired ones, staggered; never prompts."""

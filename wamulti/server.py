@@ -90,7 +90,7 @@ def serve(settings: Settings, customize_app=None) -> int:
     if store.kind == "sqlite":
         log.info("no DB_HOST set: using the embedded SQLite store in %s", settings.data_dir)
     service = _Service.build(settings, store)
-    app = create_app(settings, service.registry, service.events)
+    app = create_app(settings, service.metrics.wrap_registry(service.registry), service.events, service.metrics)
     if customize_app is not None:
         customize_app(app)
     server = _http_server(settings, app)
@@ -122,6 +122,7 @@ class _Service:
     prompter: object
     registry: object
     events: object
+    metrics: object
 
     @classmethod
     def build(cls, settings: Settings, store) -> "_Service":
@@ -129,8 +130,11 @@ class _Service:
         from .console import ConsolePrompter
         from .events.courier import where
         from .events.service import EventService
+        from .metrics import Metrics
         from .registry import ClientRegistry
 
+        metrics = Metrics()
+        store = metrics.wrap_store(store)  # closed through the wrapper: close() passes through
         backend = make_backend(settings)
         prompter = ConsolePrompter(settings.pairing_console, settings.pairing_timeout)
         if prompter.enabled:
@@ -141,8 +145,9 @@ class _Service:
             log.info("global webhook: events %s to %s", ",".join(settings.webhook_events),
                      where(settings.webhook_url))
         registry = ClientRegistry(store=store, backend=backend, prompter=prompter, data_dir=settings.data_dir,
-                                  pairing_timeout=settings.pairing_timeout, events=events)
-        return cls(store, backend, prompter, registry, events)
+                                  pairing_timeout=settings.pairing_timeout, events=metrics.wrap_sink(events))
+        metrics.watch(registry, events)
+        return cls(store, backend, prompter, registry, events, metrics)
 
     def close(self) -> None:
         self.registry.stop_all()

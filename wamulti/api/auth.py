@@ -1,4 +1,7 @@
-"""API-key authentication: header x-api-key compared in constant time with the configured key."""
+"""API-key authentication: header x-api-key compared in constant time with the configured key.
+
+/metrics also takes `Authorization: Bearer <key>`, which Prometheus' scrape config can send.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +15,13 @@ from .errors import Unauthorized
 API_KEY_HEADER = "x-api-key"  # header lookups are case-insensitive
 CONFIG_KEY = "WAMULTI_API_KEY"
 PROTECTED_PREFIX = "/api/"
+BEARER_PREFIX = "bearer "
+# The OpenAPI security schemes; SECURITY is what every route under /api/ requires.
+SECURITY_SCHEMES = {
+    "apiKey": {"type": "apiKey", "in": "header", "name": API_KEY_HEADER},
+    "bearer": {"type": "http", "scheme": "bearer", "description": "The same API key (GET /metrics only)."},
+}
+SECURITY = [{"apiKey": []}]
 
 
 def _as_bytes(value: str) -> bytes | None:
@@ -22,17 +32,24 @@ def _as_bytes(value: str) -> bytes | None:
         return None
 
 
-def check_api_key() -> None:
+def _bearer_token() -> str:
+    value = request.headers.get("Authorization", "")
+    return value[len(BEARER_PREFIX):].strip() if value[:len(BEARER_PREFIX)].lower() == BEARER_PREFIX else ""
+
+
+def check_api_key(allow_bearer: bool = False) -> None:
     """Raise Unauthorized unless the request carries the configured API key (checked once per request)."""
     if g.get("wamulti_authenticated"):
         return
     expected = current_app.config[CONFIG_KEY].encode("utf-8")
-    given = request.headers.get(API_KEY_HEADER, "")
+    given = request.headers.get(API_KEY_HEADER, "") or (_bearer_token() if allow_bearer else "")
     if not given:
-        raise Unauthorized(f"Header '{API_KEY_HEADER}' with the API key is required.")
+        also = " (or 'Authorization: Bearer <key>')" if allow_bearer else ""
+        raise Unauthorized(f"Header '{API_KEY_HEADER}' with the API key is required{also}.")
     given_bytes = _as_bytes(given)
     if given_bytes is None or not hmac.compare_digest(given_bytes, expected):
-        raise Unauthorized(f"The API key in header '{API_KEY_HEADER}' is not valid.")
+        raise Unauthorized("The API key is not valid." if allow_bearer else
+                           f"The API key in header '{API_KEY_HEADER}' is not valid.")
     g.wamulti_authenticated = True
 
 

@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, request
+from flask import Response
+from flask_openapi3 import APIBlueprint, Tag
 
-from ..errors import InvalidField
-from ..fields import validate_client_id
-from ..phone import normalize_phone
 from ..qr import qr_png
-from .auth import check_api_key
-from .json_body import iso_utc, json_object
+from .auth import SECURITY, check_api_key
+from .json_body import iso_utc
 from .registry import registry
+from .responses import BODY, ClientList, ClientOut, CreatedClient, Deleted, responses
+from .schemas import ClientPath, CreateClient, PairClient, QrQuery
 
-bp = Blueprint("clients", __name__, url_prefix="/api/clients")
+bp = APIBlueprint("clients", __name__, url_prefix="/api/clients", abp_tags=[Tag(name="clients")],
+                  abp_security=SECURITY)
 bp.before_request(check_api_key)
 
-QR_FORMATS = ("png", "text")
+QR_IMAGE = {"description": "The pending QR code: a PNG, or its raw string with ?format=text.",
+            "headers": {"Cache-Control": {"description": "no-store: the code rotates.", "schema": {"type": "string"}}},
+            "content": {"image/png": {"schema": {"type": "string", "contentMediaType": "image/png"}},
+                        "text/plain": {"schema": {"type": "string"}}}}
 
 
 def client_json(status) -> dict:
@@ -31,58 +35,47 @@ def client_json(status) -> dict:
     }
 
 
-def _optional_phone(body: dict) -> str | None:
-    value = body.get("phone")
-    return None if value is None else normalize_phone(value, "phone")
+@bp.post("", responses=responses({201: CreatedClient}, 400, 409, 503, *BODY))
+def create(body: CreateClient):
+    """Create a client and start pairing it; 201 with its Location.
 
-
-@bp.post("")
-def create():
-    """Create a client and start pairing it; 201 with its Location."""
-    body = json_object()
-    client_id = validate_client_id(body.get("clientId"))
-    phone = _optional_phone(body)
-    status = registry().create(client_id, phone)
+    With `phone` the answer waits up to 15 s for `pairingCode` (sooner, with `lastError`, if the
+    connection fails); without it the server's console asks for the number.
+    """
+    status = registry().create(body.clientId, body.phone)
     return client_json(status), 201, {"Location": f"/api/clients/{status.client_id}"}
 
 
-@bp.get("")
+@bp.get("", responses=responses({200: ClientList}))
 def list_clients():
     """Every client, sorted by id."""
     return [client_json(status) for status in registry().list()]
 
 
-@bp.get("/<client_id>")
-def get(client_id: str):
+@bp.get("/<client_id>", responses=responses({200: ClientOut}, 400, 404))
+def get(path: ClientPath):
     """One client."""
-    return client_json(registry().get(validate_client_id(client_id)))
+    return client_json(registry().get(path.client_id))
 
 
-@bp.post("/<client_id>/pair")
-def pair(client_id: str):
+@bp.post("/<client_id>/pair", responses=responses({200: ClientOut}, 400, 404, 409, 503, *BODY))
+def pair(path: ClientPath, body: PairClient):
     """Pair a closed or unpaired client again; the body (with 'phone') is optional."""
-    client_id = validate_client_id(client_id)
-    phone = _optional_phone(json_object(optional=True))
-    return client_json(registry().pair(client_id, phone))
+    return client_json(registry().pair(path.client_id, body.phone))
 
 
-@bp.get("/<client_id>/qr")
-def qr(client_id: str):
+@bp.get("/<client_id>/qr", responses=responses({200: QR_IMAGE}, 400, 404))
+def qr(path: ClientPath, query: QrQuery):
     """The pending QR code as a PNG, or its raw string with ?format=text."""
-    client_id = validate_client_id(client_id)
-    fmt = request.args.get("format", "png")
-    if fmt not in QR_FORMATS:
-        raise InvalidField("format", "Query parameter 'format' must be 'png' or 'text'.")
-    data = registry().qr(client_id)
+    data = registry().qr(path.client_id)
     headers = {"Cache-Control": "no-store"}  # the code rotates every few seconds
-    if fmt == "text":
+    if query.format == "text":
         return Response(data, mimetype="text/plain", headers=headers)
     return Response(qr_png(data), mimetype="image/png", headers=headers)
 
 
-@bp.delete("/<client_id>")
-def delete(client_id: str):
-    """Log out, stop and remove a client in any state."""
-    client_id = validate_client_id(client_id)
-    registry().delete(client_id)
-    return {"clientId": client_id, "deleted": True}
+@bp.delete("/<client_id>", responses=responses({200: Deleted}, 400, 404, 503))
+def delete(path: ClientPath):
+    """Log out, stop and remove a client in any state (within a few seconds)."""
+    registry().delete(path.client_id)
+    return {"clientId": path.client_id, "deleted": True}

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from flask import Blueprint
+from flask_openapi3 import APIBlueprint, Tag
 
 from .registry import registry as current_registry
+from .responses import Degraded, Health
 
-bp = Blueprint("health", __name__)
+bp = APIBlueprint("health", __name__, abp_tags=[Tag(name="health")])
 
 
-@bp.get("/healthz")
+@bp.get("/healthz", responses={200: Health, 503: Degraded})
 def healthz():
-    """200 ok, or 503 degraded while the store is unreachable."""
+    """Liveness and store reachability: 200 ok, or 503 degraded while the store is unreachable."""
     registry = current_registry()
     health = registry.health()
     body = {"status": "ok", "store": registry.store_kind, "clients": health["clients"]}

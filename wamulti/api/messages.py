@@ -2,32 +2,33 @@
 
 from __future__ import annotations
 
-from flask import Blueprint
+from flask_openapi3 import APIBlueprint, Tag
 
-from ..fields import validate_client_id, validate_text
-from ..phone import normalize_recipient
-from .auth import check_api_key
-from .json_body import iso_utc, json_object
+from .auth import SECURITY, check_api_key
+from .json_body import iso_utc
 from .registry import registry
+from .responses import BODY, Sent, responses
+from .schemas import SendText
 
-bp = Blueprint("messages", __name__, url_prefix="/api/messages")
+bp = APIBlueprint("messages", __name__, url_prefix="/api/messages", abp_tags=[Tag(name="messages")],
+                  abp_security=SECURITY)
 bp.before_request(check_api_key)
 
 
-@bp.post("/send")
-def send():
-    """Validate every field, then send through the client (404, 422 not on WhatsApp, 502 upstream,
-    503 not ready or cancelled, 504 timed out with the messageId)."""
-    body = json_object()
-    client_id = validate_client_id(body.get("clientId"))
-    to = normalize_recipient(body.get("to"), "to")
-    text = validate_text(body.get("text"), "text")
-    sent = registry().send_text(client_id, to, text)
+@bp.post("/send", responses=responses({200: Sent}, 400, 404, 422, 502, 503, 504, *BODY))
+def send(body: SendText):
+    """Send a text: every field is validated before the client is looked up.
+
+    404 unknown client, 422 the number has no WhatsApp account, 502 WhatsApp refused or failed the
+    send, 503 `client_not_ready` (with `currentState` and `Retry-After`) or `send_cancelled` (never
+    sent), 504 `send_timeout`: under way past SEND_TIMEOUT, outcome told later under its `messageId`.
+    """
+    sent = registry().send_text(body.clientId, body.to, body.text)
     return {
         "success": True,
         "messageId": sent.message_id,
         "waMessageId": sent.wa_message_id,
-        "clientId": client_id,
+        "clientId": body.clientId,
         "to": sent.to,
         "timestamp": iso_utc(sent.timestamp),
     }

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from flask import Blueprint
+from flask_openapi3 import APIBlueprint, Tag
 
-from ..events.fields import check_event_id, check_event_types, check_secret, check_url, mask_secret
-from ..fields import validate_client_id
-from .auth import check_api_key
+from ..events.fields import check_event_types, mask_secret
+from .auth import SECURITY, check_api_key
 from .events_port import events
-from .json_body import iso_utc, json_object
+from .json_body import iso_utc
 from .registry import registry
+from .responses import BODY, Deleted, Replayed, WebhookOut, responses
+from .schemas import ClientPath, PutWebhook, Replay
 
-bp = Blueprint("webhooks", __name__, url_prefix="/api/clients")
+bp = APIBlueprint("webhooks", __name__, url_prefix="/api/clients", abp_tags=[Tag(name="webhooks")],
+                  abp_security=SECURITY)
 bp.before_request(check_api_key)
 
 
@@ -27,45 +29,37 @@ def webhook_json(client_id: str, hook, show_secret: bool = False) -> dict:
 
 
 def _known_client(client_id: str) -> str:
-    """The validated id of an existing client (404 otherwise)."""
-    client_id = validate_client_id(client_id)
+    """The id of an existing client (404 otherwise)."""
     registry().get(client_id)
     return client_id
 
 
-@bp.put("/<client_id>/webhook")
-def put_webhook(client_id: str):
+@bp.put("/<client_id>/webhook", responses=responses({200: WebhookOut}, 400, 404, 503, *BODY))
+def put_webhook(path: ClientPath, body: PutWebhook):
     """Set the client's own webhook {"url", "events"?, "secret"?}; a generated secret is shown only here."""
-    client_id = validate_client_id(client_id)
-    body = json_object()
-    url = check_url(body.get("url"))
-    types = None if body.get("events") is None else check_event_types(body.get("events"))
-    secret = None if body.get("secret") is None else check_secret(body.get("secret"))
-    _known_client(client_id)
-    hook, generated = events().set_webhook(client_id, url, types, secret)
+    types = None if body.events is None else check_event_types(body.events)
+    client_id = _known_client(path.client_id)
+    hook, generated = events().set_webhook(client_id, body.url, types, body.secret)
     return webhook_json(client_id, hook, show_secret=generated)
 
 
-@bp.get("/<client_id>/webhook")
-def get_webhook(client_id: str):
+@bp.get("/<client_id>/webhook", responses=responses({200: WebhookOut}, 400, 404, 503))
+def get_webhook(path: ClientPath):
     """The client's own webhook, secret masked (404 if it has none: the global one applies)."""
-    client_id = _known_client(client_id)
+    client_id = _known_client(path.client_id)
     return webhook_json(client_id, events().webhook(client_id))
 
 
-@bp.delete("/<client_id>/webhook")
-def delete_webhook(client_id: str):
+@bp.delete("/<client_id>/webhook", responses=responses({200: Deleted}, 400, 404, 503))
+def delete_webhook(path: ClientPath):
     """Remove the client's own webhook; the global one (if any) applies again."""
-    client_id = _known_client(client_id)
+    client_id = _known_client(path.client_id)
     events().delete_webhook(client_id)
     return {"clientId": client_id, "deleted": True}
 
 
-@bp.post("/<client_id>/webhook/replay")
-def replay(client_id: str):
+@bp.post("/<client_id>/webhook/replay", responses=responses({200: Replayed}, 400, 404, 409, 503, *BODY))
+def replay(path: ClientPath, body: Replay):
     """Queue every event of the client after {"after": "<eventId>"} again, in order (all without 'after')."""
-    client_id = validate_client_id(client_id)
-    body = json_object(optional=True)
-    after = None if body.get("after") is None else check_event_id(body.get("after"), "after")
-    _known_client(client_id)
-    return {"clientId": client_id, "queued": events().replay(client_id, after)}
+    client_id = _known_client(path.client_id)
+    return {"clientId": client_id, "queued": events().replay(client_id, body.after)}

@@ -76,6 +76,10 @@ class EventService:
         self.log.close(timeout)
         self.watchdog.stop()
 
+    def backlog(self) -> dict:
+        """For the metrics: events held in memory (store unreachable), clients with pending deliveries."""
+        return {"held": self.log.held(), "pending_clients": len(self._store.pending_heads())}
+
     def publish(self, client_id: str, type: EventType | str, data: dict) -> Event:
         """Shorthand for log.publish."""
         return self.log.publish(client_id, type, data)

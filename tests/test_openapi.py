@@ -1,0 +1,106 @@
+"""GET /openapi.json: a valid OpenAPI 3.1 document of every route, built from the models that
+validate the requests, with every error in the API's shape."""
+
+from __future__ import annotations
+
+import pytest
+from openapi_spec_validator import validate
+from pydantic import ValidationError
+
+from tests.fake_registry import FakeRegistry
+from wamulti.api import schemas
+from wamulti.api.responses import COMMON, ERRORS
+from wamulti.app import create_app
+from wamulti.config import Settings
+from wamulti.metrics import Metrics
+
+KEY = "test-key-0123456789abcdef"
+NOT_IN_DOCUMENT = {"static", "docs.static", "docs.openapi_json", "docs.docs_page"}
+
+
+class NoEvents:
+    """A stand-in events service: these tests only read the document, no route is called."""
+
+
+@pytest.fixture(scope="module")
+def app():
+    return create_app(Settings(api_key=KEY), FakeRegistry(store_kind="mysql"), NoEvents(), Metrics())
+
+
+@pytest.fixture(scope="module")
+def doc(app):
+    resp = app.test_client().get("/openapi.json")
+    assert resp.status_code == 200 and resp.content_type.startswith("application/json")
+    return resp.get_json()
+
+
+def operations(doc):
+    for path, item in doc["paths"].items():
+        for method, operation in item.items():
+            yield method.upper(), path, operation
+
+
+def test_valid_openapi_31(doc):
+    validate(doc)  # raises with the first problem
+    assert doc["openapi"] == "3.1.0" and doc["info"]["title"] == "wamulti"
+
+
+def test_every_route_is_documented(app, doc):
+    documented = {(m, p) for m, p, _ in operations(doc)}
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint in NOT_IN_DOCUMENT:
+            continue
+        path = rule.rule.replace("<", "{").replace(">", "}")
+        for method in rule.methods - {"HEAD", "OPTIONS"}:
+            assert (method, path) in documented, f"{method} {path} is not in /openapi.json"
+
+
+def test_errors_have_the_contract_shape(doc):
+    schemas_ = doc["components"]["schemas"]
+    for method, path, operation in operations(doc):
+        statuses = set(operation["responses"])
+        if path.startswith("/api/") or path == "/metrics":
+            assert operation["security"] and {str(s) for s in COMMON} <= statuses, (method, path)
+        for status, answer in operation["responses"].items():
+            if int(status) < 400 or path == "/healthz":
+                continue
+            ref = answer["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]
+            assert ref == f"Error{status}"
+            model = schemas_[ref]
+            assert set(model["required"]) == {"error", "message"}
+            error = model["properties"]["error"]
+            assert error.get("enum", [error.get("const")]) == list(ERRORS[int(status)].codes)
+            assert answer["content"]["application/json"]["example"]["error"] in ERRORS[int(status)].codes
+    assert doc["paths"]["/api/messages/send"]["post"]["responses"]["503"]["headers"]["Retry-After"]
+    assert doc["components"]["securitySchemes"]["apiKey"] == {"type": "apiKey", "in": "header", "name": "x-api-key"}
+
+
+def test_body_examples_pass_the_validating_models(doc):
+    """The examples in the document are checked by the same models the routes validate with."""
+    models = {"CreateClient": schemas.CreateClient, "PairClient": schemas.PairClient,
+              "SendText": schemas.SendText, "PutWebhook": schemas.PutWebhook, "Replay": schemas.Replay}
+    seen = set()
+    for _, _, operation in operations(doc):
+        body = operation.get("requestBody")
+        if body:
+            name = body["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]
+            models[name].model_validate(body["content"]["application/json"]["example"])
+            seen.add(name)
+            assert body["required"] is not issubclass(models[name], schemas.OptionalBody)
+    assert seen == set(models)
+    with pytest.raises(ValidationError):
+        schemas.SendText.model_validate({"clientId": "a", "to": "+49 151 2345678", "text": " "})
+
+
+def test_client_id_rules_are_in_the_document(doc):
+    client_id = doc["components"]["schemas"]["CreateClient"]["properties"]["clientId"]
+    assert client_id["maxLength"] == 64 and client_id["pattern"] == schemas.CLIENT_ID_PATTERN
+    with pytest.raises(ValidationError):
+        schemas.CreateClient.model_validate({"clientId": "x" * 65})
+
+
+def test_docs_and_document_need_no_key(app):
+    client = app.test_client()
+    assert client.get("/docs").status_code == 200
+    assert client.get("/openapi.json").status_code == 200
+    assert client.get("/api/clients").status_code == 401
