@@ -130,6 +130,7 @@ class _Service:
         from .events.courier import where
         from .events.service import EventService
         from .registry import ClientRegistry
+        from .worker.outbound import send_options
 
         backend = make_backend(settings)
         prompter = ConsolePrompter(settings.pairing_console, settings.pairing_timeout)
@@ -141,7 +142,8 @@ class _Service:
             log.info("global webhook: events %s to %s", ",".join(settings.webhook_events),
                      where(settings.webhook_url))
         registry = ClientRegistry(store=store, backend=backend, prompter=prompter, data_dir=settings.data_dir,
-                                  pairing_timeout=settings.pairing_timeout, events=events)
+                                  pairing_timeout=settings.pairing_timeout, events=events,
+                                  send_options=send_options(settings), wait_slots=settings.http_threads // 2)
         return cls(store, backend, prompter, registry, events)
 
     def close(self) -> None:
