@@ -75,12 +75,12 @@ class MySQLOutbound(OutboundStore):
             cur.execute(f"SELECT COUNT(*) FROM outbound WHERE client_id = %s AND state IN ({_OPEN})",
                         (row.client_id,))
             count = cur.fetchone()[0]
-            if count >= max_open:
-                raise QueueFull(row.client_id, count)
-            stored = replace(row, created_at=now, updated_at=now)
-            cur.execute(f"INSERT INTO outbound ({OUTBOUND_COLUMNS}) VALUES ({', '.join(['%s'] * 14)})",
-                        outbound_values(stored, lambda t: t))
-            return replace(stored, seq=cur.lastrowid), True
+            if count < max_open:
+                stored = replace(row, created_at=now, updated_at=now)
+                cur.execute(f"INSERT INTO outbound ({OUTBOUND_COLUMNS}) VALUES ({', '.join(['%s'] * 14)})",
+                            outbound_values(stored, lambda t: t))
+                return replace(stored, seq=cur.lastrowid), True
+        raise QueueFull(row.client_id, count)  # outside the transaction: _tx turns any error into StoreError
 
     def _held_by(self, idem_key: str) -> OutboundRow | None:
         with self._tx() as cur:

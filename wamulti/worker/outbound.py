@@ -186,15 +186,18 @@ class Dispatcher:
 
     # ---- the queue thread ----------------------------------------------------------------------
     def _main(self) -> None:
+        failed = False
         try:
             while self._load() and self._pass():
                 pass
         except Exception:  # a bug must not kill sending silently: log it; the next accept() restarts
+            failed = True
             log.exception("[%s] queue thread failed", self.client_id)
         finally:
             with self._cond:
                 self._thread = None
-                self._ensure_thread()
+                if not failed:  # work that came in as the thread decided to end
+                    self._ensure_thread()
 
     def _load(self) -> bool:
         """Read the store's open rows once per process; False when stopped."""
@@ -241,7 +244,7 @@ class Dispatcher:
                 if row is None:
                     return IDLE_WAIT
                 if (pause := self._cap.wait_seconds()) > 0:
-                    self._pending[row.recipient].appendleft(row)
+                    self._pending.setdefault(row.recipient, deque()).appendleft(row)
                     return pause
                 self._cap.take()
                 self._busy.add(row.recipient)
