@@ -8,6 +8,7 @@ as long as the worker: the delete guard and what was last saved survive a restar
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 
 from ..backends.base import Backend, BackendSession
@@ -149,12 +150,14 @@ class ClientWorker:
 
     def join(self, timeout: float) -> bool:
         """Wait for the worker thread to end; True if it did."""
+        deadline = time.monotonic() + timeout
         with self._lock:
             thread = self._thread
-        if thread is None:
-            return True
-        thread.join(timeout)
-        return not thread.is_alive()
+        if thread is not None:
+            thread.join(timeout)
+            if thread.is_alive():
+                return False
+        return self._outbound.join(max(0.0, deadline - time.monotonic()))
 
     # ---- sending ------------------------------------------------------------------------------
     def submit(self, to: str, text: str, idem: tuple[str, str] | None = None, wait: float = 0.0) -> Sent | Accepted:

@@ -126,6 +126,15 @@ class Dispatcher:
             self._running = False
             self._cond.notify_all()
 
+    def join(self, timeout: float) -> bool:
+        """Wait for the queue thread to end (after stop()); True if it did."""
+        with self._cond:
+            thread = self._thread
+        if thread is None or thread is threading.current_thread():
+            return True
+        thread.join(timeout)
+        return not thread.is_alive()
+
     def forget(self) -> None:
         """The client was deleted (its rows with it)."""
         with self._cond:
