@@ -99,7 +99,7 @@ class FakeRegistry:
         del self.clients[client_id]
         self.qr_codes.pop(client_id, None)
 
-    def send_text(self, client_id: str, to: str, text: str) -> Sent:
+    def send_text(self, client_id: str, to: str, text: str, **options) -> Sent:
         """A '+<digits>' recipient 'resolves' to '<digits>@s.whatsapp.net'; ids are numbered."""
         self._enter("send_text", client_id, to, text)
         status = self._status(client_id)

@@ -45,6 +45,7 @@ class ServerProcess:
             "API_KEY": API_KEY, "HOST": "127.0.0.1", "PORT": str(self.port), "DATA_DIR": str(self.data_dir),
             "WA_BACKEND": "simulator", "PAIRING_CONSOLE": "off", "LOG_LEVEL": "INFO",
             "SIM_CONNECT_DELAY": "0.05", "SIM_PAIR_DELAY": "0.3", "SIM_SYNC_DELAY": "0.1",
+            "SIM_SEND_DELAY": "0", "SEND_RATE_PER_MINUTE": "0",  # instant and uncapped unless a test says
             "PYTHONUNBUFFERED": "1",
             **(env or {}),
         }

@@ -69,13 +69,16 @@ def test_database_outage_of_30_seconds(tmp_path, db, mariadb):
             while time.monotonic() - down_at < 30:
                 states = {c["clientId"]: c["state"] for c in server.clients()}
                 assert states["d1"] == "READY" and states["d2"] == "READY"
-                assert send(server, "d1").status == 200
+                refused = send(server, "d1")  # a send is durable or not accepted: never held in memory only
+                assert refused.status == 503 and refused.json["error"] == "store_unavailable", refused
+                assert refused.headers["retry-after"] == "5"
                 assert server.proc.poll() is None
                 time.sleep(2)
             assert {c["clientId"]: c["state"] for c in server.clients()}["late"] == "READY"
         finally:
             mariadb.start()
         assert server.request("GET", "/healthz", key=None).status == 200
+        assert send(server, "d1").status == 200, "sending again once the store is back"
         live = {c["clientId"]: c for c in server.clients()}
 
         def stored_matches():

@@ -45,6 +45,12 @@ class Settings:
     sim_sync_delay: float = 0.5
     sim_read_delay: float = 1.0
     sim_not_on_whatsapp: tuple[str, ...] = ()  # phone digits the simulator says have no account
+    sim_send_delay: float = 0.3  # seconds a simulated send takes (WhatsApp-like)
+    sim_send_jitter: float = 0.0  # +- seconds spread on each simulated send
+    send_wait: float = 10.0  # the longest a send request waits for WhatsApp's answer before 202
+    send_expiry: float = 3600.0  # a queued send not sent by then fails (`expired`)
+    send_queue_max: int = 1000  # open (queued or sending) sends per client; 429 past it
+    send_rate_per_minute: int = 60  # sends started per minute per client; 0 = no cap
     http_threads: int = 8
     webhook_url: str = field(default="", repr=False)  # may carry credentials
     webhook_secret: str = field(default="", repr=False)
@@ -159,6 +165,12 @@ def settings_from_env(env: Mapping[str, str]) -> Settings:
         sim_read_delay=_float(env, "SIM_READ_DELAY", 1.0, 0, 3600),
         sim_not_on_whatsapp=_phone_list(env, "SIM_NOT_ON_WHATSAPP"),
         http_threads=_int(env, "HTTP_THREADS", 8, 1, 256),
+        sim_send_delay=_float(env, "SIM_SEND_DELAY", 0.3, 0, 3600),
+        sim_send_jitter=_float(env, "SIM_SEND_JITTER", 0.0, 0, 3600),
+        send_wait=_float(env, "SEND_WAIT", 10.0, 0, 300),
+        send_expiry=_float(env, "SEND_EXPIRY", 3600.0, 1, 30 * 86400),
+        send_queue_max=_int(env, "SEND_QUEUE_MAX", 1000, 1, 1_000_000),
+        send_rate_per_minute=_int(env, "SEND_RATE_PER_MINUTE", 60, 0, 100_000),
         event_retention_hours=_int(env, "EVENT_RETENTION_HOURS", 72, 1, 87600),
         **_webhook(env),
     )

@@ -61,3 +61,16 @@ class SendTimeout(DomainError):
 
 class SendCancelled(DomainError):
     """A send that never started (it waited behind one that timed out, or past its own deadline)."""
+
+
+class QueueFull(DomainError):
+    """The client's outbound queue holds as many sends as it may; nothing was accepted."""
+
+    def __init__(self, client_id: str, depth: int):
+        super().__init__(f"Client '{client_id}' has {depth} sends waiting, its queue's limit; nothing was "
+                         "accepted: retry later.")
+        self.depth = depth
+
+
+class IdempotencyKeyReused(DomainError):
+    """An Idempotency-Key seen before with another request body; nothing was sent."""

@@ -15,13 +15,18 @@ import time
 from prometheus_client import CollectorRegistry, Counter, Histogram, ProcessCollector
 from prometheus_client.core import GaugeMetricFamily
 
-from .errors import NotFound, NotReady, Upstream
+from .errors import IdempotencyKeyReused, NotFound, NotReady, QueueFull, RecipientNotOnWhatsApp, Upstream
 from .events.model import DeliveryState, EventType
 from .worker.states import State
 
 SEND_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30)
 STORE_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
-SEND_FAILURES = ((NotReady, "not_ready"), (Upstream, "upstream"))
+SEND_FAILURES = ((NotReady, "not_ready"), (QueueFull, "queue_full"), (IdempotencyKeyReused, "idempotency_key_reused"),
+                 (RecipientNotOnWhatsApp, "recipient_not_on_whatsapp"), (Upstream, "upstream"))
+# failed acks (a send that failed after its caller stopped waiting): their reason code, bounded
+ACK_FAILURES = {"recipient_not_on_whatsapp": "recipient_not_on_whatsapp", "upstream_error": "upstream",
+                "expired": "expired", "outcome_unknown": "outcome_unknown"}
+FAILURE_REASONS = sorted({*(r for _, r in SEND_FAILURES), *ACK_FAILURES.values(), "error"})
 WEBHOOK_OUTCOMES = {DeliveryState.DELIVERED.value: "delivered", DeliveryState.FAILED.value: "failed",
                     DeliveryState.PENDING.value: "retry"}
 RESTORE_GRACE_SECONDS = 2.0  # a restored session file is written just after its snapshot was loaded
@@ -34,13 +39,13 @@ class Metrics:
         self.registry = CollectorRegistry()
         self._clock = clock
         r = self.registry
-        self.sent = Counter("wamulti_messages_sent_total", "Messages sent, per client.", ["client"], registry=r)
-        self.send_failed = Counter("wamulti_messages_failed_total", "Sends that failed, per client and reason "
-                                   "(not_ready, upstream, error).", ["client", "reason"], registry=r)
+        self.sent = Counter("wamulti_messages_sent_total", "Messages WhatsApp accepted (server acks), per client.", ["client"], registry=r)
+        self.send_failed = Counter("wamulti_messages_failed_total", "Sends refused or failed, per client and "
+                                   "reason (" + ", ".join(FAILURE_REASONS) + ").", ["client", "reason"], registry=r)
         self.received = Counter("wamulti_messages_received_total", "Messages received, per client.", ["client"],
                                 registry=r)
-        self.send_seconds = Histogram("wamulti_send_duration_seconds", "Time to send a message (successful or "
-                                      "not), from the API's call to WhatsApp's answer.", buckets=SEND_BUCKETS,
+        self.send_seconds = Histogram("wamulti_send_duration_seconds", "Time a send request waited for "
+                                      "its answer (200 or an error; not 202), from the API's call on.", buckets=SEND_BUCKETS,
                                       registry=r)
         self.store_seconds = Histogram("wamulti_store_call_duration_seconds", "Time of one store call, per "
                                        "operation.", ["operation"], buckets=STORE_BUCKETS, registry=r)
@@ -83,7 +88,7 @@ class Metrics:
     def forget(self, client_id: str) -> None:
         """A deleted client: drop its series so the label set stays bounded by the clients there are."""
         for metric, extra in ((self.sent, ()), (self.received, ()),
-                              (self.send_failed, [r for _, r in SEND_FAILURES] + ["error"]),
+                              (self.send_failed, FAILURE_REASONS),
                               (self.webhook, list(WEBHOOK_OUTCOMES.values()))):
             for labels in ([(client_id, e) for e in extra] if extra else [(client_id,)]):
                 try:
@@ -115,11 +120,13 @@ class MeteredRegistry:
     def __getattr__(self, name):
         return getattr(self._registry, name)
 
-    def send_text(self, client_id: str, to_jid: str, text: str):
+    def send_text(self, client_id: str, to: str, text: str, **options):
+        """Refusals and failures a waiting request saw are counted here; sends that went out are
+        counted from their `server` ack (CountingSink), so queued sends count when they go."""
         m = self._metrics
         started = time.perf_counter()
         try:
-            sent = self._registry.send_text(client_id, to_jid, text)
+            answer = self._registry.send_text(client_id, to, text, **options)
         except NotFound:
             raise  # no such client: no series for an id that does not exist
         except Exception as exc:
@@ -127,9 +134,9 @@ class MeteredRegistry:
             m.send_failed.labels(client_id, reason).inc()
             m.send_seconds.observe(time.perf_counter() - started)
             raise
-        m.send_seconds.observe(time.perf_counter() - started)
-        m.sent.labels(client_id).inc()
-        return sent
+        if getattr(answer, "wa_message_id", None) is not None:  # a Sent, not an Accepted (202)
+            m.send_seconds.observe(time.perf_counter() - started)
+        return answer
 
     def delete(self, client_id: str) -> None:
         self._registry.delete(client_id)
@@ -149,6 +156,12 @@ class CountingSink:
         event = self._sink.publish(client_id, type, data)
         if type == EventType.MESSAGE:
             self._metrics.received.labels(client_id).inc()
+        elif type == EventType.MESSAGE_ACK and data.get("messageId") is not None:  # acks of our own sends
+            if data.get("status") == "server":
+                self._metrics.sent.labels(client_id).inc()
+            elif data.get("status") == "failed":
+                code = (data.get("reason") or "").partition(":")[0]
+                self._metrics.send_failed.labels(client_id, ACK_FAILURES.get(code, "error")).inc()
         return event
 
 

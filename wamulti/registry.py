@@ -9,14 +9,20 @@ import logging
 import threading
 import time
 from dataclasses import replace
+from datetime import timedelta
 from pathlib import Path
 
 from .backends.base import Backend
 from .errors import Conflict, InvalidField, NotFound
 from .store.base import ClientRecord, DuplicateClient, SessionStore, StoreError
+from .store.outbound import FAILED, QUEUED, OutboundRow
+from .store.rows import utcnow
 from .worker import CLOSED, CONNECTING, PAIRING, READY, SYNCING, ClientStatus, ClientWorker, Prompter
 from .worker.hearing import EventSink
+from .worker.outbound import EXPIRED, SendOptions
+from .worker.outcome import Accepted, request_hash
 from .worker.sender import Sent
+from .worker.waiters import Waiters
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +38,8 @@ class ClientRegistry:
 
     def __init__(self, *, store: SessionStore, backend: Backend, prompter: Prompter, data_dir: Path,
                  pairing_timeout: float, pairing_code_wait: float = PAIRING_CODE_WAIT,
-                 events: EventSink | None = None, **worker_options):
+                 events: EventSink | None = None, send_options: SendOptions | None = None,
+                 wait_slots: int = 4, **worker_options):
         self._store = store
         self._backend = backend
         self._prompter = prompter
@@ -41,6 +48,9 @@ class ClientRegistry:
         self._pairing_code_wait = pairing_code_wait
         self._events = events  # where every worker publishes what its client hears (None: nowhere)
         self._worker_options = worker_options  # e.g. send_timeout, snapshot_interval (tests, benchmarks)
+        self._send_options = send_options or SendOptions()
+        # request threads waiting for sends: at most wait_slots at once (half of HTTP_THREADS)
+        self._waiters = Waiters(wait_slots)
         self._lock = threading.Lock()
         self._workers: dict[str, ClientWorker] = {}
 
@@ -62,7 +72,7 @@ class ClientRegistry:
     def _new_worker(self, record: ClientRecord) -> ClientWorker:
         return ClientWorker(record, backend=self._backend, store=self._store, prompter=self._prompter,
                             data_dir=self._data_dir, pairing_timeout=self._pairing_timeout, events=self._events,
-                            **self._worker_options)
+                            waiters=self._waiters, send_options=self._send_options, **self._worker_options)
 
     def _require_phone_or_console(self, phone: str | None) -> None:
         if phone is None and not self.console_enabled:
@@ -136,9 +146,30 @@ class ClientRegistry:
         self._forget(client_id, worker)
         log.info("[%s] deleted", client_id)
 
-    def send_text(self, client_id: str, to: str, text: str) -> Sent:
-        """`to`: a JID, or '+<digits>' for a phone number that WhatsApp resolves first."""
-        return self._worker(client_id).send_text(to, text)
+    def send_text(self, client_id: str, to: str, text: str, *, wait: bool = True,
+                  idempotency_key: str | None = None) -> Sent | Accepted:
+        """Accept a send into the client's queue; with `wait`, wait up to SEND_WAIT for WhatsApp's answer
+        while a waiting slot is free (else answer Accepted at once). `to`: a JID, or '+<digits>' that
+        WhatsApp resolves first. An idempotency key answers a repeated request with its first send."""
+        worker = self._worker(client_id)
+        idem = (idempotency_key, request_hash(client_id, to, text)) if idempotency_key else None
+        slot = wait and self._waiters.take_slot()
+        try:
+            return worker.submit(to, text, idem, wait=self._send_options.wait if slot else 0.0)
+        finally:
+            if slot:
+                self._waiters.give_slot()
+
+    def message_status(self, message_id: str) -> OutboundRow:
+        """A send's row (NotFound if unknown); a queued one past SEND_EXPIRY reads (and becomes) failed."""
+        row = self._store.get_send(message_id)
+        if row is None:
+            raise NotFound(f"No message with id '{message_id}'.")
+        cutoff = utcnow() - timedelta(seconds=self._send_options.expiry)
+        if row.state == QUEUED and row.created_at and row.created_at < cutoff:
+            self._store.set_send_state(message_id, FAILED, reason=EXPIRED)
+            row = self._store.get_send(message_id) or row
+        return row
 
     def health(self) -> dict:
         try:

@@ -132,6 +132,7 @@ class _Service:
         from .events.service import EventService
         from .metrics import Metrics
         from .registry import ClientRegistry
+        from .worker.outbound import send_options
 
         metrics = Metrics()
         store = metrics.wrap_store(store)  # closed through the wrapper: close() passes through
@@ -145,7 +146,8 @@ class _Service:
             log.info("global webhook: events %s to %s", ",".join(settings.webhook_events),
                      where(settings.webhook_url))
         registry = ClientRegistry(store=store, backend=backend, prompter=prompter, data_dir=settings.data_dir,
-                                  pairing_timeout=settings.pairing_timeout, events=metrics.wrap_sink(events))
+                                  pairing_timeout=settings.pairing_timeout, events=metrics.wrap_sink(events),
+                                  send_options=send_options(settings), wait_slots=settings.http_threads // 2)
         metrics.watch(registry, events)
         return cls(store, backend, prompter, registry, events, metrics)
 

@@ -21,6 +21,7 @@ log = logging.getLogger(__name__)
 SLOW_RETRY_STATES = ("CLOSED", "PAIRING")
 SLOW_RETRY_SECONDS, FAST_RETRY_SECONDS = 30, 5
 STORE_RETRY_SECONDS = 5
+QUEUE_RETRY_SECONDS = 10
 
 
 class RequestError(Exception):
@@ -59,6 +60,8 @@ DOMAIN_STATUS = {
     domain.RecipientNotOnWhatsApp: (422, "recipient_not_on_whatsapp"),
     domain.SendTimeout: (504, "send_timeout"),
     domain.SendCancelled: (503, "send_cancelled"),
+    domain.QueueFull: (429, "queue_full"),
+    domain.IdempotencyKeyReused: (422, "idempotency_key_reused"),
 }
 
 # Our own sentences for werkzeug's errors (its descriptions talk about browsers and proxies).
@@ -100,6 +103,8 @@ def handle_domain_error(exc: domain.DomainError) -> Response:
         headers["Retry-After"] = str(SLOW_RETRY_SECONDS if slow else FAST_RETRY_SECONDS)
     if isinstance(exc, domain.SendTimeout):
         body["messageId"] = exc.message_id  # the outcome is unknown: this id tells it later
+    if isinstance(exc, domain.QueueFull):
+        headers["Retry-After"] = str(QUEUE_RETRY_SECONDS)  # nothing was accepted: retrying is safe
     if isinstance(exc, domain.SendCancelled):
         headers["Retry-After"] = str(FAST_RETRY_SECONDS)  # nothing was sent: retrying is safe
     return json_error(status, body, headers)

@@ -1,34 +1,74 @@
-"""Routes under /api/messages: sending text."""
+"""Routes under /api/messages: sending text (through the client's outbound queue) and a send's status."""
 
 from __future__ import annotations
 
 from flask_openapi3 import APIBlueprint, Tag
+from werkzeug.routing import BaseConverter
 
+from ..worker.outcome import Accepted
 from .auth import SECURITY, check_api_key
 from .json_body import iso_utc
 from .registry import registry
-from .responses import BODY, Sent, responses
-from .schemas import SendText
+from .responses import BODY, MessageStatus, Queued, Sent, responses
+from .schemas import MessagePath, SendHeaders, SendText
 
 bp = APIBlueprint("messages", __name__, url_prefix="/api/messages", abp_tags=[Tag(name="messages")],
                   abp_security=SECURITY)
 bp.before_request(check_api_key)
 
 
-@bp.post("/send", responses=responses({200: Sent}, 400, 404, 422, 502, 503, 504, *BODY))
-def send(body: SendText):
-    """Send a text: every field is validated before the client is looked up.
+class MessageIdConverter(BaseConverter):
+    """1-64 letters or digits, but not 'send' (that path is the sending route's, POST only)."""
 
-    404 unknown client, 422 the number has no WhatsApp account, 502 WhatsApp refused or failed the
-    send, 503 `client_not_ready` (with `currentState` and `Retry-After`) or `send_cancelled` (never
-    sent), 504 `send_timeout`: under way past SEND_TIMEOUT, outcome told later under its `messageId`.
+    regex = "(?!send(?![A-Za-z0-9]))[A-Za-z0-9]{1,64}"
+
+
+bp.record_once(lambda state: state.app.url_map.converters.setdefault("message_id", MessageIdConverter))
+
+
+@bp.post("/send", responses=responses({200: Sent, 202: Queued}, 400, 404, 422, 429, 502, 503, *BODY))
+def send(body: SendText, header: SendHeaders):
+    """Send a text: every field is validated, then the send is accepted into the client's queue.
+
+    200 once WhatsApp accepted it; 202 (queued/sending) when `wait` is false, `Prefer: respond-async`
+    was sent, the wait passed SEND_WAIT, or half the HTTP threads are already waiting. 404 unknown
+    client, 422 no WhatsApp account or an Idempotency-Key reused with another body, 429 queue full,
+    502 WhatsApp refused or failed it, 503 `client_not_ready` (with `currentState` and `Retry-After`).
     """
-    sent = registry().send_text(body.clientId, body.to, body.text)
+    prefer_async = header.prefers_async() and body.wait is None
+    wait = (not prefer_async) if body.wait is None else body.wait
+    answer = registry().send_text(body.clientId, body.to, body.text, wait=wait,
+                                  idempotency_key=header.idempotency_key)
+    if isinstance(answer, Accepted):
+        headers = {"Location": f"/api/messages/{answer.message_id}"}
+        if prefer_async:
+            headers["Preference-Applied"] = "respond-async"
+        return {"messageId": answer.message_id, "clientId": body.clientId, "to": answer.to,
+                "status": answer.status}, 202, headers
     return {
         "success": True,
-        "messageId": sent.message_id,
-        "waMessageId": sent.wa_message_id,
+        "messageId": answer.message_id,
+        "waMessageId": answer.wa_message_id,
         "clientId": body.clientId,
-        "to": sent.to,
-        "timestamp": iso_utc(sent.timestamp),
+        "to": answer.to,
+        "timestamp": iso_utc(answer.timestamp),
+    }
+
+
+@bp.get("/<message_id:message_id>", responses=responses({200: MessageStatus}, 400, 404))
+def status(path: MessagePath):
+    """A send's status by wamulti's messageId (404 unknown, or deleted with its client)."""
+    row = registry().message_status(path.message_id)
+    return {
+        "messageId": row.message_id,
+        "clientId": row.client_id,
+        "to": row.recipient,
+        "chat": row.chat,
+        "status": row.state,
+        "reason": row.reason,
+        "waMessageId": row.wa_message_id,
+        "attempts": row.attempts,
+        "createdAt": iso_utc(row.created_at),
+        "updatedAt": iso_utc(row.updated_at),
+        "sentAt": iso_utc(row.sent_at),
     }

@@ -35,8 +35,10 @@ ERRORS: dict[int, ErrorSpec] = {
     409: ErrorSpec(("conflict",), "The request conflicts with the resource's current state."),
     413: ErrorSpec(("payload_too_large",), "The body is larger than MAX_BODY_BYTES."),
     415: ErrorSpec(("unsupported_media_type",), "The body is not sent as 'Content-Type: application/json'."),
-    422: ErrorSpec(("recipient_not_on_whatsapp",), "WhatsApp answered that the number has no account; "
-                   "nothing was sent."),
+    422: ErrorSpec(("recipient_not_on_whatsapp", "idempotency_key_reused"), "WhatsApp answered that the "
+                   "number has no account, or the Idempotency-Key was used with another body; nothing was sent."),
+    429: ErrorSpec(("queue_full",), "The client's outbound queue is at SEND_QUEUE_MAX; nothing was accepted.",
+                   RETRY_AFTER),
     500: ErrorSpec(("internal_error",), "A bug; logged on the server only."),
     502: ErrorSpec(("upstream_error",), "WhatsApp refused or failed the send, or the lookup of the number failed."),
     503: ErrorSpec(("client_not_ready", "store_unavailable", "send_cancelled"), "The client is not READY "
@@ -106,6 +108,37 @@ class Sent(BaseModel):
     to: str = Field(examples=["491512345678@s.whatsapp.net"], description="The JID it was sent to (as "
                     "WhatsApp resolved the number; may be a privacy id '...@lid').")
     timestamp: str | None = Field(examples=["2024-05-06T07:08:09.123Z"])
+
+
+class Queued(BaseModel):
+    model_config = ConfigDict(openapi_extra={
+        "description": "Accepted into the client's queue; its outcome is told by GET /api/messages/<messageId> "
+                       "and message.ack events.",
+        "headers": {"Location": {"description": "/api/messages/<messageId>", "schema": {"type": "string"}}}})
+
+    messageId: str = Field(examples=["3EB0C431C26A1916E4C2AB"])
+    clientId: str
+    to: str = Field(description="The recipient as accepted ('+<digits>' for a phone number, or a JID).")
+    status: Literal["queued", "sending"]
+
+
+SEND_STATUSES = Literal["queued", "sending", "sent", "server", "delivered", "read", "failed"]
+
+
+class MessageStatus(BaseModel):
+    """Where one send stands."""
+
+    messageId: str
+    clientId: str
+    to: str
+    chat: str | None = Field(description="The JID it goes (went) to, once resolved.")
+    status: SEND_STATUSES
+    reason: str | None = Field(description="Why it failed (failed only), e.g. 'expired', 'outcome_unknown'.")
+    waMessageId: str | None
+    attempts: int = Field(ge=0)
+    createdAt: str
+    updatedAt: str
+    sentAt: str | None
 
 
 class Health(BaseModel):

@@ -107,11 +107,48 @@ class PairClient(OptionalBody):
     phone: Phone | None = None
 
 
+def _strict_bool(value):
+    if not isinstance(value, bool):
+        raise InvalidField("wait", "Field 'wait' must be true or false.")
+    return value
+
+
 class SendText(Body):
     model_config = body_doc({"clientId": "work-phone", "to": "+49 151 2345678", "text": "Hello"})
     clientId: ClientId
     to: Recipient
     text: Text
+    wait: Annotated[bool, checked(_strict_bool, strings_only=False)] | None = Field(
+        None, description="false: answer 202 at once; absent: wait up to SEND_WAIT (unless Prefer: respond-async).")
+
+
+IDEMPOTENCY_KEY_MAX = 255
+
+
+def _idempotency_key(raw: str) -> str:
+    """The Idempotency-Key header: a structured-field string (a bare token is taken as well)."""
+    key = raw.strip()
+    if len(key) >= 2 and key[0] == key[-1] == '"':
+        key = key[1:-1].replace('\\"', '"').replace("\\\\", "\\")
+    if not 1 <= len(key) <= IDEMPOTENCY_KEY_MAX or not all(" " <= c <= "~" for c in key):
+        raise InvalidField("Idempotency-Key", f"Header 'Idempotency-Key' must be 1-{IDEMPOTENCY_KEY_MAX} "
+                                              "printable ASCII characters.")
+    return key
+
+
+class SendHeaders(BaseModel):
+    """The headers a send reads; others are ignored."""
+
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+    idempotency_key: Annotated[str, checked(_idempotency_key)] | None = Field(
+        None, alias="Idempotency-Key", examples=["order-4711-confirmation"],
+        description="The same key with the same body within 24 h answers the first result and never sends twice.")
+    prefer: str | None = Field(None, alias="Prefer", examples=["respond-async"],
+                               description="'respond-async' answers 202 at once (a body 'wait' wins).")
+
+    def prefers_async(self) -> bool:
+        tokens = {part.strip().split("=")[0].lower() for part in (self.prefer or "").split(",")}
+        return "respond-async" in tokens
 
 
 class PutWebhook(Body):
@@ -141,6 +178,11 @@ class Params(BaseModel):
 
 class ClientPath(Params):
     client_id: ClientId
+
+
+class MessagePath(Params):
+    message_id: str = Field(pattern=r"^[A-Za-z0-9]{1,64}$", examples=["3EB0C431C26A1916E4C2AB"],
+                            description="wamulti's messageId, as a send answered it.")
 
 
 class EventPath(Params):

@@ -8,7 +8,7 @@ path as neonize's, so restarts are exercised for real.
 The sessions of one SimulatorBackend form a loopback network (simnet.py): texts between them
 arrive as MessageReceived, and the sender gets delivered and read receipts (SIM_READ_DELAY).
 A send goes out with the message id wamulti chose (like a library that can choose ids), after
-`send_delay` seconds (0 unless a test sets it). Phone numbers are resolved by the network's
+`send_delay` seconds, +- `send_jitter` (SIM_SEND_DELAY, default 0.3: like WhatsApp; 0 in most tests). Phone numbers are resolved by the network's
 `lookup`, like WhatsApp's "is on WhatsApp?" (SIM_NOT_ON_WHATSAPP lists numbers with no account).
 """
 
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import secrets
 import threading
 import uuid
@@ -47,11 +48,12 @@ class SimulatorSession(BackendSession):
     """One simulated connection; its whole life runs on the connection thread inside connect()."""
 
     def __init__(self, client_id: str, path: Path, emit: Callable[[Event], None],
-                 delays: tuple[float, float, float, float], network: SimNetwork):
+                 delays: tuple[float, float, float, float], network: SimNetwork, send_jitter: float = 0.0):
         self._client_id = client_id
         self._path = path
         self._emit = emit
         self._connect_delay, self._pair_delay, self._sync_delay, self._send_delay = delays
+        self._send_jitter = send_jitter
         self._network = network
         self._stop = threading.Event()
         # reentrant: receive() emits under it, and an emit must not deadlock a same-thread send
@@ -148,7 +150,8 @@ class SimulatorSession(BackendSession):
 
     def send_text(self, to_jid: str, text: str, message_id: str | None = None) -> SentMessage:
         self._require_connected()
-        if self._send_delay and not self._wait(self._send_delay):
+        delay = max(0.0, self._send_delay + random.uniform(-self._send_jitter, self._send_jitter))
+        if delay and not self._wait(delay):
             raise NotConnected("websocket not connected")  # stopped while the send was under way
         number = self._require_connected()
         sent = SentMessage(message_id=message_id or "3EB0" + secrets.token_hex(9).upper(),
@@ -184,17 +187,19 @@ class SimulatorBackend(Backend):
     name = "simulator"
 
     def __init__(self, connect_delay: float, pair_delay: float, sync_delay: float, read_delay: float = 1.0,
-                 not_on_whatsapp: frozenset[str] = frozenset(), send_delay: float = 0.0):
+                 not_on_whatsapp: frozenset[str] = frozenset(), send_delay: float = 0.0, send_jitter: float = 0.0):
         self._delays = (connect_delay, pair_delay, sync_delay, send_delay)
+        self._send_jitter = send_jitter
         self._network = SimNetwork(read_delay, not_on_whatsapp)  # per backend: tests can run several networks
 
     @classmethod
     def from_settings(cls, settings) -> "SimulatorBackend":
         return cls(settings.sim_connect_delay, settings.sim_pair_delay, settings.sim_sync_delay,
-                   settings.sim_read_delay, frozenset(settings.sim_not_on_whatsapp))
+                   settings.sim_read_delay, frozenset(settings.sim_not_on_whatsapp), settings.sim_send_delay,
+                   settings.sim_send_jitter)
 
     def new_session(self, client_id: str, session_path: Path, emit: Callable[[Event], None]) -> SimulatorSession:
-        return SimulatorSession(client_id, session_path, emit, self._delays, self._network)
+        return SimulatorSession(client_id, session_path, emit, self._delays, self._network, self._send_jitter)
 
     def close(self) -> None:
         self._network.close()

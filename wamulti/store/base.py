@@ -1,4 +1,5 @@
-"""The session store interface: client rows, session snapshots, and the event outbox (outbox.py).
+"""The session store interface: client rows, session snapshots, the event outbox (outbox.py) and the
+outbound send queue (outbound.py).
 
 The store is the source of truth for every client; a worker's session file under DATA_DIR is
 only a working copy restored from, and saved back to, the snapshot kept here.
@@ -10,6 +11,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from datetime import datetime
 
+from .outbound import OutboundStore
 from .outbox import OutboxStore
 
 
@@ -56,7 +58,7 @@ class Snapshot:
     updated_at: datetime | None = None
 
 
-class SessionStore(OutboxStore, ABC):
+class SessionStore(OutboxStore, OutboundStore, ABC):
     """Thread-safe persistence for clients and their session snapshots.
 
     Every method may raise StoreUnavailable (database unreachable; nothing half-written) or

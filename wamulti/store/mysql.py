@@ -14,6 +14,7 @@ import pymysql
 from dbutils.pooled_db import PooledDB, TooManyConnections
 
 from .base import ClientRecord, DuplicateClient, SessionStore, Snapshot, StoreError, StoreUnavailable
+from .mysql_outbound import OUTBOUND_TABLE, MySQLOutbound
 from .mysql_outbox import OUTBOX_TABLES, MySQLOutbox
 from .rows import COLUMNS, record_from_row, row_values, stamped, utcnow
 
@@ -79,6 +80,7 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
         ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci""",
     ]),
     (2, OUTBOX_TABLES),  # events, delivery lanes, webhooks
+    (3, OUTBOUND_TABLE),  # the outbound send queue
 ]
 
 
@@ -108,7 +110,7 @@ def _is_connection_error(exc: Exception) -> bool:
     return False
 
 
-class MySQLStore(MySQLOutbox, SessionStore):
+class MySQLStore(MySQLOutbox, MySQLOutbound, SessionStore):
     kind = "mysql"
 
     def __init__(self, settings):
@@ -225,7 +227,7 @@ class MySQLStore(MySQLOutbox, SessionStore):
 
     def delete_client(self, client_id: str) -> bool:
         with self._tx() as cur:
-            for table in ("session_snapshots", "webhooks", "events", "delivery_lanes"):
+            for table in ("session_snapshots", "webhooks", "events", "delivery_lanes", "outbound"):
                 cur.execute(f"DELETE FROM {table} WHERE client_id = %s", (client_id,))
             return cur.execute("DELETE FROM clients WHERE client_id = %s", (client_id,)) > 0
 

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from .base import ClientRecord, DuplicateClient, SessionStore, Snapshot, StoreError, StoreUnavailable
 from .rows import COLUMNS, record_from_row, row_values, stamped, utcnow
+from .sqlite_outbound import OUTBOUND_TABLE, SQLiteOutbound
 from .sqlite_outbox import OUTBOX_TABLES, SQLiteOutbox
 
 FILE_NAME = "wamulti.db"
@@ -38,6 +39,7 @@ MIGRATIONS: list[tuple[int, str]] = [
         );
     """),
     (2, OUTBOX_TABLES),  # events, delivery lanes, webhooks
+    (3, OUTBOUND_TABLE),  # the outbound send queue
 ]
 
 
@@ -49,7 +51,7 @@ def _time(value: str | None) -> datetime | None:
     return datetime.strptime(value, "%Y-%m-%d %H:%M:%S.%f") if value else None
 
 
-class SQLiteStore(SQLiteOutbox, SessionStore):
+class SQLiteStore(SQLiteOutbox, SQLiteOutbound, SessionStore):
     """A connection per thread on one WAL-mode file; each call is one transaction."""
 
     kind = "sqlite"
@@ -134,7 +136,7 @@ class SQLiteStore(SQLiteOutbox, SessionStore):
 
     def delete_client(self, client_id: str) -> bool:
         with self._tx(immediate=True) as con:
-            for table in ("session_snapshots", "webhooks", "events", "delivery_lanes"):
+            for table in ("session_snapshots", "webhooks", "events", "delivery_lanes", "outbound"):
                 con.execute(f"DELETE FROM {table} WHERE client_id = ?", (client_id,))
             return con.execute("DELETE FROM clients WHERE client_id = ?", (client_id,)).rowcount > 0
 

@@ -8,19 +8,25 @@ as long as the worker: the delete guard and what was last saved survive a restar
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 
-from ..backends.base import Backend
-from ..errors import NotReady
-from ..store.base import ClientRecord, SessionStore
+from ..backends.base import Backend, BackendSession
+from ..errors import DomainError, IdempotencyKeyReused, NotReady, SendTimeout
+from ..store.base import ClientRecord, SessionStore, StoreError
+from ..store.outbound import OutboundRow
 from .hearing import EventSink, Hearing, NoEvents
 from .messages import PairAgain, Stop
 from .pairing import Prompter
 from .persistence import Persistence
+from .outbound import Dispatcher, SendOptions
+from .outcome import Accepted, accepted, outcome_of_row
 from .run import Options, Run
-from .sender import SEND_TIMEOUT, Sent
-from .states import READY, ClientStatus
+from .sender import SEND_THREADS, SEND_TIMEOUT, Sender, Sent
+from .sendstatus import SendStatus
+from .states import CLOSED, PAIRING, READY, ClientStatus
 from .view import ClientView
+from .waiters import Waiters
 
 SNAPSHOT_INTERVAL = 3.0
 STOP_JOIN_SECONDS = 5.0
@@ -31,14 +37,21 @@ class ClientWorker:
 
     def __init__(self, record: ClientRecord, *, backend: Backend, store: SessionStore, prompter: Prompter,
                  data_dir: Path, pairing_timeout: float, send_timeout: float = SEND_TIMEOUT,
-                 snapshot_interval: float = SNAPSHOT_INTERVAL, events: EventSink | None = None):
+                 snapshot_interval: float = SNAPSHOT_INTERVAL, events: EventSink | None = None,
+                 waiters: Waiters | None = None, send_options: SendOptions | None = None):
         self.client_id = record.client_id
         self.session_path = Path(data_dir) / "sessions" / f"{record.client_id}.session"
         self._options = Options(record.client_id, backend, prompter, self.session_path,
                                 pairing_timeout, send_timeout, snapshot_interval)
         self._view = ClientView(record)
         self._persist = Persistence(record.client_id, store, self.session_path)
-        self._hearing = Hearing(record.client_id, events or NoEvents())  # lasts across runs: ack order
+        # lasts across runs: ack order; acks of queued sends move their rows forward (SendStatus)
+        self._hearing = Hearing(record.client_id, SendStatus(events or NoEvents(), store))
+        self._send_timeout = send_timeout
+        self._waiters = waiters or Waiters(SEND_THREADS)
+        self._store = store
+        self._outbound = Dispatcher(record.client_id, store, self._waiters, self._hearing,
+                                    send_options or SendOptions(), self._ready)
         self._lock = threading.Lock()  # guards _thread and _run; never held across I/O
         self._thread: threading.Thread | None = None
         self._run = self._new_run()  # idle until start(); stop() and send_text() use it meanwhile
@@ -88,6 +101,7 @@ class ClientWorker:
                                             name=f"wa-{self.client_id}", daemon=True)
             thread = self._thread
         thread.start()
+        self._outbound.start()
 
     def pair(self, phone: str | None) -> None:
         """Pair again: restart a running, unpaired attempt, or start a CLOSED client.
@@ -106,6 +120,7 @@ class ClientWorker:
 
     def stop(self) -> None:
         """Ask the worker to stop (a final snapshot is saved on its thread); returns at once."""
+        self._outbound.stop()
         self._post_stop(delete=False)
 
     def delete(self) -> None:
@@ -121,6 +136,7 @@ class ClientWorker:
         except BaseException:
             self._hearing.unmute()  # nothing was deleted: the client goes on as it was
             raise
+        self._outbound.forget()
         self._post_stop(delete=True)
 
     def _post_stop(self, *, delete: bool) -> None:
@@ -134,19 +150,73 @@ class ClientWorker:
 
     def join(self, timeout: float) -> bool:
         """Wait for the worker thread to end; True if it did."""
+        deadline = time.monotonic() + timeout
         with self._lock:
             thread = self._thread
-        if thread is None:
-            return True
-        thread.join(timeout)
-        return not thread.is_alive()
+        if thread is not None:
+            thread.join(timeout)
+            if thread.is_alive():
+                return False
+        return self._outbound.join(max(0.0, deadline - time.monotonic()))
+
+    # ---- sending ------------------------------------------------------------------------------
+    def submit(self, to: str, text: str, idem: tuple[str, str] | None = None, wait: float = 0.0) -> Sent | Accepted:
+        """Accept a send into the client's queue and wait up to `wait` seconds for its outcome: Sent, or
+        Accepted (still queued or sending), or raise the error it failed with. `idem` (key, request hash)
+        answers a key seen before with its first send (IdempotencyKeyReused for another request).
+        A paired client takes sends in any running state; they go out once it is READY."""
+        state, paired = self._view.state, self._view.record.jid is not None
+        if not paired or state in (PAIRING, CLOSED):
+            raise NotReady(f"Client '{self.client_id}' is {state}, not READY.", current_state=state)
+        row, created = self._outbound.accept(to, text, idem, wait=wait > 0)
+        if not created and idem is not None and row.idem_hash != idem[1]:
+            self._end_wait(row, wait)
+            raise IdempotencyKeyReused("This Idempotency-Key was used with another request; nothing was sent.")
+        if wait <= 0:
+            return _answer(row)
+        if not created and not (row := self._latest(row)).is_open:  # a replay of a send that had ended
+            self._end_wait(row, wait)
+            return _answer(row)
+        done, outcome = self._waiters.wait(row.message_id, wait)
+        if done:
+            return _answer_outcome(outcome)
+        return _answer(self._latest(row))
+
+    def _end_wait(self, row: OutboundRow, wait: float) -> None:
+        if wait > 0:
+            self._waiters.wait(row.message_id, 0)
+
+    def _latest(self, row: OutboundRow) -> OutboundRow:
+        try:
+            return self._store.get_send(row.message_id) or row
+        except StoreError:
+            return row
 
     def send_text(self, to: str, text: str) -> Sent:
-        """Send on the client's pool within the send timeout, never blocking other clients.
+        """Send and wait up to the send timeout (tests, scripts): Sent, or raise what it failed with, or
+        SendTimeout (still queued or under way: it goes out later, told by its id)."""
+        answer = self.submit(to, text, wait=self._send_timeout)
+        if isinstance(answer, Accepted):
+            raise SendTimeout(f"WhatsApp did not confirm the message within {self._send_timeout:g} seconds; it "
+                              f"is {answer.status} and its outcome follows as a message.ack event with this "
+                              "messageId.", answer.message_id)
+        return answer
 
-        `to` is a JID (sent as given) or '+<digits>' (resolved with WhatsApp first); see Sender."""
-        run, state = self._run, self._view.state
+    def _ready(self) -> tuple[BackendSession, Sender] | None:
+        """The session and sender of the current run while the client is READY (the queue asks)."""
+        run = self._run
         session = run.connection.session
-        if state != READY or session is None:
-            raise NotReady(f"Client '{self.client_id}' is {state}, not READY.", current_state=state)
-        return run.sender.send(session, to, text)
+        if self._view.state != READY or session is None:
+            return None
+        return session, run.sender
+
+
+def _answer(row: OutboundRow) -> Sent | Accepted:
+    outcome = outcome_of_row(row)
+    return accepted(row) if outcome is None else _answer_outcome(outcome)
+
+
+def _answer_outcome(outcome: Sent | DomainError) -> Sent:
+    if isinstance(outcome, DomainError):
+        raise outcome
+    return outcome

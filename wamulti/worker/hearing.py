@@ -123,6 +123,13 @@ class Hearing:
                                                       "reason": failure})
             self._release_held()
 
+    def send_failed(self, chat: str, message_id: str, reason: str) -> None:
+        """A queued send that will never go out (expired, or its outcome lost with a killed process)."""
+        with self._lock:
+            self._publish(EventType.MESSAGE_ACK, {"id": None, "messageId": message_id, "chat": chat,
+                                                  "status": "failed", "at": iso_ms(datetime.now(timezone.utc)),
+                                                  "reason": reason})
+
     # ---- under self._lock --------------------------------------------------------------------
     def _publish(self, type: EventType, data: dict[str, Any]) -> None:
         if not self._muted:  # mute() waits for this under the lock, so no event outlives a delete

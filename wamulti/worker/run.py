@@ -57,7 +57,7 @@ class Run:
         self._hearing = hearing
         self.connection = Connection(options.client_id, options.backend, options.session_path, self.inbox.put,
                                      hear=hearing.heard)
-        self.sender = Sender(options.client_id, options.send_timeout, hearing)
+        self.sender = Sender(options.client_id, hearing)
         self._pairing = Pairing(options.client_id, options.prompter, self.inbox.put)
         self._timers = Timers()
         self._attempts = 0  # connections ended since the last Connected: backoff, the backend's limit

@@ -1,35 +1,31 @@
-"""Sender: a client's small send pool, so a request waits a bounded time for one client only.
+"""Sender: a client's small send pool, where the rows of its outbound queue are sent.
 
-Every send gets its message id before anything goes out (`new_message_id`), so a caller whose
-send outlived SEND_TIMEOUT still holds an id by which its outcome is told later. A recipient given
-as '+<digits>' is first resolved with WhatsApp (RecipientBook), inside the same deadline.
-
-At the deadline a send that has not started is cancelled and never sent (SendCancelled); one under
-way is abandoned (SendTimeout with its id): it may still go out, and when it ends its `server` ack
-(or a `failed` one) is published with its id. Either way every send still queued behind it is
-cancelled: it must not start later, unseen, behind a connection that stalls.
+Every send has its message id before anything goes out (`new_message_id`, given when the send is
+accepted into the queue), so a caller who stopped waiting still holds the id by which its outcome
+is told. A recipient given as '+<digits>' is first resolved with WhatsApp (RecipientBook).
+Which row is sent when (order per chat, the rate cap) is the Dispatcher's business (outbound.py);
+this module only sends one row and reports how it ended.
 """
 
 from __future__ import annotations
 
 import logging
 import secrets
-import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol
 
 from ..backends.base import BackendError, BackendSession, NotConnected, SentMessage
-from ..errors import DomainError, NotReady, RecipientNotOnWhatsApp, SendCancelled, SendTimeout, Upstream
-from ..phone import phone_of_recipient, user_jid
+from ..errors import DomainError, RecipientNotOnWhatsApp, Upstream
+from ..phone import phone_of_recipient
+from ..store.outbound import OutboundRow
 from .hearing import Hearing
 from .recipients import RecipientBook
-from .sendjob import JobState, SendJob
-from .states import CLOSED
 
 log = logging.getLogger(__name__)
 
-SEND_TIMEOUT = 20.0
+SEND_TIMEOUT = 20.0  # how long ClientWorker.send_text() waits (tests, scripts); the API waits SEND_WAIT
 SEND_THREADS = 4
 
 
@@ -48,76 +44,88 @@ class Sent:
     timestamp: datetime  # aware, UTC
 
 
-class Sender:
-    """Runs sends on `wa-<clientId>-send` threads; any thread may call send()."""
+Outcome = Sent | DomainError
+"""How a send ended: WhatsApp accepted it, or the error that tells why not (nothing went out)."""
 
-    def __init__(self, client_id: str, timeout: float, hearing: Hearing):
+
+class Lane(Protocol):
+    """What the Sender needs of the queue it sends for (the Dispatcher)."""
+
+    def take(self, row: OutboundRow) -> bool:
+        """Mark the row as being sent (in the store); False: it is not to be sent (any more)."""
+
+    def record(self, row: OutboundRow, outcome: Outcome) -> bool:
+        """Keep how the send ended; True if a request was waiting for it (and was told)."""
+
+    def release(self, row: OutboundRow) -> None:
+        """The row's thread is done with it (sent, failed, or not taken): its chat may go on."""
+
+
+class Sender:
+    """Runs sends on `wa-<clientId>-send` threads; one per Run (shut down when the run ends)."""
+
+    def __init__(self, client_id: str, hearing: Hearing):
         self._client_id = client_id
-        self._timeout = timeout
         self._hearing = hearing
         self._book = RecipientBook()
-        self._lock = threading.Lock()  # guards _queued
-        self._queued: set[SendJob] = set()  # submitted, not started
         self._pool = ThreadPoolExecutor(max_workers=SEND_THREADS, thread_name_prefix=f"wa-{client_id}-send")
 
-    def send(self, session: BackendSession, to: str, text: str) -> Sent:
-        """Send and wait at most the timeout. Raises NotReady (stopping), Upstream, RecipientNotOnWhatsApp,
-        SendCancelled (never sent) or SendTimeout (outcome unknown, told later by its id)."""
-        digits = phone_of_recipient(to)
-        job = SendJob(new_message_id(), to, text, user_jid(digits) if digits else to)
-        with self._lock:
-            self._queued.add(job)
+    def submit(self, session: BackendSession, row: OutboundRow, lane: Lane) -> bool:
+        """Send the row on the pool (see _run); False if the pool is shut down (the run is ending)."""
         try:
-            self._pool.submit(self._run, session, job)
-        except RuntimeError:  # the pool was shut down: the client is being stopped
-            self._unqueue(job)
-            raise self._stopping() from None
-        state, timed_out = job.wait(self._timeout, self._cancelled())
-        if timed_out:
-            self._cancel_queued()
-        if state is JobState.RUNNING:
-            log.warning("[%s] send %s still under way after %gs; its outcome follows as message.ack",
-                        self._client_id, job.message_id, self._timeout)
-            raise SendTimeout(f"WhatsApp did not confirm the message within {self._timeout:g} seconds; it may "
-                              "still go out: its outcome follows as a message.ack event with this messageId.",
-                              job.message_id)
-        return job.outcome()
+            self._pool.submit(self._run, session, row, lane)
+        except RuntimeError:
+            return False
+        return True
 
     def shutdown(self) -> None:
-        """Refuse new sends and cancel queued ones; sends under way finish on their own."""
+        """Refuse new sends; sends under way finish on their own."""
         self._pool.shutdown(wait=False)
-        self._cancel_queued(self._stopping())
 
     # ---- the send threads ----------------------------------------------------------------------
-    def _run(self, session: BackendSession, job: SendJob) -> None:
-        if not job.start():
-            return  # cancelled while queued: never sent
-        self._unqueue(job)
-        self._hearing.send_started()
+    def _run(self, session: BackendSession, row: OutboundRow, lane: Lane) -> None:
+        """take, send, record, then the acks (`server` after the row says sent), then release."""
         try:
-            sent = self._deliver(session, job)
-        except Exception as exc:
-            if not isinstance(exc, DomainError):
-                log.error("[%s] send %s failed unexpectedly", self._client_id, job.message_id, exc_info=exc)
-            abandoned = job.finish(error=exc)
-            reason = exc.message if isinstance(exc, DomainError) else "internal error"
-            self._hearing.send_ended(job.chat, None, job.message_id, failure=reason if abandoned else None)
-            return
-        self._hearing.send_ended(sent.to, SentMessage(sent.wa_message_id, sent.timestamp), job.message_id)
-        if job.finish(result=sent):
-            log.info("[%s] send %s went out after its request had timed out", self._client_id, job.message_id)
+            if not self._take(row, lane):
+                return
+            self._hearing.send_started()
+            outcome = self._attempt(session, row)
+            told = lane.record(row, outcome)
+            if isinstance(outcome, Sent):
+                self._hearing.send_ended(outcome.to, SentMessage(outcome.wa_message_id, outcome.timestamp),
+                                         row.message_id)
+            else:  # told in the answer: a `failed` ack only when no request heard it
+                self._hearing.send_ended(row.chat or row.recipient, None, row.message_id,
+                                         failure=None if told else outcome.message)
+        finally:
+            lane.release(row)
 
-    def _deliver(self, session: BackendSession, job: SendJob) -> Sent:
-        digits = phone_of_recipient(job.to)
-        jid = job.to if digits is None else self._resolve(session, digits)
-        job.chat = jid
+    def _take(self, row: OutboundRow, lane: Lane) -> bool:
         try:
-            sent = session.send_text(jid, job.text, job.message_id)
+            return lane.take(row)
+        except Exception:  # the store is down: the row stays queued for a later pass
+            log.warning("[%s] send %s not started: the store did not answer", self._client_id, row.message_id)
+            return False
+
+    def _attempt(self, session: BackendSession, row: OutboundRow) -> Outcome:
+        try:
+            return self._deliver(session, row)
+        except DomainError as exc:
+            return exc
+        except Exception as exc:
+            log.error("[%s] send %s failed unexpectedly", self._client_id, row.message_id, exc_info=exc)
+            return Upstream("The send failed with an internal error.")
+
+    def _deliver(self, session: BackendSession, row: OutboundRow) -> Sent:
+        digits = phone_of_recipient(row.recipient)
+        jid = row.recipient if digits is None else self._resolve(session, digits)
+        try:
+            sent = session.send_text(jid, row.body, row.message_id)
         except NotConnected as exc:
             raise Upstream(f"The client is not connected to WhatsApp: {exc}") from None
         except BackendError as exc:
             raise Upstream(f"WhatsApp refused or failed the send: {exc}") from None
-        return Sent(job.message_id, sent.message_id, jid, sent.timestamp)
+        return Sent(row.message_id, sent.message_id, jid, sent.timestamp)
 
     def _resolve(self, session: BackendSession, digits: str) -> str:
         try:
@@ -129,21 +137,3 @@ class Sender:
         if jid is None:
             raise RecipientNotOnWhatsApp("The recipient's phone number is not on WhatsApp; nothing was sent.")
         return jid
-
-    # ---- the queue -----------------------------------------------------------------------------
-    def _unqueue(self, job: SendJob) -> None:
-        with self._lock:
-            self._queued.discard(job)
-
-    def _cancel_queued(self, error: DomainError | None = None) -> None:
-        with self._lock:
-            queued, self._queued = self._queued, set()
-        for job in queued:
-            job.cancel(error or self._cancelled())
-
-    def _cancelled(self) -> SendCancelled:
-        return SendCancelled(f"Not sent: this client's sends did not finish within {self._timeout:g} seconds "
-                             "(the connection may be stalled); nothing was sent, so it is safe to retry.")
-
-    def _stopping(self) -> NotReady:
-        return NotReady(f"Client '{self._client_id}' is stopping.", current_state=CLOSED)

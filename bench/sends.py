@@ -1,0 +1,179 @@
+"""Sending at scale: 100 READY simulator clients, SIM_SEND_DELAY=0.3, 3,000 sends through the API, in one run.
+
+    python -m bench.sends      # targets: >= 300 sends completed/s, >= 1,000 accepted/s with wait:false,
+                               # p99 of GET /api/clients/<id> during the run <= 50 ms
+
+After: this tree, callers send with `"wait": false` (16 keep-alive callers); completed/s counts from
+the first accept to the last `sentAt`. Before: the seed (commit BEFORE, unpacked with `git archive`)
+on the same machine in the same run, its simulator given the same 0.3 s send delay, 16 callers
+each waiting for its send (the seed's only mode), for BEFORE_SENDS sends. Each chat (one recipient
+per client, off the simulated network) takes its messages one at a time: 100 chats x 1/0.3 s is the
+per-chat order bound (333/s). The rate cap is off (SEND_RATE_PER_MINUTE=0). Store: embedded SQLite.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from datetime import datetime
+from pathlib import Path
+
+from bench.common import ROOT, ServerProcess, report
+
+BEFORE = "d483481"  # main before the queue: every send holds a request thread
+CLIENTS, SENDS, BEFORE_SENDS, CALLERS = 100, 3000, 600, 16
+ENV = {"SIM_SEND_DELAY": "0.3", "SEND_RATE_PER_MINUTE": "0", "SIM_PAIR_DELAY": "0.05", "LOG_LEVEL": "WARNING",
+       "SIM_READ_DELAY": "1"}
+# the seed's simulator could only be given a send delay in code: this entry point does it
+SEED_ENTRY = ("import sys; from wamulti.backends.simulator import SimulatorBackend as S; "
+              "S.from_settings = classmethod(lambda c, s: c(s.sim_connect_delay, s.sim_pair_delay, s.sim_sync_delay, "
+              "s.sim_read_delay, frozenset(s.sim_not_on_whatsapp), 0.3)); "
+              "from wamulti.server import main; sys.exit(main())")
+
+
+class SeedServer(ServerProcess):
+    """The seed's code from `root`, started through SEED_ENTRY."""
+
+    def __init__(self, root: Path, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.root = root
+
+    def start(self, timeout: float = 30.0):
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self._log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen([sys.executable, "-c", SEED_ENTRY], cwd=self.root, env=self.env,
+                                     stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT)
+        self.wait_for(lambda: self._answers(), timeout, "seed server up")
+        return self
+
+    def _answers(self) -> bool:
+        try:
+            return self.request("GET", "/healthz", key=None, timeout=2).status == 200
+        except OSError:
+            return False
+
+
+def make_clients(server: ServerProcess) -> None:
+    for n in range(CLIENTS):
+        resp = server.request("POST", "/api/clients", {"clientId": f"c{n:03d}", "phone": f"+3162000{n:04d}"})
+        assert resp.status == 201, resp
+    server.wait_all_ready(CLIENTS, timeout=120)
+
+
+def bodies(count: int, wait: bool) -> list[bytes]:
+    return [json.dumps({"clientId": f"c{i % CLIENTS:03d}", "to": f"+4930000{i % CLIENTS:05d}", "text": f"m{i}",
+                        **({} if wait else {"wait": False})}).encode() for i in range(count)]
+
+
+def post_all(server: ServerProcess, payloads: list[bytes]) -> tuple[float, list[dict], int]:
+    """CALLERS keep-alive callers post every payload once: (seconds, answers, errors)."""
+    answers: list[dict] = []
+    errors = [0]
+    lock = threading.Lock()
+    headers = {"x-api-key": server.env["API_KEY"], "Content-Type": "application/json"}
+
+    def caller(n: int) -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
+        for body in payloads[n::CALLERS]:
+            conn.request("POST", "/api/messages/send", body=body, headers=headers)
+            resp = conn.getresponse()
+            data = resp.read()
+            with lock:
+                if resp.status in (200, 202):
+                    answers.append(json.loads(data))
+                else:
+                    errors[0] += 1
+        conn.close()
+
+    began = time.monotonic()
+    threads = [threading.Thread(target=caller, args=(n,)) for n in range(CALLERS)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return time.monotonic() - began, answers, errors[0]
+
+
+class Prober(threading.Thread):
+    """GET /api/clients/<id> every 20 ms while the run lasts; latencies in seconds."""
+
+    def __init__(self, server: ServerProcess):
+        super().__init__(daemon=True)
+        self.server, self.latencies, self.stop = server, [], threading.Event()
+
+    def run(self) -> None:
+        n = 0
+        while not self.stop.is_set():
+            began = time.perf_counter()
+            self.server.request("GET", f"/api/clients/c{n % CLIENTS:03d}")
+            self.latencies.append(time.perf_counter() - began)
+            n += 1
+            self.stop.wait(0.02)
+
+    def p99_ms(self) -> float:
+        return round(statistics.quantiles(self.latencies, n=100)[98] * 1000, 1)
+
+
+def completed_at(server: ServerProcess, message_id: str) -> float | None:
+    row = server.request("GET", f"/api/messages/{message_id}").json
+    if row["status"] in ("queued", "sending"):
+        return None
+    return datetime.fromisoformat(row["sentAt"].replace("Z", "+00:00")).timestamp() if row["sentAt"] else 0.0
+
+
+def run_after(tmp: Path) -> dict:
+    server = ServerProcess(tmp / "after", ENV).start()
+    try:
+        make_clients(server)
+        prober = Prober(server)
+        prober.start()
+        began_wall = time.time()
+        seconds, answers, errors = post_all(server, bodies(SENDS, wait=False))
+        last_per_chat = {a["to"]: a["messageId"] for a in answers}  # one chat per client, in order
+        server.wait_for(lambda: all(completed_at(server, i) is not None for i in last_per_chat.values()), 120,
+                        "every send done")
+        done = max(completed_at(server, i) for i in last_per_chat.values())
+        prober.stop.set()
+        prober.join()
+        return {"run": "after (queue, wait:false)", "sends": len(answers), "errors": errors,
+                "accepted_per_s": round(len(answers) / seconds, 1),
+                "completed_per_s": round(len(answers) / (done - began_wall), 1), "get_client_p99_ms": prober.p99_ms()}
+    finally:
+        server.close()
+
+
+def run_before(tmp: Path) -> dict:
+    seed = tmp / "seed"
+    seed.mkdir()
+    archive = subprocess.run(["git", "archive", BEFORE], cwd=ROOT, check=True, capture_output=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(seed)], input=archive, check=True)
+    server = SeedServer(seed, tmp / "before", ENV).start()
+    try:
+        make_clients(server)
+        prober = Prober(server)
+        prober.start()
+        seconds, answers, errors = post_all(server, bodies(BEFORE_SENDS, wait=True))
+        prober.stop.set()
+        prober.join()
+        return {"run": f"before ({BEFORE}, waiting sends)", "sends": len(answers), "errors": errors,
+                "accepted_per_s": round(len(answers) / seconds, 1),
+                "completed_per_s": round(len(answers) / seconds, 1), "get_client_p99_ms": prober.p99_ms()}
+    finally:
+        server.close()
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory(prefix="wamulti-bench-sends-") as tmp:
+        rows = [run_before(Path(tmp)), run_after(Path(tmp))]
+    report("sends", rows, {"clients": CLIENTS, "sim_send_delay_s": 0.3, "callers": CALLERS,
+                           "targets": ">= 300 completed/s, >= 1,000 accepted/s, p99 GET client <= 50 ms"})
+
+
+if __name__ == "__main__":
+    main()

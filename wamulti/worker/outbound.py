@@ -1,0 +1,314 @@
+"""Dispatcher: one client's outbound queue, sent in order per recipient by the client's own sender.
+
+The store holds the queue (store/outbound.py); the dispatcher keeps the client's open rows in
+memory too, per recipient in order of acceptance, and runs a thread `wa-<clientId>-queue` while
+there is anything to send. While the client is READY it hands the first row of every recipient
+that has no send under way to the Sender (at most SEND_THREADS at once, and no faster than the
+rate cap); a recipient's next row goes only after the one before it ended, so each chat gets its
+messages in order.
+
+The first time the queue is loaded in this process, a row found `sending` belongs to a process
+that died while sending it: whether it went out is unknown, and sending it again could send it
+twice, so it becomes `failed` with reason `outcome_unknown` (and a `failed` ack says so). Rows
+older than the expiry are `failed` with reason `expired` instead of being sent.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+
+from ..backends.base import BackendSession
+from ..errors import DomainError, RecipientNotOnWhatsApp, Upstream
+from ..store.base import SessionStore, StoreError
+from ..store.outbound import FAILED, IDEMPOTENCY_HOURS, QUEUED, SENDING, SENT, OutboundRow
+from ..store.rows import utcnow
+from .hearing import Hearing
+from .sender import SEND_THREADS, Outcome, Sender, Sent, new_message_id
+from .waiters import Waiters
+
+log = logging.getLogger(__name__)
+
+IDLE_WAIT = 1.0  # seconds between looks at a client that is not READY (or a store that was down)
+OUTCOME_UNKNOWN, EXPIRED = "outcome_unknown", "expired"
+
+
+@dataclass(frozen=True)
+class SendOptions:
+    """How a client's queue behaves (the server passes its settings; these are the settings' defaults,
+    except the rate cap: 0 means none, which the worker tests use)."""
+
+    wait: float = 10.0  # SEND_WAIT: how long a request waits for its send's outcome
+    expiry: float = 3600.0  # SEND_EXPIRY: a row not sent by then fails with reason `expired`
+    queue_max: int = 1000  # SEND_QUEUE_MAX: open rows per client
+    rate_per_minute: int = 0  # SEND_RATE_PER_MINUTE: sends started per minute per client, 0 = no cap
+
+
+def send_options(settings) -> SendOptions:
+    """The queue's options from the server's settings."""
+    return SendOptions(wait=settings.send_wait, expiry=settings.send_expiry, queue_max=settings.send_queue_max,
+                       rate_per_minute=settings.send_rate_per_minute)
+
+
+class RateCap:
+    """At most `per_minute` starts a minute, evenly spaced (no bursts); 0 = no cap."""
+
+    def __init__(self, per_minute: int, clock=time.monotonic):
+        self._spacing = 60.0 / per_minute if per_minute > 0 else 0.0
+        self._clock = clock
+        self._next = 0.0
+
+    def wait_seconds(self) -> float:
+        return max(0.0, self._next - self._clock())
+
+    def take(self) -> None:
+        self._next = max(self._next, self._clock()) + self._spacing
+
+
+Ready = Callable[[], tuple[BackendSession, Sender] | None]
+"""The client's session and sender while it is READY, else None."""
+
+
+class Dispatcher:
+    """Any thread may accept(); the queue thread dispatches; send threads call take/record/release."""
+
+    def __init__(self, client_id: str, store: SessionStore, waiters: Waiters, hearing: Hearing,
+                 options: SendOptions, ready: Ready):
+        self.client_id = client_id
+        self._store, self._waiters, self._hearing = store, waiters, hearing
+        self._options, self._ready = options, ready
+        self._cap = RateCap(options.rate_per_minute)
+        self._cond = threading.Condition()  # guards everything below
+        self._pending: dict[str, deque[OutboundRow]] = {}  # recipient -> rows in order
+        self._known: set[str] = set()  # ids of rows pending or in flight
+        self._busy: set[str] = set()  # recipients with a send under way
+        self._retry: set[str] = set()  # ids the store did not let a send thread take: queued again
+        self._loaded = False  # the store's open rows were read in this process
+        self._running = False  # start() was called and stop() not since
+        self._thread: threading.Thread | None = None
+
+    # ---- any thread ----------------------------------------------------------------------------
+    def accept(self, recipient: str, text: str, idem: tuple[str, str] | None = None,
+               wait: bool = False) -> tuple[OutboundRow, bool]:
+        """Store a new queued row (its id given here) and queue it: (row, True); or, for an idempotency
+        key already held, (that row, False). With `wait`, register a waiter before the send can end."""
+        key, digest = idem or (None, None)
+        row = OutboundRow(new_message_id(), self.client_id, recipient, text, idem_key=key, idem_hash=digest)
+        if wait:
+            self._waiters.register(row.message_id)
+        try:
+            stored, created = self._store.enqueue_send(row, self._options.queue_max, self._idem_since())
+        except BaseException:
+            if wait:
+                self._waiters.wait(row.message_id, 0)  # ends the registration
+            raise
+        if not created and wait:
+            self._waiters.wait(row.message_id, 0)
+            self._waiters.register(stored.message_id)
+        if created:
+            self._add([stored])
+        return stored, created
+
+    def start(self) -> None:
+        """The client runs: send what is queued whenever it is READY."""
+        with self._cond:
+            self._running = True
+            self._ensure_thread()
+
+    def stop(self) -> None:
+        """The client stops: the queue thread ends (sends under way finish); rows stay queued."""
+        with self._cond:
+            self._running = False
+            self._cond.notify_all()
+
+    def join(self, timeout: float) -> bool:
+        """Wait for the queue thread to end (after stop()); True if it did."""
+        with self._cond:
+            thread = self._thread
+        if thread is None or thread is threading.current_thread():
+            return True
+        thread.join(timeout)
+        return not thread.is_alive()
+
+    def forget(self) -> None:
+        """The client was deleted (its rows with it)."""
+        with self._cond:
+            self._running = False
+            self._pending.clear()
+            self._known.clear()
+            self._cond.notify_all()
+
+    def _idem_since(self):
+        return utcnow() - timedelta(hours=IDEMPOTENCY_HOURS)
+
+    def _add(self, rows: list[OutboundRow]) -> None:
+        with self._cond:
+            for row in rows:
+                if row.message_id not in self._known:
+                    self._known.add(row.message_id)
+                    self._pending.setdefault(row.recipient, deque()).append(row)
+            self._ensure_thread()
+            self._cond.notify_all()
+
+    def _ensure_thread(self) -> None:
+        """Under the lock: a queue thread runs while the client runs and has work (or must load)."""
+        if self._thread is None and self._running and (self._known or not self._loaded):
+            self._thread = threading.Thread(target=self._main, name=f"wa-{self.client_id}-queue", daemon=True)
+            self._thread.start()
+
+    # ---- the send threads (Lane) ---------------------------------------------------------------
+    def take(self, row: OutboundRow) -> bool:
+        try:
+            if self._store.claim_send(row.message_id):
+                return True
+        except StoreError as exc:  # not taken: it goes back to the head of its recipient's queue
+            log.warning("[%s] send %s not started (store: %s)", self.client_id, row.message_id, exc)
+            with self._cond:
+                self._retry.add(row.message_id)
+        return False  # else the row is no longer queued (expired meanwhile): not ours to send
+
+    def record(self, row: OutboundRow, outcome: Outcome) -> bool:
+        try:
+            if isinstance(outcome, Sent):
+                self._store.set_send_state(row.message_id, SENT, chat=outcome.to, wa_message_id=outcome.wa_message_id,
+                                           sent_at=outcome.timestamp.replace(tzinfo=None))
+            else:
+                self._store.set_send_state(row.message_id, FAILED, reason=failure_reason(outcome))
+        except StoreError as exc:  # the row stays `sending`: after a restart it reads outcome_unknown
+            log.warning("[%s] outcome of send %s not stored: %s", self.client_id, row.message_id, exc)
+        return self._waiters.tell(row.message_id, outcome)
+
+    def release(self, row: OutboundRow) -> None:
+        with self._cond:
+            self._busy.discard(row.recipient)
+            if row.message_id in self._retry:
+                self._retry.discard(row.message_id)
+                self._pending.setdefault(row.recipient, deque()).appendleft(row)
+            else:
+                self._known.discard(row.message_id)
+            self._cond.notify_all()
+
+    # ---- the queue thread ----------------------------------------------------------------------
+    def _main(self) -> None:
+        failed = False
+        try:
+            while self._load() and self._pass():
+                pass
+        except Exception:  # a bug must not kill sending silently: log it; the next accept() restarts
+            failed = True
+            log.exception("[%s] queue thread failed", self.client_id)
+        finally:
+            with self._cond:
+                self._thread = None
+                if not failed:  # work that came in as the thread decided to end
+                    self._ensure_thread()
+
+    def _load(self) -> bool:
+        """Read the store's open rows once per process; False when stopped."""
+        if self._loaded:
+            return True
+        try:
+            unknown = self._store.fail_open_sends(self.client_id, SENDING, OUTCOME_UNKNOWN)
+            rows = self._store.open_sends(self.client_id)
+        except StoreError as exc:
+            log.warning("[%s] queue not loaded (store: %s); retrying", self.client_id, exc)
+            return self._idle(IDLE_WAIT)
+        for row in unknown:
+            log.warning("[%s] send %s was under way when the process ended: failed (%s)", self.client_id,
+                        row.message_id, OUTCOME_UNKNOWN)
+            self._hearing.send_failed(row.chat or row.recipient, row.message_id, OUTCOME_UNKNOWN)
+        with self._cond:
+            self._loaded = True
+        self._add([r for r in rows if r.state == QUEUED])
+        return True
+
+    def _pass(self) -> bool:
+        """Send what may go now, then wait for a change; False when the thread should end."""
+        self._expire()
+        ready = self._ready()
+        with self._cond:
+            if not self._running or not self._known:
+                return False
+        if ready is None:
+            return self._idle(IDLE_WAIT)
+        wait = self._dispatch(*ready)
+        return self._idle(wait)
+
+    def _idle(self, seconds: float) -> bool:
+        with self._cond:
+            if self._running:
+                self._cond.wait(seconds)
+            return self._running
+
+    def _dispatch(self, session: BackendSession, sender: Sender) -> float:
+        """Hand out rows; how long to wait before the next look."""
+        while True:
+            with self._cond:
+                row = self._next_row()
+                if row is None:
+                    return IDLE_WAIT
+                if (pause := self._cap.wait_seconds()) > 0:
+                    self._pending.setdefault(row.recipient, deque()).appendleft(row)
+                    return pause
+                self._cap.take()
+                self._busy.add(row.recipient)
+            if not sender.submit(session, row, self):  # the run is ending: put it back
+                self._requeue(row)
+                return IDLE_WAIT
+
+    def _next_row(self) -> OutboundRow | None:
+        """Under the lock: the oldest first row of a recipient with nothing under way, taken off."""
+        if len(self._busy) >= SEND_THREADS:
+            return None
+        heads = [(q[0].seq, r) for r, q in self._pending.items() if q and r not in self._busy]
+        if not heads:
+            return None
+        recipient = min(heads)[1]
+        row = self._pending[recipient].popleft()
+        if not self._pending[recipient]:
+            del self._pending[recipient]
+        return row
+
+    def _requeue(self, row: OutboundRow) -> None:
+        with self._cond:
+            self._busy.discard(row.recipient)
+            self._pending.setdefault(row.recipient, deque()).appendleft(row)
+
+    def _expire(self) -> None:
+        cutoff = utcnow() - timedelta(seconds=self._options.expiry)
+        with self._cond:
+            old = [row for q in self._pending.values() for row in q if row.created_at and row.created_at < cutoff]
+        for row in old:
+            try:
+                expired = self._store.set_send_state(row.message_id, FAILED, reason=EXPIRED)
+            except StoreError:
+                return  # the next pass tries again
+            self._drop(row)
+            if expired and not self._waiters.tell(row.message_id, expiry_error(self._options.expiry)):
+                self._hearing.send_failed(row.recipient, row.message_id, EXPIRED)
+
+    def _drop(self, row: OutboundRow) -> None:
+        with self._cond:
+            queue = self._pending.get(row.recipient)
+            if queue is not None and row in queue:
+                queue.remove(row)
+                if not queue:
+                    del self._pending[row.recipient]
+            self._known.discard(row.message_id)
+
+
+def failure_reason(error: DomainError) -> str:
+    """The stored reason of a failed send: a code first, then the sentence."""
+    if isinstance(error, RecipientNotOnWhatsApp):
+        return f"recipient_not_on_whatsapp: {error.message}"
+    return f"upstream_error: {error.message}"
+
+
+def expiry_error(expiry: float) -> DomainError:
+    return Upstream(f"Not sent within {expiry:g} seconds of being accepted (expired); nothing was sent.")
+

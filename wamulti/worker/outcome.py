@@ -1,0 +1,48 @@
+"""What a send request is answered: the send went out (Sent), failed (a DomainError), or is still on
+its way (Accepted: queued or sending, told later by its id). Also the request hash that ties an
+Idempotency-Key to one request."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from ..errors import DomainError, RecipientNotOnWhatsApp, Upstream
+from ..store.outbound import FAILED, GONE_OUT, OutboundRow
+from .sender import Sent
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """A send accepted into the queue whose outcome is not known yet."""
+
+    message_id: str
+    client_id: str
+    status: str  # queued or sending
+    to: str  # as accepted
+
+
+def request_hash(client_id: str, to: str, text: str) -> str:
+    """sha256 of the request's meaning (its validated fields), so a retry with the same fields in
+    another order or spacing is the same request."""
+    canonical = json.dumps([client_id, to, text], ensure_ascii=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode("ascii")).hexdigest()
+
+
+def outcome_of_row(row: OutboundRow) -> Sent | DomainError | None:
+    """The outcome a finished row tells; None while it is open."""
+    if row.state in GONE_OUT:
+        sent_at = (row.sent_at or row.updated_at or datetime.now(timezone.utc)).replace(tzinfo=timezone.utc)
+        return Sent(row.message_id, row.wa_message_id or row.message_id, row.chat or row.recipient, sent_at)
+    if row.state == FAILED:
+        code, _, sentence = (row.reason or "").partition(": ")
+        if code == "recipient_not_on_whatsapp":
+            return RecipientNotOnWhatsApp(sentence or "The recipient's phone number is not on WhatsApp.")
+        return Upstream(sentence if code == "upstream_error" else f"The send failed ({row.reason}).")
+    return None
+
+
+def accepted(row: OutboundRow) -> Accepted:
+    return Accepted(row.message_id, row.client_id, row.state, row.recipient)
