@@ -55,9 +55,9 @@ def send(body: SendText, header: SendHeaders):
     }
 
 
-@bp.get("/<message_id:message_id>", responses=responses({200: MessageStatus}, 400, 404))
+@bp.get("/<message_id:message_id>", responses=responses({200: MessageStatus}, 404))
 def status(path: MessagePath):
-    """A send's status by wamulti's messageId (404 unknown, or deleted with its client)."""
+    """A send's status by wamulti's messageId (404 unknown, malformed, or deleted with its client)."""
     row = registry().message_status(path.message_id)
     return {
         "messageId": row.message_id,

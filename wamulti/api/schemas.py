@@ -141,10 +141,9 @@ class SendHeaders(BaseModel):
 
     model_config = ConfigDict(extra="ignore", populate_by_name=True)
     idempotency_key: Annotated[str, checked(_idempotency_key)] | None = Field(
-        None, alias="Idempotency-Key", examples=["order-4711-confirmation"],
-        description="The same key with the same body within 24 h answers the first result and never sends twice.")
-    prefer: str | None = Field(None, alias="Prefer", examples=["respond-async"],
-                               description="'respond-async' answers 202 at once (a body 'wait' wins).")
+        None, alias="Idempotency-Key",
+        description="E.g. 'order-4711-confirmation'. The same key with the same body within 24 h answers the first result and never sends twice.")
+    prefer: str | None = Field(None, alias="Prefer", description="'respond-async' answers 202 at once (a body 'wait' wins).")
 
     def prefers_async(self) -> bool:
         tokens = {part.strip().split("=")[0].lower() for part in (self.prefer or "").split(",")}
