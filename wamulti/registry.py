@@ -16,6 +16,7 @@ from .errors import Conflict, InvalidField, NotFound
 from .store.base import ClientRecord, DuplicateClient, SessionStore, StoreError
 from .worker import CLOSED, CONNECTING, PAIRING, READY, SYNCING, ClientStatus, ClientWorker, Prompter
 from .worker.hearing import EventSink
+from .worker.unlink import Unlinked
 
 log = logging.getLogger(__name__)
 
@@ -23,7 +24,7 @@ PAIRING_CODE_WAIT = 15.0
 RESTORE_STAGGER = 0.005  # seconds between restored clients' first connects
 STOP_ALL_SECONDS = 8.0
 
-__all__ = ["ClientRegistry", "ClientStatus", "CLOSED", "CONNECTING", "PAIRING", "READY", "SYNCING"]
+__all__ = ["ClientRegistry", "ClientStatus", "CLOSED", "CONNECTING", "PAIRING", "READY", "SYNCING", "Unlinked"]
 
 
 class ClientRegistry:
@@ -126,14 +127,18 @@ class ClientRegistry:
             raise NotFound(f"Client '{client_id}' has no QR code pending.")
         return data
 
-    def delete(self, client_id: str) -> None:
-        """Remove a client in any state (see ClientWorker.delete); raises StoreError, changing nothing."""
+    def delete(self, client_id: str) -> Unlinked:
+        """Remove a client in any state (see ClientWorker.delete); raises StoreError, changing nothing.
+
+        Waits a bounded time (a few seconds) for the device to be unlinked at WhatsApp; says whether it was.
+        """
         worker = self._worker(client_id)
-        worker.delete()
+        unlinked = worker.delete()
         if self._events is not None:
             self._events.forget_client(client_id)
         self._forget(client_id, worker)
-        log.info("[%s] deleted", client_id)
+        log.info("[%s] deleted (%s)", client_id, "unlinked" if unlinked.unlinked else "not unlinked")
+        return unlinked
 
     def send_text(self, client_id: str, to_jid: str, text: str) -> SentMessage:
         return self._worker(client_id).send_text(to_jid, text)

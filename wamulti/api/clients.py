@@ -28,6 +28,7 @@ def client_json(status) -> dict:
         "jid": status.jid,
         "lastError": status.last_error,
         "updatedAt": iso_utc(status.updated_at),
+        "retryAt": iso_utc(status.retry_at),  # after a temporary ban, while CONNECTING
     }
 
 
@@ -82,7 +83,7 @@ def qr(client_id: str):
 
 @bp.delete("/<client_id>")
 def delete(client_id: str):
-    """Log out, stop and remove a client in any state."""
+    """Unlink (within a few seconds), stop and remove a client in any state; says whether the phone still lists it."""
     client_id = validate_client_id(client_id)
-    registry().delete(client_id)
-    return {"clientId": client_id, "deleted": True}
+    outcome = registry().delete(client_id)
+    return {"clientId": client_id, "deleted": True, "unlinked": outcome.unlinked, "message": outcome.message}
