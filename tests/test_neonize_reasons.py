@@ -155,3 +155,27 @@ def test_a_start_ends_at_its_first_event_when_go_does_not_log_dialing(backend, s
     assert sender.wait(2), "the first event ends the start"
     backend.lock.release_shared()
     session.stop()
+
+
+# ---- DELETE with the real library -------------------------------------------------------------------
+def test_delete_of_a_closed_linked_client_tries_to_log_out_and_says_the_phone_still_lists_it(store, backend,
+                                                                                          settings):
+    """The stored keys are restored, a real dial fails at the loopback proxy: unlinked false, keys gone."""
+    from tests.fake_backend import FakePrompter
+    from wamulti.store.base import ClientRecord
+    from wamulti.worker import CLOSED, ClientWorker
+
+    make_whatsmeow_file(backend, settings.data_dir / "source.session")
+    snap = sessionfile.read_snapshot(settings.data_dir / "source.session")
+    record = store.create_client(ClientRecord("gone", CLOSED, jid=JID, last_error="stream_replaced"))
+    store.save_snapshot("gone", snap.data, snap.sha256)
+    worker = ClientWorker(record, backend=backend, store=store, prompter=FakePrompter(), data_dir=settings.data_dir,
+                          pairing_timeout=30)
+    started = time.monotonic()
+    outcome = worker.delete()
+    assert time.monotonic() - started < 5
+    assert outcome.unlinked is False
+    assert "connect failed: failed to dial whatsapp web websocket" in outcome.message
+    assert outcome.message.endswith("The phone still lists this device under Linked devices: remove it there.")
+    assert store.get_client("gone") is None and store.load_snapshot("gone") is None
+    assert not worker.session_path.exists()

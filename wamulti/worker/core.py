@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import zlib
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from pathlib import Path
@@ -144,7 +145,11 @@ class ClientWorker:
     def _keys_at_hand(self) -> None:
         """A linked client that is not running may have only the store's copy of its keys: restore it."""
         if self._view.record.jid is not None and not self.is_running() and not self.session_path.exists():
-            self._persist.restore()
+            try:
+                self._persist.restore()  # StoreError propagates: nothing has changed yet
+            except (OSError, ValueError, zlib.error) as exc:  # a damaged snapshot must not block a delete
+                log.warning("[%s] stored keys unreadable (%s); deleting without unlinking", self.client_id,
+                            type(exc).__name__)
 
     def _post_stop(self, *, delete: bool, outcome: Future | None = None) -> None:
         with self._lock:
