@@ -100,9 +100,13 @@ def test_a_closed_client_after_a_restart_logs_out_with_the_stored_keys(make_work
     assert w.wait_for_state({CLOSED}, 5) and w.join(5)
     w.session_path.unlink()  # e.g. a new DATA_DIR: only the store has the keys
     seen = []
-    answer_when_created(fake_backend, 2, Connected())
-    threading.Thread(target=lambda: seen.append(fake_backend.wait_session(2, 10).path.read_bytes()),
-                     daemon=True).start()
+
+    def look_then_connect():
+        brief = fake_backend.wait_session(2, 10)
+        seen.append(brief.path.read_bytes())  # what the brief connection opened
+        brief.emit(Connected())
+
+    threading.Thread(target=look_then_connect, daemon=True).start()
     assert w.delete() == LOGGED_OUT
     assert seen == [b"fake-keys"], "the brief connection opened the stored keys"
     assert ("logout",) in fake_backend.sessions[1].calls
