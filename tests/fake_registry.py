@@ -13,7 +13,8 @@ from datetime import datetime, timezone
 
 from wamulti.worker.sender import Sent
 from wamulti.errors import Conflict, InvalidField, NotFound, NotReady
-from wamulti.registry import ClientStatus
+from wamulti.registry import ClientStatus, Unlinked
+from wamulti.worker.unlink import LOGGED_OUT, NOT_LINKED
 
 FAKE_PAIRING_CODE = "ABCD-EFGH"
 FAKE_TIME = datetime(2024, 5, 6, 7, 8, 9, 123456, tzinfo=timezone.utc)
@@ -93,11 +94,12 @@ class FakeRegistry:
             raise NotFound(f"Client '{client_id}' has no QR code pending.")
         return self.qr_codes[client_id]
 
-    def delete(self, client_id: str) -> None:
+    def delete(self, client_id: str) -> Unlinked:
         self._enter("delete", client_id)
-        self._status(client_id)
+        status = self._status(client_id)
         del self.clients[client_id]
         self.qr_codes.pop(client_id, None)
+        return LOGGED_OUT if status.state in ("SYNCING", "READY") else NOT_LINKED
 
     def send_text(self, client_id: str, to: str, text: str, **options) -> Sent:
         """A '+<digits>' recipient 'resolves' to '<digits>@s.whatsapp.net'; ids are numbered."""

@@ -324,8 +324,9 @@ def test_create_with_phone_is_201_with_location(api, registry):
     assert resp.headers["Location"] == "/api/clients/work-phone"
     assert resp.get_json() == {"clientId": "work-phone", "state": "PAIRING", "pairingCode": FAKE_PAIRING_CODE,
                                "phone": "491512345678", "jid": None, "lastError": None,
-                               "updatedAt": "2024-05-06T07:08:09.123Z"}
-    assert list(resp.get_json()) == ["clientId", "state", "pairingCode", "phone", "jid", "lastError", "updatedAt"]
+                               "updatedAt": "2024-05-06T07:08:09.123Z", "retryAt": None}
+    assert list(resp.get_json()) == ["clientId", "state", "pairingCode", "phone", "jid", "lastError", "updatedAt",
+                                     "retryAt"]
     assert registry.calls == [("create", "work-phone", "491512345678")]
 
 
@@ -465,8 +466,12 @@ def test_qr_errors(api, registry):
 
 def test_delete(api, registry):
     registry.add("a", "CLOSED")
+    registry.add("b", "READY")
     resp = api("DELETE", "/api/clients/a")
-    assert resp.status_code == 200 and resp.get_json() == {"clientId": "a", "deleted": True}
+    assert resp.status_code == 200 and resp.get_json() == {
+        "clientId": "a", "deleted": True, "unlinked": False,
+        "message": "The client was not linked to a phone: there was nothing to unlink."}
+    assert api("DELETE", "/api/clients/b").get_json()["unlinked"] is True
     assert_error(api("DELETE", "/api/clients/a"), 404, "not_found")
 
 

@@ -79,7 +79,8 @@ def test_create_pair_restart_without_pairing_and_delete(server_factory, inspect_
     assert elapsed < 5
 
     resp = again.request("DELETE", "/api/clients/work-phone")
-    assert resp.status == 200 and resp.json == {"clientId": "work-phone", "deleted": True}
+    assert resp.status == 200 and resp.json["deleted"] is True and resp.json["clientId"] == "work-phone"
+    assert resp.json["unlinked"] is True, "a READY client logs out at WhatsApp"
     assert [c["clientId"] for c in again.clients()] == ["second"]
     assert again.request("GET", "/api/clients/work-phone").status == 404
     assert inspect_store.get_client("work-phone") is None

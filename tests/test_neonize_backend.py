@@ -35,7 +35,7 @@ if os.environ.get("HTTPS_PROXY") != OFFLINE_PROXY:
     pytest.skip(why, allow_module_level=True)
 
 neonize_events = pytest.importorskip("neonize.events")
-from neonize.proto.Neonize_pb2 import JID, LogEntry  # noqa: E402
+from neonize.proto.Neonize_pb2 import JID, ConnectFailureReason, LogEntry  # noqa: E402
 
 from wamulti.backends.golock import GoLock  # noqa: E402
 from wamulti.backends.golog import GoLogRouter  # noqa: E402
@@ -154,19 +154,17 @@ def test_real_events_map_to_backend_events(settings):
     feed(session, ev.ConnectedEv(status=True))
     feed(session, ev.OfflineSyncCompletedEv(Count=3))
     feed(session, ev.DisconnectedEv())
-    feed(session, ev.KeepAliveTimeoutEv(ErrorCount=2))
+    feed(session, ev.KeepAliveTimeoutEv(ErrorCount=2, LastSuccess=int(time.time()) - 40))
     feed(session, ev.KeepAliveRestoredEv())
     feed(session, ev.StreamReplacedEv())
-    feed(session, ev.TemporaryBanEv(Expire=3600))
-    feed(session, ev.ConnectFailureEv(Message="401: device removed"))
+    feed(session, ev.ConnectFailureEv(Message="device removed"))
     feed(session, ev.ClientOutdatedEv())
-    feed(session, ev.LoggedOutEv(Reason=1))
-    assert got == [
+    feed(session, ev.LoggedOutEv(Reason=ConnectFailureReason.LOGGED_OUT))
+    assert got == [  # WhatsApp's reasons in detail: tests/test_reasons.py
         bk.PairSuccess("4915123456789@s.whatsapp.net"), bk.PairFailed("code expired"), bk.Connected(),
-        bk.SyncCompleted(), bk.Disconnected("disconnected"), bk.Disconnected("keepalive_timeout"),
-        bk.SyncCompleted(), bk.Terminated("stream_replaced"), bk.Terminated("temporary_ban"),
-        bk.Terminated("connect_failure: 401: device removed"), bk.Terminated("client_outdated"),
-        bk.LoggedOut("logged_out"),
+        bk.SyncCompleted(), bk.Disconnected("disconnected"), bk.KeepAliveMissed(2), bk.KeepAliveRestored(),
+        bk.Terminated("stream_replaced"), bk.Terminated("connect_failure: unknown reason (device removed)"),
+        bk.Terminated("client_outdated"), bk.LoggedOut("logged_out: 401 unlinked from the phone"),
     ]
     session.stop()
     backend.close()
@@ -347,11 +345,11 @@ def test_state_machine_from_real_events_with_logout_removing_keys(store, held_ba
             worker.send_text("4915000000000@s.whatsapp.net", "hi")
         assert err.value.__class__.__name__ == "Upstream"
         assert worker.state == READY, "a failed send must not change the state"
-        feed(session, ev.LoggedOutEv(Reason=1))
+        feed(session, ev.LoggedOutEv(Reason=ConnectFailureReason.MAIN_DEVICE_GONE))
         assert worker.wait_for_state({CLOSED}, 5)
         assert worker.join(10)
         status = worker.status()
-        assert (status.last_error, status.jid) == ("logged_out", None)
+        assert (status.last_error, status.jid) == ("logged_out: 403 account locked", None)
         assert not worker.session_path.exists()
         assert store.load_snapshot("w1") is None
         assert session.stopped

@@ -138,9 +138,10 @@ class MeteredRegistry:
             m.send_seconds.observe(time.perf_counter() - started)
         return answer
 
-    def delete(self, client_id: str) -> None:
-        self._registry.delete(client_id)
+    def delete(self, client_id: str):
+        outcome = self._registry.delete(client_id)
         self._metrics.forget(client_id)
+        return outcome
 
 
 class CountingSink:

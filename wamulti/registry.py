@@ -23,6 +23,7 @@ from .worker.outbound import EXPIRED, SendOptions
 from .worker.outcome import Accepted, request_hash
 from .worker.sender import Sent
 from .worker.waiters import Waiters
+from .worker.unlink import Unlinked
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +31,7 @@ PAIRING_CODE_WAIT = 15.0
 RESTORE_STAGGER = 0.005  # seconds between restored clients' first connects
 STOP_ALL_SECONDS = 8.0
 
-__all__ = ["ClientRegistry", "ClientStatus", "CLOSED", "CONNECTING", "PAIRING", "READY", "SYNCING"]
+__all__ = ["ClientRegistry", "ClientStatus", "CLOSED", "CONNECTING", "PAIRING", "READY", "SYNCING", "Unlinked"]
 
 
 class ClientRegistry:
@@ -137,14 +138,18 @@ class ClientRegistry:
             raise NotFound(f"Client '{client_id}' has no QR code pending.")
         return data
 
-    def delete(self, client_id: str) -> None:
-        """Remove a client in any state (see ClientWorker.delete); raises StoreError, changing nothing."""
+    def delete(self, client_id: str) -> Unlinked:
+        """Remove a client in any state (see ClientWorker.delete); raises StoreError, changing nothing.
+
+        Waits a bounded time (a few seconds) for the device to be unlinked at WhatsApp; says whether it was.
+        """
         worker = self._worker(client_id)
-        worker.delete()
+        unlinked = worker.delete()
         if self._events is not None:
             self._events.forget_client(client_id)
         self._forget(client_id, worker)
-        log.info("[%s] deleted", client_id)
+        log.info("[%s] deleted (%s)", client_id, "unlinked" if unlinked.unlinked else "not unlinked")
+        return unlinked
 
     def send_text(self, client_id: str, to: str, text: str, *, wait: bool = True,
                   idempotency_key: str | None = None) -> Sent | Accepted:

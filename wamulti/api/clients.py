@@ -9,7 +9,7 @@ from ..qr import qr_png
 from .auth import SECURITY, check_api_key
 from .json_body import iso_utc
 from .registry import registry
-from .responses import BODY, ClientList, ClientOut, CreatedClient, Deleted, responses
+from .responses import BODY, ClientDeleted, ClientList, ClientOut, CreatedClient, responses
 from .schemas import ClientPath, CreateClient, PairClient, QrQuery
 
 bp = APIBlueprint("clients", __name__, url_prefix="/api/clients", abp_tags=[Tag(name="clients")],
@@ -32,6 +32,7 @@ def client_json(status) -> dict:
         "jid": status.jid,
         "lastError": status.last_error,
         "updatedAt": iso_utc(status.updated_at),
+        "retryAt": iso_utc(status.retry_at),  # after a temporary ban, while CONNECTING
     }
 
 
@@ -74,8 +75,8 @@ def qr(path: ClientPath, query: QrQuery):
     return Response(qr_png(data), mimetype="image/png", headers=headers)
 
 
-@bp.delete("/<client_id>", responses=responses({200: Deleted}, 400, 404, 503))
+@bp.delete("/<client_id>", responses=responses({200: ClientDeleted}, 400, 404, 503))
 def delete(path: ClientPath):
-    """Log out, stop and remove a client in any state (within a few seconds)."""
-    registry().delete(path.client_id)
-    return {"clientId": path.client_id, "deleted": True}
+    """Unlink (within a few seconds), stop and remove a client in any state; says whether the phone still lists it."""
+    outcome = registry().delete(path.client_id)
+    return {"clientId": path.client_id, "deleted": True, "unlinked": outcome.unlinked, "message": outcome.message}

@@ -82,6 +82,7 @@ class ClientOut(BaseModel):
     jid: str | None = Field(examples=["491512345678@s.whatsapp.net"])
     lastError: str | None = Field(examples=["connect_failed: timeout"], description="See docs/api.md.")
     updatedAt: str = Field(examples=["2024-05-06T07:08:09.123Z"], description="ISO 8601 UTC, milliseconds.")
+    retryAt: str | None = Field(description="While a temporary ban lasts: when the client reconnects by itself.")
 
 
 class CreatedClient(ClientOut):
@@ -97,6 +98,12 @@ class ClientList(RootModel[list[ClientOut]]):
 class Deleted(BaseModel):
     clientId: str
     deleted: Literal[True]
+
+
+class ClientDeleted(Deleted):
+    unlinked: bool = Field(description="Whether WhatsApp confirmed the device was logged out; false: the phone "
+                           "still lists it under Linked devices (message says so).")
+    message: str
 
 
 class Sent(BaseModel):

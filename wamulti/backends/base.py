@@ -71,16 +71,49 @@ class Disconnected(Event):
 
 @dataclass(frozen=True)
 class LoggedOut(Event):
-    """The account unlinked this device; its keys are void and must be removed."""
+    """The account unlinked this device; its keys are void and must be removed.
+
+    `reason` is the lastError value, e.g. "logged_out: 403 account locked" (backends/reasons.py).
+    """
 
     reason: str = "logged_out"
 
 
 @dataclass(frozen=True)
 class Terminated(Event):
-    """A terminal cause (stream_replaced, temporary_ban, connect_failure, client_outdated)."""
+    """A terminal cause (stream_replaced, connect_failure: 4xx, client_outdated); the keys stay."""
 
     reason: str
+
+
+@dataclass(frozen=True)
+class TemporaryBan(Event):
+    """WhatsApp banned the account until retry_at (aware UTC); the keys stay, the worker reconnects then.
+
+    `reason` is the lastError value (backends/reasons.py `temporary_ban`), which carries retry_at too.
+    """
+
+    reason: str
+    retry_at: datetime
+
+
+@dataclass(frozen=True)
+class RetryLater(Event):
+    """WhatsApp refused this connection for now (a 5xx): the worker ends it and reconnects after a backoff."""
+
+    reason: str
+
+
+@dataclass(frozen=True)
+class KeepAliveMissed(Event):
+    """`count` keepalive pings in a row went unanswered; the socket may well be up (whatsmeow decides)."""
+
+    count: int
+
+
+@dataclass(frozen=True)
+class KeepAliveRestored(Event):
+    """Keepalive pings are answered again after KeepAliveMissed."""
 
 
 MESSAGE_KINDS = ("text", "image", "video", "audio", "document", "sticker", "location", "contact",

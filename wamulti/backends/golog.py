@@ -3,7 +3,9 @@
 neonize's connect() gives Go its module-level `log_whatsmeow` as the log callback, and the lines
 carry no client. The backend swaps in a callback from here for each start, so every line is tagged
 `[clientId]`. Go's callback must not block, so one thread decodes and logs the lines; it also tells
-the backend when a client's socket logs "Dialing" (Go has registered the client by then).
+the backend when a client's socket logs "Dialing" (Go has registered the client by then; Go logs
+that line only at DEBUG). Every line that reaches it has crossed cgo and taken the GIL: Go's own
+level decides how many do (backends/neonize.py), and `counts` tells (bench/golog_cpu.py).
 The decoder is passed in so that only backends/neonize.py imports neonize.
 """
 
@@ -13,6 +15,7 @@ import ctypes
 import logging
 import queue
 import threading
+from collections import Counter
 from typing import Any, Callable
 
 log = logging.getLogger("wamulti.backends.neonize")  # these lines keep the backend's logger name
@@ -33,6 +36,7 @@ class GoLogRouter:
         self._on_dialing = on_dialing
         self._decode = decode
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        self._counts: Counter = Counter()  # lines routed, by Go's level name (router thread only)
         self._thread = threading.Thread(target=self._run, name="wa-golog", daemon=True)
         self._thread.start()
 
@@ -57,12 +61,18 @@ class GoLogRouter:
 
     def _route(self, client_id: str, data: bytes) -> None:
         entry = self._decode(data)
+        self._counts[entry.Level.upper()] += 1
         if entry.Message.startswith("Dialing"):
             self._on_dialing(client_id)
         level = GO_LOG_LEVELS.get(entry.Level.upper(), logging.INFO)
         if level >= self._level:
             logging.getLogger("whatsmeow." + entry.Name.replace("/", ".")).log(
                 level, "[%s] %s", client_id, entry.Message)
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """How many lines Go has handed over so far, by level name (a copy)."""
+        return dict(self._counts)
 
     def close(self) -> None:
         """Stop the router thread (waits up to 2 s for the lines already queued)."""

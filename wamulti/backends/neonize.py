@@ -3,15 +3,17 @@
 Hazards measured in docs/neonize.md drive this module:
 - Go keeps its client tables in unlocked maps: `GoLock` (golock.py) is a process-wide readers/writer lock.
   Starts (until the Go side registered the client) and stops are exclusive; every other call is
-  shared. Starts are also spaced out. A start holds the lock until its socket logs "Dialing",
-  connect() returns, an event arrives, or START_HOLD seconds pass (a dial that hangs).
+  shared. Starts are also spaced out. A start holds the lock until connect() returns, its first
+  event arrives (QR, Connected, a logout, ban or failure), START_HOLD seconds pass (a dial that
+  hangs), or, only when Go logs at DEBUG (LOG_LEVEL=DEBUG), its socket logs "Dialing".
 - A NewClient's finalizer stops its uuid when garbage collected, so every session gets a fresh
   uuid, is stopped under the lock, and only then has its finalizer detached.
 - get_me() and the contact stores are never called (PairStatusEv carries the JID).
 - Every connect() attempt leaks one SQLite descriptor inside the library, so the worker retries
   with backoff and gives up after `max_failed_connects` attempts in a row.
 - Handlers run on Go's threads: they only translate the event and hand it to `emit`.
-- Go's log lines go through `GoLogRouter` (golog.py), tagged with their client.
+- Go's log lines go through `GoLogRouter` (golog.py), tagged with their client. Go logs at WARNING
+  unless LOG_LEVEL=DEBUG: its level is fixed per session at connect().
 
 One session object per connection attempt: the worker creates a new session for every retry.
 """
@@ -31,6 +33,7 @@ from . import base as bk
 from . import neonize_send
 from .golock import GoLock
 from .golog import GoLogRouter
+from . import neonize_reasons as reasons
 from .neonize_events import translate_message, translate_receipt
 
 log = logging.getLogger(__name__)
@@ -63,10 +66,12 @@ class NeonizeBackend(bk.Backend):
     def __init__(self, settings, *, sync_fallback: float = SYNC_FALLBACK, start_spacing: float = START_SPACING,
                  start_hold: float = START_HOLD, dial_budget: int | None = None):
         """`dial_budget`: failed dials allowed in this process (default: half the descriptor limit)."""
+        # neonize reads Go's log level from this logger at each connect(), and Go keeps it for the
+        # session's life. At DEBUG every protocol message would be formatted and pushed through cgo
+        # and the GIL, so Go runs at WARNING (DEBUG only with LOG_LEVEL=DEBUG); a start then ends
+        # at its first event instead of at "Dialing" (see begin_start).
         go_level = logging.DEBUG if settings.log_level == "DEBUG" else logging.WARNING
-        # neonize calls logging.basicConfig() and reads the Go log level from this logger at
-        # connect(); Go must log at DEBUG for us to see "Dialing", and the router filters
-        logging.getLogger("neonize.utils.log").setLevel(logging.DEBUG)
+        logging.getLogger("neonize.utils.log").setLevel(go_level)
         import neonize.client as nc  # imported here: slow (0.3 s), and only when this backend is chosen
         from neonize.proto.Neonize_pb2 import LogEntry
 
@@ -182,16 +187,15 @@ class NeonizeSession(bk.BackendSession):
         on(ConnectedEv)(self._on_connected)
         on(OfflineSyncCompletedEv)(lambda _c, _e: self._sync_done())
         on(PairStatusEv)(self._on_pair_status)
-        on(LoggedOutEv)(lambda _c, ev: self._finish(bk.LoggedOut("logged_out")))
+        # WhatsApp's reasons are kept (neonize_reasons.py); any of these may be a start's first event
+        on(LoggedOutEv)(lambda _c, ev: self._finish(reasons.logged_out(ev)))
         on(StreamReplacedEv)(lambda _c, _e: self._finish(bk.Terminated("stream_replaced")))
-        on(TemporaryBanEv)(lambda _c, ev: self._finish(bk.Terminated("temporary_ban")))
-        on(ConnectFailureEv)(lambda _c, ev: self._finish(bk.Terminated(
-            f"connect_failure: {ev.Message or ev.Reason}"[:REASON_LIMIT])))
+        on(TemporaryBanEv)(lambda _c, ev: self._finish(reasons.temporary_ban(ev)))
+        on(ConnectFailureEv)(lambda _c, ev: self._finish(reasons.connect_failure(ev)))
         on(ClientOutdatedEv)(lambda _c, _e: self._finish(bk.Terminated("client_outdated")))
-        on(DisconnectedEv)(lambda _c, _e: self._on_disconnected("disconnected"))
-        on(KeepAliveTimeoutEv)(lambda _c, _e: self._on_disconnected("keepalive_timeout"))
-        # the socket survived the missed keepalives: no Connected follows, so it is READY again
-        on(KeepAliveRestoredEv)(lambda _c, _e: self._emit(bk.SyncCompleted()))
+        on(DisconnectedEv)(lambda _c, _e: self._on_disconnected(bk.Disconnected("disconnected")))
+        on(KeepAliveTimeoutEv)(lambda _c, ev: self._on_keepalive(reasons.keepalive_timeout(ev)))
+        on(KeepAliveRestoredEv)(lambda _c, _e: self._on_keepalive(bk.KeepAliveRestored()))
         on(MessageEv)(lambda _c, ev: self._hand_over(translate_message, ev))
         on(ReceiptEv)(lambda _c, ev: self._hand_over(translate_receipt, ev))
 
@@ -234,13 +238,21 @@ class NeonizeSession(bk.BackendSession):
         else:
             self._emit(bk.PairFailed(ev.Error or "pairing refused"))
 
-    def _on_disconnected(self, reason: str) -> None:
+    def _on_disconnected(self, event: bk.Event) -> None:
         with self._state_lock:
             self._connected = False
             self._cancel_sync_timer()
-        self._emit(bk.Disconnected(reason))
+        self._emit(event)
+
+    def _on_keepalive(self, event: bk.Event) -> None:
+        """A missed ping leaves the client as it is; past whatsmeow's limit it is a disconnect."""
+        if isinstance(event, bk.Disconnected):
+            self._on_disconnected(event)
+        else:
+            self._emit(event)
 
     def _finish(self, event: bk.Event) -> None:
+        self._release_start()  # e.g. a LoggedOut right after the handshake
         with self._state_lock:
             self._connected = False
             self._cancel_sync_timer()

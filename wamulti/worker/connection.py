@@ -80,16 +80,6 @@ class Connection:
             error = type(exc).__name__
         self._post(ConnectionEnded(generation, error))
 
-    def logout(self) -> None:
-        """Unlink the device at WhatsApp, best effort: the local data goes anyway."""
-        session = self.session
-        if session is None:
-            return
-        try:
-            session.logout()
-        except Exception as exc:
-            log.warning("[%s] logout failed (%s); removing local data anyway", self._client_id, type(exc).__name__)
-
     def end(self) -> None:
         """Stop the open session and wait a bounded time for its thread; idempotent."""
         with self._lock:

@@ -7,8 +7,12 @@ as long as the worker: the delete guard and what was last saved survive a restar
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
+import zlib
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
 from pathlib import Path
 
 from ..backends.base import Backend, BackendSession
@@ -25,11 +29,15 @@ from .run import Options, Run
 from .sender import SEND_THREADS, SEND_TIMEOUT, Sender, Sent
 from .sendstatus import SendStatus
 from .states import CLOSED, PAIRING, READY, ClientStatus
+from .unlink import NOT_LINKED, UNLINK_SECONDS, Unlinked, connect_and_log_out, not_confirmed, not_unlinked
 from .view import ClientView
 from .waiters import Waiters
 
+log = logging.getLogger(__package__)
+
 SNAPSHOT_INTERVAL = 3.0
 STOP_JOIN_SECONDS = 5.0
+DELETE_MARGIN = 3.0  # beyond the unlink attempt: ending the session before it, removing the keys after
 
 
 class ClientWorker:
@@ -38,11 +46,12 @@ class ClientWorker:
     def __init__(self, record: ClientRecord, *, backend: Backend, store: SessionStore, prompter: Prompter,
                  data_dir: Path, pairing_timeout: float, send_timeout: float = SEND_TIMEOUT,
                  snapshot_interval: float = SNAPSHOT_INTERVAL, events: EventSink | None = None,
-                 waiters: Waiters | None = None, send_options: SendOptions | None = None):
+                 waiters: Waiters | None = None, send_options: SendOptions | None = None,
+                 unlink_timeout: float = UNLINK_SECONDS):
         self.client_id = record.client_id
         self.session_path = Path(data_dir) / "sessions" / f"{record.client_id}.session"
         self._options = Options(record.client_id, backend, prompter, self.session_path,
-                                pairing_timeout, send_timeout, snapshot_interval)
+                                pairing_timeout, send_timeout, snapshot_interval, unlink_timeout)
         self._view = ClientView(record)
         self._persist = Persistence(record.client_id, store, self.session_path)
         # lasts across runs: ack order; acks of queued sends move their rows forward (SendStatus)
@@ -123,30 +132,64 @@ class ClientWorker:
         self._outbound.stop()
         self._post_stop(delete=False)
 
-    def delete(self) -> None:
-        """Delete the client in any state; the whole sequence lives here.
+    def delete(self) -> Unlinked:
+        """Delete the client in any state; the whole sequence lives here. Returns whether it was unlinked.
 
-        Store writes are blocked first (after one in flight), so no late write brings the row
-        back; then the rows are deleted. If that raises StoreError nothing changed and the client
-        goes on. Logout and stop then run on the worker thread, not the caller's; returns at once.
+        A stopped, linked client's keys are fetched from the store first if the working file is
+        gone, so that it can still log out. Store writes are then blocked (after one in flight), so
+        no late write brings the row back, and the rows are deleted. If either raises StoreError
+        nothing changed and the client goes on. Unlinking (worker/unlink.py), stop and removing the
+        keys run on the worker thread (or a thread of their own), never the caller's; the caller
+        waits at most unlink_timeout + DELETE_MARGIN seconds for the outcome.
         """
         self._hearing.mute()
         try:
+            self._keys_at_hand()
             self._persist.delete_rows()
         except BaseException:
             self._hearing.unmute()  # nothing was deleted: the client goes on as it was
             raise
         self._outbound.forget()
-        self._post_stop(delete=True)
+        outcome: Future = Future()
+        self._post_stop(delete=True, outcome=outcome)
+        wait = self._options.unlink_timeout + DELETE_MARGIN
+        try:
+            return outcome.result(timeout=wait)
+        except FutureTimeout:
+            return not_confirmed(wait)
 
-    def _post_stop(self, *, delete: bool) -> None:
+    def _keys_at_hand(self) -> None:
+        """A linked client that is not running may have only the store's copy of its keys: restore it."""
+        if self._view.record.jid is not None and not self.is_running() and not self.session_path.exists():
+            try:
+                self._persist.restore()  # StoreError propagates: nothing has changed yet
+            except (OSError, ValueError, zlib.error) as exc:  # a damaged snapshot must not block a delete
+                log.warning("[%s] stored keys unreadable (%s); deleting without unlinking", self.client_id,
+                            type(exc).__name__)
+
+    def _post_stop(self, *, delete: bool, outcome: Future | None = None) -> None:
         with self._lock:
             run = self._run
-        if run.post(Stop(delete)):
+        if run.post(Stop(delete, outcome)):
             return
-        if delete:  # no run will handle it: do its part here
-            self._persist.forget_keys()
+        if delete:  # no run will handle it: do its part on a thread of its own
+            threading.Thread(target=self._delete_unattended, args=(outcome,), name=f"wa-{self.client_id}-delete",
+                             daemon=True).start()
         run.sender.shutdown()
+
+    def _delete_unattended(self, outcome: Future | None) -> None:
+        """The part of a delete a run would do, for a client with no worker thread: unlink, remove the keys."""
+        result = NOT_LINKED
+        try:
+            if self._view.record.jid is not None:
+                result = connect_and_log_out(self._options.backend, self.client_id, self.session_path,
+                                             self._options.unlink_timeout)
+        except Exception:  # a bug must not keep the keys
+            log.exception("[%s] unlinking failed", self.client_id)
+            result = not_unlinked("an internal error")
+        self._persist.forget_keys()
+        if outcome is not None and not outcome.done():
+            outcome.set_result(result)
 
     def join(self, timeout: float) -> bool:
         """Wait for the worker thread to end; True if it did."""

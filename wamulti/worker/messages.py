@@ -6,6 +6,7 @@ worker can ignore what an ended session still says.
 
 from __future__ import annotations
 
+from concurrent.futures import Future
 from dataclasses import dataclass
 
 from ..backends.base import Event
@@ -37,9 +38,13 @@ class PhoneAnswer:
 
 @dataclass(frozen=True)
 class Stop:
-    """Stop the client (posted by a command); with delete, log out and remove its local data."""
+    """Stop the client (posted by a command); with delete, log out and remove its local data.
+
+    A delete's `outcome` (a Future) gets the worker.unlink.Unlinked once the keys are removed.
+    """
 
     delete: bool
+    outcome: Future | None = None
 
 
 @dataclass(frozen=True)

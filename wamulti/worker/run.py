@@ -14,11 +14,15 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+from concurrent.futures import Future
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 
-from ..backends.base import (Backend, BackendError, Connected, Disconnected, Event, LoggedOut, PairFailed,
-                             PairSuccess, QrUpdated, SyncCompleted, Terminated)
+from ..backends.base import (Backend, BackendError, Connected, Disconnected, Event, KeepAliveMissed,
+                             KeepAliveRestored, LoggedOut, PairFailed, PairSuccess, QrUpdated, RetryLater,
+                             SyncCompleted, TemporaryBan, Terminated)
+from ..backends.reasons import retry_at_of
 from .connection import Connection, backoff_delay
 from .hearing import Hearing
 from .messages import ConnectionEnded, PairAgain, PhoneAnswer, SessionEvent, Stop
@@ -27,6 +31,7 @@ from .persistence import Persistence, Restore
 from .sender import Sender
 from .states import CLOSED, CONNECTING, PAIRING, READY, SYNCING
 from .timers import Timer, Timers
+from .unlink import NOT_LINKED, Unlinked, connect_and_log_out, log_out, not_unlinked
 from .view import ClientView
 
 log = logging.getLogger(__package__)
@@ -43,6 +48,7 @@ class Options:
     pairing_timeout: float
     send_timeout: float
     snapshot_interval: float
+    unlink_timeout: float = 5.0  # a delete's attempt to connect and log out (worker/unlink.py)
 
 
 class Run:
@@ -102,8 +108,13 @@ class Run:
         elif self._persist.restore() is Restore.MISSING:
             self._close("session_missing", snapshot=False)
         else:
-            self._set(state=CONNECTING, last_error=None)
-            self._timers.schedule(Timer.CONNECT, delay)
+            ban_left = _seconds_until(retry_at_of(self._view.record.last_error))
+            if ban_left > 0:  # a temporary ban outlives a restart: its expiry is in the row
+                log.info("[%s] temporarily banned; reconnecting in %.0fs", self.client_id, ban_left)
+                self._set(state=CONNECTING)
+            else:
+                self._set(state=CONNECTING, last_error=None)
+            self._timers.schedule(Timer.CONNECT, max(delay, ban_left))
 
     def _step(self) -> None:
         for timer in self._timers.pop_due():
@@ -119,8 +130,8 @@ class Run:
     def _handle(self, message: object) -> None:
         current = self.connection.is_current  # an ended session's messages are ignored
         match message:
-            case Stop(delete=delete):
-                self._shutdown(delete=delete)
+            case Stop(delete=delete, outcome=outcome):
+                self._shutdown(delete=delete, outcome=outcome)
             case SessionEvent(generation=generation, event=event) if current(generation):
                 self._on_event(event)
             case ConnectionEnded(generation=generation, error=error) if current(generation):
@@ -156,8 +167,16 @@ class Run:
                 self._set(state=READY, last_error=None)
             case Disconnected(reason=reason):
                 self._set(state=CONNECTING, last_error=reason)
+            case KeepAliveMissed(count=count):
+                self._on_keepalive_missed(count)
+            case KeepAliveRestored():
+                self._on_keepalive_restored()
             case LoggedOut(reason=reason):
                 self._on_logged_out(reason)
+            case TemporaryBan(reason=reason, retry_at=retry_at):
+                self._on_temporary_ban(reason, retry_at)
+            case RetryLater(reason=reason):
+                self._reconnect_later(reason, failed=True)
             case Terminated(reason=reason):
                 self._close(reason)
 
@@ -220,11 +239,14 @@ class Run:
 
     # ---- connection ending, closing, stopping -------------------------------------------------
     def _on_connection_ended(self, error: str | None) -> None:
+        self._reconnect_later(f"connect_failed: {error}" if error else "disconnected", failed=bool(error))
+
+    def _reconnect_later(self, reason: str, *, failed: bool) -> None:
+        """End the session and reconnect after a backoff; a failed attempt counts toward the backend's limit."""
         self.connection.end()
         self._attempts += 1
-        reason = f"connect_failed: {error}" if error else "disconnected"
         limit = self._options.backend.max_failed_connects
-        if error and limit is not None and self._attempts >= limit:
+        if failed and limit is not None and self._attempts >= limit:
             self._close(f"{reason} (gave up after {self._attempts} attempts; POST .../pair to retry)")
             return
         delay = backoff_delay(self._attempts)
@@ -239,7 +261,26 @@ class Run:
         self._persist.forget_keys()
         self._persist.remove_stored_snapshot()
         self._set(jid=None)
-        self._close("logged_out", snapshot=False)
+        self._close(reason or "logged_out", snapshot=False)
+
+    def _on_temporary_ban(self, reason: str, retry_at: datetime) -> None:
+        """Keep the keys, wait in CONNECTING until the ban expires (not earlier), then reconnect."""
+        self.connection.end()
+        wait = _seconds_until(retry_at)
+        log.warning("[%s] %s; reconnecting in %.0fs", self.client_id, reason, wait)
+        self._set(state=CONNECTING, last_error=reason)
+        self._timers.schedule(Timer.CONNECT, wait)
+
+    def _on_keepalive_missed(self, count: int) -> None:
+        """whatsmeow decides when the socket is gone (then a disconnect follows): the state stays."""
+        log.warning("[%s] %d keepalive ping(s) unanswered", self.client_id, count)
+        if self._view.state in (SYNCING, READY):
+            self._set(last_error=f"keepalive_timeout: {count} missed")
+
+    def _on_keepalive_restored(self) -> None:
+        log.info("[%s] keepalive answered again", self.client_id)
+        if (self._view.record.last_error or "").startswith("keepalive_timeout:"):
+            self._set(last_error=None)
 
     def _close(self, reason: str, *, snapshot: bool = True) -> None:
         """Go to CLOSED with a reason; the thread ends after this step."""
@@ -251,16 +292,35 @@ class Run:
             self._flush()
         self._stopping = True
 
-    def _shutdown(self, *, delete: bool) -> None:
+    def _shutdown(self, *, delete: bool, outcome: Future | None = None) -> None:
         self._pairing.cancel_prompt()
-        if delete and self._view.state in (SYNCING, READY):  # only a linked device can be unlinked
-            self.connection.logout()
-        self.connection.end()
         if delete:
-            self._persist.forget_keys()
+            self._delete_here(outcome)
         else:
+            self.connection.end()
             self._flush()
         self._stopping = True
+
+    def _delete_here(self, outcome: Future | None) -> None:
+        """Unlink the device if it is linked (bounded), then remove the keys; the outcome says how it went."""
+        try:
+            result = self._unlink()
+        except Exception:  # a bug must not keep the keys
+            log.exception("[%s] unlinking failed", self.client_id)
+            result = not_unlinked("an internal error")
+        self.connection.end()
+        self._persist.forget_keys()
+        if outcome is not None and not outcome.done():
+            outcome.set_result(result)
+
+    def _unlink(self) -> Unlinked:
+        if self._view.record.jid is None:
+            return NOT_LINKED
+        if self._view.state in (SYNCING, READY):
+            return log_out(self.client_id, self.connection.session)
+        self.connection.end()  # a reconnecting session: one brief, bounded attempt instead
+        return connect_and_log_out(self._options.backend, self.client_id, self._options.session_path,
+                                   self._options.unlink_timeout)
 
     def _finish(self) -> None:
         self.connection.end()
@@ -277,7 +337,7 @@ class Run:
             except queue.Empty:
                 return
             if isinstance(message, Stop) and message.delete:
-                self._persist.forget_keys()
+                self._delete_here(message.outcome)
 
     # ---- state -------------------------------------------------------------------------------
     def _set(self, **fields) -> None:
@@ -292,3 +352,10 @@ class Run:
 
     def _flush(self, *, force_snapshot: bool = False) -> None:
         self._persist.flush(self._view.record, force_snapshot=force_snapshot)
+
+
+def _seconds_until(moment: datetime | None) -> float:
+    """Seconds from now until moment (aware), never negative; 0 for None."""
+    if moment is None:
+        return 0.0
+    return max(0.0, (moment - datetime.now(timezone.utc)).total_seconds())

@@ -35,3 +35,4 @@ class ClientStatus:
     jid: str | None
     last_error: str | None
     updated_at: datetime | None
+    retry_at: datetime | None = None  # while CONNECTING after a temporary ban: when it reconnects (aware UTC)

@@ -12,6 +12,7 @@ import threading
 from dataclasses import replace
 from datetime import datetime, timezone
 
+from ..backends.reasons import retry_at_of
 from ..store.base import ClientRecord
 from .states import CONNECTING, PAIRING, ClientStatus
 
@@ -30,7 +31,9 @@ class ClientView:
     def status(self) -> ClientStatus:
         with self._changed:
             r = self._record
-            return ClientStatus(r.client_id, r.state, self._code, r.phone, r.jid, r.last_error, r.updated_at)
+            retry_at = retry_at_of(r.last_error) if r.state == CONNECTING else None  # a temporary ban's expiry
+            return ClientStatus(r.client_id, r.state, self._code, r.phone, r.jid, r.last_error, r.updated_at,
+                                retry_at)
 
     @property
     def record(self) -> ClientRecord:
