@@ -139,6 +139,8 @@ def test_the_rate_cap_spaces_sends_and_the_rest_waits_queued(ready):
     states = [worker._store.get_send(a.message_id).state for a in answers]
     assert states[0] in (SENT, SERVER) and states[1:] == [QUEUED] * 3, states
     wait_until(lambda: len(sent_texts(session)) == 4, timeout=5)
+    # a row is marked sent just after the backend's send returns
+    wait_until(lambda: all(worker._store.get_send(a.message_id).sent_at for a in answers))
     rows = [worker._store.get_send(a.message_id) for a in answers]
     gaps = [(b.sent_at - a.sent_at).total_seconds() for a, b in zip(rows, rows[1:])]
     assert all(gap >= 0.2 for gap in gaps), gaps
