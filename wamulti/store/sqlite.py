@@ -43,6 +43,9 @@ MIGRATIONS: list[tuple[int, str]] = [
 ]
 
 
+CLOSE_WAIT_SECONDS = 5.0
+
+
 def _text(dt: datetime | None) -> str:
     return (dt or utcnow()).strftime("%Y-%m-%d %H:%M:%S.%f")
 
@@ -62,6 +65,11 @@ class SQLiteStore(SQLiteOutbox, SQLiteOutbound, SessionStore):
         self._local = threading.local()
         self._all: list[sqlite3.Connection] = []
         self._all_lock = threading.Lock()
+        # close() must not free a connection another thread is inside (sqlite3 may then crash the
+        # process): transactions are counted, and close() waits for them (bounded) before closing
+        self._in_use = threading.Condition()
+        self._active = 0
+        self._closed = False
         self._migrate()
 
     def _connection(self) -> sqlite3.Connection:
@@ -78,6 +86,20 @@ class SQLiteStore(SQLiteOutbox, SQLiteOutbound, SessionStore):
 
     @contextmanager
     def _tx(self, immediate: bool = False):
+        with self._in_use:
+            if self._closed:
+                raise StoreUnavailable("embedded store is closed")
+            self._active += 1
+        try:
+            with self._transaction(immediate) as con:
+                yield con
+        finally:
+            with self._in_use:
+                self._active -= 1
+                self._in_use.notify_all()
+
+    @contextmanager
+    def _transaction(self, immediate: bool):
         con = self._connection()
         try:
             con.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
@@ -175,7 +197,11 @@ class SQLiteStore(SQLiteOutbox, SQLiteOutbound, SessionStore):
         with self._tx() as con:
             con.execute("SELECT 1").fetchone()
 
-    def close(self) -> None:
+    def close(self, wait: float = CLOSE_WAIT_SECONDS) -> None:
+        with self._in_use:
+            self._closed = True
+            if not self._in_use.wait_for(lambda: self._active == 0, wait):
+                return  # a transaction is still running: leave the connections to the process's end
         with self._all_lock:
             connections, self._all = self._all, []
         for con in connections:
