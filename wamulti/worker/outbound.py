@@ -26,7 +26,7 @@ from datetime import timedelta
 from ..backends.base import BackendSession
 from ..errors import DomainError, RecipientNotOnWhatsApp, Upstream
 from ..store.base import SessionStore, StoreError
-from ..store.outbound import FAILED, IDEMPOTENCY_HOURS, QUEUED, SENDING, SENT, OutboundRow
+from ..store.outbound import FAILED, IDEMPOTENCY_HOURS, QUEUED, SENDING, SERVER, OutboundRow
 from ..store.rows import utcnow
 from .hearing import Hearing
 from .sender import SEND_THREADS, Outcome, Sender, Sent, new_message_id
@@ -174,8 +174,9 @@ class Dispatcher:
 
     def record(self, row: OutboundRow, outcome: Outcome) -> bool:
         try:
-            if isinstance(outcome, Sent):
-                self._store.set_send_state(row.message_id, SENT, chat=outcome.to, wa_message_id=outcome.wa_message_id,
+            if isinstance(outcome, Sent):  # WhatsApp's answer to a send is its server ack: one write for both
+                self._store.set_send_state(row.message_id, SERVER, chat=outcome.to,
+                                           wa_message_id=outcome.wa_message_id,
                                            sent_at=outcome.timestamp.replace(tzinfo=None))
             else:
                 self._store.set_send_state(row.message_id, FAILED, reason=failure_reason(outcome))

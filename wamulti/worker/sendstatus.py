@@ -1,8 +1,9 @@
-"""SendStatus: a send's row follows its message's acks (`server`, `delivered`, `read`).
+"""SendStatus: a send's row follows its message's acks (`delivered`, `read`).
 
 It sits between a client's Hearing and the event log: every event goes on to the log unchanged;
 an ack of a send made through the queue (it carries wamulti's `messageId`) also moves that send's
-row forward. A store that is down only costs the status its step, never the event.
+row forward. The `server` ack is not written here: it is published when the send returns, and the
+Dispatcher writes the row `server` with the send's outcome (one write instead of two). A store that is down only costs the status its step, never the event.
 """
 
 from __future__ import annotations
@@ -12,12 +13,12 @@ from typing import Any
 
 from ..events.model import EventType
 from ..store.base import SessionStore, StoreError
-from ..store.outbound import DELIVERED, READ, SERVER
+from ..store.outbound import DELIVERED, READ
 from .hearing import EventSink
 
 log = logging.getLogger(__name__)
 
-TRACKED = {SERVER: SERVER, DELIVERED: DELIVERED, READ: READ, "played": READ}  # ack status -> row status
+TRACKED = {DELIVERED: DELIVERED, READ: READ, "played": READ}  # ack status -> row status
 
 
 class SendStatus:
