@@ -9,10 +9,15 @@ on the same machine in the same run, its simulator given the same 0.3 s send del
 each waiting for its send (the seed's only mode), for BEFORE_SENDS sends. Each chat (one recipient
 per client, off the simulated network) takes its messages one at a time: 100 chats x 1/0.3 s is the
 per-chat order bound (333/s). The rate cap is off (SEND_RATE_PER_MINUTE=0). Store: embedded SQLite.
+
+    python -m bench.sends --base REV   # also the queue of commit REV (unpacked with `git archive`), same
+                                       # method as after, in the same run: a change's before/after
+    python -m bench.sends --mariadb    # each queue run (after, and --base's) also on a throwaway MariaDB
 """
 
 from __future__ import annotations
 
+import argparse
 import http.client
 import json
 import statistics
@@ -24,7 +29,7 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-from bench.common import ROOT, ServerProcess, report
+from bench.common import ROOT, ServerProcess, report, start_mariadb
 
 BEFORE = "d483481"  # main before the queue: every send holds a request thread
 CLIENTS, SENDS, BEFORE_SENDS, CALLERS = 100, 3000, 600, 16
@@ -57,6 +62,29 @@ class SeedServer(ServerProcess):
             return self.request("GET", "/healthz", key=None, timeout=2).status == 200
         except OSError:
             return False
+
+
+class TreeServer(ServerProcess):
+    """wsgi.py of another tree (`root`, e.g. a commit unpacked with `git archive`)."""
+
+    def __init__(self, root: Path, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.root = root
+
+    def start(self, timeout: float = 30.0):
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self._log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen([sys.executable, "wsgi.py"], cwd=self.root, env=self.env,
+                                     stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT)
+        self.wait_for(lambda: SeedServer._answers(self), timeout, "server up")
+        return self
+
+
+def unpack(rev: str, into: Path) -> Path:
+    into.mkdir()
+    archive = subprocess.run(["git", "archive", rev], cwd=ROOT, check=True, capture_output=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)
+    return into
 
 
 def make_clients(server: ServerProcess) -> None:
@@ -127,8 +155,14 @@ def completed_at(server: ServerProcess, message_id: str) -> float | None:
     return datetime.fromisoformat(row["sentAt"].replace("Z", "+00:00")).timestamp() if row["sentAt"] else 0.0
 
 
-def run_after(tmp: Path) -> dict:
-    server = ServerProcess(tmp / "after", ENV).start()
+def run_after(tmp: Path, base: str | None = None, db: dict | None = None) -> dict:
+    """This tree's queue, or (`base`) commit base's; on SQLite, or on the database of `db` (DB_* settings)."""
+    env, name = {**ENV, **(db or {})}, f"{base or 'after'}-{'mariadb' if db else 'sqlite'}"
+    if base is None:
+        server = ServerProcess(tmp / name, env).start()
+    else:
+        tree = tmp / f"tree-{base}"
+        server = TreeServer(tree if tree.exists() else unpack(base, tree), tmp / name, env).start()
     try:
         make_clients(server)
         prober = Prober(server)
@@ -141,7 +175,7 @@ def run_after(tmp: Path) -> dict:
         done = max(completed_at(server, i) for i in last_per_chat.values())
         prober.stop.set()
         prober.join()
-        return {"run": "after (queue, wait:false)", "sends": len(answers), "errors": errors,
+        return {"run": f"{base or 'after'} (queue, wait:false, {'MariaDB' if db else 'SQLite'})", "sends": len(answers), "errors": errors,
                 "accepted_per_s": round(len(answers) / seconds, 1),
                 "completed_per_s": round(len(answers) / (done - began_wall), 1), "get_client_p99_ms": prober.p99_ms()}
     finally:
@@ -149,11 +183,7 @@ def run_after(tmp: Path) -> dict:
 
 
 def run_before(tmp: Path) -> dict:
-    seed = tmp / "seed"
-    seed.mkdir()
-    archive = subprocess.run(["git", "archive", BEFORE], cwd=ROOT, check=True, capture_output=True).stdout
-    subprocess.run(["tar", "-x", "-C", str(seed)], input=archive, check=True)
-    server = SeedServer(seed, tmp / "before", ENV).start()
+    server = SeedServer(unpack(BEFORE, tmp / "seed"), tmp / "before", ENV).start()
     try:
         make_clients(server)
         prober = Prober(server)
@@ -168,9 +198,27 @@ def run_before(tmp: Path) -> dict:
         server.close()
 
 
+def on_mariadb(tmp: Path, base: str | None) -> list[dict]:
+    """The queue runs again on a throwaway MariaDB (a fresh database each)."""
+    mariadb = start_mariadb()
+    try:
+        return [run_after(tmp, b, mariadb.env(mariadb.new_database())) for b in ([base] if base else []) + [None]]
+    finally:
+        mariadb.destroy()
+
+
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--base", help="also measure the queue of this commit, the same way, in the same run")
+    parser.add_argument("--mariadb", action="store_true", help="also run the queue runs on MariaDB")
+    args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="wamulti-bench-sends-") as tmp:
-        rows = [run_before(Path(tmp)), run_after(Path(tmp))]
+        rows = [run_before(Path(tmp))]
+        if args.base:
+            rows.append(run_after(Path(tmp), args.base))
+        rows.append(run_after(Path(tmp)))
+        if args.mariadb:
+            rows += on_mariadb(Path(tmp), args.base)
     report("sends", rows, {"clients": CLIENTS, "sim_send_delay_s": 0.3, "callers": CALLERS,
                            "targets": ">= 300 completed/s, >= 1,000 accepted/s, p99 GET client <= 50 ms"})
 
