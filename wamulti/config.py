@@ -43,6 +43,7 @@ class Settings:
     sim_pair_delay: float = 3.0
     sim_sync_delay: float = 0.5
     sim_read_delay: float = 1.0
+    sim_pairing_window: float = 160.0
     http_threads: int = 8
     webhook_url: str = field(default="", repr=False)  # may carry credentials
     webhook_secret: str = field(default="", repr=False)
@@ -147,6 +148,7 @@ def settings_from_env(env: Mapping[str, str]) -> Settings:
         sim_pair_delay=_float(env, "SIM_PAIR_DELAY", 3.0, 0, 3600),
         sim_sync_delay=_float(env, "SIM_SYNC_DELAY", 0.5, 0, 3600),
         sim_read_delay=_float(env, "SIM_READ_DELAY", 1.0, 0, 3600),
+        sim_pairing_window=_float(env, "SIM_PAIRING_WINDOW", 160.0, 0.1, 3600),
         http_threads=_int(env, "HTTP_THREADS", 8, 1, 256),
         event_retention_hours=_int(env, "EVENT_RETENTION_HOURS", 72, 1, 87600),
         **_webhook(env),

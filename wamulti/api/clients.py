@@ -28,6 +28,7 @@ def client_json(status) -> dict:
         "jid": status.jid,
         "lastError": status.last_error,
         "updatedAt": iso_utc(status.updated_at),
+        "pairingExpiresAt": iso_utc(status.pairing_expires_at),
     }
 
 

@@ -35,3 +35,4 @@ class ClientStatus:
     jid: str | None
     last_error: str | None
     updated_at: datetime | None
+    pairing_expires_at: datetime | None = None  # when the shown code and QR stop working
