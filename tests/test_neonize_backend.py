@@ -109,6 +109,10 @@ class HeldConnectionBackend(NeonizeBackend):
             self.created.notify_all()
         return session
 
+    def new_pairing_session(self, client_id, session_path, emit):
+        """These tests drive pairing events in-process (the pairing child has tests of its own)."""
+        return self.new_session(client_id, session_path, emit)
+
     def wait_session(self, count: int, timeout: float = 5.0) -> HeldConnectionSession:
         with self.created:
             assert self.created.wait_for(lambda: len(self.sessions) >= count, timeout)

@@ -31,6 +31,7 @@ from . import base as bk
 from .golock import GoLock
 from .golog import GoLogRouter
 from .neonize_events import translate_message, translate_receipt
+from .neonize_pairing import PAIRING_WINDOW, ChildSpec, PairingChildSession
 
 log = logging.getLogger(__name__)
 
@@ -58,10 +59,13 @@ def _raise_fd_limit() -> int:
 class NeonizeBackend(bk.Backend):
     name = "neonize"
     max_failed_connects = 100  # each attempt leaks a descriptor: do not retry forever
+    pairing_window = PAIRING_WINDOW  # whatsmeow's QR schedule (neonize_pairing.py)
 
     def __init__(self, settings, *, sync_fallback: float = SYNC_FALLBACK, start_spacing: float = START_SPACING,
-                 start_hold: float = START_HOLD, dial_budget: int | None = None):
-        """`dial_budget`: failed dials allowed in this process (default: half the descriptor limit)."""
+                 start_hold: float = START_HOLD, dial_budget: int | None = None, pairing_child: ChildSpec | None = None):
+        """`dial_budget`: failed dials allowed in this process (default: half the descriptor limit);
+        `pairing_child`: how pairing children start (tests only; by default the server's environment)."""
+        self._pairing_child = pairing_child or ChildSpec(settings.log_level)
         go_level = logging.DEBUG if settings.log_level == "DEBUG" else logging.WARNING
         # neonize calls logging.basicConfig() and reads the Go log level from this logger at
         # connect(); Go must log at DEBUG for us to see "Dialing", and the router filters
@@ -86,6 +90,10 @@ class NeonizeBackend(bk.Backend):
 
     def new_session(self, client_id: str, session_path: Path, emit: Callable[[bk.Event], None]) -> "NeonizeSession":
         return NeonizeSession(self, client_id, Path(session_path), emit)
+
+    def new_pairing_session(self, client_id: str, session_path: Path, emit: Callable[[bk.Event], None]):
+        """A client with no linked device pairs in a child process that stop() can end (docs/neonize.md)."""
+        return PairingChildSession(client_id, Path(session_path), emit, self._pairing_child)
 
     def new_client(self, path: Path, uuid: str):
         """A neonize NewClient over the SQLite file at `path`, keyed by `uuid` on the Go side."""
