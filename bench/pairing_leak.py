@@ -5,8 +5,11 @@ the pairing child, `git archive` into a temporary directory).
 
     .venv/bin/python -m bench.pairing_leak [--cycles 50] [--old <commit>|none]
 
-The new tree cycles DELETE, re-pair and PAIRING_TIMEOUT (2 s); the old one only DELETE and re-pair
-(its timeout started only once a code was shown, which never happens against a silent endpoint).
+The new tree cycles DELETE, re-pair and PAIRING_TIMEOUT (4 s: a loaded machine may take 2 s to
+start a pairing process and dial); the old one only DELETE and re-pair (its timeout started only
+once a code was shown, which never happens against a silent endpoint),
+and fewer of them (--old-cycles, default 4): there a stop() during a hanging dial holds the
+process-wide Go lock for ~55 s, so each next attempt waits that long before it can dial.
 Both use MariaDB (the embedded SQLite store keeps a connection per thread that ever used it).
 """
 
@@ -21,7 +24,8 @@ import time
 from pathlib import Path
 
 from bench.common import ROOT, report, start_mariadb
-from tests.pairing_cycles import KINDS, cycles, neonize_server, reading
+from tests import pairing_cycles
+from tests.pairing_cycles import KINDS, cycles, fd_kinds, neonize_server, reading
 from tests.silent_listener import SilentListener
 
 OLD_DEFAULT = "dd97136"  # the last commit with in-process pairing
@@ -35,7 +39,7 @@ def measure(label: str, root: Path | None, kinds, count: int, db, tmp: Path) -> 
         pid = server.proc.pid
         cycles(server, silent, len(kinds), kinds, prefix="warm")
         time.sleep(2)
-        before = reading(pid)
+        before, kinds_before = reading(pid), fd_kinds(pid)
         started = time.monotonic()
         try:
             cycles(server, silent, count, kinds)
@@ -44,7 +48,7 @@ def measure(label: str, root: Path | None, kinds, count: int, db, tmp: Path) -> 
             raise
         took = time.monotonic() - started
         time.sleep(SETTLE)
-        after = reading(pid)
+        after, kinds_after = reading(pid), fd_kinds(pid)
     finally:
         server.close()
         silent.close()
@@ -53,6 +57,8 @@ def measure(label: str, root: Path | None, kinds, count: int, db, tmp: Path) -> 
     return {"tree": label, "cycles": count, "kinds": "/".join(kinds), "seconds": round(took, 1),
             "threads": f"{before.threads} -> {after.threads}", "fds": f"{before.fds} -> {after.fds}",
             "rss_mb": f"{before.rss_mb} -> {after.rss_mb}", "children_left": after.children,
+            "fds_changed": {k: kinds_after.get(k, 0) - kinds_before.get(k, 0) for k in {*kinds_before, *kinds_after}
+                            if kinds_after.get(k, 0) != kinds_before.get(k, 0)},
             "change_%": change}
 
 
@@ -68,6 +74,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cycles", type=int, default=50)
     parser.add_argument("--old", default=OLD_DEFAULT, help="commit of the in-process design, or 'none'")
+    parser.add_argument("--old-cycles", type=int, default=4)
     args = parser.parse_args()
     os.environ.update(HTTPS_PROXY="http://127.0.0.1:9", HTTP_PROXY="http://127.0.0.1:9")  # this process never dials
     db = start_mariadb()
@@ -76,9 +83,11 @@ def main() -> None:
         with tempfile.TemporaryDirectory(prefix="pairing-leak-") as tmp:
             tmp = Path(tmp)
             rows.append(measure("this tree", None, KINDS, args.cycles, db, tmp))
+            print(rows[-1], flush=True)
             if args.old != "none":
                 old = export(args.old, tmp / "old-tree")
-                rows.append(measure(f"old {args.old}", old, KINDS[:2], args.cycles, db, tmp))
+                pairing_cycles.DIAL_WAIT = 150.0
+                rows.append(measure(f"old {args.old}", old, KINDS[:2], args.old_cycles, db, tmp))
     finally:
         db.destroy()
     report("pairing_leak", rows, {"target": "this tree within +-5 % on threads, fds and RSS, no process left",

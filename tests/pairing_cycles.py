@@ -18,6 +18,7 @@ from tests.silent_listener import SilentListener
 
 PHONE, OTHER_PHONE = "+4915123456789", "+4915987654321"
 KINDS = ("delete", "re-pair", "timeout")
+DIAL_WAIT = 30.0  # seconds a new attempt may take to dial (the old design's stops block starts ~55 s)
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,38 @@ class Reading:
     fds: int
     rss_mb: float
     children: int  # processes the server started that are still running
+
+
+def _tcp_ports(pid: int) -> dict[str, tuple[int, int]]:
+    """socket inode -> (local port, remote port) of the process's TCP sockets."""
+    ports = {}
+    for table in ("tcp", "tcp6"):
+        lines = Path(f"/proc/{pid}/net/{table}").read_text().splitlines()[1:]
+        for cols in (line.split() for line in lines):
+            ports[cols[9]] = (int(cols[1].rsplit(":", 1)[1], 16), int(cols[2].rsplit(":", 1)[1], 16))
+    return ports
+
+
+def fd_kinds(pid: int) -> dict[str, int]:
+    """The server's descriptors by kind: "tcp listen|in :<port>", "tcp out :<remote port>", pipe,
+    anon_inode, another socket, or the file's name."""
+    kinds: dict[str, int] = {}
+    ports = _tcp_ports(pid)
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            target = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except OSError:
+            continue
+        inode = target[len("socket:["):-1] if target.startswith("socket:[") else None
+        if inode in ports:
+            local, remote = ports[inode]
+            listening = {lp for lp, rp in ports.values() if rp == 0}
+            kind = f"tcp listen :{local}" if remote == 0 else (f"tcp in :{local}" if local in listening
+                                                                else f"tcp out :{remote}")
+        else:
+            kind = target.split(":")[0] if ":[" in target or target.startswith("anon_inode") else Path(target).name
+        kinds[kind] = kinds.get(kind, 0) + 1
+    return kinds
 
 
 def reading(pid: int) -> Reading:
@@ -38,7 +71,7 @@ def reading(pid: int) -> Reading:
 
 
 def neonize_server(data_dir: Path, silent: SilentListener, store_env: dict, root: Path | None = None,
-                   pairing_timeout: float = 2.0) -> ServerProcess:
+                   pairing_timeout: float = 4.0) -> ServerProcess:
     """The real backend; every dial goes to the silent listener on loopback. `store_env`: the
     MariaDB settings (the embedded SQLite store keeps a connection per thread that ever used it)."""
     server = ServerProcess(data_dir, {"WA_BACKEND": "neonize", "HTTPS_PROXY": silent.url, "HTTP_PROXY": silent.url,
@@ -56,7 +89,7 @@ def _in_background(server: ServerProcess, method: str, path: str, body=None) -> 
 
 
 def _dialled(silent: SilentListener, before: int) -> None:
-    if not silent.wait_accepted(before + 1, 30):
+    if not silent.wait_accepted(before + 1, DIAL_WAIT):
         raise AssertionError(f"the server did not dial the listener (dials so far: {silent.accepted})")
 
 

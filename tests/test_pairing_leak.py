@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from tests.pairing_cycles import KINDS, cycles, neonize_server, reading
+from tests.pairing_cycles import KINDS, cycles, fd_kinds, neonize_server, reading
 from tests.silent_listener import SilentListener
 
 if os.environ.get("HTTPS_PROXY") != "http://127.0.0.1:9":
@@ -26,7 +26,8 @@ def settled(pid: int, baseline, timeout: float = 15.0):
     deadline = time.monotonic() + timeout
     while True:
         now = reading(pid)
-        if (now.children == 0 and now.threads <= baseline.threads) or time.monotonic() > deadline:
+        back = now.threads <= baseline.threads and now.fds <= baseline.fds
+        if (now.children == 0 and back) or time.monotonic() > deadline:
             return now
         time.sleep(0.1)
 
@@ -37,13 +38,18 @@ def test_abandoned_pairings_leave_threads_descriptors_and_memory_where_they_were
     try:
         cycles(server, silent, len(KINDS), prefix="warm")
         before = settled(server.proc.pid, reading(server.proc.pid))
+        kinds_before = fd_kinds(server.proc.pid)
         cycles(server, silent, CYCLES)
         after = settled(server.proc.pid, before)
+        kinds_after = fd_kinds(server.proc.pid)
         print(f"\nbefore {before}\nafter  {after} ({CYCLES} cycles, {silent.accepted} dials)")
         assert after.children == 0, "a pairing process outlived its attempt"
-        for name in ("threads", "fds", "rss_mb"):
-            assert abs(getattr(after, name) - getattr(before, name)) <= 0.05 * getattr(before, name), (name, before,
-                                                                                                       after)
+        # +-5 %; with ~12 descriptors that is below one, and one socket (a pooled database connection
+        # or an HTTP connection still closing) sometimes differs: one descriptor is allowed, not a trend
+        allowed = {"threads": 0.05 * before.threads, "fds": max(1, 0.05 * before.fds), "rss_mb": 0.05 * before.rss_mb}
+        for name, limit in allowed.items():
+            assert abs(getattr(after, name) - getattr(before, name)) <= limit, (name, before, after,
+                                                                                 kinds_before, kinds_after)
         assert server.clients() == []
     finally:
         server.close()
