@@ -488,6 +488,7 @@ def test_worker_backs_off_and_gives_up_after_the_limit(store, settings):
     times = []
     real_new = backend.new_session
     backend.new_session = lambda *a: (times.append(time.monotonic()), real_new(*a))[1]
+    backend.new_pairing_session = backend.new_session  # in-process dials (pairing children: test_neonize_pairing_child)
     worker = start_worker(store, backend, settings, phone="4915123456789")
     worker.start(phone="4915123456789")
     try:
