@@ -124,6 +124,7 @@ class FakePrompter:
         self.enabled = enabled
         self.requests: dict[str, object] = {}
         self.codes: list[tuple[str, str]] = []
+        self.code_lifetimes: list[float | None] = []  # expires_in of each code shown
         self.cancelled: list[str] = []
         self._cond = threading.Condition()
 
@@ -142,8 +143,9 @@ class FakePrompter:
     def cancel(self, ticket):
         self.cancelled.append(ticket)
 
-    def show_pairing_code(self, client_id, code):
+    def show_pairing_code(self, client_id, code, expires_in=None):
         self.codes.append((client_id, code))
+        self.code_lifetimes.append(expires_in)
 
     def show_qr(self, client_id, data):
         pass

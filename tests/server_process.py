@@ -50,13 +50,14 @@ class ServerProcess:
             **(env or {}),
         }
         self.stdin = stdin
+        self.root = ROOT  # the tree whose wsgi.py runs (a benchmark may run an older one)
         self.proc: subprocess.Popen | None = None
         self.log_path = self.data_dir.parent / f"server-{self.port}.log"
 
     def start(self, timeout: float = 30.0) -> "ServerProcess":
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self._log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen([sys.executable, "wsgi.py"], cwd=ROOT, env=self.env, stdin=self.stdin,
+        self.proc = subprocess.Popen([sys.executable, "wsgi.py"], cwd=self.root, env=self.env, stdin=self.stdin,
                                      stdout=self._log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

@@ -109,6 +109,10 @@ class HeldConnectionBackend(NeonizeBackend):
             self.created.notify_all()
         return session
 
+    def new_pairing_session(self, client_id, session_path, emit):
+        """These tests drive pairing events in-process (the pairing child has tests of its own)."""
+        return self.new_session(client_id, session_path, emit)
+
     def wait_session(self, count: int, timeout: float = 5.0) -> HeldConnectionSession:
         with self.created:
             assert self.created.wait_for(lambda: len(self.sessions) >= count, timeout)
@@ -482,6 +486,7 @@ def test_worker_backs_off_and_gives_up_after_the_limit(store, settings):
     times = []
     real_new = backend.new_session
     backend.new_session = lambda *a: (times.append(time.monotonic()), real_new(*a))[1]
+    backend.new_pairing_session = backend.new_session  # in-process dials (pairing children: test_neonize_pairing_child)
     worker = start_worker(store, backend, settings, phone="4915123456789")
     worker.start(phone="4915123456789")
     try:

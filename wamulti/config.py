@@ -51,6 +51,7 @@ class Settings:
     send_expiry: float = 3600.0  # a queued send not sent by then fails (`expired`)
     send_queue_max: int = 1000  # open (queued or sending) sends per client; 429 past it
     send_rate_per_minute: int = 60  # sends started per minute per client; 0 = no cap
+    sim_pairing_window: float = 160.0
     http_threads: int = 8
     webhook_url: str = field(default="", repr=False)  # may carry credentials
     webhook_secret: str = field(default="", repr=False)
@@ -164,6 +165,7 @@ def settings_from_env(env: Mapping[str, str]) -> Settings:
         sim_sync_delay=_float(env, "SIM_SYNC_DELAY", 0.5, 0, 3600),
         sim_read_delay=_float(env, "SIM_READ_DELAY", 1.0, 0, 3600),
         sim_not_on_whatsapp=_phone_list(env, "SIM_NOT_ON_WHATSAPP"),
+        sim_pairing_window=_float(env, "SIM_PAIRING_WINDOW", 160.0, 0.1, 3600),
         http_threads=_int(env, "HTTP_THREADS", 8, 1, 256),
         sim_send_delay=_float(env, "SIM_SEND_DELAY", 0.3, 0, 3600),
         sim_send_jitter=_float(env, "SIM_SEND_JITTER", 0.0, 0, 3600),

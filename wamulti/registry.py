@@ -121,8 +121,10 @@ class ClientRegistry:
     def pair(self, client_id: str, phone: str | None) -> ClientStatus:
         """Pair a CLOSED or unpaired client again (a new code); Conflict when it is paired and running."""
         worker = self._worker(client_id)
-        self._require_phone_or_console(phone)
         status = worker.status()
+        if phone is None and status.jid is None and status.phone is not None:
+            phone = status.phone  # an unlinked client pairs its number again: a fresh code
+        self._require_phone_or_console(phone)
         if status.state in (SYNCING, READY) or (status.jid and worker.is_running()):
             raise Conflict(f"Client '{client_id}' is {status.state} and paired; delete it to link another phone.")
         if status.jid and phone is None and status.state == CLOSED:

@@ -33,6 +33,7 @@ def client_json(status) -> dict:
         "lastError": status.last_error,
         "updatedAt": iso_utc(status.updated_at),
         "retryAt": iso_utc(status.retry_at),  # after a temporary ban, while CONNECTING
+        "pairingExpiresAt": iso_utc(status.pairing_expires_at),
     }
 
 

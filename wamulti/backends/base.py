@@ -223,6 +223,10 @@ class SentMessage:
 class BackendSession(ABC):
     """One client's connection to WhatsApp, backed by a session file on disk."""
 
+    # True for a session that only pairs (e.g. in a process of its own) and ends after PairSuccess:
+    # the worker then opens a new session over the paired file at once
+    ends_after_pairing: bool = False
+
     @abstractmethod
     def connect(self) -> None:
         """Block while connected (connection thread); return after stop(); raise ConnectFailed."""
@@ -261,10 +265,17 @@ class Backend(ABC):
 
     name: str = ""
     max_failed_connects: int | None = None  # consecutive failed connects before a client is CLOSED
+    # seconds from a session's first QrUpdated until its login socket closes (and its pairing
+    # code dies with it); None when the backend does not know (PAIRING_TIMEOUT alone bounds it)
+    pairing_window: float | None = None
 
     @abstractmethod
     def new_session(self, client_id: str, session_path: Path, emit: Callable[[Event], None]) -> BackendSession:
         """A session over the file at session_path (restored before this call, or absent if new)."""
+
+    def new_pairing_session(self, client_id: str, session_path: Path, emit: Callable[[Event], None]) -> BackendSession:
+        """A session for a client with no linked device yet; by default the same as new_session."""
+        return self.new_session(client_id, session_path, emit)
 
     def close(self) -> None:
         """Release process-wide resources at shutdown."""

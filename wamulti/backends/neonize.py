@@ -35,6 +35,7 @@ from .golock import GoLock
 from .golog import GoLogRouter
 from . import neonize_reasons as reasons
 from .neonize_events import translate_message, translate_receipt
+from .neonize_pairing import PAIRING_WINDOW, ChildSpec, PairingChildSession
 
 log = logging.getLogger(__name__)
 
@@ -62,14 +63,17 @@ def _raise_fd_limit() -> int:
 class NeonizeBackend(bk.Backend):
     name = "neonize"
     max_failed_connects = 100  # each attempt leaks a descriptor: do not retry forever
+    pairing_window = PAIRING_WINDOW  # whatsmeow's QR schedule (neonize_pairing.py)
 
     def __init__(self, settings, *, sync_fallback: float = SYNC_FALLBACK, start_spacing: float = START_SPACING,
-                 start_hold: float = START_HOLD, dial_budget: int | None = None):
-        """`dial_budget`: failed dials allowed in this process (default: half the descriptor limit)."""
+                 start_hold: float = START_HOLD, dial_budget: int | None = None, pairing_child: ChildSpec | None = None):
+        """`dial_budget`: failed dials allowed in this process (default: half the descriptor limit);
+        `pairing_child`: how pairing children start (tests only; by default the server's environment)."""
         # neonize reads Go's log level from this logger at each connect(), and Go keeps it for the
         # session's life. At DEBUG every protocol message would be formatted and pushed through cgo
         # and the GIL, so Go runs at WARNING (DEBUG only with LOG_LEVEL=DEBUG); a start then ends
         # at its first event instead of at "Dialing" (see begin_start).
+        self._pairing_child = pairing_child or ChildSpec(settings.log_level)
         go_level = logging.DEBUG if settings.log_level == "DEBUG" else logging.WARNING
         logging.getLogger("neonize.utils.log").setLevel(go_level)
         import neonize.client as nc  # imported here: slow (0.3 s), and only when this backend is chosen
@@ -92,6 +96,10 @@ class NeonizeBackend(bk.Backend):
 
     def new_session(self, client_id: str, session_path: Path, emit: Callable[[bk.Event], None]) -> "NeonizeSession":
         return NeonizeSession(self, client_id, Path(session_path), emit)
+
+    def new_pairing_session(self, client_id: str, session_path: Path, emit: Callable[[bk.Event], None]):
+        """A client with no linked device pairs in a child process that stop() can end (docs/neonize.md)."""
+        return PairingChildSession(client_id, Path(session_path), emit, self._pairing_child)
 
     def new_client(self, path: Path, uuid: str):
         """A neonize NewClient over the SQLite file at `path`, keyed by `uuid` on the Go side."""

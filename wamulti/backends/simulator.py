@@ -2,6 +2,9 @@
 
 Deterministic given its settings: connecting takes SIM_CONNECT_DELAY, the simulated phone
 "enters" a pairing code SIM_PAIR_DELAY after it was issued, and sync takes SIM_SYNC_DELAY.
+Pairing follows whatsmeow's QR schedule scaled to SIM_PAIRING_WINDOW: six QR codes, the first
+for 3/8 of the window and five more for 1/8 each; then the login socket is gone, a code not yet
+entered is dead, and (like the library) nothing is emitted: the worker's own timer closes it.
 Its session file is real (JSON with random keys) and goes through the same snapshot and restore
 path as neonize's, so restarts are exercised for real.
 
@@ -19,6 +22,7 @@ import os
 import random
 import secrets
 import threading
+import time
 import uuid
 from datetime import datetime, timezone
 from pathlib import Path
@@ -29,7 +33,8 @@ from .base import (Backend, BackendSession, Connected, ConnectFailed, Event, Log
 from .simnet import SimNetwork, number_of, phone_jid
 
 CODE_ALPHABET = "123456789ABCDEFGHJKLMNPQRSTVWXYZ"
-QR_REFRESH_SECONDS = 20.0
+# whatsmeow (qrchan.go, emitQRs): 6 codes, the first shown 60 s, each later one 20 s (160 s)
+QR_SHARES = (60 / 160,) + (20 / 160,) * 5
 
 
 def pairing_code() -> str:
@@ -48,7 +53,8 @@ class SimulatorSession(BackendSession):
     """One simulated connection; its whole life runs on the connection thread inside connect()."""
 
     def __init__(self, client_id: str, path: Path, emit: Callable[[Event], None],
-                 delays: tuple[float, float, float, float], network: SimNetwork, send_jitter: float = 0.0):
+                 delays: tuple[float, float, float, float], network: SimNetwork, send_jitter: float = 0.0,
+                 pairing_window: float = 160.0):
         self._client_id = client_id
         self._path = path
         self._emit = emit
@@ -60,6 +66,8 @@ class SimulatorSession(BackendSession):
         self._lock = threading.RLock()
         self._wake = threading.Condition(self._lock)
         self._qr_shown = False
+        self._pairing_window = pairing_window
+        self._window_ends: float | None = None  # monotonic end of the QR window, once it opened
         self._pair_phone: str | None = None
         self._connected = False
         self._number: str | None = None  # the paired phone's digits, once connected
@@ -114,13 +122,11 @@ class SimulatorSession(BackendSession):
 
     def _pair(self) -> dict | None:
         """Show QR codes until a phone number is given, then 'enter' the code on the phone."""
-        with self._wake:
-            while self._pair_phone is None and not self._stop.is_set():
-                self._qr_shown = True
-                self._emit(QrUpdated(f"2@{secrets.token_urlsafe(24)},{secrets.token_urlsafe(32)},sim"))
-                self._wake.wait(QR_REFRESH_SECONDS)
-            phone = self._pair_phone
+        phone = self._show_qr_codes()
         if phone is None or not self._wait(self._pair_delay):
+            return None
+        if time.monotonic() >= self._window_ends:  # the code died with the login socket
+            self._stop.wait()
             return None
         session = {"jid": f"{phone}@s.whatsapp.net", "identity_key": secrets.token_hex(32),
                    "registration_id": secrets.randbelow(1 << 14), "device_uuid": str(uuid.uuid4())}
@@ -129,10 +135,29 @@ class SimulatorSession(BackendSession):
         self._emit(PairSuccess(session["jid"]))
         return session
 
+    def _show_qr_codes(self) -> str | None:
+        """Rotate the QR codes of one window; the phone number given meanwhile, or None."""
+        with self._wake:
+            self._window_ends = time.monotonic() + self._pairing_window
+            for share in QR_SHARES:
+                if self._pair_phone is not None or self._stop.is_set():
+                    break
+                self._qr_shown = True
+                self._emit(QrUpdated(f"2@{secrets.token_urlsafe(24)},{secrets.token_urlsafe(32)},sim"))
+                shown_until = time.monotonic() + share * self._pairing_window
+                self._wake.wait_for(lambda: self._pair_phone is not None or self._stop.is_set()
+                                    or time.monotonic() >= shown_until, share * self._pairing_window)
+            phone = self._pair_phone
+        if phone is None:
+            self._stop.wait()  # the window closed unused: connect() blocks until stop, as neonize's does
+        return phone
+
     def pair_phone(self, phone_digits: str) -> str:
         with self._wake:
             if not self._qr_shown:
                 raise PairingError("no QR window open yet")
+            if time.monotonic() >= self._window_ends:
+                raise PairingError("the QR window has closed")
             self._pair_phone = phone_digits
             self._wake.notify_all()
         return pairing_code()
@@ -187,19 +212,22 @@ class SimulatorBackend(Backend):
     name = "simulator"
 
     def __init__(self, connect_delay: float, pair_delay: float, sync_delay: float, read_delay: float = 1.0,
-                 not_on_whatsapp: frozenset[str] = frozenset(), send_delay: float = 0.0, send_jitter: float = 0.0):
+                 not_on_whatsapp: frozenset[str] = frozenset(), send_delay: float = 0.0, send_jitter: float = 0.0,
+                 pairing_window: float = 160.0):
         self._delays = (connect_delay, pair_delay, sync_delay, send_delay)
         self._send_jitter = send_jitter
+        self.pairing_window = pairing_window
         self._network = SimNetwork(read_delay, not_on_whatsapp)  # per backend: tests can run several networks
 
     @classmethod
     def from_settings(cls, settings) -> "SimulatorBackend":
         return cls(settings.sim_connect_delay, settings.sim_pair_delay, settings.sim_sync_delay,
                    settings.sim_read_delay, frozenset(settings.sim_not_on_whatsapp), settings.sim_send_delay,
-                   settings.sim_send_jitter)
+                   settings.sim_send_jitter, settings.sim_pairing_window)
 
     def new_session(self, client_id: str, session_path: Path, emit: Callable[[Event], None]) -> SimulatorSession:
-        return SimulatorSession(client_id, session_path, emit, self._delays, self._network, self._send_jitter)
+        return SimulatorSession(client_id, session_path, emit, self._delays, self._network, self._send_jitter,
+                                self.pairing_window)
 
     def close(self) -> None:
         self._network.close()

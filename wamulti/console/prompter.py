@@ -140,9 +140,14 @@ class ConsolePrompter:
             self._cond.notify_all()
         self._wake()
 
-    def show_pairing_code(self, client_id: str, code: str) -> None:
-        """Print the pairing code and the steps to enter it on the phone (console only, never logged)."""
-        self._say(f"[{client_id}] Pairing code: {code}\n[{client_id}] {LINK_STEPS}")
+    def show_pairing_code(self, client_id: str, code: str, expires_in: float | None = None) -> None:
+        """Print the pairing code, how long it works, and the steps to enter it on the phone (console
+        only, never logged)."""
+        lives = ""
+        if expires_in is not None:
+            until = time.strftime("%H:%M:%S", time.localtime(time.time() + expires_in))
+            lives = f"\n[{client_id}] The code works for {expires_in:.0f} s (until {until}); then POST .../pair for a new one."
+        self._say(f"[{client_id}] Pairing code: {code}{lives}\n[{client_id}] {LINK_STEPS}")
 
     def show_qr(self, client_id: str, data: str) -> None:
         """Print the QR code as terminal text (console only, never logged)."""

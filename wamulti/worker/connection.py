@@ -54,12 +54,13 @@ class Connection:
         """Whether a message of this generation comes from the open session."""
         return generation == self._generation
 
-    def open(self) -> None:
-        """End any open session, then open a new one and start connecting it."""
+    def open(self, *, pairing: bool = False) -> None:
+        """End any open session, then open a new one (a pairing session for an unlinked client)."""
         self.end()
         self._generation += 1
         generation = self._generation
-        session = self._backend.new_session(
+        new_session = self._backend.new_pairing_session if pairing else self._backend.new_session
+        session = new_session(
             self._client_id, self._session_path,
             lambda event: self._hear(event) or self._post(SessionEvent(generation, event)))
         with self._lock:

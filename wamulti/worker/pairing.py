@@ -1,7 +1,9 @@
 """Pairing: one run's attempt to link a phone, and what the worker needs of the console.
 
 A code can only be requested once the backend opened a QR window, so the phone number waits
-here until then; without a number the console is asked for one first. Worker thread only.
+here until then; without a number the console is asked for one first. The window opens with a
+session's first QR and lasts as long as the backend keeps its login socket open
+(`Backend.pairing_window`); a code dies with it. Worker thread only.
 """
 
 from __future__ import annotations
@@ -25,8 +27,8 @@ class Prompter(Protocol):
     def cancel(self, ticket: object) -> None:
         """Withdraw a prompt; its on_answer is then never called."""
 
-    def show_pairing_code(self, client_id: str, code: str) -> None:
-        """Show the code to the person who typed the number."""
+    def show_pairing_code(self, client_id: str, code: str, expires_in: float | None = None) -> None:
+        """Show the code to the person who typed the number (and how many seconds it works)."""
 
 
 class Pairing:
@@ -39,6 +41,8 @@ class Pairing:
         self.phone: str | None = None  # digits to request a code for, once a QR window opens
         self._by_console = False  # the number was typed: the code is shown on the console too
         self._ticket: object | None = None
+        self.window_open = False  # the current session showed its first QR: its code window runs
+        self.window_seconds: float | None = None  # how long that window lasts, when known
 
     def use_phone(self, phone: str) -> None:
         """Pair with a number the API gave."""
@@ -60,8 +64,16 @@ class Pairing:
         """Ask the backend for a code for the waiting number; raises BackendError."""
         code = session.pair_phone(self.phone)
         if self._by_console:
-            self._prompter.show_pairing_code(self._client_id, code)
+            self._prompter.show_pairing_code(self._client_id, code, expires_in=self.window_seconds)
         return code
+
+    def open_window(self, seconds: float | None) -> None:
+        """The session showed its first QR; the window lasts `seconds` (None: unknown)."""
+        self.window_open, self.window_seconds = True, seconds
+
+    def close_window(self) -> None:
+        """The session ended: its QR window and any code of it are void."""
+        self.window_open, self.window_seconds = False, None
 
     def linked(self) -> None:
         """The phone accepted: no number waits any longer."""
@@ -75,4 +87,5 @@ class Pairing:
     def abandon(self) -> None:
         """Give up this attempt: withdraw the prompt and forget the number."""
         self.cancel_prompt()
+        self.close_window()
         self.phone = None

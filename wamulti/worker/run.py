@@ -16,7 +16,7 @@ import queue
 import threading
 from concurrent.futures import Future
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from ..backends.base import (Backend, BackendError, Connected, Disconnected, Event, KeepAliveMissed,
@@ -144,10 +144,13 @@ class Run:
     def _on_timer(self, timer: Timer) -> None:
         match timer:
             case Timer.CONNECT:
-                self.connection.open()
+                self._open_connection()
             case Timer.PAIRING:
-                log.info("[%s] pairing code not entered within %gs", self.client_id, self._options.pairing_timeout)
+                log.info("[%s] no phone linked within %gs", self.client_id, self._options.pairing_timeout)
                 self._close("pairing_timeout")
+            case Timer.CODE_WINDOW:
+                log.info("[%s] the pairing code expired (the QR window closed)", self.client_id)
+                self._close("pairing_expired")
             case Timer.SNAPSHOT:
                 self._flush()
                 self._timers.schedule(Timer.SNAPSHOT, self._options.snapshot_interval)
@@ -190,12 +193,13 @@ class Run:
         self._pairing.use_phone(phone)
         self._set(state=CONNECTING, phone=phone, last_error=None)
         self._timers.schedule(Timer.CONNECT, delay)
+        self._timers.schedule(Timer.PAIRING, self._options.pairing_timeout)  # upper bound, dials included
 
     def _pair_again(self, phone: str | None) -> None:
         """A new attempt for an unpaired, running client: the old attempt is released first."""
         self._pairing.abandon()
         self.connection.end()
-        self._timers.cancel(Timer.PAIRING, Timer.CONNECT)
+        self._timers.cancel(Timer.PAIRING, Timer.CODE_WINDOW, Timer.CONNECT)
         self._view.clear_pairing()
         self._forget_keys()
         self._start_pairing(phone)
@@ -206,10 +210,13 @@ class Run:
             self._close(reason or "no_phone_number")
             return
         self._set(state=CONNECTING, phone=digits)
-        self.connection.open()
+        self._timers.schedule(Timer.PAIRING, self._options.pairing_timeout)
+        self._open_connection()
 
     def _on_qr(self, data: str) -> None:
         self._view.show_qr(data)
+        if not self._pairing.window_open:
+            self._open_window()
         if self._pairing.phone is None or self._view.pairing_code is not None:  # QR pairing, or code shown
             if self._view.state == CONNECTING:
                 self._set(state=PAIRING)
@@ -221,15 +228,38 @@ class Run:
             return
         self._view.show_code(code)
         self._set(state=PAIRING, last_error=None)
-        self._timers.schedule(Timer.PAIRING, self._options.pairing_timeout)
+
+    def _open_window(self) -> None:
+        """A session's first QR: its codes live for the backend's window, within PAIRING_TIMEOUT."""
+        window = self._options.backend.pairing_window
+        left = self._timers.seconds_left(Timer.PAIRING)
+        if window is not None and (left is None or window < left):
+            self._timers.schedule(Timer.CODE_WINDOW, window)
+            left = window
+        self._pairing.open_window(left)
+        if left is not None:
+            self._view.show_expiry(datetime.now(timezone.utc) + timedelta(seconds=left))
+
+    def _close_window(self) -> None:
+        """The pairing session ended: its QR and code are void; the next session opens a new window."""
+        self._timers.cancel(Timer.CODE_WINDOW)
+        self._pairing.close_window()
+        self._view.clear_pairing()
 
     def _on_paired(self, jid: str) -> None:
-        self._timers.cancel(Timer.PAIRING)
+        self._timers.cancel(Timer.PAIRING, Timer.CODE_WINDOW)
         self._pairing.linked()
         self._view.clear_pairing(settled=True)
         self._set(state=CONNECTING, jid=jid, last_error=None)
         log.info("[%s] paired", self.client_id)
         self._flush(force_snapshot=True)
+        session = self.connection.session
+        if session is not None and session.ends_after_pairing:  # its process ends: connect for real
+            self._open_connection()
+
+    def _open_connection(self) -> None:
+        """A new session; an unlinked client gets the backend's pairing session."""
+        self.connection.open(pairing=self._view.record.jid is None)
 
     def _forget_keys(self) -> None:
         """Drop the working copy of the keys before a fresh pairing (the store's copy stays until then)."""
@@ -244,6 +274,8 @@ class Run:
     def _reconnect_later(self, reason: str, *, failed: bool) -> None:
         """End the session and reconnect after a backoff; a failed attempt counts toward the backend's limit."""
         self.connection.end()
+        if self._view.record.jid is None:
+            self._close_window()
         self._attempts += 1
         limit = self._options.backend.max_failed_connects
         if failed and limit is not None and self._attempts >= limit:

@@ -36,3 +36,4 @@ class ClientStatus:
     last_error: str | None
     updated_at: datetime | None
     retry_at: datetime | None = None  # while CONNECTING after a temporary ban: when it reconnects (aware UTC)
+    pairing_expires_at: datetime | None = None  # when the shown code and QR stop working

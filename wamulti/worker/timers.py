@@ -15,7 +15,8 @@ IDLE_WAIT = 3600.0  # seconds to wait on the inbox when no timer is set
 
 class Timer(StrEnum):
     CONNECT = "connect"  # open a connection (first one, or a retry after backoff)
-    PAIRING = "pairing"  # the pairing code was not entered in time
+    PAIRING = "pairing"  # the attempt did not link a phone within PAIRING_TIMEOUT of its request
+    CODE_WINDOW = "code_window"  # the backend's QR window (and the code with it) ran out
     SNAPSHOT = "snapshot"  # look for session-file changes to save
 
 
@@ -36,6 +37,11 @@ class Timers:
 
     def is_set(self, timer: Timer) -> bool:
         return timer in self._deadlines
+
+    def seconds_left(self, timer: Timer) -> float | None:
+        """Seconds until timer fires (never negative), or None when it is not set."""
+        at = self._deadlines.get(timer)
+        return None if at is None else max(0.0, at - self._clock())
 
     def pop_due(self) -> list[Timer]:
         """The timers whose deadline has passed, in the order they were first set; they are unset."""

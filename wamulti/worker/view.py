@@ -26,6 +26,7 @@ class ClientView:
         self._code: str | None = None
         self._qr: str | None = None
         self._settled = False  # a code was issued, or pairing ended, since the last pair request
+        self._expires_at: datetime | None = None  # end of the backend's QR window (or the attempt)
 
     # ---- reads (any thread) ------------------------------------------------------------------
     def status(self) -> ClientStatus:
@@ -33,7 +34,7 @@ class ClientView:
             r = self._record
             retry_at = retry_at_of(r.last_error) if r.state == CONNECTING else None  # a temporary ban's expiry
             return ClientStatus(r.client_id, r.state, self._code, r.phone, r.jid, r.last_error, r.updated_at,
-                                retry_at)
+                                retry_at, self._expires_at)
 
     @property
     def record(self) -> ClientRecord:
@@ -78,6 +79,11 @@ class ClientView:
         with self._changed:
             self._qr = data
 
+    def show_expiry(self, moment: datetime | None) -> None:
+        """When the QR window of this attempt closes (None: no window open)."""
+        with self._changed:
+            self._expires_at = moment
+
     def show_code(self, code: str) -> None:
         with self._changed:
             self._code, self._settled = code, True
@@ -90,7 +96,7 @@ class ClientView:
     def clear_pairing(self, *, settled: bool = False) -> None:
         """The attempt's code and QR are void; with settled, its waiters may return."""
         with self._changed:
-            self._code, self._qr = None, None
+            self._code, self._qr, self._expires_at = None, None, None
             self._settled = self._settled or settled
 
     def expect_new_code(self) -> None:
