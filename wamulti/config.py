@@ -139,6 +139,30 @@ def _webhook(env: Mapping[str, str]) -> dict:
             "webhook_events": (ALL_TYPES,) if events is None else tuple(sorted(t.value for t in events))}
 
 
+def _simulator(env: Mapping[str, str]) -> dict:
+    """The simulator backend's settings (SIM_*)."""
+    return {
+        "sim_connect_delay": _float(env, "SIM_CONNECT_DELAY", 0.2, 0, 3600),
+        "sim_pair_delay": _float(env, "SIM_PAIR_DELAY", 3.0, 0, 3600),
+        "sim_sync_delay": _float(env, "SIM_SYNC_DELAY", 0.5, 0, 3600),
+        "sim_read_delay": _float(env, "SIM_READ_DELAY", 1.0, 0, 3600),
+        "sim_not_on_whatsapp": _phone_list(env, "SIM_NOT_ON_WHATSAPP"),
+        "sim_pairing_window": _float(env, "SIM_PAIRING_WINDOW", 160.0, 0.1, 3600),
+        "sim_send_delay": _float(env, "SIM_SEND_DELAY", 0.3, 0, 3600),
+        "sim_send_jitter": _float(env, "SIM_SEND_JITTER", 0.0, 0, 3600),
+    }
+
+
+def _sending(env: Mapping[str, str]) -> dict:
+    """The outbound queue's settings (SEND_*)."""
+    return {
+        "send_wait": _float(env, "SEND_WAIT", 10.0, 0, 300),
+        "send_expiry": _float(env, "SEND_EXPIRY", 3600.0, 1, 30 * 86400),
+        "send_queue_max": _int(env, "SEND_QUEUE_MAX", 1000, 1, 1_000_000),
+        "send_rate_per_minute": _int(env, "SEND_RATE_PER_MINUTE", 60, 0, 100_000),
+    }
+
+
 def settings_from_env(env: Mapping[str, str]) -> Settings:
     """Parse and validate settings from a mapping of environment variables."""
     api_key, generated = _api_key(env)
@@ -160,19 +184,9 @@ def settings_from_env(env: Mapping[str, str]) -> Settings:
         pairing_timeout=_float(env, "PAIRING_TIMEOUT", 300.0, 1, 86400),
         log_level=_choice(env, "LOG_LEVEL", "INFO", LOG_LEVELS, upper=True),
         max_body_bytes=_int(env, "MAX_BODY_BYTES", 1048576, 1024, 1 << 30),
-        sim_connect_delay=_float(env, "SIM_CONNECT_DELAY", 0.2, 0, 3600),
-        sim_pair_delay=_float(env, "SIM_PAIR_DELAY", 3.0, 0, 3600),
-        sim_sync_delay=_float(env, "SIM_SYNC_DELAY", 0.5, 0, 3600),
-        sim_read_delay=_float(env, "SIM_READ_DELAY", 1.0, 0, 3600),
-        sim_not_on_whatsapp=_phone_list(env, "SIM_NOT_ON_WHATSAPP"),
-        sim_pairing_window=_float(env, "SIM_PAIRING_WINDOW", 160.0, 0.1, 3600),
         http_threads=_int(env, "HTTP_THREADS", 8, 1, 256),
-        sim_send_delay=_float(env, "SIM_SEND_DELAY", 0.3, 0, 3600),
-        sim_send_jitter=_float(env, "SIM_SEND_JITTER", 0.0, 0, 3600),
-        send_wait=_float(env, "SEND_WAIT", 10.0, 0, 300),
-        send_expiry=_float(env, "SEND_EXPIRY", 3600.0, 1, 30 * 86400),
-        send_queue_max=_int(env, "SEND_QUEUE_MAX", 1000, 1, 1_000_000),
-        send_rate_per_minute=_int(env, "SEND_RATE_PER_MINUTE", 60, 0, 100_000),
+        **_simulator(env),
+        **_sending(env),
         event_retention_hours=_int(env, "EVENT_RETENTION_HOURS", 72, 1, 87600),
         **_webhook(env),
     )

@@ -180,7 +180,10 @@ class PairingChildSession(bk.BackendSession):
         """Tests only (a child started with --test-feed): push an event into the child."""
         self._ask({"feed": kind, **fields})
 
-    def send_text(self, to_jid: str, text: str) -> bk.SentMessage:
+    def send_text(self, to_jid: str, text: str, message_id: str | None = None) -> bk.SentMessage:
+        raise bk.NotConnected("not linked yet")
+
+    def lookup_phone(self, digits: str) -> str | None:
         raise bk.NotConnected("not linked yet")
 
     def logout(self) -> None:
