@@ -93,6 +93,10 @@ class FlakyStore:
         self._refuse_while_down()
         return self._store.save_snapshot(client_id, data, sha256)
 
+    def save_snapshots(self, writes):
+        self._refuse_while_down()
+        return self._store.save_snapshots(writes)
+
     def delete_client(self, client_id):
         self._refuse_while_down()
         return self._store.delete_client(client_id)

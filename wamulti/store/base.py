@@ -7,6 +7,7 @@ only a working copy restored from, and saved back to, the snapshot kept here.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -54,6 +55,27 @@ class Snapshot:
     sha256: str
     version: int
     updated_at: datetime | None = None
+    generation: int = 0  # the lineage counter also kept next to the local file (worker/persistence.py)
+
+
+@dataclass(frozen=True)
+class SnapshotMeta:
+    """What is known of a stored snapshot without its bytes."""
+
+    client_id: str
+    sha256: str
+    generation: int
+    updated_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class SnapshotWrite:
+    """One snapshot to store under the generation its writer gave it."""
+
+    client_id: str
+    data: bytes
+    sha256: str
+    generation: int
 
 
 class SessionStore(OutboxStore, ABC):
@@ -88,11 +110,22 @@ class SessionStore(OutboxStore, ABC):
 
     @abstractmethod
     def save_snapshot(self, client_id: str, data: bytes, sha256: str) -> int:
-        """Store a snapshot unless the stored one has the same sha256; return the stored version."""
+        """Store a snapshot unless the stored one has the same sha256 (generation: the stored one's + 1);
+        return the stored version."""
+
+    @abstractmethod
+    def save_snapshots(self, writes: Sequence[SnapshotWrite]) -> list[bool]:
+        """Store several snapshots in one transaction, each only if its generation is higher than the
+        stored one's (never older over newer); per write, whether it was stored. A write for a client
+        without a row fails the whole call with StoreError."""
 
     @abstractmethod
     def load_snapshot(self, client_id: str) -> Snapshot | None:
         """The client's latest snapshot, or None."""
+
+    @abstractmethod
+    def snapshot_meta(self, client_id: str) -> SnapshotMeta | None:
+        """The stored snapshot's sha256, generation and time, without its bytes; None if there is none."""
 
     @abstractmethod
     def delete_snapshot(self, client_id: str) -> None:
