@@ -50,6 +50,7 @@ class Settings:
     webhook_secret: str = field(default="", repr=False)
     webhook_events: tuple[str, ...] = (ALL_TYPES,)
     event_retention_hours: int = 72
+    snapshot_helpers: int = 2  # processes reading session snapshots; 0: a process per snapshot
 
     @property
     def store_kind(self) -> str:
@@ -160,6 +161,7 @@ def settings_from_env(env: Mapping[str, str]) -> Settings:
         sim_not_on_whatsapp=_phone_list(env, "SIM_NOT_ON_WHATSAPP"),
         http_threads=_int(env, "HTTP_THREADS", 8, 1, 256),
         event_retention_hours=_int(env, "EVENT_RETENTION_HOURS", 72, 1, 87600),
+        snapshot_helpers=_int(env, "SNAPSHOT_HELPERS", 2, 0, 16),
         **_webhook(env),
     )
     if db_host and not settings.db_name:

@@ -27,6 +27,20 @@ STOP_ALL_SECONDS = 8.0
 __all__ = ["ClientRegistry", "ClientStatus", "CLOSED", "CONNECTING", "PAIRING", "READY", "SYNCING"]
 
 
+TRANSIENT_CLOSES = ("connect_failed", "internal_error")  # last errors a restart may cure (prefixes)
+
+
+def comes_back(record: ClientRecord) -> bool:
+    """Whether start-up reconnects a stored client: paired, and not CLOSED, or CLOSED only for a
+    transient reason (a failed dial, a crash of its worker); never one closed for a terminal reason
+    (logged out, pairing failed, replaced, banned, ...), which waits for POST .../pair."""
+    if record.jid is None:
+        return False
+    if record.state != CLOSED:
+        return True
+    return (record.last_error or "").startswith(TRANSIENT_CLOSES)
+
+
 class ClientRegistry:
     """Thread-safe registry of client workers."""
 
@@ -147,12 +161,15 @@ class ClientRegistry:
         except StoreError:
             store_ok = False
         with self._lock:
-            count = len(self._workers)
-        return {"store_ok": store_ok, "clients": count}
+            workers = list(self._workers.values())
+        lags = [w.status().snapshot_lag for w in workers]
+        behind = [lag for lag in lags if lag > 0]
+        return {"store_ok": store_ok, "clients": len(workers),
+                "snapshots": {"behind": len(behind), "maxLagSeconds": round(max(behind, default=0.0), 1)}}
 
     # ---- process lifecycle ---------------------------------------------------------------------
     def restore_all(self, stagger: float = RESTORE_STAGGER) -> int:
-        """Load every stored client and reconnect the paired ones, staggered; never prompts."""
+        """Load every stored client and reconnect the paired ones (see comes_back), staggered; never prompts."""
         records = self._store.list_clients()
         started = 0
         for record in records:
@@ -161,7 +178,7 @@ class ClientRegistry:
             worker = self._new_worker(record)
             with self._lock:
                 self._workers[record.client_id] = worker
-            if record.jid is not None and record.state != CLOSED:
+            if comes_back(record):
                 worker.start(delay=started * stagger)
                 started += 1
         log.info("restored %d clients (%d reconnecting)", len(records), started)

@@ -28,6 +28,8 @@ def client_json(status) -> dict:
         "jid": status.jid,
         "lastError": status.last_error,
         "updatedAt": iso_utc(status.updated_at),
+        "snapshotLagSeconds": round(status.snapshot_lag, 1),
+        "lastSnapshotAt": iso_utc(status.last_snapshot_at),
     }
 
 

@@ -8,6 +8,7 @@ as long as the worker: the delete guard and what was last saved survive a restar
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 from pathlib import Path
 
 from ..backends.base import Backend
@@ -48,7 +49,11 @@ class ClientWorker:
 
     # ---- queries -----------------------------------------------------------------------------
     def status(self) -> ClientStatus:
-        return self._view.status()
+        status = self._view.status()
+        if status.jid is None:  # no keys yet: nothing to be behind on
+            return status
+        lag, synced_at = self._persist.snapshot_lag()
+        return replace(status, snapshot_lag=lag, last_snapshot_at=synced_at)
 
     @property
     def state(self) -> str:

@@ -35,3 +35,5 @@ class ClientStatus:
     jid: str | None
     last_error: str | None
     updated_at: datetime | None
+    snapshot_lag: float = 0.0  # seconds the stored snapshot has been behind the local session file
+    last_snapshot_at: datetime | None = None  # when the store last got (or matched) the session file
