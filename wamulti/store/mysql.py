@@ -264,7 +264,10 @@ class MySQLStore(MySQLOutbox, SessionStore):
                 cur.execute("SELECT client_id, generation FROM session_snapshots WHERE client_id IN "
                             f"({', '.join(['%s'] * len(ids))}) FOR UPDATE", ids)
                 held = dict(cur.fetchall())
-                stored = [held.get(w.client_id, -1) < w.generation for w in writes]
+                stored = []
+                for w in writes:  # in order, so a batch never lets an older write follow a newer one
+                    stored.append(held.get(w.client_id, -1) < w.generation)
+                    held[w.client_id] = max(held.get(w.client_id, -1), w.generation)
                 for chunk in self._packets([w for w, ok in zip(writes, stored) if ok]):
                     rows = b", ".join(self._row_literal(cur, w) for w in chunk)
                     cur.execute(_UPSERT_HEAD.encode() + rows + _UPSERT_TAIL.encode())
