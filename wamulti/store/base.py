@@ -1,7 +1,7 @@
 """The session store interface: client rows, session snapshots, and the event outbox (outbox.py).
 
-The store is the source of truth for every client; a worker's session file under DATA_DIR is
-only a working copy restored from, and saved back to, the snapshot kept here.
+The store is the source of truth for client rows; for session keys the local file under DATA_DIR
+is primary and the store keeps generation-numbered snapshots of it (worker/persistence.py).
 """
 
 from __future__ import annotations

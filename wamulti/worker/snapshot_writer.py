@@ -16,7 +16,7 @@ import weakref
 
 from ..store.base import SessionStore, SnapshotWrite, StoreError, StoreUnavailable
 
-BATCH_WINDOW = 0.05  # seconds the first write of a batch waits for more
+BATCH_WINDOW = 0.1  # seconds the first write of a batch waits for more
 MAX_BATCH = 200
 WAIT_LIMIT = 120.0  # seconds a worker waits for its batch (the store's own timeouts come first)
 IDLE_EXIT = 30.0  # seconds without writes before the thread ends
