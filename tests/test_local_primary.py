@@ -15,7 +15,7 @@ from tests.conftest import FlakyStore
 from wamulti import sessionfile
 from wamulti.store.base import ClientRecord, SnapshotWrite
 from wamulti.worker.persistence import Persistence, Restore, Write
-from wamulti.worker.snapshot_writer import SnapshotWriter
+from wamulti.worker.group_commit import RowWriter, SnapshotWriter
 
 JID = "4915123456789@s.whatsapp.net"
 
@@ -155,7 +155,7 @@ def test_concurrent_snapshots_share_transactions_and_a_delete_waits_for_its_batc
         store.create_client(ClientRecord(f"c{n}", "READY", jid=JID))
     results: list[bool] = []
     threads = [threading.Thread(target=lambda n=n: results.append(
-        writer.save(SnapshotWrite(f"c{n}", b"k%d" % n, f"{n:064d}", 1)))) for n in range(20)]
+        writer.save(SnapshotWrite(f"c{n}", b"k%d" % n, f"{n:064d}", 1), tmp_path))) for n in range(20)]
     for t in threads:
         t.start()
     for t in threads:
@@ -164,5 +164,24 @@ def test_concurrent_snapshots_share_transactions_and_a_delete_waits_for_its_batc
     assert [store.load_snapshot(f"c{n}").data for n in range(20)] == [b"k%d" % n for n in range(20)]
     store.delete_client("c0")
     with pytest.raises(Exception, match="no row"):
-        writer.save(SnapshotWrite("c0", b"late", "f" * 64, 2))  # no snapshot without its client
+        writer.save(SnapshotWrite("c0", b"late", "f" * 64, 2), tmp_path)  # no snapshot without its client
     assert store.load_snapshot("c0") is None
+
+
+def test_concurrent_rows_share_transactions(store):
+    writer = RowWriter(store)
+    store.create_client(ClientRecord("r0", "CONNECTING"))
+    gate = threading.Barrier(30)
+
+    def save(n):
+        gate.wait()
+        writer.save(ClientRecord(f"r{n}", "READY", jid=JID, last_error=f"n{n}"))
+
+    threads = [threading.Thread(target=save, args=(n,)) for n in range(30)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert [(r.client_id, r.state, r.last_error) for r in store.list_clients()] == \
+        [(f"r{n}", "READY", f"n{n}") for n in sorted(range(30), key=lambda n: f"r{n}")]
+    assert writer.transactions < 30

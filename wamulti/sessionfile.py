@@ -93,15 +93,21 @@ def _read_in_child(path: Path, known_sha: str | None) -> FileSnapshot:
     return FileSnapshot(data=None if sha == known_sha else zlib.compress(done.stdout, 6), sha256=sha)
 
 
-def _write_durably(path: Path, payload: bytes) -> None:
-    """Write via a temporary file, fsync it, rename it over path, fsync the directory."""
+def _write_replacing(path: Path, payload: bytes, *, fsync: bool) -> None:
+    """Write via a temporary file (fsynced if asked) renamed over path; the rename is durable once
+    the directory is synced (sync_directory)."""
     tmp = path.with_name(path.name + ".restore")
     with open(tmp, "wb") as fh:
         fh.write(payload)
         fh.flush()
-        os.fsync(fh.fileno())
+        if fsync:
+            os.fsync(fh.fileno())
     os.replace(tmp, path)
-    dir_fd = os.open(path.parent, os.O_RDONLY)
+
+
+def sync_directory(directory: Path) -> None:
+    """fsync a directory: the renames in it survive a power loss (raises OSError)."""
+    dir_fd = os.open(directory, os.O_RDONLY)
     try:
         os.fsync(dir_fd)
     finally:
@@ -114,7 +120,7 @@ def restore_snapshot(path: Path, data: bytes) -> str:
     path.parent.mkdir(parents=True, exist_ok=True)
     for stale in SIDE_FILES + ("-shm",):
         path.with_name(path.name + stale).unlink(missing_ok=True)
-    _write_durably(path, raw)
+    _write_replacing(path, raw, fsync=True)  # durable before a sidecar can vouch for it
     return hashlib.sha256(raw).hexdigest()
 
 
@@ -128,11 +134,19 @@ def read_sidecar(path: Path) -> Sidecar | None:
         return None
 
 
-def write_sidecar(path: Path, sidecar: Sidecar) -> None:
-    """Replace the sidecar atomically and durably (raises OSError)."""
+def write_sidecar(path: Path, sidecar: Sidecar, *, sync_dir: bool = True) -> None:
+    """Replace the sidecar atomically (raises OSError); the rename is made durable unless sync_dir is
+    False, when the caller syncs the directory itself (the snapshot writer, once per batch).
+
+    Only the rename needs to be durable: after a power loss a renamed sidecar whose contents were
+    lost reads as no sidecar, and a file without one is kept (never overwritten); an old sidecar
+    whose rename was lost could let an older stored copy win, which the directory sync prevents.
+    """
     payload = {"generation": sidecar.generation, "sha256": sidecar.sha256,
                "signature": list(sidecar.signature) if sidecar.signature else None}
-    _write_durably(path.with_name(path.name + SIDECAR), json.dumps(payload).encode())
+    _write_replacing(path.with_name(path.name + SIDECAR), json.dumps(payload).encode(), fsync=False)
+    if sync_dir:
+        sync_directory(path.parent)
 
 
 def remove_session_file(path: Path) -> None:

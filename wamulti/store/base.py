@@ -96,6 +96,10 @@ class SessionStore(OutboxStore, ABC):
         """Insert or update a client's row (phone, jid, state, last_error); sets updated_at."""
 
     @abstractmethod
+    def save_clients(self, records: Sequence[ClientRecord]) -> None:
+        """save_client for several rows in one transaction."""
+
+    @abstractmethod
     def get_client(self, client_id: str) -> ClientRecord | None:
         """The client's row, or None."""
 

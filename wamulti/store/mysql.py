@@ -86,6 +86,9 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
         "UPDATE session_snapshots SET generation = version",
     ]),
 ]
+_UPSERT_CLIENT = (f"INSERT INTO clients ({COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s) "
+                  "ON DUPLICATE KEY UPDATE phone=VALUES(phone), jid=VALUES(jid), state=VALUES(state), "
+                  "last_error=VALUES(last_error), updated_at=VALUES(updated_at)")
 _UPSERT_HEAD = "INSERT INTO session_snapshots (client_id, data, sha256, version, generation, updated_at) VALUES "
 _UPSERT_TAIL = (" ON DUPLICATE KEY UPDATE data=VALUES(data), sha256=VALUES(sha256), version=version+1, "
                 "generation=VALUES(generation), updated_at=VALUES(updated_at)")
@@ -211,14 +214,15 @@ class MySQLStore(MySQLOutbox, SessionStore):
 
     def save_client(self, record: ClientRecord) -> ClientRecord:
         with self._tx() as cur:
-            cur.execute(
-                f"INSERT INTO clients ({COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s) "
-                "ON DUPLICATE KEY UPDATE phone=VALUES(phone), jid=VALUES(jid), state=VALUES(state), "
-                "last_error=VALUES(last_error), updated_at=VALUES(updated_at)",
-                row_values(stamped(record, utcnow())))
+            cur.execute(_UPSERT_CLIENT, row_values(stamped(record, utcnow())))
             cur.execute(f"SELECT {COLUMNS} FROM clients WHERE client_id = %s", (record.client_id,))
             row = cur.fetchone()
         return record_from_row(row)
+
+    def save_clients(self, records: Sequence[ClientRecord]) -> None:
+        now = utcnow()
+        with self._tx() as cur:
+            cur.executemany(_UPSERT_CLIENT, [row_values(stamped(r, now)) for r in records])
 
     def get_client(self, client_id: str) -> ClientRecord | None:
         with self._tx() as cur:

@@ -45,6 +45,9 @@ MIGRATIONS: list[tuple[int, str]] = [
         UPDATE session_snapshots SET generation = version
     """),  # the snapshot's generation, compared with the local file's sidecar
 ]
+_UPSERT_CLIENT = (f"INSERT INTO clients ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?) "
+                  "ON CONFLICT(client_id) DO UPDATE SET phone=excluded.phone, jid=excluded.jid, "
+                  "state=excluded.state, last_error=excluded.last_error, updated_at=excluded.updated_at")
 _UPSERT_SNAPSHOT = (
     "INSERT INTO session_snapshots (client_id, data, sha256, version, generation, updated_at) "
     "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(client_id) DO UPDATE SET data=excluded.data, sha256=excluded.sha256, "
@@ -124,13 +127,14 @@ class SQLiteStore(SQLiteOutbox, SessionStore):
 
     def save_client(self, record: ClientRecord) -> ClientRecord:
         with self._tx(immediate=True) as con:
-            con.execute(
-                f"INSERT INTO clients ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?) "
-                "ON CONFLICT(client_id) DO UPDATE SET phone=excluded.phone, jid=excluded.jid, "
-                "state=excluded.state, last_error=excluded.last_error, updated_at=excluded.updated_at",
-                row_values(stamped(record, utcnow()), _text))
+            con.execute(_UPSERT_CLIENT, row_values(stamped(record, utcnow()), _text))
             row = con.execute(f"SELECT {COLUMNS} FROM clients WHERE client_id = ?", (record.client_id,)).fetchone()
         return record_from_row(row, _time)
+
+    def save_clients(self, records: Sequence[ClientRecord]) -> None:
+        now = utcnow()
+        with self._tx(immediate=True) as con:
+            con.executemany(_UPSERT_CLIENT, [row_values(stamped(r, now), _text) for r in records])
 
     def get_client(self, client_id: str) -> ClientRecord | None:
         with self._tx() as con:

@@ -30,7 +30,7 @@ from typing import Callable
 
 from .. import sessionfile, snapshot_helper
 from ..store.base import ClientRecord, SessionStore, SnapshotMeta, SnapshotWrite, StoreError
-from .snapshot_writer import writer_for
+from .group_commit import writers_for
 
 log = logging.getLogger(__package__)
 
@@ -79,10 +79,17 @@ class Persistence:
     def save_row(self, record: ClientRecord) -> Write:
         """Write the client's row; a failed write is retried by the next flush."""
         self._row_dirty = True
-        outcome = self._guarded("state", lambda: self._store.save_client(record))
+        outcome = self._guarded("state", lambda: self._write_row(record))
         if outcome is Write.WRITTEN:
             self._row_dirty = False
         return outcome
+
+    def _write_row(self, record: ClientRecord) -> None:
+        """With other clients' rows in one transaction when helpers are in use (group_commit.py)."""
+        if snapshot_helper.shared_pool() is None:
+            self._store.save_client(record)
+        else:
+            writers_for(self._store)[0].save(record)
 
     def flush(self, record: ClientRecord, *, force_snapshot: bool = False) -> Write:
         """Write what the store lacks: a row not yet saved, and the session file if it changed.
@@ -116,14 +123,16 @@ class Persistence:
         if not self._learn_stored_generation():
             return Write.FAILED
         write = SnapshotWrite(self._client_id, snap.data, snap.sha256, self._generation + 1)
+        batched = snapshot_helper.shared_pool() is not None
         try:  # first the sidecar: from now on the local file counts as at least this new
-            sessionfile.write_sidecar(self.session_path, sessionfile.Sidecar(write.generation, snap.sha256, signature))
+            sessionfile.write_sidecar(self.session_path, sessionfile.Sidecar(write.generation, snap.sha256, signature),
+                                      sync_dir=not batched)
         except OSError as exc:
             log.warning("[%s] snapshot not saved: sidecar not written (%s)", self._client_id, type(exc).__name__)
             self._snapshot_pending = True
             return Write.FAILED
         self._generation = write.generation
-        outcome = self._guarded("snapshot", lambda: self._write_snapshot(write))
+        outcome = self._guarded("snapshot", lambda: self._write_snapshot(write, batched))
         if outcome is Write.FAILED:
             self._snapshot_pending = True
         if outcome is not Write.WRITTEN:
@@ -147,12 +156,12 @@ class Persistence:
         self._generation_known = True
         return True
 
-    def _write_snapshot(self, write: SnapshotWrite) -> None:
-        """Batched with other clients' snapshots when helpers are in use (snapshot_writer.py)."""
-        if snapshot_helper.shared_pool() is None:
-            stored = self._store.save_snapshots([write])[0]
+    def _write_snapshot(self, write: SnapshotWrite, batched: bool) -> None:
+        """Batched with other clients' snapshots when helpers are in use (group_commit.py)."""
+        if batched:
+            stored = writers_for(self._store)[1].save(write, self.session_path.parent)
         else:
-            stored = writer_for(self._store).save(write)
+            stored = self._store.save_snapshots([write])[0]
         if not stored:
             raise StoreError(f"the store holds a newer snapshot than generation {write.generation}")
 
@@ -182,22 +191,19 @@ class Persistence:
         module's docstring). Raises StoreError when the store cannot be read and there is no
         working file to fall back on.
         """
-        local = self.session_path.exists()
-        sidecar = sessionfile.read_sidecar(self.session_path) if local else None
+        if not self.session_path.exists():  # StoreError goes to the caller: nothing to fall back on
+            return Restore.FROM_STORE if self._restore_from_store(None) else Restore.MISSING
+        sidecar = sessionfile.read_sidecar(self.session_path)
         try:
             meta = self._store.snapshot_meta(self._client_id)
         except StoreError as exc:
-            if not local:
-                raise
             log.warning("[%s] snapshot not looked up (%s); using the local copy", self._client_id, exc)
             self._keep_local(sidecar, None, looked_up=False)
             return Restore.LOCAL_COPY
-        if local and (meta is None or sidecar is None or meta.generation <= sidecar.generation):
+        if meta is None or sidecar is None or meta.generation <= sidecar.generation:
             self._keep_local(sidecar, meta)
             return Restore.LOCAL_COPY
-        if meta is None or not self._restore_from_store(sidecar):
-            return Restore.MISSING
-        return Restore.FROM_STORE
+        return Restore.FROM_STORE if self._restore_from_store(sidecar) else Restore.MISSING
 
     def _keep_local(self, sidecar: sessionfile.Sidecar | None, meta: SnapshotMeta | None, looked_up=True) -> None:
         """The local file is primary: learn what the store already has of it."""
@@ -208,7 +214,7 @@ class Persistence:
             meta.generation, meta.sha256)
         self._saved_signature = sidecar.signature if in_sync else None  # else the first check saves it
         self._synced_at = meta.updated_at if meta else None
-        self._behind_since = None
+        self._behind_since = None if in_sync else time.monotonic()
 
     def _restore_from_store(self, sidecar: sessionfile.Sidecar | None) -> bool:
         snap = self._store.load_snapshot(self._client_id)
@@ -234,12 +240,16 @@ class Persistence:
         self._synced_at, self._behind_since = None, None
 
     def snapshot_lag(self) -> tuple[float, datetime | None]:
-        """(seconds the stored copy has been behind the local file, 0 when in sync; when the store last
-        got or matched it). Any thread; costs a few stat() calls."""
-        signature, since = sessionfile.file_signature(self.session_path), self._behind_since
-        if signature is None or signature == self._saved_signature:
-            return 0.0, self._synced_at
-        return (time.monotonic() - since if since is not None else 0.0), self._synced_at
+        """(seconds the stored copy has been behind the local file: 0 when in sync, else since the store
+        last got or matched the file, or since a check first saw a file the store never had; that
+        time), as of the last check (every few seconds). Any thread; no I/O: /api/clients lists
+        thousands of clients."""
+        synced_at, since = self._synced_at, self._behind_since
+        if since is None:
+            return 0.0, synced_at
+        if synced_at is not None:
+            return max(0.0, (_utcnow() - synced_at).total_seconds()), synced_at
+        return time.monotonic() - since, None
 
     def remove_stored_snapshot(self) -> Write:
         """Remove the stored snapshot (the keys are void); FAILED leaves it for a later delete."""
