@@ -175,10 +175,13 @@ class ClientRegistry:
         for record in records:
             if record.jid is None and record.state != CLOSED:
                 record = self._mark_incomplete(record)
+            back = comes_back(record)
+            if back:  # not READY until it is: the stored state is the last run's
+                record = replace(record, state=CONNECTING)
             worker = self._new_worker(record)
             with self._lock:
                 self._workers[record.client_id] = worker
-            if comes_back(record):
+            if back:
                 worker.start(delay=started * stagger)
                 started += 1
         log.info("restored %d clients (%d reconnecting)", len(records), started)
