@@ -93,6 +93,14 @@ class FlakyStore:
         self._refuse_while_down()
         return self._store.save_snapshot(client_id, data, sha256)
 
+    def save_clients(self, records):
+        self._refuse_while_down()
+        return self._store.save_clients(records)
+
+    def save_snapshots(self, writes):
+        self._refuse_while_down()
+        return self._store.save_snapshots(writes)
+
     def delete_client(self, client_id):
         self._refuse_while_down()
         return self._store.delete_client(client_id)

@@ -324,9 +324,10 @@ def test_create_with_phone_is_201_with_location(api, registry):
     assert resp.headers["Location"] == "/api/clients/work-phone"
     assert resp.get_json() == {"clientId": "work-phone", "state": "PAIRING", "pairingCode": FAKE_PAIRING_CODE,
                                "phone": "491512345678", "jid": None, "lastError": None,
-                               "updatedAt": "2024-05-06T07:08:09.123Z", "retryAt": None, "pairingExpiresAt": None}
+                               "updatedAt": "2024-05-06T07:08:09.123Z", "retryAt": None, "pairingExpiresAt": None,
+                               "snapshotLagSeconds": 0.0, "lastSnapshotAt": None}
     assert list(resp.get_json()) == ["clientId", "state", "pairingCode", "phone", "jid", "lastError", "updatedAt",
-                                     "retryAt", "pairingExpiresAt"]
+                                     "retryAt", "pairingExpiresAt", "snapshotLagSeconds", "lastSnapshotAt"]
     assert registry.calls == [("create", "work-phone", "491512345678")]
 
 

@@ -121,6 +121,9 @@ def test_restore_says_where_the_session_file_came_from(persistence, sqlite_store
     assert persistence.restore() is Restore.LOCAL_COPY
     raw = b"stored keys"
     sqlite_store.save_snapshot("p", zlib.compress(raw), hashlib.sha256(raw).hexdigest())
+    assert persistence.restore() is Restore.LOCAL_COPY, "the local file is the primary copy"
+    assert persistence.session_path.read_bytes() == b"working copy"
+    persistence.session_path.unlink()
     assert persistence.restore() is Restore.FROM_STORE
     assert persistence.session_path.read_bytes() == raw
     assert persistence.flush(sqlite_store.get_client("p"), force_snapshot=True) is Write.UNCHANGED

@@ -57,6 +57,7 @@ class Settings:
     webhook_secret: str = field(default="", repr=False)
     webhook_events: tuple[str, ...] = (ALL_TYPES,)
     event_retention_hours: int = 72
+    snapshot_helpers: int = 2  # processes reading session snapshots; 0: a process per snapshot
 
     @property
     def store_kind(self) -> str:
@@ -188,6 +189,7 @@ def settings_from_env(env: Mapping[str, str]) -> Settings:
         **_simulator(env),
         **_sending(env),
         event_retention_hours=_int(env, "EVENT_RETENTION_HOURS", 72, 1, 87600),
+        snapshot_helpers=_int(env, "SNAPSHOT_HELPERS", 2, 0, 16),
         **_webhook(env),
     )
     if db_host and not settings.db_name:

@@ -126,6 +126,7 @@ class _Service:
 
     @classmethod
     def build(cls, settings: Settings, store) -> "_Service":
+        from . import snapshot_helper
         from .backends import make_backend
         from .console import ConsolePrompter
         from .events.courier import where
@@ -137,6 +138,7 @@ class _Service:
         metrics = Metrics()
         store = metrics.wrap_store(store)  # closed through the wrapper: close() passes through
         backend = make_backend(settings)
+        snapshot_helper.configure(settings.snapshot_helpers)
         prompter = ConsolePrompter(settings.pairing_console, settings.pairing_timeout)
         if prompter.enabled:
             use_prompt_aware_logging(prompter)

@@ -34,6 +34,8 @@ def client_json(status) -> dict:
         "updatedAt": iso_utc(status.updated_at),
         "retryAt": iso_utc(status.retry_at),  # after a temporary ban, while CONNECTING
         "pairingExpiresAt": iso_utc(status.pairing_expires_at),
+        "snapshotLagSeconds": round(status.snapshot_lag, 1),
+        "lastSnapshotAt": iso_utc(status.last_snapshot_at),
     }
 
 

@@ -16,6 +16,8 @@ def healthz():
     registry = current_registry()
     health = registry.health()
     body = {"status": "ok", "store": registry.store_kind, "clients": health["clients"]}
+    if "snapshots" in health:
+        body["snapshots"] = health["snapshots"]  # {"behind": clients, "maxLagSeconds": s}
     if health["store_ok"]:
         return body
     # Also shaped like every other error, so generic clients can read it.

@@ -83,6 +83,10 @@ class ClientOut(BaseModel):
     lastError: str | None = Field(examples=["connect_failed: timeout"], description="See docs/api.md.")
     updatedAt: str = Field(examples=["2024-05-06T07:08:09.123Z"], description="ISO 8601 UTC, milliseconds.")
     retryAt: str | None = Field(description="While a temporary ban lasts: when the client reconnects by itself.")
+    pairingExpiresAt: str | None = Field(description="When the shown code and QR stop working (null when none).")
+    snapshotLagSeconds: float = Field(ge=0, description="How long the stored snapshot has been behind the local "
+                                      "session file (0: current).")
+    lastSnapshotAt: str | None = Field(description="When the store last got or matched the session file.")
 
 
 class CreatedClient(ClientOut):
@@ -148,10 +152,16 @@ class MessageStatus(BaseModel):
     sentAt: str | None
 
 
+class SnapshotSummary(BaseModel):
+    behind: int = Field(ge=0, description="Clients whose stored snapshot is behind their local session file.")
+    maxLagSeconds: float = Field(ge=0, description="The largest of their lags.")
+
+
 class Health(BaseModel):
     status: Literal["ok"]
     store: Literal["mysql", "sqlite"]
     clients: int = Field(ge=0)
+    snapshots: SnapshotSummary | None = None
 
 
 class Degraded(BaseModel):
@@ -160,6 +170,7 @@ class Degraded(BaseModel):
     status: Literal["degraded"]
     store: Literal["mysql", "sqlite"]
     clients: int = Field(ge=0)
+    snapshots: SnapshotSummary | None = None
     error: Literal["store_unavailable"]
     message: str
 

@@ -1,13 +1,14 @@
 """The session store interface: client rows, session snapshots, the event outbox (outbox.py) and the
 outbound send queue (outbound.py).
 
-The store is the source of truth for every client; a worker's session file under DATA_DIR is
-only a working copy restored from, and saved back to, the snapshot kept here.
+The store is the source of truth for client rows; for session keys the local file under DATA_DIR
+is primary and the store keeps generation-numbered snapshots of it (worker/persistence.py).
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -56,6 +57,27 @@ class Snapshot:
     sha256: str
     version: int
     updated_at: datetime | None = None
+    generation: int = 0  # the lineage counter also kept next to the local file (worker/persistence.py)
+
+
+@dataclass(frozen=True)
+class SnapshotMeta:
+    """What is known of a stored snapshot without its bytes."""
+
+    client_id: str
+    sha256: str
+    generation: int
+    updated_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class SnapshotWrite:
+    """One snapshot to store under the generation its writer gave it."""
+
+    client_id: str
+    data: bytes
+    sha256: str
+    generation: int
 
 
 class SessionStore(OutboxStore, OutboundStore, ABC):
@@ -76,6 +98,10 @@ class SessionStore(OutboxStore, OutboundStore, ABC):
         """Insert or update a client's row (phone, jid, state, last_error); sets updated_at."""
 
     @abstractmethod
+    def save_clients(self, records: Sequence[ClientRecord]) -> None:
+        """save_client for several rows in one transaction."""
+
+    @abstractmethod
     def get_client(self, client_id: str) -> ClientRecord | None:
         """The client's row, or None."""
 
@@ -90,11 +116,22 @@ class SessionStore(OutboxStore, OutboundStore, ABC):
 
     @abstractmethod
     def save_snapshot(self, client_id: str, data: bytes, sha256: str) -> int:
-        """Store a snapshot unless the stored one has the same sha256; return the stored version."""
+        """Store a snapshot unless the stored one has the same sha256 (generation: the stored one's + 1);
+        return the stored version."""
+
+    @abstractmethod
+    def save_snapshots(self, writes: Sequence[SnapshotWrite]) -> list[bool]:
+        """Store several snapshots in one transaction, each only if its generation is higher than the
+        stored one's (never older over newer); per write, whether it was stored. A write for a client
+        without a row fails the whole call with StoreError."""
 
     @abstractmethod
     def load_snapshot(self, client_id: str) -> Snapshot | None:
         """The client's latest snapshot, or None."""
+
+    @abstractmethod
+    def snapshot_meta(self, client_id: str) -> SnapshotMeta | None:
+        """The stored snapshot's sha256, generation and time, without its bytes; None if there is none."""
 
     @abstractmethod
     def delete_snapshot(self, client_id: str) -> None:

@@ -7,13 +7,15 @@ so an outage never leaves half a write behind. Connection-level failures become 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from contextlib import contextmanager
 from enum import IntEnum
 
 import pymysql
 from dbutils.pooled_db import PooledDB, TooManyConnections
 
-from .base import ClientRecord, DuplicateClient, SessionStore, Snapshot, StoreError, StoreUnavailable
+from .base import (ClientRecord, DuplicateClient, SessionStore, Snapshot, SnapshotMeta, SnapshotWrite, StoreError,
+                   StoreUnavailable)
 from .mysql_outbound import OUTBOUND_TABLE, MySQLOutbound
 from .mysql_outbox import OUTBOX_TABLES, MySQLOutbox
 from .rows import COLUMNS, record_from_row, row_values, stamped, utcnow
@@ -81,7 +83,17 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
     ]),
     (2, OUTBOX_TABLES),  # events, delivery lanes, webhooks
     (3, OUTBOUND_TABLE),  # the outbound send queue
+    (4, [  # the snapshot's generation, compared with the local file's sidecar
+        "ALTER TABLE session_snapshots ADD COLUMN IF NOT EXISTS generation BIGINT NOT NULL DEFAULT 0",
+        "UPDATE session_snapshots SET generation = version",
+    ]),
 ]
+_UPSERT_CLIENT = (f"INSERT INTO clients ({COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s) "
+                  "ON DUPLICATE KEY UPDATE phone=VALUES(phone), jid=VALUES(jid), state=VALUES(state), "
+                  "last_error=VALUES(last_error), updated_at=VALUES(updated_at)")
+_UPSERT_HEAD = "INSERT INTO session_snapshots (client_id, data, sha256, version, generation, updated_at) VALUES "
+_UPSERT_TAIL = (" ON DUPLICATE KEY UPDATE data=VALUES(data), sha256=VALUES(sha256), version=version+1, "
+                "generation=VALUES(generation), updated_at=VALUES(updated_at)")
 
 
 def _binary_literal(data: bytes) -> bytes:
@@ -204,14 +216,15 @@ class MySQLStore(MySQLOutbox, MySQLOutbound, SessionStore):
 
     def save_client(self, record: ClientRecord) -> ClientRecord:
         with self._tx() as cur:
-            cur.execute(
-                f"INSERT INTO clients ({COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s) "
-                "ON DUPLICATE KEY UPDATE phone=VALUES(phone), jid=VALUES(jid), state=VALUES(state), "
-                "last_error=VALUES(last_error), updated_at=VALUES(updated_at)",
-                row_values(stamped(record, utcnow())))
+            cur.execute(_UPSERT_CLIENT, row_values(stamped(record, utcnow())))
             cur.execute(f"SELECT {COLUMNS} FROM clients WHERE client_id = %s", (record.client_id,))
             row = cur.fetchone()
         return record_from_row(row)
+
+    def save_clients(self, records: Sequence[ClientRecord]) -> None:
+        now = utcnow()
+        with self._tx() as cur:
+            cur.executemany(_UPSERT_CLIENT, [row_values(stamped(r, now)) for r in records])
 
     def get_client(self, client_id: str) -> ClientRecord | None:
         with self._tx() as cur:
@@ -232,30 +245,72 @@ class MySQLStore(MySQLOutbox, MySQLOutbound, SessionStore):
             return cur.execute("DELETE FROM clients WHERE client_id = %s", (client_id,)) > 0
 
     def save_snapshot(self, client_id: str, data: bytes, sha256: str) -> int:
-        if self.max_packet and len(data) + PACKET_OVERHEAD > self.max_packet:
-            raise self._too_large(len(data))
+        self._check_size(len(data))
         try:
             with self._tx() as cur:
-                cur.execute("SELECT sha256, version FROM session_snapshots WHERE client_id = %s FOR UPDATE",
-                            (client_id,))
+                cur.execute("SELECT sha256, version, generation FROM session_snapshots WHERE client_id = %s "
+                            "FOR UPDATE", (client_id,))
                 row = cur.fetchone()
                 if row and row[0] == sha256:
                     return row[1]
-                version = (row[1] if row else 0) + 1
-                head = cur.mogrify("INSERT INTO session_snapshots (client_id, data, sha256, version, updated_at) "
-                                   "VALUES (%s, ", (client_id,))
-                tail = cur.mogrify(", %s, %s, %s) ON DUPLICATE KEY UPDATE data=VALUES(data), sha256=VALUES(sha256), "
-                                   "version=VALUES(version), updated_at=VALUES(updated_at)",
-                                   (sha256, version, utcnow()))
-                cur.execute(head.encode("utf-8") + _binary_literal(data) + tail.encode("utf-8"))
-                return version
+                write = SnapshotWrite(client_id, data, sha256, (row[2] if row else 0) + 1)
+                cur.execute(_UPSERT_HEAD.encode() + self._row_literal(cur, write) + _UPSERT_TAIL.encode())
+                return (row[1] if row else 0) + 1
         except StoreError as exc:
-            code = exc.db_code
-            if code == ServerCode.NET_PACKET_TOO_LARGE or (code == ServerCode.SERVER_GONE and len(data) > (1 << 20)):
-                raise self._too_large(len(data)) from None
-            if code == ServerCode.NO_REFERENCED_ROW:
-                raise StoreError(f"no client {client_id!r} to attach a snapshot to") from None
-            raise
+            raise self._snapshot_error(exc, len(data), f"no client {client_id!r} to attach a snapshot to") from None
+
+    def save_snapshots(self, writes: Sequence[SnapshotWrite]) -> list[bool]:
+        for w in writes:
+            self._check_size(len(w.data))
+        ids = [w.client_id for w in writes]
+        try:
+            with self._tx() as cur:
+                if not ids:
+                    return []
+                cur.execute("SELECT client_id, generation FROM session_snapshots WHERE client_id IN "
+                            f"({', '.join(['%s'] * len(ids))}) FOR UPDATE", ids)
+                held = dict(cur.fetchall())
+                stored = []
+                for w in writes:  # in order, so a batch never lets an older write follow a newer one
+                    stored.append(held.get(w.client_id, -1) < w.generation)
+                    held[w.client_id] = max(held.get(w.client_id, -1), w.generation)
+                for chunk in self._packets([w for w, ok in zip(writes, stored) if ok]):
+                    rows = b", ".join(self._row_literal(cur, w) for w in chunk)
+                    cur.execute(_UPSERT_HEAD.encode() + rows + _UPSERT_TAIL.encode())
+                return stored
+        except StoreError as exc:
+            raise self._snapshot_error(exc, max(len(w.data) for w in writes), "a snapshot's client has no row") from None
+
+    def _packets(self, writes: list[SnapshotWrite]) -> list[list[SnapshotWrite]]:
+        """The writes in groups whose statement fits max_allowed_packet (escaping adds a little)."""
+        limit = (self.max_packet or (16 << 20)) // 2
+        groups: list[list[SnapshotWrite]] = []
+        size = limit
+        for w in writes:
+            if size + len(w.data) + PACKET_OVERHEAD > limit:
+                groups.append([])
+                size = 0
+            groups[-1].append(w)
+            size += len(w.data) + PACKET_OVERHEAD
+        return groups
+
+    @staticmethod
+    def _row_literal(cur, w: SnapshotWrite) -> bytes:
+        head = cur.mogrify("(%s, ", (w.client_id,))
+        tail = cur.mogrify(", %s, 1, %s, %s)", (w.sha256, w.generation, utcnow()))
+        return head.encode("utf-8") + _binary_literal(w.data) + tail.encode("utf-8")
+
+    def _check_size(self, size: int) -> None:
+        if self.max_packet and size + PACKET_OVERHEAD > self.max_packet:
+            raise self._too_large(size)
+
+    def _snapshot_error(self, exc: StoreError, largest: int, no_row: str) -> StoreError:
+        code = exc.db_code
+        if code == ServerCode.NET_PACKET_TOO_LARGE or (code == ServerCode.SERVER_GONE and largest > (1 << 20)):
+            return self._too_large(largest)
+        if code == ServerCode.NO_REFERENCED_ROW:
+            return StoreError(no_row)
+        return exc
 
     def _too_large(self, size: int) -> StoreError:
         return StoreError(f"snapshot of {size} bytes exceeds the database's max_allowed_packet "
@@ -263,13 +318,21 @@ class MySQLStore(MySQLOutbox, MySQLOutbound, SessionStore):
 
     def load_snapshot(self, client_id: str) -> Snapshot | None:
         with self._tx() as cur:
-            cur.execute("SELECT data, sha256, version, updated_at FROM session_snapshots WHERE client_id = %s",
-                        (client_id,))
+            cur.execute("SELECT data, sha256, version, updated_at, generation FROM session_snapshots "
+                        "WHERE client_id = %s", (client_id,))
             row = cur.fetchone()
         if row is None:
             return None
-        data, sha256, version, updated_at = row
-        return Snapshot(client_id=client_id, data=bytes(data), sha256=sha256, version=version, updated_at=updated_at)
+        data, sha256, version, updated_at, generation = row
+        return Snapshot(client_id=client_id, data=bytes(data), sha256=sha256, version=version, updated_at=updated_at,
+                        generation=generation)
+
+    def snapshot_meta(self, client_id: str) -> SnapshotMeta | None:
+        with self._tx() as cur:
+            cur.execute("SELECT sha256, generation, updated_at FROM session_snapshots WHERE client_id = %s",
+                        (client_id,))
+            row = cur.fetchone()
+        return SnapshotMeta(client_id, row[0], row[1], row[2]) if row else None
 
     def delete_snapshot(self, client_id: str) -> None:
         with self._tx() as cur:

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+from collections.abc import Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
-from .base import ClientRecord, DuplicateClient, SessionStore, Snapshot, StoreError, StoreUnavailable
+from .base import (ClientRecord, DuplicateClient, SessionStore, Snapshot, SnapshotMeta, SnapshotWrite, StoreError,
+                   StoreUnavailable)
 from .rows import COLUMNS, record_from_row, row_values, stamped, utcnow
 from .sqlite_outbound import OUTBOUND_TABLE, SQLiteOutbound
 from .sqlite_outbox import OUTBOX_TABLES, SQLiteOutbox
@@ -40,7 +42,18 @@ MIGRATIONS: list[tuple[int, str]] = [
     """),
     (2, OUTBOX_TABLES),  # events, delivery lanes, webhooks
     (3, OUTBOUND_TABLE),  # the outbound send queue
+    (4, """
+        ALTER TABLE session_snapshots ADD COLUMN generation INTEGER NOT NULL DEFAULT 0;
+        UPDATE session_snapshots SET generation = version
+    """),  # the snapshot's generation, compared with the local file's sidecar
 ]
+_UPSERT_CLIENT = (f"INSERT INTO clients ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?) "
+                  "ON CONFLICT(client_id) DO UPDATE SET phone=excluded.phone, jid=excluded.jid, "
+                  "state=excluded.state, last_error=excluded.last_error, updated_at=excluded.updated_at")
+_UPSERT_SNAPSHOT = (
+    "INSERT INTO session_snapshots (client_id, data, sha256, version, generation, updated_at) "
+    "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(client_id) DO UPDATE SET data=excluded.data, sha256=excluded.sha256, "
+    "version=excluded.version, generation=excluded.generation, updated_at=excluded.updated_at")
 
 
 CLOSE_WAIT_SECONDS = 5.0
@@ -138,13 +151,14 @@ class SQLiteStore(SQLiteOutbox, SQLiteOutbound, SessionStore):
 
     def save_client(self, record: ClientRecord) -> ClientRecord:
         with self._tx(immediate=True) as con:
-            con.execute(
-                f"INSERT INTO clients ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?) "
-                "ON CONFLICT(client_id) DO UPDATE SET phone=excluded.phone, jid=excluded.jid, "
-                "state=excluded.state, last_error=excluded.last_error, updated_at=excluded.updated_at",
-                row_values(stamped(record, utcnow()), _text))
+            con.execute(_UPSERT_CLIENT, row_values(stamped(record, utcnow()), _text))
             row = con.execute(f"SELECT {COLUMNS} FROM clients WHERE client_id = ?", (record.client_id,)).fetchone()
         return record_from_row(row, _time)
+
+    def save_clients(self, records: Sequence[ClientRecord]) -> None:
+        now = utcnow()
+        with self._tx(immediate=True) as con:
+            con.executemany(_UPSERT_CLIENT, [row_values(stamped(r, now), _text) for r in records])
 
     def get_client(self, client_id: str) -> ClientRecord | None:
         with self._tx() as con:
@@ -165,29 +179,47 @@ class SQLiteStore(SQLiteOutbox, SQLiteOutbound, SessionStore):
     def save_snapshot(self, client_id: str, data: bytes, sha256: str) -> int:
         try:
             with self._tx(immediate=True) as con:
-                row = con.execute("SELECT sha256, version FROM session_snapshots WHERE client_id = ?",
+                row = con.execute("SELECT sha256, version, generation FROM session_snapshots WHERE client_id = ?",
                                   (client_id,)).fetchone()
                 if row and row[0] == sha256:
                     return row[1]
-                version = (row[1] if row else 0) + 1
-                con.execute(
-                    "INSERT INTO session_snapshots (client_id, data, sha256, version, updated_at) "
-                    "VALUES (?, ?, ?, ?, ?) ON CONFLICT(client_id) DO UPDATE SET data=excluded.data, "
-                    "sha256=excluded.sha256, version=excluded.version, updated_at=excluded.updated_at",
-                    (client_id, sqlite3.Binary(data), sha256, version, _text(None)))
+                version, generation = (row[1] + 1, row[2] + 1) if row else (1, 1)
+                con.execute(_UPSERT_SNAPSHOT,
+                            (client_id, sqlite3.Binary(data), sha256, version, generation, _text(None)))
                 return version
         except sqlite3.IntegrityError:
             raise StoreError(f"no client {client_id!r} to attach a snapshot to") from None
 
+    def save_snapshots(self, writes: Sequence[SnapshotWrite]) -> list[bool]:
+        stored: list[bool] = []
+        try:
+            with self._tx(immediate=True) as con:
+                for w in writes:
+                    row = con.execute("SELECT version, generation FROM session_snapshots WHERE client_id = ?",
+                                      (w.client_id,)).fetchone()
+                    stored.append(row is None or row[1] < w.generation)
+                    if stored[-1]:
+                        con.execute(_UPSERT_SNAPSHOT, (w.client_id, sqlite3.Binary(w.data), w.sha256,
+                                                       (row[0] if row else 0) + 1, w.generation, _text(None)))
+        except sqlite3.IntegrityError:
+            raise StoreError("a snapshot's client has no row") from None
+        return stored
+
     def load_snapshot(self, client_id: str) -> Snapshot | None:
         with self._tx() as con:
-            row = con.execute("SELECT data, sha256, version, updated_at FROM session_snapshots WHERE client_id = ?",
-                              (client_id,)).fetchone()
+            row = con.execute("SELECT data, sha256, version, updated_at, generation FROM session_snapshots "
+                              "WHERE client_id = ?", (client_id,)).fetchone()
         if row is None:
             return None
-        data, sha256, version, updated_at = row
+        data, sha256, version, updated_at, generation = row
         return Snapshot(client_id=client_id, data=bytes(data), sha256=sha256, version=version,
-                        updated_at=_time(updated_at))
+                        updated_at=_time(updated_at), generation=generation)
+
+    def snapshot_meta(self, client_id: str) -> SnapshotMeta | None:
+        with self._tx() as con:
+            row = con.execute("SELECT sha256, generation, updated_at FROM session_snapshots WHERE client_id = ?",
+                              (client_id,)).fetchone()
+        return SnapshotMeta(client_id, row[0], row[1], _time(row[2])) if row else None
 
     def delete_snapshot(self, client_id: str) -> None:
         with self._tx(immediate=True) as con:

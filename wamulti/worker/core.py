@@ -13,6 +13,7 @@ import time
 import zlib
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import replace
 from pathlib import Path
 
 from ..backends.base import Backend, BackendSession
@@ -70,7 +71,11 @@ class ClientWorker:
 
     # ---- queries -----------------------------------------------------------------------------
     def status(self) -> ClientStatus:
-        return self._view.status()
+        status = self._view.status()
+        if status.jid is None:  # no keys yet: nothing to be behind on
+            return status
+        lag, synced_at = self._persist.snapshot_lag()
+        return replace(status, snapshot_lag=lag, last_snapshot_at=synced_at)
 
     @property
     def state(self) -> str:

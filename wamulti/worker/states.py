@@ -37,3 +37,5 @@ class ClientStatus:
     updated_at: datetime | None
     retry_at: datetime | None = None  # while CONNECTING after a temporary ban: when it reconnects (aware UTC)
     pairing_expires_at: datetime | None = None  # when the shown code and QR stop working
+    snapshot_lag: float = 0.0  # seconds the stored snapshot has been behind the local session file
+    last_snapshot_at: datetime | None = None  # when the store last got (or matched) the session file
