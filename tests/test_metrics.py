@@ -77,7 +77,7 @@ def test_series_move_with_the_clients(server, receiver):
     assert value(after, "wamulti_client_state", client=B[0], state="PAIRING") == 0
     assert value(after, "wamulti_messages_sent_total", client=A[0]) == 3
     assert value(after, "wamulti_send_duration_seconds_count") == 4  # three sent, one refused
-    assert value(after, "wamulti_store_call_duration_seconds_count", operation="save_client") > 0
+    assert value(after, "wamulti_store_call_duration_seconds_count", operation="save_clients") > 0
     assert value(after, "wamulti_store_errors_total", operation="save_client") == 0
     assert value(after, "wamulti_webhook_attempts_total", client=B[0], outcome="delivered") >= 3
     assert (("wamulti_snapshot_lag_seconds", frozenset({("client", A[0])})) in after)

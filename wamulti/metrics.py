@@ -8,8 +8,6 @@ client's series are removed), never per recipient or message.
 
 from __future__ import annotations
 
-import os
-import threading
 import time
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, ProcessCollector
@@ -29,15 +27,13 @@ ACK_FAILURES = {"recipient_not_on_whatsapp": "recipient_not_on_whatsapp", "upstr
 FAILURE_REASONS = sorted({*(r for _, r in SEND_FAILURES), *ACK_FAILURES.values(), "error"})
 WEBHOOK_OUTCOMES = {DeliveryState.DELIVERED.value: "delivered", DeliveryState.FAILED.value: "failed",
                     DeliveryState.PENDING.value: "retry"}
-RESTORE_GRACE_SECONDS = 2.0  # a restored session file is written just after its snapshot was loaded
 
 
 class Metrics:
     """Every metric of one server process, in its own CollectorRegistry (tests may make many)."""
 
-    def __init__(self, clock=time.time):
+    def __init__(self):
         self.registry = CollectorRegistry()
-        self._clock = clock
         r = self.registry
         self.sent = Counter("wamulti_messages_sent_total", "Messages WhatsApp accepted (server acks), per client.", ["client"], registry=r)
         self.send_failed = Counter("wamulti_messages_failed_total", "Sends refused or failed, per client and "
@@ -54,8 +50,6 @@ class Metrics:
         self.webhook = Counter("wamulti_webhook_attempts_total", "Webhook delivery attempts recorded, per client "
                                "and outcome (delivered, failed for good, retry).", ["client", "outcome"], registry=r)
         ProcessCollector(registry=r)  # process_resident_memory_bytes, process_open_fds, CPU, start time
-        self._lock = threading.Lock()
-        self._synced: dict[str, float] = {}  # client -> when its snapshot was last saved or loaded
         self._state = StateCollector(self)
         r.register(self._state)
 
@@ -75,10 +69,6 @@ class Metrics:
         self._state.registry, self._state.events = registry, events
 
     # ---- what the seams report ---------------------------------------------------------------------
-    def snapshot_synced(self, client_id: str) -> None:
-        with self._lock:
-            self._synced[client_id] = self._clock()
-
     def webhook_results(self, client_id: str, results) -> None:
         for result in results:
             outcome = WEBHOOK_OUTCOMES.get(result.delivery)
@@ -95,20 +85,6 @@ class Metrics:
                     metric.remove(*labels)
                 except KeyError:
                     pass
-        with self._lock:
-            self._synced.pop(client_id, None)
-
-    def snapshot_lag(self, client_id: str, session_file) -> float | None:
-        """Seconds since the newest change of the session file that is not in the store (0: none)."""
-        try:
-            mtime = os.stat(session_file).st_mtime
-        except OSError:
-            return None  # no session yet (unpaired) or already removed
-        with self._lock:
-            synced = self._synced.get(client_id)
-        if synced is not None and mtime <= synced + RESTORE_GRACE_SECONDS:
-            return 0.0
-        return max(0.0, self._clock() - mtime)
 
 
 class MeteredRegistry:
@@ -199,16 +175,13 @@ class StateCollector:
             per_state.add_metric([state.value], sum(1 for s in statuses if s.state == state.value))
         client_state = GaugeMetricFamily("wamulti_client_state", "1 for the client's current state.",
                                          labels=["client", "state"])
-        lag = GaugeMetricFamily("wamulti_snapshot_lag_seconds", "Seconds the client's session file has held "
-                                "changes not yet saved to the store (0: in sync).", labels=["client"])
-        files = self.registry.session_files() if hasattr(self.registry, "session_files") else {}
+        lag = GaugeMetricFamily("wamulti_snapshot_lag_seconds", "Seconds the stored snapshot has been behind "
+                                "the client's local session file (0: in sync; as the client reports it).",
+                                labels=["client"])
         for status in statuses:
             for state in State:
                 client_state.add_metric([status.client_id, state.value], float(status.state == state.value))
-            seconds = self._metrics.snapshot_lag(status.client_id, files[status.client_id]) \
-                if status.client_id in files else None
-            if seconds is not None:
-                lag.add_metric([status.client_id], seconds)
+            lag.add_metric([status.client_id], status.snapshot_lag)
         yield per_state
         yield client_state
         yield lag

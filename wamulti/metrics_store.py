@@ -44,9 +44,7 @@ class MeteredStore:
         return result
 
     def _noted(self, operation: str, args, kwargs, result) -> None:
-        if operation == "save_snapshot" or (operation == "load_snapshot" and result is not None):
-            self._metrics.snapshot_synced(args[0] if args else kwargs["client_id"])
-        elif operation == "record_attempts" and result is not None:
+        if operation == "record_attempts" and result is not None:
             client_id = args[0] if args else kwargs["client_id"]
             results = args[2] if len(args) > 2 else kwargs["results"]
             self._metrics.webhook_results(client_id, results)
