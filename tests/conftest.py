@@ -16,7 +16,7 @@ from wamulti.config import Settings
 from wamulti.registry import ClientRegistry
 from wamulti.store import open_store
 from wamulti.store.base import ClientRecord, StoreUnavailable
-from wamulti.worker import CONNECTING, ClientWorker
+from wamulti.worker import CONNECTING, READY, ClientWorker
 
 
 @pytest.fixture(scope="session")
@@ -145,3 +145,30 @@ def make_registry(tmp_path, sqlite_store, fake_backend):
     yield make
     for registry in made:
         assert registry.stop_all(10) == []
+
+
+@pytest.fixture
+def ready(make_worker, fake_backend):
+    """A factory: a paired worker driven to READY on the fake backend -> (worker, session, sink)."""
+    from tests.test_worker_hearing import RecordingSink  # here: that module imports this one
+
+    def make(**options):
+        sink = RecordingSink()
+        worker = make_worker(events=sink, jid="491577777777@s.whatsapp.net", **options)
+        worker.session_path.parent.mkdir(parents=True, exist_ok=True)
+        worker.session_path.write_bytes(b"keys")
+        worker.start()
+        session = fake_backend.wait_session(1)
+        drive_to_ready(session)
+        assert worker.wait_for_state({READY}, 5)
+        return worker, session, sink
+    return make
+
+
+@pytest.fixture
+def db(mariadb):
+    """A fresh MariaDB database: (its environment for a server process, a store on it)."""
+    database = mariadb.new_database()
+    store = open_store(mariadb.settings(database), wait_seconds=10)
+    yield mariadb.env(database), store
+    store.close()

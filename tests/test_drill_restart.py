@@ -13,7 +13,6 @@ import pytest
 
 from tests.server_process import ServerProcess
 from wamulti import sessionfile
-from wamulti.store import open_store
 
 pytestmark = pytest.mark.slow
 
@@ -22,12 +21,6 @@ TRANSIENT = {"k00": "connect_failed: dial tcp: i/o timeout", "k01": "internal_er
 TERMINAL = {"k02": "stream_replaced", "k03": "pairing_failed: bad code"}
 
 
-@pytest.fixture
-def db(mariadb):
-    database = mariadb.new_database()
-    store = open_store(mariadb.settings(database), wait_seconds=10)
-    yield mariadb.env(database), store
-    store.close()
 
 
 def session_path(tmp_path, client_id):

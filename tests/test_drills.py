@@ -8,17 +8,10 @@ import zlib
 import pytest
 
 from tests.server_process import ServerProcess
-from wamulti.store import open_store
 
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture
-def db(mariadb):
-    database = mariadb.new_database()
-    store = open_store(mariadb.settings(database), wait_seconds=10)
-    yield mariadb.env(database), store
-    store.close()
 
 
 def send(server, client_id, text="drill"):

@@ -13,7 +13,6 @@ from datetime import timedelta
 import pytest
 
 from tests.conftest import drive_to_ready, wait_until
-from tests.test_worker_hearing import RecordingSink
 from wamulti.errors import IdempotencyKeyReused, NotFound, NotReady, QueueFull
 from wamulti.store.base import ClientRecord
 from wamulti.store.outbound import FAILED, QUEUED, READ, SENDING, SENT, SERVER, OutboundRow
@@ -98,21 +97,6 @@ def test_an_idempotency_key_is_taken_once_under_concurrency_and_freed_after_a_da
 
 
 # ---- the dispatcher on a worker (FakeBackend) ---------------------------------------------------
-@pytest.fixture
-def ready(make_worker, fake_backend):
-    def make(**options):
-        sink = RecordingSink()
-        worker = make_worker(events=sink, jid=JID_A, **options)
-        worker.session_path.parent.mkdir(parents=True, exist_ok=True)
-        worker.session_path.write_bytes(b"keys")
-        worker.start()
-        session = fake_backend.wait_session(1)
-        drive_to_ready(session)
-        assert worker.wait_for_state({READY}, 5)
-        return worker, session, sink
-    return make
-
-
 def sent_texts(session):
     return [(c[1], c[2]) for c in session.calls if c[0] == "send_text"]
 

@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from tests.conftest import drive_to_ready, wait_until
+from tests.conftest import wait_until
 from tests.fake_backend import FakePrompter
 from tests.test_worker_hearing import RecordingSink
 from wamulti.app import create_app
@@ -89,21 +89,6 @@ def test_message_ids_have_whatsapps_shape_and_are_unique():
 
 
 # ---- the Sender on a worker (FakeBackend: like neonize 0.5.2 it picks its own ids) -------------
-@pytest.fixture
-def ready(make_worker, fake_backend):
-    def make(**options):
-        sink = RecordingSink()
-        worker = make_worker(events=sink, jid="491577777777@s.whatsapp.net", **options)
-        worker.session_path.parent.mkdir(parents=True, exist_ok=True)
-        worker.session_path.write_bytes(b"keys")
-        worker.start()
-        session = fake_backend.wait_session(1)
-        drive_to_ready(session)
-        assert worker.wait_for_state({READY}, 5)
-        return worker, session, sink
-    return make
-
-
 def sends(session):
     return [call for call in session.calls if call[0] == "send_text"]
 
