@@ -64,22 +64,6 @@ class SeedServer(ServerProcess):
             return False
 
 
-class TreeServer(ServerProcess):
-    """wsgi.py of another tree (`root`, e.g. a commit unpacked with `git archive`)."""
-
-    def __init__(self, root: Path, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.root = root
-
-    def start(self, timeout: float = 30.0):
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        self._log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen([sys.executable, "wsgi.py"], cwd=self.root, env=self.env,
-                                     stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT)
-        self.wait_for(lambda: SeedServer._answers(self), timeout, "server up")
-        return self
-
-
 def unpack(rev: str, into: Path) -> Path:
     into.mkdir()
     archive = subprocess.run(["git", "archive", rev], cwd=ROOT, check=True, capture_output=True).stdout
@@ -158,11 +142,11 @@ def completed_at(server: ServerProcess, message_id: str) -> float | None:
 def run_after(tmp: Path, base: str | None = None, db: dict | None = None) -> dict:
     """This tree's queue, or (`base`) commit base's; on SQLite, or on the database of `db` (DB_* settings)."""
     env, name = {**ENV, **(db or {})}, f"{base or 'after'}-{'mariadb' if db else 'sqlite'}"
-    if base is None:
-        server = ServerProcess(tmp / name, env).start()
-    else:
+    server = ServerProcess(tmp / name, env)
+    if base is not None:  # another commit's wsgi.py, unpacked once
         tree = tmp / f"tree-{base}"
-        server = TreeServer(tree if tree.exists() else unpack(base, tree), tmp / name, env).start()
+        server.root = tree if tree.exists() else unpack(base, tree)
+    server.start()
     try:
         make_clients(server)
         prober = Prober(server)

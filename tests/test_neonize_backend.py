@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from tests.server_process import ROOT, ServerProcess
+from tests.offline import require_offline_proxy
 from wamulti import sessionfile
 from wamulti.backends import base as bk
 from wamulti.config import Settings
@@ -25,14 +26,7 @@ from wamulti.store import open_store
 from wamulti.store.base import ClientRecord
 from wamulti.worker import CLOSED, CONNECTING, READY, SYNCING, ClientWorker
 
-OFFLINE_PROXY = "http://127.0.0.1:9"
-if os.environ.get("HTTPS_PROXY") != OFFLINE_PROXY:
-    # Go reads the environment when the process starts: without this proxy a dial would send a
-    # DNS query off this machine. ./scripts/test sets it.
-    why = f"run through ./scripts/test (needs HTTPS_PROXY={OFFLINE_PROXY} at process start)"
-    if os.environ.get("CI"):
-        pytest.fail(why, pytrace=False)
-    pytest.skip(why, allow_module_level=True)
+require_offline_proxy()
 
 neonize_events = pytest.importorskip("neonize.events")
 from neonize.proto.Neonize_pb2 import JID, ConnectFailureReason, LogEntry  # noqa: E402

@@ -16,18 +16,14 @@ from pathlib import Path
 import pytest
 
 from tests.silent_listener import SilentListener
+from tests.offline import require_offline_proxy
 from wamulti.backends import base as bk
 from wamulti.config import Settings
 from wamulti.store import open_store
 from wamulti.store.base import ClientRecord
 from wamulti.worker import CLOSED, CONNECTING, ClientWorker
 
-OFFLINE_PROXY = "http://127.0.0.1:9"
-if os.environ.get("HTTPS_PROXY") != OFFLINE_PROXY:
-    why = f"run through ./scripts/test (needs HTTPS_PROXY={OFFLINE_PROXY} at process start)"
-    if os.environ.get("CI"):
-        pytest.fail(why, pytrace=False)
-    pytest.skip(why, allow_module_level=True)
+require_offline_proxy()
 pytest.importorskip("neonize")
 
 from wamulti.backends.neonize import NeonizeBackend, NeonizeSession  # noqa: E402
