@@ -459,7 +459,7 @@ def test_dial_budget_stops_dialling(settings):
         session.stop()
     before = open_fds()
     session = backend.new_session("b", settings.data_dir / "b.session", lambda e: None)
-    with pytest.raises(bk.ConnectFailed, match="too many failed dials"):
+    with pytest.raises(bk.ConnectFailed, match="dialling_paused: 2 failed dials"):
         session.connect()
     session.stop()
     assert open_fds() == before
@@ -474,26 +474,30 @@ def test_default_dial_budget_is_half_the_raised_descriptor_limit(settings):
     backend.close()
 
 
-def test_worker_backs_off_and_gives_up_after_the_limit(store, settings):
+def test_a_paired_worker_waits_for_the_network_instead_of_dialling_again(store, settings):
+    """A real dial fails at the dead loopback proxy: the gate closes, the client waits (no dial, not CLOSED)."""
     backend = NeonizeBackend(settings)
-    backend.max_failed_connects = 3
-    times = []
+    maker = NeonizeBackend(settings)
+    make_whatsmeow_file(maker, settings.data_dir / "sessions" / "w1.session")
+    maker.close()
+    dials = []
     real_new = backend.new_session
-    backend.new_session = lambda *a: (times.append(time.monotonic()), real_new(*a))[1]
-    backend.new_pairing_session = backend.new_session  # in-process dials (pairing children: test_neonize_pairing_child)
-    worker = start_worker(store, backend, settings, phone="4915123456789")
-    worker.start(phone="4915123456789")
+    backend.new_session = lambda *a: (dials.append(time.monotonic()), real_new(*a))[1]
+    worker = start_worker(store, backend, settings, jid="4915123456789@s.whatsapp.net")
+    worker.start()
     try:
-        assert worker.wait_for_state({CLOSED}, 15)
-        assert worker.join(10)
-        gaps = [b - a for a, b in zip(times, times[1:])]
-        assert len(times) == 3 and 0.7 < gaps[0] < 1.5 and 1.5 < gaps[1] < 3.0, gaps
-        assert "gave up after 3 attempts" in worker.status().last_error
-        assert worker.status().last_error.startswith("connect_failed: failed to dial")
+        deadline = time.monotonic() + 15
+        while not (worker.status().last_error or "").startswith("waiting_for_network: failed to dial"):
+            assert time.monotonic() < deadline, worker.status()
+            time.sleep(0.05)
+        time.sleep(3.0)  # the backoff would have dialled twice more by now
+        assert len(dials) == 1 and worker.status().state == CONNECTING
+        assert "proxyconnect tcp" in worker.status().last_error and backend.connectivity.waiting == 1
     finally:
         worker.stop()
         worker.join(10)
         backend.close()
+    assert backend.connectivity.waiting == 0, "a stopped client no longer waits"
 
 
 def test_snapshot_of_a_real_whatsmeow_file_round_trips(settings, tmp_path):

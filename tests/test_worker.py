@@ -6,13 +6,19 @@ import hashlib
 import threading
 import time
 import zlib
+from pathlib import Path
 
 import pytest
 
 from tests.conftest import drive_to_ready, wait_until
-from tests.fake_backend import FakePrompter
+from tests.fake_backend import FakePrompter, FakeSession
+from tests.test_connectivity import ScriptedProbe
 from wamulti import sessionfile
-from wamulti.backends.base import Connected, Disconnected, LoggedOut, PairSuccess, QrUpdated, SendFailed, Terminated
+from wamulti.backends.base import (ConnectFailed, Connected, Disconnected, LoggedOut, PairSuccess, QrUpdated,
+                                   RetryLater, SendFailed, Terminated)
+from wamulti.backends.connectivity import ConnectivityGate
+from wamulti.registry import comes_back
+from wamulti.store.base import ClientRecord
 from wamulti.errors import NotReady, SendTimeout, Upstream
 from wamulti.worker import CLOSED, CONNECTING, PAIRING, READY, SYNCING, backoff_delay
 
@@ -298,3 +304,100 @@ def test_snapshot_reader_copies_a_sqlite_file_consistently(tmp_path):
     assert con.execute("pragma integrity_check").fetchone() == ("ok",)
     assert con.execute("select v from t").fetchone() == ("ключ 🔑",)
     con.close()
+
+
+# ---- outages: transient failures never close; paired clients wait on the connectivity gate ------
+NETWORK_DOWN = ('failed to dial whatsapp web websocket: failed to WebSocket dial: failed to send handshake request: '
+                'Get "https://web.whatsapp.com/ws/chat": Bad Gateway')
+
+
+class GatedFakeSession(FakeSession):
+    """Test double: a FakeSession whose failed connects are reported to the backend's gate, as neonize's are."""
+
+    def connect(self) -> None:
+        try:
+            super().connect()
+        except ConnectFailed as exc:
+            self.backend.connectivity.dial_failed(str(exc))
+            raise
+
+
+def gated(backend, probe) -> ConnectivityGate:
+    backend.connectivity = ConnectivityGate(probe, probe_first=0.2, probe_cap=0.4)
+    backend.new_session = lambda cid, path, emit: backend.record_session(GatedFakeSession(backend, cid, Path(path), emit))
+    return backend.connectivity
+
+
+def paired(make_worker, **options):
+    worker = make_worker(jid="491577777777@s.whatsapp.net", **options)
+    worker.session_path.parent.mkdir(parents=True, exist_ok=True)
+    worker.session_path.write_bytes(b"keys")
+    return worker
+
+
+def test_transient_failures_never_close_a_client(make_worker, fake_backend, monkeypatch):
+    monkeypatch.setattr("wamulti.worker.run.backoff_delay", lambda attempt: 0.005)  # 150 attempts in a second
+    fake_backend.connect_failure = "dial tcp: lookup web.whatsapp.com: no such host"  # no gate: plain backoff
+    w = paired(make_worker)
+    w.start()
+    fake_backend.wait_session(150, timeout=20)
+    for n in range(151, 181):  # and WhatsApp's 5xx, as often
+        fake_backend.connect_failure = None
+        fake_backend.wait_session(n, timeout=5).emit(RetryLater("connect_failure: 503 service unavailable"))
+    assert w.state == CONNECTING and not w.join(0.1)
+
+
+def test_a_paired_client_waits_for_the_network_then_dials_within_the_spread(make_worker, fake_backend):
+    probe = ScriptedProbe("proxy answered 502 Bad Gateway", "proxy answered 502 Bad Gateway", None)
+    gate = gated(fake_backend, probe)
+    fake_backend.connect_failure = NETWORK_DOWN
+    w = paired(make_worker)
+    w.start()
+    fake_backend.wait_session(1)
+    wait_until(lambda: (w.status().last_error or "").startswith("waiting_for_network: failed to dial"))
+    assert w.state == CONNECTING and gate.waiting == 1
+    fake_backend.connect_failure = None
+    session = fake_backend.wait_session(2, timeout=6)  # probes at 0.2 s, 0.6 s, 1.0 s; then within 2 s
+    assert len(probe.calls) == 3 and session.connected.is_set() and len(fake_backend.sessions) == 2
+    drive_to_ready(session)
+    assert w.wait_for_state({READY}, 5) and w.status().last_error is None
+
+
+def test_failures_that_reached_whatsapp_back_off_without_the_gate(make_worker, fake_backend):
+    probe = ScriptedProbe()
+    gate = gated(fake_backend, probe)
+    fake_backend.connect_failure = 'failed to dial whatsapp web websocket: ... Get "https://web.whatsapp.com/ws/chat": EOF'
+    w = paired(make_worker)
+    w.start()
+    fake_backend.wait_session(2, timeout=3)  # the ordinary backoff, ~1 s
+    assert gate.is_open and probe.calls == [] and w.status().last_error.startswith("connect_failed:")
+    fake_backend.connect_failure = None
+
+
+def test_a_stopped_client_no_longer_waits_and_an_unpaired_one_never_does(make_worker, fake_backend):
+    gate = gated(fake_backend, ScriptedProbe(*["down"] * 100))
+    gate.dial_failed(NETWORK_DOWN)
+    w = paired(make_worker)
+    w.start()
+    wait_until(lambda: gate.waiting == 1)
+    assert fake_backend.sessions == [] and w.status().last_error.startswith("waiting_for_network:")
+    w.stop()
+    assert w.join(5) and gate.waiting == 0
+    unpaired = make_worker("bob")
+    unpaired.start(phone=PHONE)
+    fake_backend.wait_session(1)  # pairing dials (in a child process with neonize) are not gated
+    gate.close()
+
+
+@pytest.mark.parametrize("last_error, back", [
+    ("connect_failed: failed to dial whatsapp web websocket: ... (gave up after 100 attempts; POST .../pair to retry)",
+     True),
+    ("connect_failure: 503 service unavailable (gave up after 100 attempts; POST .../pair to retry)", True),
+    ("connect_failed: too many failed dials in this process (each leaks a descriptor in the library); restart the "
+     "service to dial again (gave up after 7 attempts; POST .../pair to retry)", True),
+    ("internal_error", True), ("logged_out: 401 unlinked from the phone", False), ("stream_replaced", False),
+    ("connect_failure: 409 user agent rejected", False), ("pairing_failed", False),
+])
+def test_clients_closed_by_transient_failures_come_back_at_start_up(last_error, back):
+    record = ClientRecord("c", CLOSED, jid="491577777777@s.whatsapp.net", last_error=last_error)
+    assert comes_back(record) is back

@@ -35,17 +35,20 @@ __all__ = ["ClientRegistry", "ClientStatus", "CLOSED", "CONNECTING", "PAIRING", 
 
 
 TRANSIENT_CLOSES = ("connect_failed", "internal_error")  # last errors a restart may cure (prefixes)
+GAVE_UP = "(gave up after "  # older versions closed a client after 100 failed dials (or 5xx answers)
 
 
 def comes_back(record: ClientRecord) -> bool:
     """Whether start-up reconnects a stored client: paired, and not CLOSED, or CLOSED only for a
-    transient reason (a failed dial, a crash of its worker); never one closed for a terminal reason
-    (logged out, pairing failed, replaced, banned, ...), which waits for POST .../pair."""
+    transient reason (a failed dial, a crash of its worker, an older version giving up on a dial or
+    on WhatsApp's 5xx); never one closed for a terminal reason (logged out, pairing failed, replaced,
+    banned, ...), which waits for POST .../pair."""
     if record.jid is None:
         return False
     if record.state != CLOSED:
         return True
-    return (record.last_error or "").startswith(TRANSIENT_CLOSES)
+    last_error = record.last_error or ""
+    return last_error.startswith(TRANSIENT_CLOSES) or GAVE_UP in last_error
 
 
 class ClientRegistry:

@@ -22,7 +22,10 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
+
+if TYPE_CHECKING:
+    from .connectivity import ConnectivityGate
 
 
 # ---- events (backend -> worker) -------------------------------------------------------------
@@ -264,7 +267,9 @@ class Backend(ABC):
     """A factory of sessions; one per process."""
 
     name: str = ""
-    max_failed_connects: int | None = None  # consecutive failed connects before a client is CLOSED
+    # the process-wide gate a paired client waits on while the network is down (connectivity.py);
+    # None: the backend's dials cost nothing, clients just back off. No failed dial closes a client.
+    connectivity: "ConnectivityGate | None" = None
     # seconds from a session's first QrUpdated until its login socket closes (and its pairing
     # code dies with it); None when the backend does not know (PAIRING_TIMEOUT alone bounds it)
     pairing_window: float | None = None

@@ -9,8 +9,9 @@ Hazards measured in docs/neonize.md drive this module:
 - A NewClient's finalizer stops its uuid when garbage collected, so every session gets a fresh
   uuid, is stopped under the lock, and only then has its finalizer detached.
 - get_me() and the contact stores are never called (PairStatusEv carries the JID).
-- Every connect() attempt leaks one SQLite descriptor inside the library, so the worker retries
-  with backoff and gives up after `max_failed_connects` attempts in a row.
+- Every connect() attempt leaks one SQLite descriptor inside the library: failed dials go to the
+  connectivity gate (connectivity.py), which stops clients dialling while the network is down and
+  pauses dialling past a budget of failed dials; the worker retries with backoff, and never closes.
 - Handlers run on Go's threads: they only translate the event and hand it to `emit`.
 - Go's log lines go through `GoLogRouter` (golog.py), tagged with their client. Go logs at WARNING
   unless LOG_LEVEL=DEBUG: its level is fixed per session at connect().
@@ -31,6 +32,7 @@ from typing import Callable
 
 from . import base as bk
 from . import neonize_send
+from .connectivity import ConnectivityGate
 from .golock import GoLock
 from .golog import GoLogRouter
 from . import neonize_reasons as reasons
@@ -62,7 +64,6 @@ def _raise_fd_limit() -> int:
 
 class NeonizeBackend(bk.Backend):
     name = "neonize"
-    max_failed_connects = 100  # each attempt leaks a descriptor: do not retry forever
     pairing_window = PAIRING_WINDOW  # whatsmeow's QR schedule (neonize_pairing.py)
 
     def __init__(self, settings, *, sync_fallback: float = SYNC_FALLBACK, start_spacing: float = START_SPACING,
@@ -91,8 +92,8 @@ class NeonizeBackend(bk.Backend):
         self._router = GoLogRouter(go_level, self._on_dialing, LogEntry.FromString)
         # each failed dial leaks a descriptor for good: past this many, stop dialling at all
         fd_limit = _raise_fd_limit()
-        self._dial_budget = fd_limit // 2 if dial_budget is None else dial_budget
-        self._failed_dials = 0
+        self.connectivity = ConnectivityGate.from_environment(
+            dial_budget=fd_limit // 2 if dial_budget is None else dial_budget)
 
     def new_session(self, client_id: str, session_path: Path, emit: Callable[[bk.Event], None]) -> "NeonizeSession":
         return NeonizeSession(self, client_id, Path(session_path), emit)
@@ -107,16 +108,9 @@ class NeonizeBackend(bk.Backend):
 
     def close(self) -> None:
         self._router.close()
+        self.connectivity.close()
 
     # ---- the start protocol ---------------------------------------------------------------------
-    def count_failed_dial(self) -> None:
-        with self._starting_guard:
-            self._failed_dials += 1
-
-    def dial_budget_left(self) -> bool:
-        with self._starting_guard:
-            return self._failed_dials < self._dial_budget
-
     def begin_start(self, session: "NeonizeSession") -> None:
         """Wait for our turn, then hold the lock exclusively until end_start(session)."""
         self._start_gate.acquire()
@@ -157,7 +151,7 @@ class NeonizeBackend(bk.Backend):
     @property
     def dial_budget(self) -> int:
         """Failed dials this process allows before it refuses to dial at all (read-only)."""
-        return self._dial_budget
+        return self.connectivity.dial_budget
 
     @property
     def sync_fallback(self) -> float:
@@ -282,9 +276,8 @@ class NeonizeSession(bk.BackendSession):
             if self._stopped:
                 return
             self._started = True
-        if not self._backend.dial_budget_left():
-            raise bk.ConnectFailed("too many failed dials in this process (each leaks a descriptor in the "
-                                   "library); restart the service to dial again")
+        if (paused := self._backend.connectivity.paused()) is not None:
+            raise bk.ConnectFailed(paused)
         self._backend.begin_start(self)
         hold = threading.Timer(self._backend.start_hold, self._release_start)
         hold.daemon = True
@@ -292,7 +285,7 @@ class NeonizeSession(bk.BackendSession):
         try:
             self.client.connect()
         except self._backend.library_error as exc:
-            self._backend.count_failed_dial()
+            self._backend.connectivity.dial_failed(str(exc))
             raise bk.ConnectFailed(_short(exc)) from None
         finally:
             hold.cancel()

@@ -73,3 +73,10 @@ def retry_at_of(last_error: str | None) -> datetime | None:
         return None
     return datetime.strptime(found.group(1), _ISO).replace(tzinfo=timezone.utc)
 
+
+
+def seconds_until(moment: datetime | None) -> float:
+    """Seconds from now until `moment` (aware), never negative; 0 for None (a ban's wait)."""
+    if moment is None:
+        return 0.0
+    return max(0.0, (moment - datetime.now(timezone.utc)).total_seconds())

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import random
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -27,6 +28,13 @@ def backoff_delay(attempt: int, rng=random.random) -> float:
     """1 s doubling to 60 s, with +-20 % jitter so reconnecting clients do not move in step."""
     base = min(BACKOFF_CAP, BACKOFF_FIRST * (2 ** max(0, attempt - 1)))
     return base * (0.8 + 0.4 * rng())
+
+
+@dataclass(frozen=True)
+class NetworkBack:
+    """The backend's connectivity gate opened: dial after `delay` seconds (this client's share of the spread)."""
+
+    delay: float
 
 
 class Connection:
@@ -69,6 +77,15 @@ class Connection:
                                         name=f"wa-{self._client_id}-conn", daemon=True)
         self._thread.start()
 
+    def wait_for_network(self) -> str | None:
+        """None: the backend may dial now. Else the lastError to show while its connectivity gate is
+        closed; NetworkBack comes through the inbox once it opens (until end() is called)."""
+        gate = self._backend.connectivity
+        return None if gate is None else gate.wait(self._network_back)
+
+    def _network_back(self, delay: float) -> None:
+        self._post(NetworkBack(delay))  # on the gate's probe thread
+
     def _hold(self, session: BackendSession, generation: int) -> None:
         """Runs on the connection thread: block in connect(), then report how it ended."""
         error = None
@@ -82,7 +99,9 @@ class Connection:
         self._post(ConnectionEnded(generation, error))
 
     def end(self) -> None:
-        """Stop the open session and wait a bounded time for its thread; idempotent."""
+        """Stop the open session (or the wait for the network), wait a bounded time for its thread; idempotent."""
+        if self._backend.connectivity is not None:
+            self._backend.connectivity.forget(self._network_back)
         with self._lock:
             session, self._session = self._session, None
         if session is not None:

@@ -22,8 +22,8 @@ from pathlib import Path
 from ..backends.base import (Backend, BackendError, Connected, Disconnected, Event, KeepAliveMissed,
                              KeepAliveRestored, LoggedOut, PairFailed, PairSuccess, QrUpdated, RetryLater,
                              SyncCompleted, TemporaryBan, Terminated)
-from ..backends.reasons import retry_at_of
-from .connection import Connection, backoff_delay
+from ..backends.reasons import retry_at_of, seconds_until
+from .connection import Connection, NetworkBack, backoff_delay
 from .hearing import Hearing
 from .messages import ConnectionEnded, PairAgain, PhoneAnswer, SessionEvent, Stop
 from .pairing import Pairing, Prompter
@@ -66,7 +66,7 @@ class Run:
         self.sender = Sender(options.client_id, hearing)
         self._pairing = Pairing(options.client_id, options.prompter, self.inbox.put)
         self._timers = Timers()
-        self._attempts = 0  # connections ended since the last Connected: backoff, the backend's limit
+        self._attempts = 0  # connections ended since the last Connected: the backoff (never a limit)
         self._stopping = False  # the thread ends after the current step
         # A command posted while the thread is on its way out must not be lost: post() and the
         # run's end agree under this lock, so a command is either handled here or refused.
@@ -108,7 +108,7 @@ class Run:
         elif self._persist.restore() is Restore.MISSING:
             self._close("session_missing", snapshot=False)
         else:
-            ban_left = _seconds_until(retry_at_of(self._view.record.last_error))
+            ban_left = seconds_until(retry_at_of(self._view.record.last_error))
             if ban_left > 0:  # a temporary ban outlives a restart: its expiry is in the row
                 log.info("[%s] temporarily banned; reconnecting in %.0fs", self.client_id, ban_left)
                 self._set(state=CONNECTING)
@@ -140,6 +140,8 @@ class Run:
                 self._on_phone_answer(digits, reason)
             case PairAgain(phone=phone):
                 self._pair_again(phone)
+            case NetworkBack(delay=delay) if self.connection.session is None:
+                self._timers.schedule(Timer.CONNECT, delay)
 
     def _on_timer(self, timer: Timer) -> None:
         match timer:
@@ -179,7 +181,7 @@ class Run:
             case TemporaryBan(reason=reason, retry_at=retry_at):
                 self._on_temporary_ban(reason, retry_at)
             case RetryLater(reason=reason):
-                self._reconnect_later(reason, failed=True)
+                self._reconnect_later(reason)
             case Terminated(reason=reason):
                 self._close(reason)
 
@@ -258,8 +260,21 @@ class Run:
             self._open_connection()
 
     def _open_connection(self) -> None:
-        """A new session; an unlinked client gets the backend's pairing session."""
-        self.connection.open(pairing=self._view.record.jid is None)
+        """A new session; an unlinked client gets the backend's pairing session. A paired one dials in
+        this process: while the backend's connectivity gate is closed it waits on the gate instead."""
+        paired = self._view.record.jid is not None
+        if paired and self._wait_for_network():
+            return
+        self.connection.open(pairing=not paired)
+
+    def _wait_for_network(self) -> bool:
+        """Wait while the gate is closed (CONNECTING, `waiting_for_network: ...`); False: dial now."""
+        waiting = self.connection.wait_for_network()
+        if waiting is None:
+            return False
+        self._timers.cancel(Timer.CONNECT)
+        self._set(state=CONNECTING, last_error=waiting)
+        return True
 
     def _forget_keys(self) -> None:
         """Drop the working copy of the keys before a fresh pairing (the store's copy stays until then)."""
@@ -269,21 +284,19 @@ class Run:
 
     # ---- connection ending, closing, stopping -------------------------------------------------
     def _on_connection_ended(self, error: str | None) -> None:
-        self._reconnect_later(f"connect_failed: {error}" if error else "disconnected", failed=bool(error))
+        self._reconnect_later(f"connect_failed: {error}" if error else "disconnected")
 
-    def _reconnect_later(self, reason: str, *, failed: bool) -> None:
-        """End the session and reconnect after a backoff; a failed attempt counts toward the backend's limit."""
+    def _reconnect_later(self, reason: str) -> None:
+        """End the session; reconnect after a backoff, or when the network is back: never close."""
         self.connection.end()
         if self._view.record.jid is None:
             self._close_window()
         self._attempts += 1
-        limit = self._options.backend.max_failed_connects
-        if failed and limit is not None and self._attempts >= limit:
-            self._close(f"{reason} (gave up after {self._attempts} attempts; POST .../pair to retry)")
-            return
         delay = backoff_delay(self._attempts)
         log.info("[%s] connection ended (%s); retry %d in %.1fs", self.client_id, reason, self._attempts, delay)
         self._view.settle()  # a caller waiting for a code learns of the failure now, not in 15 s
+        if self._view.record.jid is not None and self._wait_for_network():
+            return
         self._set(state=CONNECTING, last_error=reason)
         self._timers.schedule(Timer.CONNECT, delay)
 
@@ -298,7 +311,7 @@ class Run:
     def _on_temporary_ban(self, reason: str, retry_at: datetime) -> None:
         """Keep the keys, wait in CONNECTING until the ban expires (not earlier), then reconnect."""
         self.connection.end()
-        wait = _seconds_until(retry_at)
+        wait = seconds_until(retry_at)
         log.warning("[%s] %s; reconnecting in %.0fs", self.client_id, reason, wait)
         self._set(state=CONNECTING, last_error=reason)
         self._timers.schedule(Timer.CONNECT, wait)
@@ -384,10 +397,3 @@ class Run:
 
     def _flush(self, *, force_snapshot: bool = False) -> None:
         self._persist.flush(self._view.record, force_snapshot=force_snapshot)
-
-
-def _seconds_until(moment: datetime | None) -> float:
-    """Seconds from now until moment (aware), never negative; 0 for None."""
-    if moment is None:
-        return 0.0
-    return max(0.0, (moment - datetime.now(timezone.utc)).total_seconds())
