@@ -6,7 +6,7 @@ Used as HTTPS_PROXY of processes that dial WhatsApp, so nothing leaves the machi
 - "drop": the connection is closed before any answer (the dial sees EOF or a reset);
 - "tunnel_eof": 200, then the endpoint reads the TLS ClientHello and closes: the network is back,
   the handshake fails at once (so a start never hangs on the Go lock);
-- "hang": the connection is accepted and never answered.
+- "tunnel_hang": 200, then the endpoint never says a word (the library's TLS handshake times out).
 Every CONNECT is counted with its time and the header lines it carried.
 """
 
@@ -18,8 +18,9 @@ import time
 
 ANSWERS = {"bad_gateway": b"HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n",
            "forbidden": b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n",
-           "tunnel_eof": b"HTTP/1.1 200 Connection established\r\n\r\n"}
-MODES = (*ANSWERS, "drop", "hang")
+           "tunnel_eof": b"HTTP/1.1 200 Connection established\r\n\r\n",
+           "tunnel_hang": b"HTTP/1.1 200 Connection established\r\n\r\n"}
+MODES = (*ANSWERS, "drop", "tunnel_hang")
 
 
 class LoopbackProxy:
@@ -71,10 +72,12 @@ class LoopbackProxy:
             with self._lock:
                 self.connects.append((time.monotonic(), mode))
                 self.headers.append(request)
-                if mode == "hang" and not self._closed:
-                    self._held.append(conn)
-                    return
             conn.sendall(ANSWERS[mode])
+            if mode == "tunnel_hang":
+                with self._lock:
+                    if not self._closed:
+                        self._held.append(conn)
+                        return
             if mode == "tunnel_eof":
                 conn.settimeout(5)
                 conn.recv(4096)  # the ClientHello: closing after reading it gives the dialler a clean EOF
