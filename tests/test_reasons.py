@@ -162,3 +162,10 @@ def test_a_missed_keepalive_while_connecting_changes_nothing(make_worker, fake_b
     session.emit(Disconnected("disconnected"))  # the worker has handled everything before this one
     wait_until(lambda: sqlite_store.get_client("alice").updated_at != before)
     assert (w.state, w.status().last_error) == (CONNECTING, "disconnected")
+
+
+def test_seconds_until_a_ban_ends_is_never_negative():
+    now = datetime.now(timezone.utc)
+    assert reasons.seconds_until(None) == 0.0
+    assert reasons.seconds_until(now - timedelta(seconds=5)) == 0.0
+    assert 99.0 < reasons.seconds_until(now + timedelta(seconds=100)) <= 100.0
