@@ -21,7 +21,7 @@ from tests.loopback_proxy import LoopbackProxy
 from tests.offline import require_offline_proxy
 from tests.server_process import ROOT
 from wamulti.backends import netprobe
-from wamulti.backends.connectivity import ConnectivityGate, DialFailure, classify
+from wamulti.backends.connectivity import ConnectivityGate, DialFailure, classify, why_down
 from wamulti.backends.netprobe import Route, bypassed, route_from_environment
 from wamulti.config import Settings
 
@@ -110,6 +110,13 @@ def test_a_refused_proxy_in_this_process_is_a_network_failure(tmp_path):
 ])
 def test_classification_of_go_texts(text, kind):
     assert classify(text) is kind
+
+
+def test_what_a_waiting_client_shows_is_the_informative_part():
+    assert why_down(DIAL + GET + "Bad Gateway") == "the proxy answered Bad Gateway"
+    assert why_down(DIAL + GET + "dial tcp: lookup web.whatsapp.com on 10.0.0.53:53: no such host") == \
+        "dial tcp: lookup web.whatsapp.com on 10.0.0.53:53: no such host"
+    assert len(why_down(DIAL + GET + "x" * 500)) == 160
 
 
 # ---- the route (Go's ProxyFromEnvironment) -----------------------------------------------------
@@ -215,7 +222,8 @@ def test_a_network_failure_closes_the_gate_and_the_probe_reopens_it_with_backoff
     assert gate.dial_failed(REFUSED) is DialFailure.NETWORK
     waiters = [Waiter() for _ in range(3)]
     shown = {gate.wait(w) for w in waiters}
-    assert shown == {"waiting_for_network: " + REFUSED[:157] + "..."} and gate.waiting == 3
+    assert shown == {"waiting_for_network: proxyconnect tcp: dial tcp 127.0.0.1:9: connect: connection refused"}
+    assert gate.waiting == 3
     assert all(w.called.wait(5) for w in waiters)
     gaps = [b - a for a, b in zip([started, *probe.calls], probe.calls)]
     assert len(probe.calls) == 3 and 0.08 < gaps[0] < 0.5 and 0.15 < gaps[1] and 0.25 < gaps[2] < 1.0, gaps
@@ -285,7 +293,7 @@ def test_the_gate_over_a_real_proxy_closes_and_opens_with_it():
     try:
         gate.dial_failed(DIAL + GET + "Bad Gateway")
         waiter = Waiter()
-        assert gate.wait(waiter).startswith("waiting_for_network: ")
+        assert gate.wait(waiter) == "waiting_for_network: the proxy answered Bad Gateway"
         wait_for(lambda: proxy.count() >= 2)  # the probe's CONNECTs
         assert not gate.is_open and not waiter.called.is_set()
         proxy.switch("tunnel_eof")

@@ -487,12 +487,12 @@ def test_a_paired_worker_waits_for_the_network_instead_of_dialling_again(store, 
     worker.start()
     try:
         deadline = time.monotonic() + 15
-        while not (worker.status().last_error or "").startswith("waiting_for_network: failed to dial"):
+        while not (worker.status().last_error or "").startswith("waiting_for_network: proxyconnect tcp: dial"):
             assert time.monotonic() < deadline, worker.status()
             time.sleep(0.05)
         time.sleep(3.0)  # the backoff would have dialled twice more by now
         assert len(dials) == 1 and worker.status().state == CONNECTING
-        assert "proxyconnect tcp" in worker.status().last_error and backend.connectivity.waiting == 1
+        assert "connection refused" in worker.status().last_error and backend.connectivity.waiting == 1
     finally:
         worker.stop()
         worker.join(10)

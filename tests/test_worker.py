@@ -354,7 +354,7 @@ def test_a_paired_client_waits_for_the_network_then_dials_within_the_spread(make
     w = paired(make_worker)
     w.start()
     fake_backend.wait_session(1)
-    wait_until(lambda: (w.status().last_error or "").startswith("waiting_for_network: failed to dial"))
+    wait_until(lambda: w.status().last_error == "waiting_for_network: the proxy answered Bad Gateway")
     assert w.state == CONNECTING and gate.waiting == 1
     fake_backend.connect_failure = None
     session = fake_backend.wait_session(2, timeout=6)  # probes at 0.2 s, 0.6 s, 1.0 s; then within 2 s

@@ -66,13 +66,31 @@ def classify(error: str) -> DialFailure:
     lowered = text.lower()
     if any(mark in lowered for mark in _NETWORK_MARKS):
         return DialFailure.NETWORK
-    tail = _HTTP_TAIL.search(text)
-    tail_text = tail.group(1).strip() if tail else ""
-    if tail_text == "EOF" or any(mark in lowered for mark in _REACHED_MARKS):
+    tail = _tail(text)
+    if tail == "EOF" or any(mark in lowered for mark in _REACHED_MARKS):
         return DialFailure.REACHED  # the tunnel (or TCP) was up; TLS or the handshake failed
-    if tail_text and ":" not in tail_text and tail_text not in _GO_PLAIN:
+    if _is_status_text(tail):
         return DialFailure.NETWORK  # Go reports a proxy's non-200 answer by its status text alone
     return DialFailure.SUSPECT
+
+
+def _tail(text: str) -> str:
+    """What Go's transport said, without the wrappers around it (whatsmeow's, the websocket's, the URL)."""
+    found = _HTTP_TAIL.search(text)
+    return found.group(1).strip() if found else ""
+
+
+def _is_status_text(tail: str) -> bool:
+    return bool(tail) and ":" not in tail and tail not in _GO_PLAIN and tail != "EOF"
+
+
+def why_down(error: str) -> str:
+    """The part of a dial's error worth showing in `waiting_for_network: ...`."""
+    text = " ".join(error.split())
+    tail = _tail(text)
+    if _is_status_text(tail):
+        return _short(f"the proxy answered {tail}")
+    return _short(tail or text)
 
 
 def _short(text: str) -> str:
@@ -117,7 +135,7 @@ class ConnectivityGate:
             if kind is DialFailure.REACHED or self._stopping.is_set():
                 return kind
             if kind is DialFailure.NETWORK and self._down is None:
-                self._close_locked(_short(error))
+                self._close_locked(why_down(error))
             self._start_prober_locked(check_now=self._down is None)
         return kind
 
