@@ -310,6 +310,8 @@ def test_snapshot_reader_copies_a_sqlite_file_consistently(tmp_path):
 NETWORK_DOWN = ('failed to dial whatsapp web websocket: failed to WebSocket dial: failed to send handshake request: '
                 'Get "https://web.whatsapp.com/ws/chat": Bad Gateway')
 
+REACHED_EOF = 'failed to dial whatsapp web websocket: ... Get "https://web.whatsapp.com/ws/chat": EOF'
+
 
 class GatedFakeSession(FakeSession):
     """Test double: a FakeSession whose failed connects are reported to the backend's gate, as neonize's are."""
@@ -363,10 +365,24 @@ def test_a_paired_client_waits_for_the_network_then_dials_within_the_spread(make
     assert w.wait_for_state({READY}, 5) and w.status().last_error is None
 
 
+def test_after_the_network_returns_a_failed_dial_backs_off_the_full_minute(make_worker, fake_backend):
+    gated(fake_backend, ScriptedProbe("proxy answered 502 Bad Gateway", None))
+    fake_backend.connect_failure = NETWORK_DOWN
+    w = paired(make_worker)
+    w.start()
+    fake_backend.wait_session(1)
+    fake_backend.connect_failure = REACHED_EOF  # the network is back, WhatsApp's side fails
+    fake_backend.wait_session(2, timeout=6)
+    wait_until(lambda: (w.status().last_error or "").startswith("connect_failed: failed to dial"))
+    time.sleep(3.0)  # a second attempt's ordinary backoff is 1.6-2.4 s; after an outage it is 48-72 s
+    assert len(fake_backend.sessions) == 2 and w.state == CONNECTING
+    fake_backend.connect_failure = None
+
+
 def test_failures_that_reached_whatsapp_back_off_without_the_gate(make_worker, fake_backend):
     probe = ScriptedProbe()
     gate = gated(fake_backend, probe)
-    fake_backend.connect_failure = 'failed to dial whatsapp web websocket: ... Get "https://web.whatsapp.com/ws/chat": EOF'
+    fake_backend.connect_failure = REACHED_EOF
     w = paired(make_worker)
     w.start()
     fake_backend.wait_session(2, timeout=3)  # the ordinary backoff, ~1 s

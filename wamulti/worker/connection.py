@@ -21,6 +21,9 @@ from .messages import ConnectionEnded, SessionEvent
 log = logging.getLogger(__package__)
 
 BACKOFF_FIRST, BACKOFF_CAP = 1.0, 60.0
+# after an outage a failed dial waits the cap before the next: a thousand clients retrying within
+# seconds would queue at the backend's starts ahead of those that have not dialled yet
+ATTEMPTS_AT_CAP = 6  # backoff_delay(ATTEMPTS_AT_CAP + 1) is the cap
 STOP_JOIN_SECONDS = 5.0
 
 

@@ -23,7 +23,7 @@ from ..backends.base import (Backend, BackendError, Connected, Disconnected, Eve
                              KeepAliveRestored, LoggedOut, PairFailed, PairSuccess, QrUpdated, RetryLater,
                              SyncCompleted, TemporaryBan, Terminated)
 from ..backends.reasons import retry_at_of, seconds_until
-from .connection import Connection, NetworkBack, backoff_delay
+from .connection import ATTEMPTS_AT_CAP, Connection, NetworkBack, backoff_delay
 from .hearing import Hearing
 from .messages import ConnectionEnded, PairAgain, PhoneAnswer, SessionEvent, Stop
 from .pairing import Pairing, Prompter
@@ -141,6 +141,7 @@ class Run:
             case PairAgain(phone=phone):
                 self._pair_again(phone)
             case NetworkBack(delay=delay) if self.connection.session is None:
+                self._attempts = max(self._attempts, ATTEMPTS_AT_CAP)  # if this dial fails: the full backoff
                 self._timers.schedule(Timer.CONNECT, delay)
 
     def _on_timer(self, timer: Timer) -> None:
@@ -272,7 +273,6 @@ class Run:
         waiting = self.connection.wait_for_network()
         if waiting is None:
             return False
-        self._timers.cancel(Timer.CONNECT)
         self._set(state=CONNECTING, last_error=waiting)
         return True
 
