@@ -1,8 +1,11 @@
-"""The process-wide readers/writer lock around calls into neonize's Go library, and bounded holds on it.
+"""The process-wide readers/writer lock around calls into neonize's Go library, and a start's hold on it.
 
 Go keeps its client tables in unlocked maps (docs/neonize.md): a write (a start registering its
-client, a stop removing it) must run alone, while lookups may share. Three kinds of hold:
-- shared: a call looking its client up; many at once.
+client, a stop removing it) must run alone, while lookups may share. The kinds of hold:
+- shared: a lookup. A *call* (`begin_call`) is a lookup that may then wait on the network for a
+  long time without touching the maps: a waiting writer passes it once it has seen the call's
+  thread inside Go for `entry_margin` seconds (Go looks the client up first thing). The observer
+  `in_go(thread_ids)` says which threads are inside Go; it is asked only while a writer waits.
 - exclusive: a map write; nothing else.
 - downgraded: a start that has registered and is dialling. Its own Go code reads the maps once
   more when the handshake ends, so writers stay out; lookups may come in. While one is held, a
@@ -10,8 +13,8 @@ client, a stop removing it) must run alone, while lookups may share. Three kinds
 Otherwise waiting writers go first, so a steady flow of sends cannot starve a stop.
 
 A hold may be ended by whichever thread sees it is over (the Go log thread, an event handler, a
-deadline), so unlike threading locks any thread may release. `Hold` makes a release happen once;
-`Deadlines` ends holds that outlive their bound, from one thread.
+deadline), so unlike threading locks any thread may release. `StartHold` is a start's hold, ended
+by the first of several signals; `Deadlines` runs its bounds from one thread.
 """
 
 from __future__ import annotations
@@ -21,25 +24,49 @@ import itertools
 import logging
 import threading
 import time
-from typing import Callable
+from typing import Callable, Iterable
 
 log = logging.getLogger(__name__)
+
+InGo = Callable[[Iterable[int]], "set[int]"]  # which of these threads are inside a call into Go
+WRITER_POLL = 0.02  # how often a writer waiting for calls looks at them again
+START_POLL = 0.01  # how often a start's hold looks whether its thread has entered Go
+
+
+def nobody_in_go(_thread_ids: Iterable[int]) -> set[int]:
+    """The observer for a lock that cannot see into Go: calls hold until they return."""
+    return set()
+
+
+class Call:
+    """A lookup call holding the shared side, made by one thread (see GoLock.begin_call)."""
+
+    __slots__ = ("thread_id", "in_go_since", "past")
+
+    def __init__(self, thread_id: int):
+        self.thread_id = thread_id
+        self.in_go_since: float | None = None  # first seen inside Go by a waiting writer
+        self.past = False  # seen in Go long enough: past its lookup, writers no longer wait for it
 
 
 class GoLock:
     """A readers/writer lock that any thread may release, preferring waiting writers."""
 
-    def __init__(self):
+    def __init__(self, in_go: InGo = nobody_in_go, entry_margin: float = 0.1):
         self._cond = threading.Condition()
         self._readers = 0
+        self._calls: set[Call] = set()
         self._writer = False
         self._writers_waiting = 0
         self._downgraded = 0
+        self._in_go, self._entry_margin = in_go, entry_margin
+
+    def _readers_may_enter(self) -> bool:
+        return not self._writer and not (self._writers_waiting and not self._downgraded)
 
     def acquire_shared(self) -> None:
         with self._cond:
-            while self._writer or (self._writers_waiting and not self._downgraded):
-                self._cond.wait()
+            self._cond.wait_for(self._readers_may_enter)
             self._readers += 1
 
     def release_shared(self) -> None:
@@ -47,15 +74,44 @@ class GoLock:
             self._readers -= 1
             self._cond.notify_all()
 
+    def begin_call(self) -> Call:
+        """Shared, for a call this thread is about to make into Go; end it with end_call()."""
+        with self._cond:
+            self._cond.wait_for(self._readers_may_enter)
+            call = Call(threading.get_ident())
+            self._calls.add(call)
+            return call
+
+    def end_call(self, call: Call) -> None:
+        with self._cond:
+            self._calls.discard(call)
+            self._cond.notify_all()
+
     def acquire_exclusive(self) -> None:
         with self._cond:
             self._writers_waiting += 1
             try:
-                while self._writer or self._readers or self._downgraded:
-                    self._cond.wait()
+                while self._writer or self._readers or self._downgraded or self._calls_in_the_way():
+                    self._cond.wait(WRITER_POLL if self._calls else None)
             finally:
                 self._writers_waiting -= 1
             self._writer = True
+
+    def _calls_in_the_way(self) -> bool:
+        """Calls not yet seen inside Go for entry_margin seconds (holding the condition)."""
+        pending = [call for call in self._calls if not call.past]
+        if not pending:
+            return False
+        now = time.monotonic()
+        in_go = self._in_go({call.thread_id for call in pending})
+        for call in pending:
+            if call.thread_id not in in_go:
+                call.in_go_since = None  # still on its way in (waiting for the GIL, say)
+            elif call.in_go_since is None:
+                call.in_go_since = now
+            elif now - call.in_go_since >= self._entry_margin:
+                call.past = True
+        return any(not call.past for call in pending)
 
     def release_exclusive(self) -> None:
         with self._cond:
@@ -73,6 +129,11 @@ class GoLock:
         with self._cond:
             self._downgraded -= 1
             self._cond.notify_all()
+
+    @property
+    def in_go(self) -> InGo:
+        """The observer this lock was given (read-only)."""
+        return self._in_go
 
     def shared(self) -> Held:
         """`with lock.shared():` holds it shared for the block."""
@@ -94,29 +155,6 @@ class Held:
 
     def __exit__(self, *exc):
         self._release()
-
-
-class Hold:
-    """A hold that ends once: `release()` runs the release function the first time only, from any
-    thread; later calls (the owner after a deadline, a deadline after the owner) do nothing."""
-
-    def __init__(self, release: Callable[[], None]):
-        self._release_fn = release
-        self._guard = threading.Lock()
-        self._held = True
-
-    def release(self) -> bool:
-        """End the hold; True if this call ended it."""
-        with self._guard:
-            if not self._held:
-                return False
-            self._held = False
-        self._release_fn()
-        return True
-
-    @property
-    def held(self) -> bool:
-        return self._held
 
 
 class Deadlines:
@@ -178,10 +216,12 @@ class StartHold:
     """One start's hold on a GoLock: exclusive while Go registers the client, downgraded while it
     dials (its Go code reads the maps again when the handshake ends), over once that code is done.
 
-    `enter()` runs right before the start enters Go and arms both bounds from that moment;
-    `registered()` and `over()` may come from any thread, in any order, any number of times.
-    `finished` is set only by `over(seen=True)`: the Go side itself showed it is done (the call
-    returned, or it called back), never by a deadline.
+    `enter()` runs on the start's thread right before it enters Go. The start counts as registered
+    once its thread has been seen inside Go (the lock's observer) for `register_bound` seconds, or
+    when `registered()` is called (Go logged "Dialing"); it is over `settle_bound` seconds after
+    that, or when `over()` is called. Both may come from any thread, in any order, any number of
+    times. `finished` is set only by `over(seen=True)`: the Go side itself showed it is done (the
+    call returned, or Go called back), never by a bound.
     """
 
     def __init__(self, lock: GoLock, deadlines: Deadlines, register_bound: float, settle_bound: float,
@@ -191,6 +231,8 @@ class StartHold:
         self._on_over = on_over
         self._guard = threading.Lock()
         self._stage = "before"  # -> exclusive -> downgraded -> over
+        self._thread_id = 0
+        self._in_go_since: float | None = None
         self.past_registration = threading.Event()  # set once the exclusive stage is over (or never came)
         self.finished = threading.Event()
 
@@ -202,10 +244,25 @@ class StartHold:
                 self._lock.release_exclusive()
                 return False
             self._stage = "exclusive"
-        now = time.monotonic()
-        self._deadlines.call_at(now + self._register_bound, self.registered)
-        self._deadlines.call_at(now + self._settle_bound, self.over)
+            self._thread_id = threading.get_ident()
+        self._deadlines.call_later(START_POLL, self._watch_registration)
         return True
+
+    def _watch_registration(self) -> None:
+        """The register bound counts from the moment the start's thread is seen inside Go."""
+        if self._stage != "exclusive":
+            return
+        now = time.monotonic()
+        if self._thread_id not in self._lock.in_go({self._thread_id}):
+            self._in_go_since = None  # not in Go yet (waiting for the GIL, say)
+            self._deadlines.call_at(now + START_POLL, self._watch_registration)
+            return
+        if self._in_go_since is None:
+            self._in_go_since = now
+        if now - self._in_go_since >= self._register_bound:
+            self.registered()
+        else:
+            self._deadlines.call_at(self._in_go_since + self._register_bound, self._watch_registration)
 
     def registered(self) -> None:
         """Go has written its maps: lookups may come in again; writers still wait."""
@@ -215,6 +272,7 @@ class StartHold:
             self._stage = "downgraded"
             self._lock.downgrade()
         self.past_registration.set()
+        self._deadlines.call_later(self._settle_bound, self.over)
 
     def over(self, seen: bool = False) -> None:
         """The start's Go code reads the maps no more (or its bound passed): release what is held."""

@@ -3,12 +3,12 @@
 Hazards measured in docs/neonize.md drive this module:
 - Go keeps its client tables in unlocked maps: `GoLock` (golock.py), a process-wide readers/writer
   lock, is taken at the boundary of each Go call (`GoCalls`, neonize_gocalls.py) only while Go uses
-  the maps. A lookup call (send, number lookup, pairing code, logout) is shared until it returns or
-  CALL_HOLD after it entered Go: the network wait holds nothing. A start (neonize_starts.py) is
-  exclusive until Go registered its client ("Dialing" at DEBUG, or REGISTER_HOLD), then keeps
-  writers out, not lookups, until its Go code read the maps for the last time (connect() returned,
-  Go called back) or START_SETTLE passed. A stop disconnects (shared), waits for its own start,
-  then runs Stop exclusively.
+  the maps. A lookup call (send, number lookup, pairing code, logout) is shared until it returns,
+  or until a waiting writer has seen it inside Go for ENTRY_MARGIN: its network wait holds nobody
+  up. A start (neonize_starts.py) is exclusive until Go registered its client ("Dialing" at DEBUG,
+  or seen in Go for REGISTER_HOLD), then keeps writers out, not lookups, until its Go code read the
+  maps for the last time (connect() returned, Go called back) or START_SETTLE passed. A stop
+  disconnects (a call), waits for its own start's Go code, then runs Stop exclusively.
 - A NewClient's finalizer stops its uuid when garbage collected, so every session gets a fresh
   uuid, is stopped under the lock, and only then has its finalizer detached.
 - get_me() and the contact stores are never called (PairStatusEv carries the JID).
@@ -35,7 +35,7 @@ from . import base as bk
 from . import neonize_send
 from .golock import Deadlines, GoLock, StartHold
 from .golog import GoLogRouter
-from .neonize_gocalls import GoCalls
+from .neonize_gocalls import GoCalls, threads_in_go
 from .neonize_starts import Starts, StoppedBeforeStart, before_each_callback
 from . import neonize_reasons as reasons
 from .neonize_events import translate_message, translate_receipt
@@ -44,10 +44,10 @@ from .neonize_pairing import PAIRING_WINDOW, ChildSpec, PairingChildSession
 log = logging.getLogger(__name__)
 
 START_SPACING = 0.02  # seconds between two starts
-# Bounds of the holds on the Go lock, measured with bench/golock.py (docs/neonize.md "Lock holds"):
-CALL_HOLD = 0.1  # a lookup call: entering Go to its map lookup took at most 7 ms under load
-REGISTER_HOLD = 0.5  # a start: entering Go to its client registered took at most 100 ms under load
-START_SETTLE = 1.0  # a start: registered to its last map read (the end of a handshake), not measurable offline
+# Bounds of the holds on the Go lock (docs/neonize.md "Lock holds"; measured with bench/golock.py):
+ENTRY_MARGIN = 0.1  # a call seen in Go this long has looked its client up (measured: at most 58 ms)
+REGISTER_HOLD = 0.2  # a start seen in Go this long has registered its client (measured: at most 33 ms)
+START_SETTLE = 1.0  # then this long for its handshake's last map read (not measurable offline)
 STOP_WAIT = 10.0  # a stop waits this long for its own start's Go code to read the maps for the last time
 SYNC_FALLBACK = 20.0  # READY this long after Connected even if OfflineSyncCompleted never comes
 REASON_LIMIT = 200
@@ -74,9 +74,9 @@ class NeonizeBackend(bk.Backend):
     pairing_window = PAIRING_WINDOW  # whatsmeow's QR schedule (neonize_pairing.py)
 
     def __init__(self, settings, *, sync_fallback: float = SYNC_FALLBACK, start_spacing: float = START_SPACING,
-                 holds: tuple[float, float, float] = (CALL_HOLD, REGISTER_HOLD, START_SETTLE),
+                 holds: tuple[float, float, float] = (ENTRY_MARGIN, REGISTER_HOLD, START_SETTLE),
                  dial_budget: int | None = None, pairing_child: ChildSpec | None = None):
-        """`holds`: the bounds (call, register, settle) in seconds, see the module docstring;
+        """`holds`: the bounds (entry margin, register, settle) in seconds, see the module docstring;
         `dial_budget`: failed dials allowed in this process (default: half the descriptor limit);
         `pairing_child`: how pairing children start (tests only; by default the server's environment)."""
         # neonize reads Go's log level from this logger at each connect(), and Go keeps it for the
@@ -90,10 +90,10 @@ class NeonizeBackend(bk.Backend):
         from neonize.proto.Neonize_pb2 import LogEntry
 
         self._nc = nc
-        self._lock = GoLock()
+        entry_margin, register_hold, start_settle = holds
+        self._lock = GoLock(threads_in_go, entry_margin)
         self._deadlines = Deadlines()
         self._sync_fallback = sync_fallback
-        self._call_hold, register_hold, start_settle = holds
         self._starts = Starts(self._lock, self._deadlines, spacing=start_spacing, register_hold=register_hold,
                               start_settle=start_settle, before_start=self._route_go_log_to)
         self._router = GoLogRouter(go_level, self._starts.registered, LogEntry.FromString)
@@ -120,8 +120,7 @@ class NeonizeBackend(bk.Backend):
 
     def go_calls_for(self, session: "NeonizeSession") -> GoCalls:
         """Put the lock between the session's neonize client and Go (neonize_gocalls.py)."""
-        return GoCalls.install(session.client, self._lock, self._deadlines, self._call_hold,
-                               session.entering_start, session.start_returned)
+        return GoCalls.install(session.client, self._lock, session.entering_start, session.start_returned)
 
     # ---- the start protocol (neonize_starts.py) ----------------------------------------------------
     def begin_start(self, session: "NeonizeSession") -> StartHold:
