@@ -52,7 +52,7 @@ class Call:
 class GoLock:
     """A readers/writer lock that any thread may release, preferring waiting writers."""
 
-    def __init__(self, in_go: InGo = nobody_in_go, entry_margin: float = 0.1):
+    def __init__(self, in_go: InGo = nobody_in_go, entry_margin: float = 0.2):
         self._cond = threading.Condition()
         self._readers = 0
         self._calls: set[Call] = set()

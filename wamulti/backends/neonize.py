@@ -44,9 +44,9 @@ from .neonize_pairing import PAIRING_WINDOW, ChildSpec, PairingChildSession
 log = logging.getLogger(__name__)
 
 START_SPACING = 0.02  # seconds between two starts
-# Bounds of the holds on the Go lock (docs/neonize.md "Lock holds"; measured with bench/golock.py):
-ENTRY_MARGIN = 0.1  # a call seen in Go this long has looked its client up (measured: at most 58 ms)
-REGISTER_HOLD = 0.2  # a start seen in Go this long has registered its client (measured: at most 33 ms)
+# Bounds of the holds on the Go lock (docs/neonize.md "The Go lock"; measured with bench/golock.py):
+ENTRY_MARGIN = 0.2  # a call seen in Go this long has looked its client up (measured: under 0.1 s with the GIL wait)
+REGISTER_HOLD = 0.2  # a start seen in Go this long has registered its client (measured: at most 61 ms)
 START_SETTLE = 1.0  # then this long for its handshake's last map read (not measurable offline)
 STOP_WAIT = 10.0  # a stop waits this long for its own start's Go code to read the maps for the last time
 SYNC_FALLBACK = 20.0  # READY this long after Connected even if OfflineSyncCompleted never comes
