@@ -1,9 +1,9 @@
-"""How long the Go lock must be held: the real library, offline, under load (docs/neonize.md "Lock holds").
+"""How long the Go lock must be held: the real library, offline, under load (docs/neonize.md "The Go lock").
 
     python -m bench.golock            # prints a table, writes bench/results/golock.json
 
-Three child processes of one run, each with the real NeonizeBackend and Go logging at DEBUG, so
-that its "Dialing" line (logged once a start has registered its client, right before the dial)
+Three child processes of one run, each with the real NeonizeBackend, the first two with Go logging
+at DEBUG, so that its "Dialing" line (logged once a start has registered its client, right before the dial)
 can be timed where Go hands it to Python:
 - refused: dials go to a closed loopback port (127.0.0.1:9) and fail at once. 100 sessions start
   on fresh session files (each start creates its tables) and stay registered; then 16 threads send
@@ -13,11 +13,15 @@ can be timed where Go hands it to Python:
   (~60 s). 100 sessions on the files the first child made and 20 on fresh ones start one after
   another while 16 threads send through the sessions already started (SendMessage fails at once:
   not logged in).
-- hanging at WARNING (the default): the same with 30 starts and Go at WARNING, where no line tells
-  a start has registered: what the sends of other sessions wait, start after start.
+- hanging at WARNING (the default): the same with 30 starts on existing files and Go at WARNING,
+  where no line tells a start has registered: what the sends of other sessions wait, start after
+  start (each start is exclusive for REGISTER_HOLD once seen inside Go).
 Every Go call is timed right where it enters the ctypes library (beneath the lock), and the sends
-also from where our session calls neonize's wrapper (so including any wait for the lock). Figures
-are p50 / p99 / max in milliseconds; the bounds chosen from them are in wamulti/backends/neonize.py.
+also from where our session calls neonize's wrapper (so including any wait for the lock). A probe
+thread times Go entry -> past the client lookup by the line Go prints for an unknown client, and
+the same path without Go (a libc write). 4 threads keep a number lookup waiting ~60 s in Go (on a
+client whose dial hangs) while the starts go on. Figures are p50 / p99 / max in milliseconds; the
+bounds chosen from them are in wamulti/backends/neonize_starts.py.
 """
 
 from __future__ import annotations
@@ -59,6 +63,7 @@ class Timings:
         self.entered: dict[str, float] = {}
         self.probe_uuid = b""
         self.probe_entries: list[float] = []  # when each probe call entered Go, in order
+        self.baseline_entries: list[float] = []  # when each baseline write entered C, in order
         self._guard = threading.Lock()
 
     def __getattr__(self, name):
@@ -86,11 +91,12 @@ class Child:
 
     def __init__(self, data: Path, go_level: str, settle: float | None = None):
         from wamulti.backends import neonize as nb
+        from wamulti.backends.neonize_starts import LockBounds
         from wamulti.config import Settings
 
         logging.basicConfig(level=logging.ERROR)
         settings = Settings(api_key="k" * 16, data_dir=data, log_level=go_level)
-        self.backend = nb.NeonizeBackend(settings, holds=(nb.ENTRY_MARGIN, nb.REGISTER_HOLD, settle or nb.START_SETTLE))
+        self.backend = nb.NeonizeBackend(settings, bounds=LockBounds(settle=settle) if settle else LockBounds())
         logging.getLogger().setLevel(logging.ERROR)  # Go's DEBUG lines are timed, not printed
         import neonize.client as nc
 
@@ -173,9 +179,17 @@ class Child:
     def probe_loop(self, until: threading.Event) -> None:
         """One thread sending through a client Go does not know (started and stopped): Go looks it
         up, finds nothing and prints "client is nil" to stdout with no need for the GIL. The parent
-        times each line as it arrives: Go entry -> past the lookup, without the way back."""
+        times each line as it arrives: Go entry -> past the lookup, without the way back. In turn
+        it writes a line with libc's write(), entered the same way: the same path without Go (the
+        wait for the GIL on the way in, ctypes, one system call), which the lock does not count."""
+        import ctypes
+
         from neonize.proto.waE2E.WAWebProtobufsE2E_pb2 import Message
         from neonize.utils import build_jid
+
+        from wamulti.backends.neonize_gocalls import _enter_go
+
+        write = ctypes.CDLL(None).write
 
         probe = self.backend.new_session("probe", self.data / "probe.session", lambda event: None)
         probe.stop()
@@ -186,7 +200,10 @@ class Child:
                 probe.client.send_message(jid, message)  # beneath our session, through the lock
             except Exception:
                 pass
-            time.sleep(0.002)
+            time.sleep(0.001)
+            self.timings.baseline_entries.append(time.monotonic())
+            _enter_go(write, (1, b"gil-baseline\n", 13))
+            time.sleep(0.001)
 
 
 def wait_started(child: Child, sessions: list, timeout: float = 30.0) -> None:
@@ -216,7 +233,7 @@ def refused_child(data: Path) -> dict:
     return {"registration_fresh": child.registration(sessions), "neonize_refused": calls.get("Neonize", []),
             "send_go": calls.get("SendMessage", []), "lookup_go": calls.get("IsOnWhatsApp", []),
             "stop_go": calls.get("Stop", []), "send_wrapper": child.sends,
-            "probe_entries": child.timings.probe_entries}
+            "probe_entries": child.timings.probe_entries, "baseline_entries": child.timings.baseline_entries}
 
 
 def churn_loop(child: Child, n: int, until: threading.Event) -> None:
@@ -235,7 +252,7 @@ def churn_loop(child: Child, n: int, until: threading.Event) -> None:
 def hanging_child(data: Path, go_level: str) -> dict:
     child = Child(data, go_level, settle=LOAD_SETTLE)
     names = ([f"c{i:03d}" for i in range(SESSIONS)] + [f"fresh{i:02d}" for i in range(FRESH)]
-             if go_level == "DEBUG" else [f"w{i:02d}" for i in range(WARNING_STARTS)])
+             if go_level == "DEBUG" else [f"c{i:03d}" for i in range(WARNING_STARTS)])  # existing files
     started: list = []
     until = threading.Event()
     callers = child.callers(started, until, lookups=False)
@@ -254,7 +271,7 @@ def hanging_child(data: Path, go_level: str) -> dict:
             "send_go": child.timings.calls.get("SendMessage", []), "send_wrapper": child.sends,
             "starts": len(started), "dialing_seen": len(child.dialing),
             "exclusive_waits": child.exclusive_waits,
-            "probe_entries": child.timings.probe_entries}
+            "probe_entries": child.timings.probe_entries, "baseline_entries": child.timings.baseline_entries}
 
 
 def slow_loop(sessions: list, n: int) -> None:
@@ -287,18 +304,21 @@ def run_child(kind: str, data: Path, proxy: str) -> dict:
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     stderr: list[str] = []
     threading.Thread(target=lambda: stderr.extend(proc.stderr), daemon=True).start()
-    printed, result = [], None
+    printed, baseline, result = [], [], None
     for line in proc.stdout:
         if "client is nil" in line:
             printed.append(time.monotonic())
+        elif line.startswith("gil-baseline"):
+            baseline.append(time.monotonic())
         elif line.startswith("RESULT "):
             result = json.loads(line[len("RESULT "):])
     if proc.wait(900) != 0 or result is None:
         sys.exit(f"child {kind} failed ({proc.returncode}):\n{''.join(stderr)[-3000:]}")
-    entries = result["probe_entries"]
-    if len(printed) != len(entries):
-        sys.exit(f"child {kind}: {len(entries)} probe calls but {len(printed)} lines")
-    result["probe_lookup"] = [seen - entered for seen, entered in zip(printed, entries)]
+    for name, seen in (("probe", printed), ("baseline", baseline)):
+        entries = result[f"{name}_entries"]
+        if len(seen) != len(entries):
+            sys.exit(f"child {kind}: {len(entries)} {name} calls but {len(seen)} lines")
+        result[f"{name}_lookup"] = [at - entered for at, entered in zip(seen, entries)]
     return result
 
 
@@ -309,7 +329,7 @@ def loadavg() -> str:
 def main() -> None:
     sys.path.insert(0, str(ROOT))
     from tests.silent_listener import SilentListener
-    from wamulti.backends.neonize import ENTRY_MARGIN, REGISTER_HOLD, START_SETTLE
+    from wamulti.backends.neonize_starts import ENTRY_MARGIN, REGISTER_HOLD, REGISTER_HOLD_FRESH, START_SETTLE
 
     load_before = loadavg()
     with tempfile.TemporaryDirectory(prefix="wamulti-golock-") as tmp:
@@ -323,6 +343,8 @@ def main() -> None:
     rows = [
         {"what": "lookup call, Go entry -> past its lookup: probe (refused child, churn)", **percentiles(refused["probe_lookup"])},
         {"what": "lookup call, Go entry -> past its lookup: probe (hanging child, 120 starts)", **percentiles(hanging["probe_lookup"])},
+        {"what": "the same path without Go: libc write (refused child, churn)", **percentiles(refused["baseline_lookup"])},
+        {"what": "the same path without Go: libc write (hanging child, 120 starts)", **percentiles(hanging["baseline_lookup"])},
         {"what": "lookup call, Go entry -> return: SendMessage (refused child, churn)", **percentiles(refused["send_go"])},
         {"what": "lookup call, Go entry -> return: IsOnWhatsApp (refused child, churn)", **percentiles(refused["lookup_go"])},
         {"what": "lookup call, Go entry -> return: SendMessage (hanging child, 120 starts)", **percentiles(hanging["send_go"])},
@@ -337,11 +359,14 @@ def main() -> None:
         {"what": "send, our call -> return incl. lock wait (hanging, DEBUG)", **percentiles(hanging["send_wrapper"])},
         {"what": "send, our call -> return incl. lock wait (hanging, WARNING)", **percentiles(warning["send_wrapper"])},
     ]
+    by = {row["what"]: row for row in rows}
     lookup_max = max(r["max_ms"] for r in rows[:2]) / 1e3
-    register_max = max(r["max_ms"] for r in rows[5:8]) / 1e3
+    existing_max = by["start, Go entry -> Dialing: existing file (hanging child)"]["max_ms"] / 1e3
+    fresh_max = max(r["max_ms"] for w, r in by.items() if w.startswith("start, Go entry -> Dialing: fresh")) / 1e3
     report("golock", rows, {
         "entry_margin_s": ENTRY_MARGIN, "entry_margin_over_max": round(ENTRY_MARGIN / lookup_max, 1),
-        "register_hold_s": REGISTER_HOLD, "register_hold_over_max": round(REGISTER_HOLD / register_max, 1),
+        "register_hold_s": REGISTER_HOLD, "register_hold_over_max": round(REGISTER_HOLD / existing_max, 1),
+        "register_hold_fresh_s": REGISTER_HOLD_FRESH, "register_hold_fresh_over_max": round(REGISTER_HOLD_FRESH / fresh_max, 1),
         "start_settle_s": START_SETTLE, "load_settle_s_in_hanging_children": LOAD_SETTLE,
         "hanging_starts_seen_dialing": f"{hanging['dialing_seen']}/{hanging['starts']}",
         "loadavg_before": load_before, "loadavg_after": loadavg(),

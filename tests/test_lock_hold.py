@@ -28,7 +28,8 @@ require_offline_proxy()
 pytest.importorskip("neonize")
 
 from wamulti.backends import base as bk  # noqa: E402
-from wamulti.backends.neonize import ENTRY_MARGIN, REGISTER_HOLD, NeonizeBackend  # noqa: E402
+from wamulti.backends.neonize import NeonizeBackend  # noqa: E402
+from wamulti.backends.neonize_starts import ENTRY_MARGIN, REGISTER_HOLD  # noqa: E402
 from wamulti.backends.neonize_gocalls import LIBRARY_ATTRIBUTE, _enter_go, threads_in_go  # noqa: E402
 from wamulti.config import Settings  # noqa: E402
 

@@ -34,6 +34,7 @@ from neonize.proto.Neonize_pb2 import JID, ConnectFailureReason, LogEntry  # noq
 from wamulti.backends.golock import GoLock  # noqa: E402
 from wamulti.backends.golog import GoLogRouter  # noqa: E402
 from wamulti.backends.neonize import NeonizeBackend, NeonizeSession  # noqa: E402
+from wamulti.backends.neonize_starts import LockBounds  # noqa: E402
 
 ev = neonize_events
 
@@ -296,7 +297,7 @@ def test_go_log_router_skips_empty_and_undecodable_lines_and_keeps_routing(caplo
 def test_a_start_is_exclusive_until_its_socket_logs_dialing_then_keeps_only_writers_out(settings):
     import neonize.client
 
-    backend = NeonizeBackend(settings, holds=(0.1, 60, 60))  # no bound ends this start during the test
+    backend = NeonizeBackend(settings, bounds=LockBounds(0.1, 60, 60, 60))  # no bound ends this start here
     lock = backend.lock
     session = backend.new_session("dial", settings.data_dir / "dial.session", lambda e: None)
     start = backend.begin_start(session)

@@ -5,10 +5,10 @@ Hazards measured in docs/neonize.md drive this module:
   lock, is taken at the boundary of each Go call (`GoCalls`, neonize_gocalls.py) only while Go uses
   the maps. A lookup call (send, number lookup, pairing code, logout) is shared until it returns,
   or until a waiting writer has seen it inside Go for ENTRY_MARGIN: its network wait holds nobody
-  up. A start (neonize_starts.py) is exclusive until Go registered its client ("Dialing" at DEBUG,
-  or seen in Go for REGISTER_HOLD), then keeps writers out, not lookups, until its Go code read the
-  maps for the last time (connect() returned, Go called back) or START_SETTLE passed. A stop
-  disconnects (a call), waits for its own start's Go code, then runs Stop exclusively.
+  up. A start (neonize_starts.py, with the bounds) is exclusive until Go registered its client
+  ("Dialing" at DEBUG, or seen in Go for REGISTER_HOLD), then keeps writers out, not lookups, until
+  its Go code read the maps for the last time (connect() returned, Go called back) or START_SETTLE
+  passed. A stop disconnects (a call), waits for its own start's Go code, then runs Stop exclusively.
 - A NewClient's finalizer stops its uuid when garbage collected, so every session gets a fresh
   uuid, is stopped under the lock, and only then has its finalizer detached.
 - get_me() and the contact stores are never called (PairStatusEv carries the JID).
@@ -36,7 +36,7 @@ from . import neonize_send
 from .golock import Deadlines, GoLock, StartHold
 from .golog import GoLogRouter
 from .neonize_gocalls import GoCalls, threads_in_go
-from .neonize_starts import Starts, StoppedBeforeStart, before_each_callback
+from .neonize_starts import LockBounds, Starts, StoppedBeforeStart, before_each_callback
 from . import neonize_reasons as reasons
 from .neonize_events import translate_message, translate_receipt
 from .neonize_pairing import PAIRING_WINDOW, ChildSpec, PairingChildSession
@@ -44,10 +44,6 @@ from .neonize_pairing import PAIRING_WINDOW, ChildSpec, PairingChildSession
 log = logging.getLogger(__name__)
 
 START_SPACING = 0.02  # seconds between two starts
-# Bounds of the holds on the Go lock (docs/neonize.md "The Go lock"; measured with bench/golock.py):
-ENTRY_MARGIN = 0.2  # a call seen in Go this long has looked its client up (measured: under 0.1 s with the GIL wait)
-REGISTER_HOLD = 0.2  # a start seen in Go this long has registered its client (measured: at most 61 ms)
-START_SETTLE = 1.0  # then this long for its handshake's last map read (not measurable offline)
 STOP_WAIT = 10.0  # a stop waits this long for its own start's Go code to read the maps for the last time
 SYNC_FALLBACK = 20.0  # READY this long after Connected even if OfflineSyncCompleted never comes
 REASON_LIMIT = 200
@@ -74,9 +70,9 @@ class NeonizeBackend(bk.Backend):
     pairing_window = PAIRING_WINDOW  # whatsmeow's QR schedule (neonize_pairing.py)
 
     def __init__(self, settings, *, sync_fallback: float = SYNC_FALLBACK, start_spacing: float = START_SPACING,
-                 holds: tuple[float, float, float] = (ENTRY_MARGIN, REGISTER_HOLD, START_SETTLE),
+                 bounds: LockBounds = LockBounds(),
                  dial_budget: int | None = None, pairing_child: ChildSpec | None = None):
-        """`holds`: the bounds (entry margin, register, settle) in seconds, see the module docstring;
+        """`bounds`: how long the Go lock is held (neonize_starts.py, the module docstring);
         `dial_budget`: failed dials allowed in this process (default: half the descriptor limit);
         `pairing_child`: how pairing children start (tests only; by default the server's environment)."""
         # neonize reads Go's log level from this logger at each connect(), and Go keeps it for the
@@ -90,12 +86,11 @@ class NeonizeBackend(bk.Backend):
         from neonize.proto.Neonize_pb2 import LogEntry
 
         self._nc = nc
-        entry_margin, register_hold, start_settle = holds
-        self._lock = GoLock(threads_in_go, entry_margin)
+        self._lock = GoLock(threads_in_go, bounds.entry_margin)
         self._deadlines = Deadlines()
         self._sync_fallback = sync_fallback
-        self._starts = Starts(self._lock, self._deadlines, spacing=start_spacing, register_hold=register_hold,
-                              start_settle=start_settle, before_start=self._route_go_log_to)
+        self._starts = Starts(self._lock, self._deadlines, spacing=start_spacing, bounds=bounds,
+                              before_start=self._route_go_log_to)
         self._router = GoLogRouter(go_level, self._starts.registered, LogEntry.FromString)
         # each failed dial leaks a descriptor for good: past this many, stop dialling at all
         fd_limit = _raise_fd_limit()
@@ -125,7 +120,7 @@ class NeonizeBackend(bk.Backend):
     # ---- the start protocol (neonize_starts.py) ----------------------------------------------------
     def begin_start(self, session: "NeonizeSession") -> StartHold:
         """Wait for the session's turn; its StartHold takes the lock as the start enters Go."""
-        return self._starts.begin(session)
+        return self._starts.begin(session, session.fresh_file)
 
     def end_start(self, session: "NeonizeSession") -> None:
         """End the session's start if it is the one in progress (idempotent; any thread)."""
@@ -183,10 +178,10 @@ class NeonizeSession(bk.BackendSession):
         self._sync_timer: threading.Timer | None = None
         self.uuid = f"{client_id}#{uuidlib.uuid4().hex[:12]}"
         path.parent.mkdir(parents=True, exist_ok=True)
+        self.fresh_file = not path.exists() or path.stat().st_size == 0  # Go creates its tables first
         self.client = backend.new_client(path, self.uuid)
         backend.go_calls_for(self)
-        # Go calls back (first with the account FetchMe read, then events) after the start's last map read
-        before_each_callback(self.client, self._go_done_with_start)
+        before_each_callback(self.client, self._go_done_with_start)  # Go calls back after its last map read
 
         on = self.client.event
         on.qr(self._on_qr)

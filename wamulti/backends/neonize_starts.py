@@ -11,9 +11,26 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Callable
+from typing import Callable, NamedTuple
 
 from .golock import Deadlines, GoLock, StartHold
+
+# How long the Go lock is held (docs/neonize.md "The Go lock"), from `python -m bench.golock`
+# (the real library offline, 16 calling threads, load average 5-10 on 2 cores):
+ENTRY_MARGIN = 0.2  # a call seen inside Go this long is past its client lookup (measured from just
+#                     before the call, the GIL wait included: p99 22-55 ms, max 44-136 ms)
+REGISTER_HOLD = 0.2  # a start seen inside Go this long has registered (existing file: max 8-18 ms)
+REGISTER_HOLD_FRESH = 1.0  # the same on a new file, whose tables Go creates first (max 16-125 ms)
+START_SETTLE = 1.0  # then this long for its handshake's last map read (no handshake completes offline)
+
+
+class LockBounds(NamedTuple):
+    """The bounds above, in seconds (tests and the benchmark pass others)."""
+
+    entry_margin: float = ENTRY_MARGIN
+    register: float = REGISTER_HOLD
+    register_fresh: float = REGISTER_HOLD_FRESH
+    settle: float = START_SETTLE
 
 
 class StoppedBeforeStart(Exception):
@@ -35,25 +52,27 @@ def before_each_callback(client, first: Callable[[], None]) -> None:
 class Starts:
     """The start gate: `begin(session)` waits for its turn and returns the session's StartHold."""
 
-    def __init__(self, lock: GoLock, deadlines: Deadlines, *, spacing: float, register_hold: float,
-                 start_settle: float, before_start: Callable[[str], None]):
+    def __init__(self, lock: GoLock, deadlines: Deadlines, *, spacing: float, bounds: LockBounds,
+                 before_start: Callable[[str], None]):
         """`before_start(client_id)` runs at the start's turn, before its connect() sets up (the
         backend points Go's log callback at the client there)."""
         self._lock, self._deadlines = lock, deadlines
-        self._spacing, self._register_hold, self._start_settle = spacing, register_hold, start_settle
+        self._spacing, self._bounds = spacing, bounds
         self._before_start = before_start
         self._gate = threading.Lock()
         self._guard = threading.Lock()
         self._current: tuple[object, StartHold] | None = None
         self._last_start = 0.0
 
-    def begin(self, session) -> StartHold:
-        """Wait for our turn (the gate, then the spacing); the gate is released when the hold is over."""
+    def begin(self, session, fresh_file: bool) -> StartHold:
+        """Wait for our turn (the gate, then the spacing); the gate is released when the hold is over.
+        `fresh_file`: Go will create the session file's tables before it registers the client."""
         self._gate.acquire()
         wait = self._last_start + self._spacing - time.monotonic()
         if wait > 0:
             time.sleep(wait)  # the gate is ours meanwhile
-        hold = StartHold(self._lock, self._deadlines, self._register_hold, self._start_settle,
+        register = self._bounds.register_fresh if fresh_file else self._bounds.register
+        hold = StartHold(self._lock, self._deadlines, register, self._bounds.settle,
                          on_over=lambda: self._over(session))
         with self._guard:
             self._current = (session, hold)
