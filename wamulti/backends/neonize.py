@@ -77,8 +77,8 @@ class NeonizeBackend(bk.Backend):
         `pairing_child`: how pairing children start (tests only; by default the server's environment)."""
         # neonize reads Go's log level from this logger at each connect(), and Go keeps it for the
         # session's life. At DEBUG every protocol message would be formatted and pushed through cgo
-        # and the GIL, so Go runs at WARNING (DEBUG only with LOG_LEVEL=DEBUG); a start then ends
-        # at its first event instead of at "Dialing" (see begin_start).
+        # and the GIL, so Go runs at WARNING (DEBUG only with LOG_LEVEL=DEBUG); a start then counts
+        # as registered after a measured bound instead of at "Dialing" (neonize_starts.py).
         self._pairing_child = pairing_child or ChildSpec(settings.log_level)
         go_level = logging.DEBUG if settings.log_level == "DEBUG" else logging.WARNING
         logging.getLogger("neonize.utils.log").setLevel(go_level)
@@ -188,7 +188,7 @@ class NeonizeSession(bk.BackendSession):
         on(ConnectedEv)(self._on_connected)
         on(OfflineSyncCompletedEv)(lambda _c, _e: self._sync_done())
         on(PairStatusEv)(self._on_pair_status)
-        # WhatsApp's reasons are kept (neonize_reasons.py); any of these may be a start's first event
+        # WhatsApp's reasons are kept (neonize_reasons.py)
         on(LoggedOutEv)(lambda _c, ev: self._finish(reasons.logged_out(ev)))
         on(StreamReplacedEv)(lambda _c, _e: self._finish(bk.Terminated("stream_replaced")))
         on(TemporaryBanEv)(lambda _c, ev: self._finish(reasons.temporary_ban(ev)))

@@ -16,9 +16,9 @@ from typing import Callable, NamedTuple
 from .golock import Deadlines, GoLock, StartHold
 
 # How long the Go lock is held (docs/neonize.md "The Go lock"), from `python -m bench.golock`
-# (the real library offline, 16 calling threads, load average 1-10 on 2 cores, seven runs):
+# (the real library offline, 16 calling threads, load average 1-10 on 2 cores, up to eight runs):
 ENTRY_MARGIN = 0.2  # a call seen inside Go this long is past its client lookup (measured from just
-#                     before the call, the GIL wait included: max 58-136 ms)
+#                     before the call, the GIL wait included: max 34-136 ms)
 REGISTER_HOLD = 0.2  # a start seen inside Go this long has registered (existing file: max 5-63 ms)
 REGISTER_HOLD_FRESH = 1.0  # the same on a new file, whose tables Go creates first (max 20-125 ms)
 START_SETTLE = 1.0  # then this long for its handshake's last map read (no handshake completes offline)
