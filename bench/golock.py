@@ -1,6 +1,7 @@
 """How long the Go lock must be held: the real library, offline, under load (docs/neonize.md "The Go lock").
 
     python -m bench.golock            # prints a table, writes bench/results/golock.json
+    python -m bench.golock --base REV # the before/after rows against commit REV (default: BEFORE)
 
 Three child processes of one run, each with the real NeonizeBackend, the first two with Go logging
 at DEBUG, so that its "Dialing" line (logged once a start has registered its client, right before the dial)
@@ -20,7 +21,9 @@ Every Go call is timed right where it enters the ctypes library (beneath the loc
 also from where our session calls neonize's wrapper (so including any wait for the lock). A probe
 thread times Go entry -> past the client lookup by the line Go prints for an unknown client, and
 the same path without Go (a libc write). 4 threads keep a number lookup waiting ~60 s in Go (on a
-client whose dial hangs) while the starts go on. Figures are p50 / p99 / max in milliseconds; the
+client whose dial hangs) while the starts go on. Then, twice in the same way, once on this tree and
+once on commit BEFORE's (unpacked with `git archive`), only what both versions have: other
+clients' sends during 4 hanging starts, and beside a start that comes while a lookup waits in Go. Figures are p50 / p99 / max in milliseconds; the
 bounds chosen from them are in wamulti/backends/neonize_starts.py.
 """
 
@@ -288,20 +291,86 @@ def slow_loop(sessions: list, n: int) -> None:
             pass
 
 
+BEFORE = "edb1a90"  # this branch's base: a start held the lock up to 3 s, a send for its whole call
+COMPARE_STARTS = 4  # before, each held every send up to 3 s: 12 s
+
+
+def compare_child(data: Path) -> dict:
+    """Only what every version of the backend has: other clients' sends during hanging starts, then
+    beside a start that comes while a number lookup waits ~60 s in Go (Go at WARNING, existing files).
+    Each window counts every send under way in it, with how long it had been under way by the time
+    it returned or the window closed."""
+    from wamulti.backends.base import BackendError
+    from wamulti.backends.neonize import NeonizeBackend
+    from wamulti.config import Settings
+
+    logging.basicConfig(level=logging.ERROR)
+    backend = NeonizeBackend(Settings(api_key="k" * 16, data_dir=data, log_level="WARNING"))
+
+    def start(name):
+        session = backend.new_session(name, data / f"{name}.session", lambda event: None)
+        threading.Thread(target=lambda: _quiet(session.connect, BackendError), daemon=True).start()
+        return session
+
+    others = [start(f"c{90 + i:03d}") for i in range(3)]
+    time.sleep(10)  # their starts are over (3 s each at most, before)
+    sends: list[list[float]] = []  # [began, finished or 0]
+
+    def send_loop(session):
+        while True:
+            entry = [time.monotonic(), 0.0]
+            sends.append(entry)
+            _quiet(lambda: session.send_text(TO, "x"), BackendError)
+            entry[1] = time.monotonic()
+            time.sleep(0.005)
+
+    for session in others:
+        threading.Thread(target=send_loop, args=(session,), daemon=True).start()
+    time.sleep(1)
+    windows = {"starts": (time.monotonic(), None)}
+    for i in range(COMPARE_STARTS):
+        start(f"c{i:03d}")
+    time.sleep(COMPARE_STARTS * 3 + 1)
+    windows["starts"] = (windows["starts"][0], time.monotonic())
+    time.sleep(2)
+    threading.Thread(target=lambda: _quiet(lambda: others[0].lookup_phone("4915123456789"), BackendError),
+                     daemon=True).start()
+    time.sleep(1)
+    began = time.monotonic()
+    start("c050")
+    time.sleep(6)
+    windows["slow_call"] = (began, time.monotonic())
+    return {name: [min(end or to, to) - t for t, end in list(sends) if t <= to and (not end or end >= since)]
+            for name, (since, to) in windows.items()}
+
+
+def _quiet(call, errors) -> None:
+    try:
+        call()
+    except errors:
+        pass
+
+
 def child_main(kind: str, data: str) -> None:
-    result = refused_child(Path(data)) if kind == "refused" else hanging_child(Path(data), kind.split("-")[1])
+    if kind == "compare":
+        result = compare_child(Path(data))
+    elif kind == "refused":
+        result = refused_child(Path(data))
+    else:
+        result = hanging_child(Path(data), kind.split("-")[1])
     print("RESULT " + json.dumps(result))
     sys.stdout.flush()
     os._exit(0)  # the hanging dials' threads (neonize's are not daemons) are left to the exit
 
 
-def run_child(kind: str, data: Path, proxy: str) -> dict:
-    """Run a child; time its probe's "client is nil" lines as they arrive (CLOCK_MONOTONIC is shared)."""
-    env = {**os.environ, "HTTPS_PROXY": proxy, "HTTP_PROXY": proxy, "PYTHONPATH": str(ROOT)}
+def run_child(kind: str, data: Path, proxy: str, tree: Path = ROOT) -> dict:
+    """Run a child on `tree`'s wamulti; time its probe's "client is nil" lines as they arrive
+    (CLOCK_MONOTONIC is shared between processes)."""
+    env = {**os.environ, "HTTPS_PROXY": proxy, "HTTP_PROXY": proxy, "PYTHONPATH": str(tree)}
     env.pop("NO_PROXY", None)
     env.pop("no_proxy", None)
-    proc = subprocess.Popen([sys.executable, "-m", "bench.golock", "--child", kind, str(data)], cwd=ROOT, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen([sys.executable, str(Path(__file__).resolve()), "--child", kind, str(data)], cwd=tree,
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     stderr: list[str] = []
     threading.Thread(target=lambda: stderr.extend(proc.stderr), daemon=True).start()
     printed, baseline, result = [], [], None
@@ -315,6 +384,8 @@ def run_child(kind: str, data: Path, proxy: str) -> dict:
     if proc.wait(900) != 0 or result is None:
         sys.exit(f"child {kind} failed ({proc.returncode}):\n{''.join(stderr)[-3000:]}")
     for name, seen in (("probe", printed), ("baseline", baseline)):
+        if f"{name}_entries" not in result:
+            continue
         entries = result[f"{name}_entries"]
         if len(seen) != len(entries):
             sys.exit(f"child {kind}: {len(entries)} {name} calls but {len(seen)} lines")
@@ -326,7 +397,15 @@ def loadavg() -> str:
     return " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
 
-def main() -> None:
+def unpack(rev: str, into: Path) -> Path:
+    """Commit `rev`'s tree in a directory of its own (`git archive`)."""
+    into.mkdir(parents=True)
+    archive = subprocess.run(["git", "archive", rev], cwd=ROOT, check=True, capture_output=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)
+    return into
+
+
+def main(base: str = BEFORE) -> None:
     sys.path.insert(0, str(ROOT))
     from tests.silent_listener import SilentListener
     from wamulti.backends.neonize_starts import ENTRY_MARGIN, REGISTER_HOLD, REGISTER_HOLD_FRESH, START_SETTLE
@@ -338,6 +417,8 @@ def main() -> None:
         try:
             hanging = run_child("hanging-DEBUG", Path(tmp), listener.url)
             warning = run_child("hanging-WARNING", Path(tmp), listener.url)
+            after = run_child("compare", Path(tmp), listener.url)
+            before = run_child("compare", Path(tmp), listener.url, unpack(base, Path(tmp) / "before"))
         finally:
             listener.close()
     rows = [
@@ -358,6 +439,10 @@ def main() -> None:
         {"what": "send, our call -> return incl. lock wait (refused child, churn)", **percentiles(refused["send_wrapper"])},
         {"what": "send, our call -> return incl. lock wait (hanging, DEBUG)", **percentiles(hanging["send_wrapper"])},
         {"what": "send, our call -> return incl. lock wait (hanging, WARNING)", **percentiles(warning["send_wrapper"])},
+        {"what": f"before ({base}): other clients' sends under way during {COMPARE_STARTS} hanging starts", **percentiles(before["starts"])},
+        {"what": f"after: other clients' sends under way during {COMPARE_STARTS} hanging starts", **percentiles(after["starts"])},
+        {"what": f"before ({base}): sends under way beside a start and a lookup waiting ~60 s in Go (6 s)", **percentiles(before["slow_call"])},
+        {"what": "after: sends under way beside a start and a lookup waiting ~60 s in Go (6 s)", **percentiles(after["slow_call"])},
     ]
     by = {row["what"]: row for row in rows}
     lookup_max = max(r["max_ms"] for r in rows[:2]) / 1e3
@@ -376,5 +461,7 @@ def main() -> None:
 if __name__ == "__main__":
     if len(sys.argv) == 4 and sys.argv[1] == "--child":
         child_main(sys.argv[2], sys.argv[3])
+    elif len(sys.argv) == 3 and sys.argv[1] == "--base":
+        main(sys.argv[2])
     else:
         main()

@@ -16,7 +16,7 @@ from typing import Callable, NamedTuple
 from .golock import Deadlines, GoLock, StartHold
 
 # How long the Go lock is held (docs/neonize.md "The Go lock"), from `python -m bench.golock`
-# (the real library offline, 16 calling threads, load average 1-10 on 2 cores, up to eight runs):
+# (the real library offline, 16 calling threads, load average 1-10 on 2 cores, nine or ten runs):
 ENTRY_MARGIN = 0.2  # a call seen inside Go this long is past its client lookup (measured from just
 #                     before the call, the GIL wait included: max 34-136 ms)
 REGISTER_HOLD = 0.2  # a start seen inside Go this long has registered (existing file: max 5-63 ms)
