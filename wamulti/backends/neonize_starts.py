@@ -1,8 +1,8 @@
 """Starts of neonize sessions: one at a time, spaced out, each holding the Go lock as it must.
 
 A start's hold on the lock (`StartHold`, golock.py) begins as it enters Go and ends in two steps:
-registered (its socket logs "Dialing", seen only when Go logs at DEBUG, or the register bound
-passed) and over (connect() returned, Go called back, or the settle bound passed). The next start
+registered (its socket logs "Dialing", seen only when Go logs at DEBUG, or it has been seen
+inside Go for the register bound) and over (connect() returned, Go called back, or the settle bound passed). The next start
 begins once the previous one is over and the spacing has passed: the next one writes the maps,
 which must not meet the previous one's last read.
 """
