@@ -34,6 +34,7 @@ from neonize.proto.Neonize_pb2 import JID, ConnectFailureReason, LogEntry  # noq
 from wamulti.backends.golock import GoLock  # noqa: E402
 from wamulti.backends.golog import GoLogRouter  # noqa: E402
 from wamulti.backends.neonize import NeonizeBackend, NeonizeSession  # noqa: E402
+from wamulti.backends.neonize_starts import LockBounds  # noqa: E402
 
 ev = neonize_events
 
@@ -43,10 +44,12 @@ def open_fds() -> int:
 
 
 def feed(session: NeonizeSession, event) -> None:
-    """Deliver a real event protobuf through the client's own event entry point (as Go does)."""
+    """Deliver a real event protobuf through the client's own event entry point (as Go does; a
+    Device is what Go sends first, the account FetchMe read)."""
     data = event.SerializePartialToString()
     buf = ctypes.create_string_buffer(data, len(data))
-    session.client.event.execute(session.client.uuid, ctypes.addressof(buf), len(data), ev.EVENT_TO_INT[type(event)])
+    code = 0 if type(event).__name__ == "Device" else ev.EVENT_TO_INT[type(event)]
+    session.client.event.execute(session.client.uuid, ctypes.addressof(buf), len(data), code)
 
 
 def in_thread(fn) -> threading.Event:
@@ -70,7 +73,9 @@ def go_log(callback, message: str, level: str = "DEBUG", name: str = "Client/Soc
 
 class HeldConnectionSession(NeonizeSession):
     """Test double: the real session, except that the library's connect() holds instead of dialling
-    (no network here). Like the library it first logs "Dialing", which ends the exclusive start."""
+    (no network here). Like the library it enters the start protocol where Neonize would enter Go,
+    logs "Dialing" (the client registered), then calls back with the account (what Go does after
+    a handshake, past its last map read; this ends the start), and holds until stopped."""
 
     def __init__(self, *args):
         super().__init__(*args)
@@ -80,8 +85,15 @@ class HeldConnectionSession(NeonizeSession):
     def hold_instead_of_dialling(self) -> None:
         import neonize.client
 
-        go_log(neonize.client.log_whatsmeow, "Dialing wss://web.whatsapp.com/ws/chat")
-        self.held.wait()
+        from neonize.proto.Neonize_pb2 import Device
+
+        self.entering_start()
+        try:
+            go_log(neonize.client.log_whatsmeow, "Dialing wss://web.whatsapp.com/ws/chat")
+            feed(self, Device(PushName="held"))
+            self.held.wait()
+        finally:
+            self.start_returned()
 
     def stop(self) -> None:
         super().stop()
@@ -282,18 +294,27 @@ def test_go_log_router_skips_empty_and_undecodable_lines_and_keeps_routing(caplo
         "undecodable Go log line"]
 
 
-def test_a_start_holds_the_lock_until_its_socket_logs_dialing(settings):
+def test_a_start_is_exclusive_until_its_socket_logs_dialing_then_keeps_only_writers_out(settings):
     import neonize.client
 
-    backend = NeonizeBackend(settings, start_hold=60)  # only "Dialing" can end this start
+    backend = NeonizeBackend(settings, bounds=LockBounds(0.1, 60, 60, 60))  # no bound ends this start here
+    lock = backend.lock
     session = backend.new_session("dial", settings.data_dir / "dial.session", lambda e: None)
-    backend.begin_start(session)
-    sender = in_thread(backend.lock.acquire_shared)
+    start = backend.begin_start(session)
+    assert start.enter()  # what GoCalls does right before Neonize enters Go
+    sender = in_thread(lock.acquire_shared)
     go_log(neonize.client.log_whatsmeow, "Connecting to the proxy")
-    assert not sender.wait(BLOCKED), "a start keeps every other call out"
+    assert not sender.wait(BLOCKED), "while Go registers the client nothing else runs"
     go_log(neonize.client.log_whatsmeow, "Dialing wss://web.whatsapp.com/ws/chat")
-    assert sender.wait(2), "the Go side registered the client: the start is over"
-    backend.lock.release_shared()
+    assert sender.wait(2), "the Go side registered the client: lookups may come in"
+    stopper = in_thread(lock.acquire_exclusive)
+    assert not stopper.wait(BLOCKED), "a writer waits until the start's Go code has read the maps"
+    assert in_thread(lock.acquire_shared).wait(2), "a waiting writer does not bar lookups during a dial"
+    lock.release_shared()
+    lock.release_shared()
+    backend.end_start(session)
+    assert stopper.wait(2), "the start is over: the writer goes"
+    lock.release_exclusive()
     backend.end_start(session)  # idempotent: the start is already over
     assert in_thread(lambda: backend.begin_start(session)).wait(2), "the start gate was released too"
     backend.end_start(session)

@@ -148,7 +148,8 @@ def test_go_logs_at_warning_unless_log_level_is_debug(tmp_path, log_level, go_li
 
 def test_a_start_ends_at_its_first_event_when_go_does_not_log_dialing(backend, settings):
     session = backend.new_session("first", settings.data_dir / "first.session", lambda e: None)
-    backend.begin_start(session)
+    session._start = backend.begin_start(session)  # what connect() does first
+    session.entering_start()  # what GoCalls does right before Neonize enters Go
     sender = in_thread(backend.lock.acquire_shared)
     assert not sender.wait(BLOCKED), "a start keeps every other call out"
     feed(session, LoggedOutEv(OnConnect=True, Reason=Why.LOGGED_OUT))  # e.g. right after the handshake

@@ -1,11 +1,14 @@
 """The real WhatsApp backend on neonize 0.5.2 (whatsmeow in a Go shared library).
 
 Hazards measured in docs/neonize.md drive this module:
-- Go keeps its client tables in unlocked maps: `GoLock` (golock.py) is a process-wide readers/writer lock.
-  Starts (until the Go side registered the client) and stops are exclusive; every other call is
-  shared. Starts are also spaced out. A start holds the lock until connect() returns, its first
-  event arrives (QR, Connected, a logout, ban or failure), START_HOLD seconds pass (a dial that
-  hangs), or, only when Go logs at DEBUG (LOG_LEVEL=DEBUG), its socket logs "Dialing".
+- Go keeps its client tables in unlocked maps: `GoLock` (golock.py), a process-wide readers/writer
+  lock, is taken at the boundary of each Go call (`GoCalls`, neonize_gocalls.py) only while Go uses
+  the maps. A lookup call (send, number lookup, pairing code, logout) is shared until it returns,
+  or until a waiting writer has seen it inside Go for ENTRY_MARGIN: its network wait holds nobody
+  up. A start (neonize_starts.py, with the bounds) is exclusive until Go registered its client
+  ("Dialing" at DEBUG, or seen in Go for REGISTER_HOLD), then keeps writers out, not lookups, until
+  its Go code read the maps for the last time (connect() returned, Go called back) or START_SETTLE
+  passed. A stop disconnects (a call), waits for its own start's Go code, then runs Stop exclusively.
 - A NewClient's finalizer stops its uuid when garbage collected, so every session gets a fresh
   uuid, is stopped under the lock, and only then has its finalizer detached.
 - get_me() and the contact stores are never called (PairStatusEv carries the JID).
@@ -25,7 +28,6 @@ import contextlib
 import logging
 import resource
 import threading
-import time
 import uuid as uuidlib
 from pathlib import Path
 from typing import Callable
@@ -33,8 +35,10 @@ from typing import Callable
 from . import base as bk
 from . import neonize_send
 from .connectivity import ConnectivityGate
-from .golock import GoLock
+from .golock import Deadlines, GoLock, StartHold
 from .golog import GoLogRouter
+from .neonize_gocalls import GoCalls, threads_in_go
+from .neonize_starts import LockBounds, Starts, StoppedBeforeStart, before_each_callback
 from . import neonize_reasons as reasons
 from .neonize_events import translate_message, translate_receipt
 from .neonize_pairing import PAIRING_WINDOW, ChildSpec, PairingChildSession
@@ -42,7 +46,7 @@ from .neonize_pairing import PAIRING_WINDOW, ChildSpec, PairingChildSession
 log = logging.getLogger(__name__)
 
 START_SPACING = 0.02  # seconds between two starts
-START_HOLD = 3.0  # longest a start keeps other calls out
+STOP_WAIT = 10.0  # a stop waits this long for its own start's Go code to read the maps for the last time
 SYNC_FALLBACK = 20.0  # READY this long after Connected even if OfflineSyncCompleted never comes
 REASON_LIMIT = 200
 
@@ -67,13 +71,15 @@ class NeonizeBackend(bk.Backend):
     pairing_window = PAIRING_WINDOW  # whatsmeow's QR schedule (neonize_pairing.py)
 
     def __init__(self, settings, *, sync_fallback: float = SYNC_FALLBACK, start_spacing: float = START_SPACING,
-                 start_hold: float = START_HOLD, dial_budget: int | None = None, pairing_child: ChildSpec | None = None):
-        """`dial_budget`: failed dials allowed in this process (default: half the descriptor limit);
+                 bounds: LockBounds = LockBounds(),
+                 dial_budget: int | None = None, pairing_child: ChildSpec | None = None):
+        """`bounds`: how long the Go lock is held (neonize_starts.py, the module docstring);
+        `dial_budget`: failed dials allowed in this process (default: half the descriptor limit);
         `pairing_child`: how pairing children start (tests only; by default the server's environment)."""
         # neonize reads Go's log level from this logger at each connect(), and Go keeps it for the
         # session's life. At DEBUG every protocol message would be formatted and pushed through cgo
-        # and the GIL, so Go runs at WARNING (DEBUG only with LOG_LEVEL=DEBUG); a start then ends
-        # at its first event instead of at "Dialing" (see begin_start).
+        # and the GIL, so Go runs at WARNING (DEBUG only with LOG_LEVEL=DEBUG); a start then counts
+        # as registered after a measured bound instead of at "Dialing" (neonize_starts.py).
         self._pairing_child = pairing_child or ChildSpec(settings.log_level)
         go_level = logging.DEBUG if settings.log_level == "DEBUG" else logging.WARNING
         logging.getLogger("neonize.utils.log").setLevel(go_level)
@@ -81,15 +87,12 @@ class NeonizeBackend(bk.Backend):
         from neonize.proto.Neonize_pb2 import LogEntry
 
         self._nc = nc
-        self._lock = GoLock()
-        self._start_gate = threading.Lock()  # serialises starts (and their spacing)
-        self._starting: NeonizeSession | None = None
-        self._starting_guard = threading.Lock()
-        self._last_start = 0.0
+        self._lock = GoLock(threads_in_go, bounds.entry_margin)
+        self._deadlines = Deadlines()
         self._sync_fallback = sync_fallback
-        self._start_spacing = start_spacing
-        self._start_hold = start_hold
-        self._router = GoLogRouter(go_level, self._on_dialing, LogEntry.FromString)
+        self._starts = Starts(self._lock, self._deadlines, spacing=start_spacing, bounds=bounds,
+                              before_start=self._route_go_log_to)
+        self._router = GoLogRouter(go_level, self._starts.registered, LogEntry.FromString)
         # each failed dial leaks a descriptor for good: past this many, stop dialling at all
         fd_limit = _raise_fd_limit()
         self.connectivity = ConnectivityGate.from_environment(
@@ -108,36 +111,25 @@ class NeonizeBackend(bk.Backend):
 
     def close(self) -> None:
         self._router.close()
+        self._deadlines.close()
         self.connectivity.close()
 
-    # ---- the start protocol ---------------------------------------------------------------------
-    def begin_start(self, session: "NeonizeSession") -> None:
-        """Wait for our turn, then hold the lock exclusively until end_start(session)."""
-        self._start_gate.acquire()
-        wait = self._last_start + self._start_spacing - time.monotonic()
-        if wait > 0:
-            time.sleep(wait)  # spacing between starts; the gate is ours meanwhile
-        self._lock.acquire_exclusive()
-        with self._starting_guard:
-            self._starting = session
-        self._last_start = time.monotonic()
-        # the per-client log callback is taken from this module global while connect() sets up
-        self._nc.log_whatsmeow = self._router.callback_for(session.client_id)
+    def go_calls_for(self, session: "NeonizeSession") -> GoCalls:
+        """Put the lock between the session's neonize client and Go (neonize_gocalls.py)."""
+        return GoCalls.install(session.client, self._lock, session.entering_start, session.start_returned)
+
+    # ---- the start protocol (neonize_starts.py) ----------------------------------------------------
+    def begin_start(self, session: "NeonizeSession") -> StartHold:
+        """Wait for the session's turn; its StartHold takes the lock as the start enters Go."""
+        return self._starts.begin(session, session.fresh_file)
 
     def end_start(self, session: "NeonizeSession") -> None:
-        """Release a start (idempotent; any thread)."""
-        with self._starting_guard:
-            if self._starting is not session:
-                return
-            self._starting = None
-        self._lock.release_exclusive()
-        self._start_gate.release()
+        """End the session's start if it is the one in progress (idempotent; any thread)."""
+        self._starts.end(session)
 
-    def _on_dialing(self, client_id: str) -> None:
-        with self._starting_guard:
-            session = self._starting
-        if session is not None and session.client_id == client_id:
-            self.end_start(session)
+    def _route_go_log_to(self, client_id: str) -> None:
+        # connect() takes the per-client log callback from this module global while it sets up
+        self._nc.log_whatsmeow = self._router.callback_for(client_id)
 
     @property
     def lock(self) -> GoLock:
@@ -157,10 +149,6 @@ class NeonizeBackend(bk.Backend):
     def sync_fallback(self) -> float:
         return self._sync_fallback
 
-    @property
-    def start_hold(self) -> float:
-        return self._start_hold
-
 
 class NeonizeSession(bk.BackendSession):
     """One NewClient with a uuid of its own, over the client's session file."""
@@ -174,22 +162,26 @@ class NeonizeSession(bk.BackendSession):
         self.client_id = client_id
         self._backend = backend
         self._emit = emit
-        self._lock = backend.lock
         self._state_lock = threading.Lock()
-        self._started = False  # connect() was called: the Go side may hold an entry
+        self._started = False  # connect() was called
+        self._entered = False  # the start entered Go: the Go side may hold an entry
+        self._start: StartHold | None = None
         self._stopped = False
         self._connected = False
         self._sync_timer: threading.Timer | None = None
         self.uuid = f"{client_id}#{uuidlib.uuid4().hex[:12]}"
         path.parent.mkdir(parents=True, exist_ok=True)
+        self.fresh_file = not path.exists() or path.stat().st_size == 0  # Go creates its tables first
         self.client = backend.new_client(path, self.uuid)
+        backend.go_calls_for(self)
+        before_each_callback(self.client, self._go_done_with_start)  # Go calls back after its last map read
 
         on = self.client.event
         on.qr(self._on_qr)
         on(ConnectedEv)(self._on_connected)
         on(OfflineSyncCompletedEv)(lambda _c, _e: self._sync_done())
         on(PairStatusEv)(self._on_pair_status)
-        # WhatsApp's reasons are kept (neonize_reasons.py); any of these may be a start's first event
+        # WhatsApp's reasons are kept (neonize_reasons.py)
         on(LoggedOutEv)(lambda _c, ev: self._finish(reasons.logged_out(ev)))
         on(StreamReplacedEv)(lambda _c, _e: self._finish(bk.Terminated("stream_replaced")))
         on(TemporaryBanEv)(lambda _c, ev: self._finish(reasons.temporary_ban(ev)))
@@ -201,16 +193,36 @@ class NeonizeSession(bk.BackendSession):
         on(MessageEv)(lambda _c, ev: self._hand_over(translate_message, ev))
         on(ReceiptEv)(lambda _c, ev: self._hand_over(translate_receipt, ev))
 
-    # ---- handlers: Go threads; translate and hand over, never block -----------------------------
-    def _release_start(self) -> None:
-        self._backend.end_start(self)
+    # ---- the start as Go sees it -----------------------------------------------------------------
+    def _go_done_with_start(self) -> None:
+        start = self._start
+        if start is not None and not start.finished.is_set():
+            start.over(seen=True)
 
+    def entering_start(self) -> None:
+        """Right before Neonize enters Go (GoCalls, on neonize's connect thread): a session stopped
+        meanwhile stays out of Go; otherwise the start takes the lock."""
+        with self._state_lock:
+            if self._stopped:
+                raise StoppedBeforeStart()
+            self._entered = True
+        if not self._start.enter():
+            with self._state_lock:
+                self._entered = False
+            raise StoppedBeforeStart()
+
+    def start_returned(self) -> None:
+        """Neonize returned: nothing of this start is left in Go."""
+        self._go_done_with_start()
+
+    # ---- handlers: Go threads; translate and hand over, never block -----------------------------
     def _on_qr(self, _client, data: bytes) -> None:
-        self._release_start()
+        # A QR comes from the login loop, before Go's last map read (that follows the pairing, or
+        # never): the start cannot wait for it (docs/neonize.md)
+        self._go_done_with_start()
         self._emit(bk.QrUpdated(data.decode("utf-8", "replace")))
 
     def _on_connected(self, _client, _ev) -> None:
-        self._release_start()
         with self._state_lock:
             self._connected = True
             if self._stopped:
@@ -254,7 +266,6 @@ class NeonizeSession(bk.BackendSession):
             self._emit(event)
 
     def _finish(self, event: bk.Event) -> None:
-        self._release_start()  # e.g. a LoggedOut right after the handshake
         with self._state_lock:
             self._connected = False
             self._cancel_sync_timer()
@@ -278,27 +289,24 @@ class NeonizeSession(bk.BackendSession):
             self._started = True
         if (paused := self._backend.connectivity.paused()) is not None:
             raise bk.ConnectFailed(paused)
-        self._backend.begin_start(self)
-        hold = threading.Timer(self._backend.start_hold, self._release_start)
-        hold.daemon = True
-        hold.start()
+        self._start = self._backend.begin_start(self)  # the lock itself is taken as Go is entered
         try:
             self.client.connect()
+        except StoppedBeforeStart:
+            return
         except self._backend.library_error as exc:
             self._backend.connectivity.dial_failed(str(exc))
             raise bk.ConnectFailed(_short(exc)) from None
         finally:
-            hold.cancel()
-            self._release_start()
+            self._start.over(seen=True)
 
     def pair_phone(self, phone_digits: str) -> str:
-        with self._lock.shared():
-            if self._stopped:
-                raise bk.PairingError("session stopped")
-            try:
-                return self.client.PairPhone(phone_digits, show_push_notification=True)
-            except self._backend.library_error as exc:
-                raise bk.PairingError(_short(exc)) from None
+        if self._stopped:
+            raise bk.PairingError("session stopped")
+        try:
+            return self.client.PairPhone(phone_digits, show_push_notification=True)
+        except self._backend.library_error as exc:
+            raise bk.PairingError(_short(exc)) from None
 
     def send_text(self, to_jid: str, text: str, message_id: str | None = None) -> bk.SentMessage:
         """A plain `conversation` text to the JID as given; `message_id` cannot be used: neonize 0.5.2
@@ -313,42 +321,56 @@ class NeonizeSession(bk.BackendSession):
 
     @contextlib.contextmanager
     def _send_call(self):
-        """A network call of a send under the shared lock, on a started session; library errors
-        become NotConnected / SendFailed."""
-        with self._lock.shared():
-            with self._state_lock:
-                if self._stopped or not self._started:
-                    raise bk.NotConnected("not connected")
-            try:
-                yield
-            except self._backend.library_error as exc:
-                reason = _short(exc)
-                if "not connected" in reason or "client is nil" in reason:
-                    raise bk.NotConnected(reason) from None
-                raise bk.SendFailed(reason) from None
+        """A network call of a send on a started session (GoCalls holds the lock for its lookup);
+        library errors become NotConnected / SendFailed. A stop that comes in between leaves Go
+        without the client: whatsmeow then answers "client is nil"."""
+        with self._state_lock:
+            if self._stopped or not self._started:
+                raise bk.NotConnected("not connected")
+        try:
+            yield
+        except self._backend.library_error as exc:
+            reason = _short(exc)
+            if "not connected" in reason or "client is nil" in reason:
+                raise bk.NotConnected(reason) from None
+            raise bk.SendFailed(reason) from None
 
     def logout(self) -> None:
-        with self._lock.shared():
-            if self._stopped or not self._started:
-                raise bk.BackendError("not connected")
-            try:
-                self.client.logout()
-            except self._backend.library_error as exc:
-                raise bk.BackendError(_short(exc)) from None
+        if self._stopped or not self._started:
+            raise bk.BackendError("not connected")
+        try:
+            self.client.logout()
+        except self._backend.library_error as exc:
+            raise bk.BackendError(_short(exc)) from None
 
     def stop(self) -> None:
-        """Stop under the exclusive lock, then detach the finalizer (a later GC must not stop a reused uuid)."""
+        """Take the client out of Go if the start got there, then detach the finalizer (a later GC
+        must not stop a reused uuid)."""
         with self._state_lock:
             if self._stopped:
                 return
             self._stopped = True
             self._connected = False
             self._cancel_sync_timer()
-            started = self._started
-        if started:
-            with self._lock.exclusive():
-                self.client.stop()
+            entered = self._entered
+        if entered:
+            self._stop_in_go(self._start)
         self.client._stop_finalizer.detach()
+
+    def _stop_in_go(self, start: StartHold) -> None:
+        """Disconnect first (a lookup: shared and bounded; it returns once a dial in flight has
+        ended), let this start's own Go code read the maps for the last time, then Stop, which
+        removes the client (exclusive) and is quick now that there is nothing left to disconnect."""
+        if not start.past_registration.wait(STOP_WAIT):
+            log.warning("[%s] the start did not register within %gs; stopping anyway", self.client_id, STOP_WAIT)
+        try:
+            self.client.disconnect()
+        except self._backend.library_error:
+            pass  # Stop disconnects again
+        if not start.finished.wait(STOP_WAIT):
+            log.warning("[%s] the start's Go code was still running after %gs; stopping anyway",
+                        self.client_id, STOP_WAIT)
+        self.client.stop()
 
     @property
     def stopped(self) -> bool:
