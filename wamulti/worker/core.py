@@ -227,7 +227,8 @@ class ClientWorker:
         Accepted (still queued or sending), or raise the error it failed with. `idem` (key, request hash)
         answers a key seen before with its first send (IdempotencyKeyReused for another request).
         A paired client takes sends in any running state; they go out once it is READY."""
-        state, paired = self._view.state, self._view.record.jid is not None
+        record = self._view.record  # one read: state and jid of the same moment, never torn
+        state, paired = record.state, record.jid is not None
         if not paired or state in (PAIRING, CLOSED):
             raise NotReady(f"Client '{self.client_id}' is {state}, not READY.", current_state=state)
         row, created = self._outbound.accept(to, text, idem, wait=wait > 0)
