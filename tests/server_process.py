@@ -90,8 +90,8 @@ class ServerProcess:
         finally:
             conn.close()
 
-    def wait_for(self, predicate, timeout: float = 30.0, what: str = "condition"):
-        """Poll the API (bounded) until predicate() returns a truthy value; return it."""
+    def wait_for(self, predicate, timeout: float = 30.0, what: str = "condition", poll: float = 0.05):
+        """Poll the API (bounded, every `poll` seconds) until predicate() returns a truthy value; return it."""
         deadline = time.monotonic() + timeout
         while True:
             value = predicate()
@@ -99,7 +99,7 @@ class ServerProcess:
                 return value
             if time.monotonic() > deadline:
                 raise AssertionError(f"{what} not reached within {timeout}s")
-            time.sleep(0.05)
+            time.sleep(poll)
 
     def clients(self) -> list[dict]:
         resp = self.request("GET", "/api/clients")

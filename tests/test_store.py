@@ -13,7 +13,7 @@ import pytest
 
 from wamulti.config import Settings
 from wamulti.store import open_store
-from wamulti.store.base import ClientRecord, DuplicateClient, StoreError, StoreUnavailable
+from wamulti.store.base import ClientRecord, DuplicateClient, SnapshotWrite, StoreError, StoreUnavailable
 from wamulti.store.mysql import ServerCode
 
 
@@ -90,6 +90,19 @@ def test_delete_snapshot_keeps_the_row(store):
     store.save_snapshot("lo", b"keys", sha(b"keys"))
     store.delete_snapshot("lo")
     assert store.load_snapshot("lo") is None and store.get_client("lo") is not None
+
+
+def test_all_snapshot_meta_reads_every_stored_snapshot_at_once_as_each_reads_alone(store):
+    for client_id in ("a", "B", "none"):
+        store.create_client(ClientRecord(client_id, "READY", jid=f"{client_id}@s.whatsapp.net"))
+    store.save_snapshot("a", b"keys a", sha(b"keys a"))
+    store.save_snapshot("B", b"keys B", sha(b"keys B"))
+    store.save_snapshots([SnapshotWrite("B", b"keys B2", sha(b"keys B2"), 7)])
+    every = store.all_snapshot_meta()
+    assert set(every) == {"a", "B"}, "a client without a snapshot has no entry"
+    assert every == {"a": store.snapshot_meta("a"), "B": store.snapshot_meta("B")}
+    assert (every["B"].sha256, every["B"].generation) == (sha(b"keys B2"), 7)
+    assert every["a"].updated_at is not None and every["a"].updated_at.tzinfo is None
 
 
 def test_snapshot_without_its_client_is_refused_and_not_stored(store):

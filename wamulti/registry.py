@@ -14,7 +14,7 @@ from pathlib import Path
 
 from .backends.base import Backend
 from .errors import Conflict, InvalidField, NotFound
-from .store.base import ClientRecord, DuplicateClient, SessionStore, StoreError
+from .store.base import ClientRecord, DuplicateClient, SessionStore, SnapshotMeta, StoreError
 from .store.outbound import FAILED, QUEUED, OutboundRow
 from .store.rows import utcnow
 from .worker import CLOSED, CONNECTING, PAIRING, READY, SYNCING, ClientStatus, ClientWorker, Prompter
@@ -71,6 +71,8 @@ class ClientRegistry:
         self._waiters = Waiters(wait_slots)
         self._lock = threading.Lock()
         self._workers: dict[str, ClientWorker] = {}
+        self._stopping = threading.Event()  # stop_all began: the restore thread starts no more workers
+        self._restorer: threading.Thread | None = None
 
     @property
     def store_kind(self) -> str:
@@ -146,7 +148,11 @@ class ClientRegistry:
             raise Conflict(f"Client '{client_id}' is {status.state} and paired; delete it to link another phone.")
         if status.jid and phone is None and status.state == CLOSED:
             log.info("[%s] reconnecting with its stored session", client_id)
-        worker.pair(phone)
+        try:
+            worker.pair(phone)
+        except RuntimeError:  # the restore thread started it meanwhile (the first seconds of the process)
+            if phone is not None or not worker.is_running():
+                raise Conflict(f"Client '{client_id}' is starting; try again in a moment.") from None
         if phone is not None:
             worker.wait_for_pairing_code(self._pairing_code_wait)
         return worker.status()
@@ -215,9 +221,18 @@ class ClientRegistry:
 
     # ---- process lifecycle ---------------------------------------------------------------------
     def restore_all(self, stagger: float = RESTORE_STAGGER) -> int:
-        """Load every stored client and reconnect the paired ones (see comes_back), staggered; never prompts."""
+        """Load every stored client and reconnect the paired ones (see comes_back); never prompts.
+
+        Every client is registered (listed, CONNECTING) before this returns; the returning ones are
+        started by the `restore` thread, one every `stagger` seconds from one origin, so that a
+        thousand threads do not start (and query the store) in one herd, each start() waiting for
+        the GIL behind all the others. The stored snapshots' meta is read for all clients in one
+        query: a worker does not ask the store again whether its local file is the newest copy.
+        Returns how many clients reconnect.
+        """
         records = self._store.list_clients()
-        started = 0
+        stored = self._all_snapshot_meta()
+        returning = []
         for record in records:
             if record.jid is None and record.state != CLOSED:
                 record = self._mark_incomplete(record)
@@ -228,10 +243,44 @@ class ClientRegistry:
             with self._lock:
                 self._workers[record.client_id] = worker
             if back:
-                worker.start(delay=started * stagger)
-                started += 1
-        log.info("restored %d clients (%d reconnecting)", len(records), started)
-        return started
+                if stored is not None:
+                    worker.know_stored(stored.get(record.client_id))
+                returning.append(worker)
+        self._restorer = threading.Thread(target=self._start_staggered, args=(returning, stagger), name="restore",
+                                          daemon=True)
+        self._restorer.start()
+        log.info("restored %d clients (%d reconnecting)", len(records), len(returning))
+        return len(returning)
+
+    def _start_staggered(self, workers: list[ClientWorker], stagger: float) -> None:
+        """The restore thread: start each worker at its turn, then each one's send queue (whose first
+        look at the store would otherwise crowd out the state writes of the clients coming up); not
+        once the process is stopping, nor a worker a request started (pair) or deleted meanwhile."""
+        started = []
+        for worker in self._at_turns(workers, stagger):
+            try:
+                worker.start(queue=False)
+                started.append(worker)
+            except RuntimeError as exc:  # running already, or deleted: not ours to start any more
+                log.debug("[%s] not started by the restore: %s", worker.client_id, exc)
+        for worker in self._at_turns(started, stagger):
+            worker.start_queue()
+
+    def _at_turns(self, workers: list[ClientWorker], stagger: float):
+        """Each worker at its turn, `stagger` seconds apart from one origin, until stop_all began."""
+        origin = time.monotonic()
+        for n, worker in enumerate(workers):
+            if self._stopping.wait(max(0.0, origin + n * stagger - time.monotonic())):
+                return
+            yield worker
+
+    def _all_snapshot_meta(self) -> dict[str, SnapshotMeta] | None:
+        """Every stored snapshot's meta, or None when the store cannot say now (each worker asks itself)."""
+        try:
+            return self._store.all_snapshot_meta()
+        except StoreError as exc:
+            log.warning("stored snapshots not looked up at once (%s); each client asks for its own", exc)
+            return None
 
     def _mark_incomplete(self, record: ClientRecord) -> ClientRecord:
         log.info("[%s] pairing never finished; CLOSED (pairing_incomplete)", record.client_id)
@@ -239,6 +288,9 @@ class ClientRegistry:
 
     def stop_all(self, timeout: float = STOP_ALL_SECONDS) -> list[str]:
         """Stop every worker (final snapshots saved) within timeout; return the ids that did not stop."""
+        self._stopping.set()
+        if self._restorer is not None:
+            self._restorer.join(timeout)  # it checks the flag between two starts
         with self._lock:
             workers = list(self._workers.values())
         for worker in workers:

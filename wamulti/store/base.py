@@ -134,6 +134,11 @@ class SessionStore(OutboxStore, OutboundStore, ABC):
         """The stored snapshot's sha256, generation and time, without its bytes; None if there is none."""
 
     @abstractmethod
+    def all_snapshot_meta(self) -> dict[str, SnapshotMeta]:
+        """snapshot_meta of every client that has a stored snapshot, by client id, in one query (start-up
+        reads them all at once instead of one round trip per client)."""
+
+    @abstractmethod
     def delete_snapshot(self, client_id: str) -> None:
         """Remove the client's snapshot (e.g. after a logout); the client row stays."""
 

@@ -334,6 +334,12 @@ class MySQLStore(MySQLOutbox, MySQLOutbound, SessionStore):
             row = cur.fetchone()
         return SnapshotMeta(client_id, row[0], row[1], row[2]) if row else None
 
+    def all_snapshot_meta(self) -> dict[str, SnapshotMeta]:
+        with self._tx() as cur:
+            cur.execute("SELECT client_id, sha256, generation, updated_at FROM session_snapshots")
+            rows = cur.fetchall()
+        return {r[0]: SnapshotMeta(r[0], r[1], r[2], r[3]) for r in rows}
+
     def delete_snapshot(self, client_id: str) -> None:
         with self._tx() as cur:
             cur.execute("DELETE FROM session_snapshots WHERE client_id = %s", (client_id,))

@@ -221,6 +221,11 @@ class SQLiteStore(SQLiteOutbox, SQLiteOutbound, SessionStore):
                               (client_id,)).fetchone()
         return SnapshotMeta(client_id, row[0], row[1], _time(row[2])) if row else None
 
+    def all_snapshot_meta(self) -> dict[str, SnapshotMeta]:
+        with self._tx() as con:
+            rows = con.execute("SELECT client_id, sha256, generation, updated_at FROM session_snapshots").fetchall()
+        return {r[0]: SnapshotMeta(r[0], r[1], r[2], _time(r[3])) for r in rows}
+
     def delete_snapshot(self, client_id: str) -> None:
         with self._tx(immediate=True) as con:
             con.execute("DELETE FROM session_snapshots WHERE client_id = ?", (client_id,))

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from ..backends.base import Backend, BackendSession
 from ..errors import DomainError, IdempotencyKeyReused, NotReady, SendTimeout
-from ..store.base import ClientRecord, SessionStore, StoreError
+from ..store.base import ClientRecord, SessionStore, SnapshotMeta, StoreError
 from ..store.outbound import OutboundRow
 from .hearing import EventSink, Hearing, NoEvents
 from .messages import PairAgain, Stop
@@ -100,8 +100,15 @@ class ClientWorker:
         return self._view.wait_for_state(states, timeout)
 
     # ---- commands ----------------------------------------------------------------------------
-    def start(self, *, phone: str | None = None, delay: float = 0.0, fresh_pairing: bool = False) -> None:
-        """Start the worker thread; with fresh_pairing, forget the old pairing and pair anew."""
+    def know_stored(self, meta: SnapshotMeta | None) -> None:
+        """Start-up: the store's snapshot meta for this client, read with every other client's (see
+        Persistence.know_stored); before start()."""
+        self._persist.know_stored(meta)
+
+    def start(self, *, phone: str | None = None, delay: float = 0.0, fresh_pairing: bool = False,
+              queue: bool = True) -> None:
+        """Start the worker thread; with fresh_pairing, forget the old pairing and pair anew. Without
+        `queue`, the send queue starts later (start_queue), as the registry's restore does."""
         with self._lock:
             if self._alive():
                 raise RuntimeError("worker already running")
@@ -115,7 +122,14 @@ class ClientWorker:
                                             name=f"wa-{self.client_id}", daemon=True)
             thread = self._thread
         thread.start()
-        self._outbound.start()
+        if queue:
+            self._outbound.start()
+
+    def start_queue(self) -> None:
+        """Start the send queue of a worker started without it (its first look at the store's queued
+        rows); not once the worker was stopped or deleted. Sends accepted meanwhile were stored and wait."""
+        if self.is_running() and not self._persist.deleted:
+            self._outbound.start()
 
     def pair(self, phone: str | None) -> None:
         """Pair again: restart a running, unpaired attempt, or start a CLOSED client.
@@ -213,7 +227,8 @@ class ClientWorker:
         Accepted (still queued or sending), or raise the error it failed with. `idem` (key, request hash)
         answers a key seen before with its first send (IdempotencyKeyReused for another request).
         A paired client takes sends in any running state; they go out once it is READY."""
-        state, paired = self._view.state, self._view.record.jid is not None
+        record = self._view.record  # one read: state and jid of the same moment, never torn
+        state, paired = record.state, record.jid is not None
         if not paired or state in (PAIRING, CLOSED):
             raise NotReady(f"Client '{self.client_id}' is {state}, not READY.", current_state=state)
         row, created = self._outbound.accept(to, text, idem, wait=wait > 0)

@@ -69,6 +69,7 @@ class Persistence:
         self._generation_known = False  # whether the store's generation was looked up (restore, first save)
         self._synced_at: datetime | None = None  # when the store last got (or matched) the file
         self._behind_since: float | None = None  # monotonic time a check first found the store behind
+        self._known_meta: tuple[SnapshotMeta | None] | None = None  # read for the next restore by the registry
 
     @property
     def deleted(self) -> bool:
@@ -184,6 +185,19 @@ class Persistence:
         return Write.WRITTEN
 
     # ---- session keys ------------------------------------------------------------------------
+    def know_stored(self, meta: SnapshotMeta | None) -> None:
+        """The store's snapshot meta for this client (None: it has none), read by the registry for every
+        client in one query at start-up; the next restore() uses it instead of asking the store."""
+        self._known_meta = (meta,)
+
+    def _stored_meta(self) -> SnapshotMeta | None:
+        """What the store holds of this client's keys: the start-up reading once, then the store's
+        answer (raises StoreError)."""
+        known, self._known_meta = self._known_meta, None
+        if known is not None:
+            return known[0]
+        return self._store.snapshot_meta(self._client_id)
+
     def restore(self) -> Restore:
         """Make sure the working file holds the newest keys before a backend opens it.
 
@@ -192,10 +206,11 @@ class Persistence:
         working file to fall back on.
         """
         if not self.session_path.exists():  # StoreError goes to the caller: nothing to fall back on
+            self._known_meta = None  # the snapshot itself is read, with its meta
             return Restore.FROM_STORE if self._restore_from_store(None) else Restore.MISSING
         sidecar = sessionfile.read_sidecar(self.session_path)
         try:
-            meta = self._store.snapshot_meta(self._client_id)
+            meta = self._stored_meta()
         except StoreError as exc:
             log.warning("[%s] snapshot not looked up (%s); using the local copy", self._client_id, exc)
             self._keep_local(sidecar, None, looked_up=False)

@@ -1,0 +1,109 @@
+"""Start-up restore (ClientRegistry.restore_all): one query for every client's stored snapshot meta,
+the same decisions as a worker asking for its own, and the restore thread's staggered starts."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+import zlib
+
+from tests.conftest import wait_until
+from wamulti import sessionfile
+from wamulti.store.base import ClientRecord, SnapshotWrite
+from wamulti.worker import CONNECTING, READY
+
+JID = "4915000000{}@s.whatsapp.net"
+
+
+class CountingStore:
+    """A test double around the real store: counts the calls the registry and its workers make."""
+
+    def __init__(self, store):
+        self._store = store
+        self.calls: dict[str, int] = {}
+
+    def __getattr__(self, name):
+        method = getattr(self._store, name)
+        if not callable(method):
+            return method
+
+        def counted(*args, **kwargs):
+            self.calls[name] = self.calls.get(name, 0) + 1
+            return method(*args, **kwargs)
+        return counted
+
+
+def stored_client(store, client_id: str, n: int, keys: bytes, generation: int) -> None:
+    store.create_client(ClientRecord(client_id, READY, jid=JID.format(n)))
+    store.save_snapshots([SnapshotWrite(client_id, zlib.compress(keys), hashlib.sha256(keys).hexdigest(), generation)])
+
+
+def local_file(data_dir, client_id: str, keys: bytes, generation: int):
+    path = data_dir / "sessions" / f"{client_id}.session"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(keys)
+    sessionfile.write_sidecar(path, sessionfile.Sidecar(generation, hashlib.sha256(keys).hexdigest()))
+    return path
+
+
+def test_restore_reads_the_meta_once_and_decides_as_each_worker_would(make_registry, sqlite_store, fake_backend,
+                                                                       tmp_path):
+    data = tmp_path / "data"
+    stored_client(sqlite_store, "newer-local", 1, b"stored 2", 2)  # the local file moved on after generation 2
+    newer_local = local_file(data, "newer-local", b"local, after 2", 2)
+    stored_client(sqlite_store, "newer-stored", 2, b"stored 5", 5)  # another host saved generation 5
+    newer_stored = local_file(data, "newer-stored", b"local 3", 3)
+    stored_client(sqlite_store, "no-file", 3, b"stored 1", 1)
+    counting = CountingStore(sqlite_store)
+    registry = make_registry(store=counting)
+    assert registry.restore_all() == 3
+    for n in (1, 2, 3):
+        fake_backend.wait_session(n)
+    assert counting.calls.get("all_snapshot_meta") == 1 and "snapshot_meta" not in counting.calls
+    assert newer_local.read_bytes() == b"local, after 2", "a local file newer than the store is never overwritten"
+    assert newer_stored.read_bytes() == b"stored 5" and sessionfile.read_sidecar(newer_stored).generation == 5
+    assert (data / "sessions" / "no-file.session").read_bytes() == b"stored 1"
+    assert counting.calls.get("load_snapshot") == 2, "only the clients that need the stored copy read it"
+
+
+def test_a_worker_asks_the_store_itself_when_the_bulk_read_fails(make_registry, sqlite_store, fake_backend, tmp_path):
+    stored_client(sqlite_store, "a", 1, b"stored 4", 4)
+    path = local_file(tmp_path / "data", "a", b"local 2", 2)
+    counting = CountingStore(sqlite_store)
+
+    def refused():
+        from wamulti.store.base import StoreUnavailable
+        raise StoreUnavailable("database unavailable")
+    counting.all_snapshot_meta = refused
+    registry = make_registry(store=counting)
+    assert registry.restore_all() == 1
+    fake_backend.wait_session(1)
+    assert counting.calls.get("snapshot_meta") == 1
+    assert path.read_bytes() == b"stored 4", "the worker's own lookup still finds the newer stored copy"
+
+
+def test_the_restore_thread_starts_clients_stagger_apart_and_stops_starting_on_stop_all(make_registry,
+                                                                                     sqlite_store, fake_backend):
+    for n in range(6):
+        stored_client(sqlite_store, f"c{n}", n, b"keys", 1)
+    registry = make_registry()
+    began = time.monotonic()
+    assert registry.restore_all(stagger=0.3) == 6
+    assert [c.state for c in registry.list()] == [CONNECTING] * 6, "every client is listed before any starts"
+    fake_backend.wait_session(2)
+    assert time.monotonic() - began >= 0.25, "the second start waits its turn"
+    assert registry.stop_all(10) == []
+    count = len(fake_backend.sessions)
+    time.sleep(0.7)
+    assert count < 6 and len(fake_backend.sessions) == count, "no start after stop_all"
+
+
+def test_a_pair_request_during_the_restore_starts_the_client_once(make_registry, sqlite_store, fake_backend):
+    for n in range(3):
+        stored_client(sqlite_store, f"c{n}", n, b"keys", 1)
+    registry = make_registry()
+    registry.restore_all(stagger=0.5)
+    assert registry.pair("c2", None).state == CONNECTING  # before its turn: the request starts it
+    wait_until(lambda: len(fake_backend.sessions) == 3, timeout=5)
+    time.sleep(0.6)  # c2's turn has passed: the restore thread left it alone
+    assert sorted(s.client_id for s in fake_backend.sessions) == ["c0", "c1", "c2"]
