@@ -35,6 +35,7 @@ from .waiters import Waiters
 log = logging.getLogger(__name__)
 
 IDLE_WAIT = 1.0  # seconds between looks at a client that is not READY (or a store that was down)
+EXPIRE_EVERY = 1.0  # seconds between looks for expired rows (not every pass: a pass follows every send)
 OUTCOME_UNKNOWN, EXPIRED = "outcome_unknown", "expired"
 
 
@@ -89,6 +90,7 @@ class Dispatcher:
         self._busy: set[str] = set()  # recipients with a send under way
         self._retry: set[str] = set()  # ids the store did not let a send thread take: queued again
         self._loaded = False  # the store's open rows were read in this process
+        self._next_expiry = 0.0  # monotonic time of the next look for expired rows
         self._running = False  # start() was called and stop() not since
         self._thread: threading.Thread | None = None
 
@@ -148,12 +150,16 @@ class Dispatcher:
 
     def _add(self, rows: list[OutboundRow]) -> None:
         with self._cond:
+            startable = False  # a row that may go at once: the queue thread must look now
             for row in rows:
                 if row.message_id not in self._known:
                     self._known.add(row.message_id)
-                    self._pending.setdefault(row.recipient, deque()).append(row)
+                    queue = self._pending.setdefault(row.recipient, deque())
+                    startable |= not queue and row.recipient not in self._busy
+                    queue.append(row)
             self._ensure_thread()
-            self._cond.notify_all()
+            if startable:  # else the send under way for its recipient wakes the thread as it ends
+                self._cond.notify_all()
 
     def _ensure_thread(self) -> None:
         """Under the lock: a queue thread runs while the client runs and has work (or must load)."""
@@ -230,7 +236,9 @@ class Dispatcher:
 
     def _pass(self) -> bool:
         """Send what may go now, then wait for a change; False when the thread should end."""
-        self._expire()
+        if time.monotonic() >= self._next_expiry:
+            self._next_expiry = time.monotonic() + EXPIRE_EVERY
+            self._expire()
         ready = self._ready()
         with self._cond:
             if not self._running or not self._known:
