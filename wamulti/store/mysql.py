@@ -16,7 +16,7 @@ from dbutils.pooled_db import PooledDB, TooManyConnections
 
 from .base import (ClientRecord, DuplicateClient, SessionStore, Snapshot, SnapshotMeta, SnapshotWrite, StoreError,
                    StoreUnavailable)
-from .mysql_outbound import OUTBOUND_TABLE, MySQLOutbound
+from .mysql_outbound import OUTBOUND_OWNER, OUTBOUND_TABLE, MySQLOutbound
 from .mysql_outbox import OUTBOX_TABLES, MySQLOutbox
 from .rows import COLUMNS, record_from_row, row_values, stamped, utcnow
 
@@ -87,6 +87,7 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
         "ALTER TABLE session_snapshots ADD COLUMN IF NOT EXISTS generation BIGINT NOT NULL DEFAULT 0",
         "UPDATE session_snapshots SET generation = version",
     ]),
+    (5, OUTBOUND_OWNER),  # who took a send (its instance), and old rows found by state
 ]
 _UPSERT_CLIENT = (f"INSERT INTO clients ({COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s) "
                   "ON DUPLICATE KEY UPDATE phone=VALUES(phone), jid=VALUES(jid), state=VALUES(state), "

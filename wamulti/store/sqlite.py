@@ -17,7 +17,7 @@ from .base import (ClientRecord, DuplicateClient, SessionStore, Snapshot, Snapsh
                    StoreUnavailable)
 from .rows import COLUMNS, record_from_row, row_values, stamped, utcnow
 from .sqlite_commit import BatchFailed, GroupCommit
-from .sqlite_outbound import OUTBOUND_TABLE, SQLiteOutbound
+from .sqlite_outbound import OUTBOUND_OWNER, OUTBOUND_TABLE, SQLiteOutbound
 from .sqlite_pool import ConnectionPool
 from .sqlite_outbox import OUTBOX_TABLES, SQLiteOutbox
 
@@ -48,6 +48,7 @@ MIGRATIONS: list[tuple[int, str]] = [
         ALTER TABLE session_snapshots ADD COLUMN generation INTEGER NOT NULL DEFAULT 0;
         UPDATE session_snapshots SET generation = version
     """),  # the snapshot's generation, compared with the local file's sidecar
+    (5, OUTBOUND_OWNER),  # who took a send (its instance), and old rows found by state
 ]
 _UPSERT_CLIENT = (f"INSERT INTO clients ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?) "
                   "ON CONFLICT(client_id) DO UPDATE SET phone=excluded.phone, jid=excluded.jid, "

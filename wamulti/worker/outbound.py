@@ -7,10 +7,12 @@ that has no send under way to the Sender (at most SEND_THREADS at once, and no f
 rate cap); a recipient's next row goes only after the one before it ended, so each chat gets its
 messages in order.
 
-The first time the queue is loaded in this process, a row found `sending` belongs to a process
-that died while sending it: whether it went out is unknown, and sending it again could send it
-twice, so it becomes `failed` with reason `outcome_unknown` (and a `failed` ack says so). Rows
-older than the expiry are `failed` with reason `expired` instead of being sent.
+The first time the queue is loaded in this process, a row found `sending` that this instance took
+(or nobody recorded) belongs to this instance's earlier life, which died while sending it: whether
+it went out is unknown, and sending it again could send it twice, so it becomes `failed` with
+reason `outcome_unknown` (and a `failed` ack says so). Rows another instance took are its own
+(QueueUpkeep fails them once they are older than any send). Rows older than the expiry are
+`failed` with reason `expired` instead of being sent.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from datetime import timedelta
 from ..backends.base import BackendSession
 from ..errors import DomainError, RecipientNotOnWhatsApp, Upstream
 from ..store.base import SessionStore, StoreError
-from ..store.outbound import FAILED, IDEMPOTENCY_HOURS, QUEUED, SENDING, SERVER, OutboundRow
+from ..store.outbound import FAILED, IDEMPOTENCY_HOURS, QUEUED, SENDING, SERVER, OutboundRow, StateChange
 from ..store.rows import utcnow
 from .hearing import Hearing
 from .sender import SEND_THREADS, Outcome, Sender, Sent, new_message_id
@@ -48,12 +50,13 @@ class SendOptions:
     expiry: float = 3600.0  # SEND_EXPIRY: a row not sent by then fails with reason `expired`
     queue_max: int = 1000  # SEND_QUEUE_MAX: open rows per client
     rate_per_minute: int = 0  # SEND_RATE_PER_MINUTE: sends started per minute per client, 0 = no cap
+    owner: str = ""  # this process's instance id (instance.py), recorded in the rows it takes
 
 
-def send_options(settings) -> SendOptions:
+def send_options(settings, owner: str = "") -> SendOptions:
     """The queue's options from the server's settings."""
     return SendOptions(wait=settings.send_wait, expiry=settings.send_expiry, queue_max=settings.send_queue_max,
-                       rate_per_minute=settings.send_rate_per_minute)
+                       rate_per_minute=settings.send_rate_per_minute, owner=owner)
 
 
 class RateCap:
@@ -87,7 +90,8 @@ class Dispatcher:
         self._cond = threading.Condition()  # guards everything below
         self._pending: dict[str, deque[OutboundRow]] = {}  # recipient -> rows in order
         self._known: set[str] = set()  # ids of rows pending or in flight
-        self._busy: set[str] = set()  # recipients with a send under way
+        self._busy: dict[str, str] = {}  # recipient -> id of its send under way
+        self._claimed: set[str] = set()  # ids marked sending with the send before them (see record)
         self._retry: set[str] = set()  # ids the store did not let a send thread take: queued again
         self._loaded = False  # the store's open rows were read in this process
         self._next_expiry = 0.0  # monotonic time of the next look for expired rows
@@ -143,6 +147,7 @@ class Dispatcher:
             self._running = False
             self._pending.clear()
             self._known.clear()
+            self._claimed.clear()
             self._cond.notify_all()
 
     def _idem_since(self):
@@ -169,8 +174,12 @@ class Dispatcher:
 
     # ---- the send threads (Lane) ---------------------------------------------------------------
     def take(self, row: OutboundRow) -> bool:
+        with self._cond:
+            if row.message_id in self._claimed:  # marked sending already, with the send before it
+                self._claimed.discard(row.message_id)
+                return True
         try:
-            if self._store.claim_send(row.message_id):
+            if self._store.claim_send(row.message_id, self._options.owner):
                 return True
         except StoreError as exc:  # not taken: it goes back to the head of its recipient's queue
             log.warning("[%s] send %s not started (store: %s)", self.client_id, row.message_id, exc)
@@ -179,20 +188,48 @@ class Dispatcher:
         return False  # else the row is no longer queued (expired meanwhile): not ours to send
 
     def record(self, row: OutboundRow, outcome: Outcome) -> bool:
+        """Store the outcome and, in the same write, mark the chat's next row sending, which then goes
+        at once: a chat's sends follow each other without a pass of the queue thread in between."""
+        ready, following = self._ready(), None
+        if ready is not None:
+            following = self._following(row)
         try:
-            if isinstance(outcome, Sent):  # WhatsApp's answer to a send is its server ack: one write for both
-                self._store.set_send_state(row.message_id, SERVER, chat=outcome.to,
-                                           wa_message_id=outcome.wa_message_id,
-                                           sent_at=outcome.timestamp.replace(tzinfo=None))
-            else:
-                self._store.set_send_state(row.message_id, FAILED, reason=failure_reason(outcome))
+            claimed = self._store.finish_send(row.message_id, outcome_change(outcome),
+                                              following.message_id if following else None, self._options.owner)
         except StoreError as exc:  # the row stays `sending`: after a restart it reads outcome_unknown
             log.warning("[%s] outcome of send %s not stored: %s", self.client_id, row.message_id, exc)
+            claimed = False
+        if following is not None:
+            self._go_on(row, following, claimed, ready)
         return self._waiters.tell(row.message_id, outcome)
+
+    def _following(self, row: OutboundRow) -> OutboundRow | None:
+        """The chat's next row if it may go now (running, under the rate cap, not expired), taken off."""
+        cutoff = utcnow() - timedelta(seconds=self._options.expiry)
+        with self._cond:
+            queue = self._pending.get(row.recipient)
+            if not self._running or not queue or self._cap.wait_seconds() > 0 or \
+                    (queue[0].created_at and queue[0].created_at < cutoff):
+                return None
+            self._cap.take()
+            following = queue.popleft()
+            if not queue:
+                del self._pending[row.recipient]
+            self._busy[row.recipient] = following.message_id
+            return following
+
+    def _go_on(self, row: OutboundRow, following: OutboundRow, claimed: bool, ready) -> None:
+        session, sender = ready
+        with self._cond:
+            if claimed:
+                self._claimed.add(following.message_id)
+        if not claimed or not sender.submit(session, following, self):
+            self._requeue(following)  # a claimed row stays ours (in _claimed): take() needs no write
 
     def release(self, row: OutboundRow) -> None:
         with self._cond:
-            self._busy.discard(row.recipient)
+            if self._busy.get(row.recipient) == row.message_id:
+                del self._busy[row.recipient]
             if row.message_id in self._retry:
                 self._retry.discard(row.message_id)
                 self._pending.setdefault(row.recipient, deque()).appendleft(row)
@@ -220,7 +257,7 @@ class Dispatcher:
         if self._loaded:
             return True
         try:
-            unknown = self._store.fail_open_sends(self.client_id, SENDING, OUTCOME_UNKNOWN)
+            unknown = self._store.fail_open_sends(self.client_id, SENDING, OUTCOME_UNKNOWN, owner=self._options.owner)
             rows = self._store.open_sends(self.client_id)
         except StoreError as exc:
             log.warning("[%s] queue not loaded (store: %s); retrying", self.client_id, exc)
@@ -265,7 +302,7 @@ class Dispatcher:
                     self._pending.setdefault(row.recipient, deque()).appendleft(row)
                     return pause
                 self._cap.take()
-                self._busy.add(row.recipient)
+                self._busy[row.recipient] = row.message_id
             if not sender.submit(session, row, self):  # the run is ending: put it back
                 self._requeue(row)
                 return IDLE_WAIT
@@ -285,8 +322,10 @@ class Dispatcher:
 
     def _requeue(self, row: OutboundRow) -> None:
         with self._cond:
-            self._busy.discard(row.recipient)
+            if self._busy.get(row.recipient) == row.message_id:
+                del self._busy[row.recipient]
             self._pending.setdefault(row.recipient, deque()).appendleft(row)
+            self._cond.notify_all()
 
     def _expire(self) -> None:
         cutoff = utcnow() - timedelta(seconds=self._options.expiry)
@@ -309,6 +348,14 @@ class Dispatcher:
                 if not queue:
                     del self._pending[row.recipient]
             self._known.discard(row.message_id)
+
+
+def outcome_change(outcome: Outcome) -> StateChange:
+    """The row's change for how its send ended: WhatsApp's answer to a send is its server ack."""
+    if isinstance(outcome, Sent):
+        return StateChange(SERVER, chat=outcome.to, wa_message_id=outcome.wa_message_id,
+                           sent_at=outcome.timestamp.replace(tzinfo=None))
+    return StateChange(FAILED, reason=failure_reason(outcome))
 
 
 def failure_reason(error: DomainError) -> str:

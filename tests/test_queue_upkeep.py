@@ -1,0 +1,126 @@
+"""The outbound table beyond one running queue, on both stores: a finished send claims its chat's next
+row in the same write; a process fails as outcome_unknown only the `sending` rows its own instance
+left (never another live instance's); QueueUpkeep expires the queued rows of clients whose queue does
+not run, fails rows `sending` past any send's length, and prunes old finished rows in bounded batches."""
+
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+
+import pytest
+
+from tests.conftest import wait_until
+from tests.test_worker_hearing import RecordingSink
+from wamulti.store.base import ClientRecord
+from wamulti.store.outbound import FAILED, QUEUED, SENDING, SERVER, OutboundRow, StateChange
+from wamulti.store.rows import utcnow
+from wamulti.worker import READY
+from wamulti.worker import queue_upkeep
+from wamulti.worker.hearing import Hearing
+from wamulti.worker.instance import instance_id
+from wamulti.worker.outbound import Dispatcher, SendOptions
+from wamulti.worker.queue_upkeep import QueueUpkeep
+from wamulti.worker.sender import new_message_id
+from wamulti.worker.waiters import Waiters
+
+ME, OTHER = "a" * 16, "b" * 16
+SINCE = timedelta(hours=24)
+
+
+@pytest.fixture
+def two_clients(store):
+    for name in ("alice", "bob"):
+        store.create_client(ClientRecord(name, READY, jid=f"{name}@s.whatsapp.net"))
+    return store
+
+
+def enqueue(store, client="alice", to="+4915100000001", text="hi") -> OutboundRow:
+    stored, _ = store.enqueue_send(OutboundRow(new_message_id(), client, to, text), 100, utcnow() - SINCE)
+    return stored
+
+
+def test_a_finished_send_claims_its_chats_next_row_in_the_same_write(two_clients):
+    s = two_clients
+    first, second = enqueue(s, text="one"), enqueue(s, text="two")
+    assert s.claim_send(first.message_id, ME)
+    change = StateChange(SERVER, chat="x@s.whatsapp.net", wa_message_id="WA1", sent_at=utcnow())
+    assert s.finish_send(first.message_id, change, second.message_id, ME)
+    got_first, got_second = s.get_send(first.message_id), s.get_send(second.message_id)
+    assert (got_first.state, got_first.wa_message_id, got_first.chat) == (SERVER, "WA1", "x@s.whatsapp.net")
+    assert (got_second.state, got_second.attempts) == (SENDING, 1)
+    assert not s.finish_send(second.message_id, StateChange(FAILED, reason="upstream_error: no"), first.message_id,
+                             ME), "a row that is not queued is not claimed"
+    assert s.get_send(second.message_id).reason == "upstream_error: no"
+
+
+def test_start_up_fails_only_the_sending_rows_of_its_own_instance(two_clients):
+    s = two_clients
+    mine, theirs, queued = enqueue(s, text="mine"), enqueue(s, text="theirs"), enqueue(s, text="queued")
+    s.claim_send(mine.message_id, ME), s.claim_send(theirs.message_id, OTHER)
+    sink = RecordingSink()
+    dispatcher = Dispatcher("alice", s, Waiters(2), Hearing("alice", sink), SendOptions(owner=ME), lambda: None)
+    dispatcher.start()  # loads the queue: what this instance left `sending` died with its earlier life
+    wait_until(lambda: s.get_send(mine.message_id).state == FAILED)
+    dispatcher.stop()
+    assert dispatcher.join(5)
+    assert s.get_send(mine.message_id).reason == "outcome_unknown"
+    assert s.get_send(theirs.message_id).state == SENDING, "another live instance's send is left alone"
+    assert s.get_send(queued.message_id).state == QUEUED
+    assert [(d["messageId"], d["reason"]) for d in sink.of_type("message.ack")] == \
+        [(mine.message_id, "outcome_unknown")]
+
+
+def test_the_instance_id_is_kept_in_the_data_directory(tmp_path):
+    first = instance_id(tmp_path)
+    assert first == instance_id(tmp_path) and len(first) == 16, "a restart is the same instance"
+    (tmp_path / "other").mkdir()
+    assert instance_id(tmp_path / "other") != first, "another data directory is another instance"
+
+
+def test_upkeep_expires_queued_rows_of_clients_whose_queue_does_not_run(two_clients):
+    s = two_clients
+    old = [enqueue(s, "alice", text="a"), enqueue(s, "bob", text="b")]
+    time.sleep(0.3)
+    fresh = enqueue(s, "alice", text="fresh")
+    sink = RecordingSink()
+    upkeep = QueueUpkeep(s, sink, expiry=0.2, every=30)
+    upkeep.start()  # the first pass runs at once, then every 30 s
+    try:
+        wait_until(lambda: all(s.get_send(r.message_id).state == FAILED for r in old))
+    finally:
+        upkeep.stop()
+    assert {s.get_send(r.message_id).reason for r in old} == {"expired"}
+    assert s.get_send(fresh.message_id).state == QUEUED
+    acks = {(c, d["messageId"], d["status"], d["reason"]) for c, t, d, _ in sink.published}
+    assert acks == {("alice", old[0].message_id, "failed", "expired"), ("bob", old[1].message_id, "failed", "expired")}
+
+
+def test_upkeep_fails_sends_under_way_past_any_sends_length(two_clients):
+    s = two_clients
+    stuck = enqueue(s)
+    s.claim_send(stuck.message_id, OTHER)  # an instance that died and never came back
+    time.sleep(0.3)
+    running = enqueue(s, text="just taken")
+    s.claim_send(running.message_id, OTHER)
+    sink = RecordingSink()
+    done = QueueUpkeep(s, sink, expiry=3600, stale=0.2).run_once()
+    assert done == {"expired": 0, "outcome_unknown": 1, "pruned": 0}
+    assert (s.get_send(stuck.message_id).state, s.get_send(stuck.message_id).reason) == (FAILED, "outcome_unknown")
+    assert s.get_send(running.message_id).state == SENDING
+    assert [d["messageId"] for d in sink.of_type("message.ack")] == [stuck.message_id]
+
+
+def test_upkeep_prunes_finished_rows_a_day_old_in_bounded_batches(two_clients, monkeypatch):
+    s = two_clients
+    finished = [enqueue(s, text=f"m{i}") for i in range(7)]
+    for r in finished:
+        s.set_send_state(r.message_id, FAILED, reason="upstream_error: test")
+    still_open = enqueue(s, text="open")
+    upkeep = QueueUpkeep(s, RecordingSink(), expiry=10 * 86400, batch=3)
+    assert upkeep.run_once()["pruned"] == 0, "a finished row is kept a day"
+    now = utcnow()
+    monkeypatch.setattr(queue_upkeep, "utcnow", lambda: now + SINCE + timedelta(minutes=1))
+    assert [upkeep.run_once()["pruned"] for _ in range(4)] == [3, 3, 1, 0]
+    assert all(s.get_send(r.message_id) is None for r in finished)
+    assert s.get_send(still_open.message_id).state == QUEUED, "an open row is never pruned"
