@@ -1,11 +1,13 @@
 """The outbound table beyond one running queue, on both stores: a finished send claims its chat's next
 row in the same write; a process fails as outcome_unknown only the `sending` rows its own instance
 left (never another live instance's); QueueUpkeep expires the queued rows of clients whose queue does
-not run, fails rows `sending` past any send's length, and prunes old finished rows in bounded batches."""
+not run, fails rows `sending` past any send's length, and prunes old finished rows in bounded batches;
+ack statuses are written in batches, forward only."""
 
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pytest
@@ -13,7 +15,8 @@ import pytest
 from tests.conftest import wait_until
 from tests.test_worker_hearing import RecordingSink
 from wamulti.store.base import ClientRecord
-from wamulti.store.outbound import FAILED, QUEUED, SENDING, SERVER, OutboundRow, StateChange
+from wamulti.events.model import EventType
+from wamulti.store.outbound import DELIVERED, FAILED, QUEUED, READ, SENDING, SERVER, OutboundRow, StateChange
 from wamulti.store.rows import utcnow
 from wamulti.worker import READY
 from wamulti.worker import queue_upkeep
@@ -22,6 +25,7 @@ from wamulti.worker.instance import instance_id
 from wamulti.worker.outbound import Dispatcher, SendOptions
 from wamulti.worker.queue_upkeep import QueueUpkeep
 from wamulti.worker.sender import new_message_id
+from wamulti.worker.sendstatus import SendStatus, status_writer_for
 from wamulti.worker.waiters import Waiters
 
 ME, OTHER = "a" * 16, "b" * 16
@@ -124,3 +128,34 @@ def test_upkeep_prunes_finished_rows_a_day_old_in_bounded_batches(two_clients, m
     assert [upkeep.run_once()["pruned"] for _ in range(4)] == [3, 3, 1, 0]
     assert all(s.get_send(r.message_id) is None for r in finished)
     assert s.get_send(still_open.message_id).state == QUEUED, "an open row is never pruned"
+
+
+def test_ack_statuses_move_many_rows_forward_in_one_write_and_never_back(two_clients):
+    s = two_clients
+    rows = [enqueue(s, text=f"m{i}") for i in range(4)]
+    for r in rows:
+        s.claim_send(r.message_id, ME)
+        failed = r is rows[3]  # a failed send is never moved by an ack
+        s.finish_send(r.message_id, StateChange(FAILED, reason="upstream_error: x") if failed else
+                      StateChange(SERVER, wa_message_id=f"WA-{r.message_id}"))
+    changes = [(rows[0].message_id, READ), (rows[0].message_id, DELIVERED), (rows[1].message_id, DELIVERED),
+               (rows[2].message_id, READ), (rows[3].message_id, READ)]
+    assert s.advance_sends(changes) == 4, "the first row delivered, then read, in one write; the failed one stays"
+    assert [s.get_send(r.message_id).state for r in rows] == [READ, DELIVERED, READ, FAILED]
+    assert s.advance_sends([(rows[2].message_id, DELIVERED)]) == 0, "never back"
+
+
+def test_acks_from_many_threads_reach_their_rows_through_one_writer(two_clients):
+    s = two_clients
+    rows = [enqueue(s, text=f"m{i}") for i in range(60)]
+    for r in rows:
+        s.claim_send(r.message_id, ME)
+        s.finish_send(r.message_id, StateChange(SERVER))
+    sink = RecordingSink()
+    status = SendStatus(sink, s)
+    with ThreadPoolExecutor(6) as pool:
+        list(pool.map(lambda r: status.publish("alice", EventType.MESSAGE_ACK,
+                                               {"messageId": r.message_id, "status": "played"}), rows))
+    wait_until(lambda: all(s.get_send(r.message_id).state == READ for r in rows))
+    assert len(sink.of_type("message.ack")) == 60, "every event passes on"
+    assert status_writer_for(s).batches <= 60

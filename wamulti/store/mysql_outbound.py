@@ -6,13 +6,14 @@ idempotency key meet at its unique index, and the loser returns the winner's row
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
 
 from ..errors import QueueFull
 from .base import DuplicateClient
 from .outbound import PRUNE_BATCH, OutboundRow, OutboundStore, StateChange, outbound_values
-from .outbound_sql import OutboundSQL
+from .outbound_sql import OutboundSQL, by_state
 from .rows import utcnow
 
 _BIN = "CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"
@@ -108,6 +109,11 @@ class MySQLOutbound(OutboundStore):
         change = StateChange(state, reason, chat, wa_message_id, sent_at)
         with self._tx() as cur:
             return cur.execute(*_SQL.move(message_id, change, utcnow())) > 0
+
+    def advance_sends(self, changes: Sequence[tuple[str, str]]) -> int:
+        now = utcnow()
+        with self._tx() as cur:
+            return sum(cur.execute(*_SQL.advance(state, ids, now)) for state, ids in by_state(changes))
 
     def fail_open_sends(self, client_id: str, state: str, reason: str, created_before: datetime | None = None,
                         owner: str | None = None) -> list[OutboundRow]:

@@ -126,6 +126,11 @@ class OutboundStore(ABC):
         """Move a row forward to `state` (never back), with what is known; False if it did not move."""
 
     @abstractmethod
+    def advance_sends(self, changes: Sequence[tuple[str, str]]) -> int:
+        """Move each (message_id, state) forward in one transaction (a row already past the state stays);
+        how many rows moved."""
+
+    @abstractmethod
     def fail_open_sends(self, client_id: str, state: str, reason: str, created_before: datetime | None = None,
                         owner: str | None = None) -> list[OutboundRow]:
         """Every row of the client in `state` (created before `created_before`, claimed by `owner` or by

@@ -4,16 +4,24 @@ cursor, how a race for an idempotency key shows) and how times are stored."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
-from .outbound import (OUTBOUND_COLUMNS, FAILED, OPEN, QUEUED, SENDING, OutboundRow, StateChange, lower_states,
-                       outbound_from_row, short_reason)
+from .outbound import (OUTBOUND_COLUMNS, FAILED, OPEN, QUEUED, RANK, SENDING, OutboundRow, StateChange,
+                       lower_states, outbound_from_row, short_reason)
 
 
 def _quoted(states) -> str:
     return ", ".join(f"'{s}'" for s in states)
+
+
+def by_state(changes: Sequence[tuple[str, str]]) -> list[tuple[str, list[str]]]:
+    """(message_id, state) pairs as (state, ids), in the order of the statuses (a later one wins anyway)."""
+    grouped: dict[str, list[str]] = {}
+    for message_id, state in changes:
+        grouped.setdefault(state, []).append(message_id)
+    return sorted(grouped.items(), key=lambda item: RANK[item[0]])
 
 
 class OutboundSQL:
@@ -45,6 +53,12 @@ class OutboundSQL:
         return (self._move.replace("{lower}", _quoted(lower_states(change.state))),
                 (change.state, short_reason(change.reason), change.chat, change.wa_message_id, t(change.sent_at),
                  t(now), message_id))
+
+    def advance(self, state: str, message_ids: list[str], now: datetime) -> tuple[str, tuple]:
+        """Rows moved forward to `state` (acks): one statement for many."""
+        return (f"UPDATE outbound SET state = {self.p}, updated_at = {self.p} WHERE message_id IN "
+                f"({', '.join([self.p] * len(message_ids))}) AND state IN ({_quoted(lower_states(state))})",
+                (state, self.write_time(now), *message_ids))
 
     def claim_args(self, message_id: str, owner: str, now: datetime) -> tuple:
         return owner, self.write_time(now), message_id

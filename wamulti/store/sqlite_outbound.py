@@ -6,12 +6,13 @@ idempotency lookup and the insert of one enqueue are one serialised step.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
 
 from ..errors import QueueFull
 from .outbound import PRUNE_BATCH, OutboundRow, OutboundStore, StateChange, outbound_values
-from .outbound_sql import OutboundSQL
+from .outbound_sql import OutboundSQL, by_state
 from .rows import utcnow
 from .sqlite_outbox import read_time, text_time
 
@@ -82,6 +83,11 @@ class SQLiteOutbound(OutboundStore):
         change = StateChange(state, reason, chat, wa_message_id, sent_at)
         with self._tx(immediate=True) as con:
             return con.execute(*_SQL.move(message_id, change, utcnow())).rowcount > 0
+
+    def advance_sends(self, changes: Sequence[tuple[str, str]]) -> int:
+        now = utcnow()
+        with self._tx(immediate=True) as con:
+            return sum(con.execute(*_SQL.advance(state, ids, now)).rowcount for state, ids in by_state(changes))
 
     def fail_open_sends(self, client_id: str, state: str, reason: str, created_before: datetime | None = None,
                         owner: str | None = None) -> list[OutboundRow]:
