@@ -37,6 +37,7 @@ from .waiters import Waiters
 log = logging.getLogger(__name__)
 
 IDLE_WAIT = 1.0  # seconds between looks at a client that is not READY (or a store that was down)
+LINGER = 2.0  # seconds an idle queue thread waits for new work before it ends
 EXPIRE_EVERY = 1.0  # seconds between looks for expired rows (not every pass: a pass follows every send)
 OUTCOME_UNKNOWN, EXPIRED = "outcome_unknown", "expired"
 
@@ -278,8 +279,11 @@ class Dispatcher:
             self._expire()
         ready = self._ready()
         with self._cond:
-            if not self._running or not self._known:
+            if not self._running:
                 return False
+            if not self._known:  # a while for more before the thread ends: a steady trickle keeps one thread
+                self._cond.wait(LINGER)
+                return self._running and bool(self._known)
         if ready is None:
             return self._idle(IDLE_WAIT)
         wait = self._dispatch(*ready)
