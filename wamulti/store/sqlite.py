@@ -114,7 +114,8 @@ class SQLiteStore(SQLiteOutbox, SQLiteOutbound, SessionStore):
         finally:
             with self._in_use:
                 self._active -= 1
-                self._in_use.notify_all()
+                if self._closed and not self._active:
+                    self._in_use.notify_all()  # close() waits for this
 
     @contextmanager
     def _read(self):

@@ -3,8 +3,8 @@
 SQLite lets one transaction write at a time; threads that each BEGIN IMMEDIATE on their own
 connection meet at the file lock and wait in SQLite's sleeping busy handler (1, 2, 5 ... 100 ms),
 so under load most of their time is sleep. Here a write takes a process lock instead (woken at
-once when free) and runs in a SAVEPOINT of the transaction that is open on the one write
-connection. The thread that finds nobody else waiting commits, for itself and every write that
+once when free) and runs in the transaction that is open on the one write connection (beginning it,
+or joining it in a SAVEPOINT). The thread that finds nobody else waiting commits, for itself and every write that
 joined the transaction before it; the others wait for that commit. So N writes arriving together
 cost one commit, and a write still returns only once it is committed (durability unchanged).
 
@@ -66,14 +66,14 @@ class GroupCommit:
         with self._lock:
             with self._count_lock:
                 self._waiting -= 1
-            batch = self._join()
+            batch, first = self._join()
             con = self._con
             try:
                 yield con
             except BaseException:
-                self._undo(con, batch)
+                self._undo(con, batch, first)
                 raise
-            self._release(con, batch)
+            self._release(con, batch, first)
         if not batch.done.wait(COMMIT_WAIT):
             raise BatchFailed(sqlite3.OperationalError("commit not seen in time"))
         if batch.error is not None:
@@ -86,22 +86,28 @@ class GroupCommit:
                 self._con.close()
                 self._con = None
 
-    def _join(self) -> _Batch:
-        """Under _lock: the open batch (begun if none) with a savepoint for one more write."""
+    def _join(self) -> tuple[_Batch, bool]:
+        """Under _lock: the open batch (begun if none) and whether this write begins it; a write that
+        joins a batch gets a savepoint (the first needs none: undoing it undoes the transaction)."""
         if self._con is None:
             self._con = self._connect()
+        first = self._batch is None
         try:
-            if self._batch is None:
+            if first:
                 self._con.execute("BEGIN IMMEDIATE")
                 self._batch = _Batch()
-            self._con.execute("SAVEPOINT write")
+            else:
+                self._con.execute("SAVEPOINT write")
         except sqlite3.Error as exc:
             self._abort(exc)
             raise
-        return self._batch
+        return self._batch, first
 
-    def _undo(self, con: sqlite3.Connection, batch: _Batch) -> None:
+    def _undo(self, con: sqlite3.Connection, batch: _Batch, first: bool) -> None:
         """Under _lock: the block raised; its writes are undone, the batch goes on (or ends here)."""
+        if first:  # alone in its transaction (nobody joins while it holds the lock): end it
+            self._abort(None)
+            return
         try:
             con.execute("ROLLBACK TO write")
             con.execute("RELEASE write")
@@ -113,9 +119,10 @@ class GroupCommit:
             return
         self._commit_if_last(batch)
 
-    def _release(self, con: sqlite3.Connection, batch: _Batch) -> None:
+    def _release(self, con: sqlite3.Connection, batch: _Batch, first: bool) -> None:
         try:
-            con.execute("RELEASE write")
+            if not first:
+                con.execute("RELEASE write")
         except sqlite3.Error as exc:
             self._abort(exc)
             return
@@ -137,8 +144,8 @@ class GroupCommit:
         self._batch = None
         batch.finish()
 
-    def _abort(self, error: sqlite3.Error) -> None:
-        """Under _lock: the open batch is lost; every write in it fails."""
+    def _abort(self, error: sqlite3.Error | None) -> None:
+        """Under _lock: the open batch is rolled back; every write in it fails with `error`."""
         batch, self._batch = self._batch, None
         if self._con is not None and self._con.in_transaction:
             try:
