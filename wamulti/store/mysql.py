@@ -132,6 +132,9 @@ class MySQLStore(MySQLOutbox, MySQLOutbound, SessionStore):
             self._pool = PooledDB(
                 creator=pymysql, mincached=1, maxcached=settings.db_pool_size,
                 maxconnections=settings.db_pool_size, blocking=True, ping=1,
+                # _tx ends every transaction itself (commit or rollback): no rollback on return, which
+                # the pool would send while holding its lock, a round trip that serialises every return
+                reset=False,
                 host=settings.db_host, port=settings.db_port, user=settings.db_user,
                 password=settings.db_password, database=settings.db_name, charset="utf8mb4",
                 autocommit=False, connect_timeout=CONNECT_TIMEOUT, read_timeout=IO_TIMEOUT,
