@@ -114,6 +114,16 @@ def _code(exc: Exception) -> int | None:
     return exc.args[0] if exc.args and isinstance(exc.args[0], int) else None
 
 
+def _in_transaction(con) -> None:
+    """Tell DBUtils a transaction is open, without the round trip of a BEGIN statement.
+
+    Outside a transaction DBUtils' SteadyDB replaces a connection lost under a statement and runs
+    the statement again on the new one; inside one that would commit the later statements without
+    the earlier ones (a half write), so it must raise instead. (The connection was pinged as it left
+    the pool, so one lost while idle is replaced before the first statement.)"""
+    con._con._transaction = True  # dbutils 3.2 (pinned): what SteadyDBConnection.begin() sets
+
+
 def _is_connection_error(exc: Exception) -> bool:
     if isinstance(exc, (pymysql.err.InterfaceError, TooManyConnections, ConnectionError, OSError)):
         return True
@@ -164,6 +174,7 @@ class MySQLStore(MySQLOutbox, MySQLOutbound, SessionStore):
             con = self._pool.connection()
         except Exception as exc:
             raise self._translate(exc) from None
+        _in_transaction(con)
         try:
             with con.cursor() as cur:
                 yield cur
