@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from concurrent.futures import ThreadPoolExecutor
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
@@ -19,12 +19,12 @@ from wamulti.events.model import EventType
 from wamulti.store.outbound import DELIVERED, FAILED, QUEUED, READ, SENDING, SERVER, OutboundRow, StateChange
 from wamulti.store.rows import utcnow
 from wamulti.worker import READY
-from wamulti.worker import queue_upkeep
+from wamulti.worker import outbound, queue_upkeep
 from wamulti.worker.hearing import Hearing
 from wamulti.worker.instance import instance_id
 from wamulti.worker.outbound import Dispatcher, SendOptions
 from wamulti.worker.queue_upkeep import QueueUpkeep
-from wamulti.worker.sender import new_message_id
+from wamulti.worker.sender import Sent, new_message_id
 from wamulti.worker.sendstatus import SendStatus, status_writer_for
 from wamulti.worker.waiters import Waiters
 
@@ -159,3 +159,34 @@ def test_acks_from_many_threads_reach_their_rows_through_one_writer(two_clients)
     wait_until(lambda: all(s.get_send(r.message_id).state == READ for r in rows))
     assert len(sink.of_type("message.ack")) == 60, "every event passes on"
     assert status_writer_for(s).batches <= 60
+
+
+class ShutDownSender:
+    """Test double of a Sender whose pool is shut down (the run is ending): it takes nothing."""
+
+    def submit(self, session, row, lane) -> bool:
+        return False
+
+
+def test_a_next_row_claimed_as_its_run_ended_is_sent_later_only_if_still_sending(two_clients, monkeypatch):
+    s = two_clients
+    first, second, third = enqueue(s, text="one"), enqueue(s, text="two"), enqueue(s, text="three")
+    dispatcher = Dispatcher("alice", s, Waiters(2), Hearing("alice", RecordingSink()), SendOptions(owner=ME),
+                            lambda: ("session", ShutDownSender()))
+    dispatcher.start()
+    wait_until(lambda: dispatcher._loaded)
+    dispatcher.stop()
+    assert dispatcher.join(5)
+    with dispatcher._cond:  # as the queue thread hands the first row out
+        dispatcher._running = True
+        dispatcher._pending[first.recipient].popleft()
+    assert dispatcher.take(first)
+    dispatcher.record(first, Sent(first.message_id, "WA1", "x@s.whatsapp.net", datetime.now(timezone.utc)))
+    assert s.get_send(second.message_id).state == SENDING, "claimed with the first one's outcome"
+    with dispatcher._cond:  # the pool took nothing: it went back to the queue, where the thread takes it next
+        assert dispatcher._pending[second.recipient].popleft() == second
+    assert dispatcher.take(second), "handed over at once: no look needed"
+    dispatcher.record(second, Sent(second.message_id, "WA2", "x@s.whatsapp.net", datetime.now(timezone.utc)))
+    monkeypatch.setattr(outbound, "FRESH_CLAIM", 0.0)  # the third waited past the bound in the queue
+    s.fail_open_sends("alice", SENDING, "outcome_unknown")  # as upkeep does to a row sending that long
+    assert not dispatcher.take(third), "failed meanwhile: not sent"

@@ -38,7 +38,8 @@ log = logging.getLogger(__name__)
 
 IDLE_WAIT = 1.0  # seconds between looks at a client that is not READY (or a store that was down)
 LINGER = 2.0  # seconds an idle queue thread waits for new work before it ends
-EXPIRE_EVERY = 1.0  # seconds between looks for expired rows (not every pass: a pass follows every send)
+EXPIRE_EVERY = 1.0
+FRESH_CLAIM = 60.0  # seconds within which a row claimed with the send before it is sent without a look  # seconds between looks for expired rows (not every pass: a pass follows every send)
 OUTCOME_UNKNOWN, EXPIRED = "outcome_unknown", "expired"
 
 
@@ -92,7 +93,7 @@ class Dispatcher:
         self._pending: dict[str, deque[OutboundRow]] = {}  # recipient -> rows in order
         self._known: set[str] = set()  # ids of rows pending or in flight
         self._busy: dict[str, str] = {}  # recipient -> id of its send under way
-        self._claimed: set[str] = set()  # ids marked sending with the send before them (see record)
+        self._claimed: dict[str, float] = {}  # ids marked sending with the send before them -> when
         self._retry: set[str] = set()  # ids the store did not let a send thread take: queued again
         self._loaded = False  # the store's open rows were read in this process
         self._next_expiry = 0.0  # monotonic time of the next look for expired rows
@@ -176,17 +177,26 @@ class Dispatcher:
     # ---- the send threads (Lane) ---------------------------------------------------------------
     def take(self, row: OutboundRow) -> bool:
         with self._cond:
-            if row.message_id in self._claimed:  # marked sending already, with the send before it
-                self._claimed.discard(row.message_id)
-                return True
+            claimed_at = self._claimed.pop(row.message_id, None)
         try:
+            if claimed_at is not None:  # marked sending already, with the send before it
+                # handed over at once, as usual; one that waited (its run ended) is checked: upkeep
+                # may have failed it as outcome_unknown meanwhile
+                fresh = time.monotonic() - claimed_at < FRESH_CLAIM
+                return fresh or self._still_sending(row)
             if self._store.claim_send(row.message_id, self._options.owner):
                 return True
         except StoreError as exc:  # not taken: it goes back to the head of its recipient's queue
             log.warning("[%s] send %s not started (store: %s)", self.client_id, row.message_id, exc)
             with self._cond:
                 self._retry.add(row.message_id)
+                if claimed_at is not None:
+                    self._claimed[row.message_id] = claimed_at
         return False  # else the row is no longer queued (expired meanwhile): not ours to send
+
+    def _still_sending(self, row: OutboundRow) -> bool:
+        stored = self._store.get_send(row.message_id)
+        return stored is not None and stored.state == SENDING
 
     def record(self, row: OutboundRow, outcome: Outcome) -> bool:
         """Store the outcome and, in the same write, mark the chat's next row sending, which then goes
@@ -223,7 +233,7 @@ class Dispatcher:
         session, sender = ready
         with self._cond:
             if claimed:
-                self._claimed.add(following.message_id)
+                self._claimed[following.message_id] = time.monotonic()
         if not claimed or not sender.submit(session, following, self):
             self._requeue(following)  # a claimed row stays ours (in _claimed): take() needs no write
 
