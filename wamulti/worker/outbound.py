@@ -26,12 +26,12 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from ..backends.base import BackendSession
-from ..errors import DomainError, RecipientNotOnWhatsApp, Upstream
 from ..store.base import SessionStore, StoreError
-from ..store.outbound import FAILED, IDEMPOTENCY_HOURS, QUEUED, SENDING, SERVER, OutboundRow, StateChange
+from ..store.outbound import FAILED, IDEMPOTENCY_HOURS, QUEUED, SENDING, OutboundRow
 from ..store.rows import utcnow
 from .hearing import Hearing
-from .sender import SEND_THREADS, Outcome, Sender, Sent, new_message_id
+from .outcome import expiry_error, outcome_change
+from .sender import SEND_THREADS, Outcome, Sender, new_message_id
 from .waiters import Waiters
 
 log = logging.getLogger(__name__)
@@ -200,7 +200,8 @@ class Dispatcher:
 
     def record(self, row: OutboundRow, outcome: Outcome) -> bool:
         """Store the outcome and, in the same write, mark the chat's next row sending, which then goes
-        at once: a chat's sends follow each other without a pass of the queue thread in between."""
+        at once: a chat's sends follow each other without a pass of the queue thread in between. With
+        no next row yet, the chat is free from here on."""
         ready, following = self._ready(), None
         if ready is not None:
             following = self._following(row)
@@ -212,7 +213,18 @@ class Dispatcher:
             claimed = False
         if following is not None:
             self._go_on(row, following, claimed, ready)
+        else:
+            self._free(row)
         return self._waiters.tell(row.message_id, outcome)
+
+    def _free(self, row: OutboundRow) -> None:
+        """The outcome is stored: the chat may go on (a row accepted meanwhile need not wait for this
+        thread to publish the acks and release it)."""
+        with self._cond:
+            if self._busy.get(row.recipient) == row.message_id:
+                del self._busy[row.recipient]
+                if row.recipient in self._pending:
+                    self._cond.notify_all()
 
     def _following(self, row: OutboundRow) -> OutboundRow | None:
         """The chat's next row if it may go now (running, under the rate cap, not expired), taken off."""
@@ -362,23 +374,3 @@ class Dispatcher:
                 if not queue:
                     del self._pending[row.recipient]
             self._known.discard(row.message_id)
-
-
-def outcome_change(outcome: Outcome) -> StateChange:
-    """The row's change for how its send ended: WhatsApp's answer to a send is its server ack."""
-    if isinstance(outcome, Sent):
-        return StateChange(SERVER, chat=outcome.to, wa_message_id=outcome.wa_message_id,
-                           sent_at=outcome.timestamp.replace(tzinfo=None))
-    return StateChange(FAILED, reason=failure_reason(outcome))
-
-
-def failure_reason(error: DomainError) -> str:
-    """The stored reason of a failed send: a code first, then the sentence."""
-    if isinstance(error, RecipientNotOnWhatsApp):
-        return f"recipient_not_on_whatsapp: {error.message}"
-    return f"upstream_error: {error.message}"
-
-
-def expiry_error(expiry: float) -> DomainError:
-    return Upstream(f"Not sent within {expiry:g} seconds of being accepted (expired); nothing was sent.")
-
