@@ -4,7 +4,10 @@
                                # p99 of GET /api/clients/<id> during the run <= 50 ms
 
 After: this tree, callers send with `"wait": false` (16 keep-alive callers); completed/s counts from
-the first accept to the last `sentAt`. Before: the seed (commit BEFORE, unpacked with `git archive`)
+the first accept to the last `sentAt`. The same server first answers the same 3,000 bodies on a
+bare endpoint of its stack (waitress, Flask, auth, JSON parsing, no registry: bench/bare_server.py),
+with the same callers: the ceiling an accept is read against (accept_ratio), since the callers and
+the server share the machine's cores; server CPU per request of both is shown too. Before: the seed (commit BEFORE, unpacked with `git archive`)
 on the same machine in the same run, its simulator given the same 0.3 s send delay, 16 callers
 each waiting for its send (the seed's only mode), for BEFORE_SENDS sends. Each chat (one recipient
 per client, off the simulated network) takes its messages one at a time: 100 chats x 1/0.3 s is the
@@ -20,6 +23,7 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -29,7 +33,7 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-from bench.common import ROOT, ServerProcess, report, start_mariadb
+from bench.common import ROOT, ServerProcess, cpu_seconds, report, start_mariadb
 
 BEFORE = "d483481"  # main before the queue: every send holds a request thread
 CLIENTS, SENDS, BEFORE_SENDS, CALLERS = 100, 3000, 600, 16
@@ -64,6 +68,24 @@ class SeedServer(ServerProcess):
             return False
 
 
+class BareStackServer(ServerProcess):
+    """The tree's real server plus its bare endpoint (bench/bare_server.py), started from `root`."""
+
+    def start(self, timeout: float = 30.0):
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self._log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen([sys.executable, "-m", "bench.bare_server"], cwd=self.root, env=self.env,
+                                     stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT)
+        self.wait_for(lambda: self._answers(), timeout, "server up")
+        return self
+
+    def _answers(self) -> bool:
+        try:
+            return self.request("GET", "/healthz", key=None, timeout=2).status in (200, 503)
+        except OSError:
+            return False
+
+
 def unpack(rev: str, into: Path) -> Path:
     into.mkdir()
     archive = subprocess.run(["git", "archive", rev], cwd=ROOT, check=True, capture_output=True).stdout
@@ -83,7 +105,8 @@ def bodies(count: int, wait: bool) -> list[bytes]:
                         **({} if wait else {"wait": False})}).encode() for i in range(count)]
 
 
-def post_all(server: ServerProcess, payloads: list[bytes]) -> tuple[float, list[dict], int]:
+def post_all(server: ServerProcess, payloads: list[bytes], path: str = "/api/messages/send"
+             ) -> tuple[float, list[dict], int]:
     """CALLERS keep-alive callers post every payload once: (seconds, answers, errors)."""
     answers: list[dict] = []
     errors = [0]
@@ -93,7 +116,7 @@ def post_all(server: ServerProcess, payloads: list[bytes]) -> tuple[float, list[
     def caller(n: int) -> None:
         conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
         for body in payloads[n::CALLERS]:
-            conn.request("POST", "/api/messages/send", body=body, headers=headers)
+            conn.request("POST", path, body=body, headers=headers)
             resp = conn.getresponse()
             data = resp.read()
             with lock:
@@ -142,28 +165,48 @@ def completed_at(server: ServerProcess, message_id: str) -> float | None:
 def run_after(tmp: Path, base: str | None = None, db: dict | None = None) -> dict:
     """This tree's queue, or (`base`) commit base's; on SQLite, or on the database of `db` (DB_* settings)."""
     env, name = {**ENV, **(db or {})}, f"{base or 'after'}-{'mariadb' if db else 'sqlite'}"
-    server = ServerProcess(tmp / name, env)
-    if base is not None:  # another commit's wsgi.py, unpacked once
+    server = BareStackServer(tmp / name, env)
+    if base is not None:  # another commit's tree, unpacked once
         tree = tmp / f"tree-{base}"
         server.root = tree if tree.exists() else unpack(base, tree)
     server.start()
     try:
         make_clients(server)
+        payloads = bodies(SENDS, wait=False)
+        bare = timed(server, lambda: post_all(server, payloads, "/api/bench/bare"))
         prober = Prober(server)
         prober.start()
         began_wall = time.time()
-        seconds, answers, errors = post_all(server, bodies(SENDS, wait=False))
-        last_per_chat = {a["to"]: a["messageId"] for a in answers}  # one chat per client, in order
-        server.wait_for(lambda: all(completed_at(server, i) is not None for i in last_per_chat.values()), 120,
-                        "every send done")
-        done = max(completed_at(server, i) for i in last_per_chat.values())
+        (seconds, answers, errors), accept_cpu = timed(server, lambda: post_all(server, payloads))
+        done = wait_done(server, answers)
         prober.stop.set()
         prober.join()
-        return {"run": f"{base or 'after'} (queue, wait:false, {'MariaDB' if db else 'SQLite'})", "sends": len(answers), "errors": errors,
-                "accepted_per_s": round(len(answers) / seconds, 1),
-                "completed_per_s": round(len(answers) / (done - began_wall), 1), "get_client_p99_ms": prober.p99_ms()}
+        (bare_seconds, bare_answers, _), bare_cpu = bare
+        accepted, ceiling = len(answers) / seconds, len(bare_answers) / bare_seconds
+        return {"run": f"{base or 'after'} (queue, wait:false, {'MariaDB' if db else 'SQLite'})",
+                "sends": len(answers), "errors": errors, "bare_per_s": round(ceiling, 1),
+                "accepted_per_s": round(accepted, 1), "accept_ratio": round(accepted / ceiling, 2),
+                "completed_per_s": round(len(answers) / (done - began_wall), 1),
+                "get_client_p99_ms": prober.p99_ms(),
+                "server_cpu_ms_bare": round(bare_cpu * 1000 / len(payloads), 2),
+                "server_cpu_ms_accept": round(accept_cpu * 1000 / len(payloads), 2)}
     finally:
         server.close()
+
+
+def timed(server: ServerProcess, work):
+    """(work(), the server's CPU seconds meanwhile)."""
+    before = cpu_seconds(server.proc.pid)
+    result = work()
+    return result, cpu_seconds(server.proc.pid) - before
+
+
+def wait_done(server: ServerProcess, answers: list[dict]) -> float:
+    """When the last send went out (wall clock): one chat per client, so the last per chat is the last."""
+    last_per_chat = {a["to"]: a["messageId"] for a in answers}
+    server.wait_for(lambda: all(completed_at(server, i) is not None for i in last_per_chat.values()), 120,
+                    "every send done")
+    return max(completed_at(server, i) for i in last_per_chat.values())
 
 
 def run_before(tmp: Path) -> dict:
@@ -176,8 +219,9 @@ def run_before(tmp: Path) -> dict:
         prober.stop.set()
         prober.join()
         return {"run": f"before ({BEFORE}, waiting sends)", "sends": len(answers), "errors": errors,
-                "accepted_per_s": round(len(answers) / seconds, 1),
-                "completed_per_s": round(len(answers) / seconds, 1), "get_client_p99_ms": prober.p99_ms()}
+                "bare_per_s": "", "accepted_per_s": round(len(answers) / seconds, 1), "accept_ratio": "",
+                "completed_per_s": round(len(answers) / seconds, 1), "get_client_p99_ms": prober.p99_ms(),
+                "server_cpu_ms_bare": "", "server_cpu_ms_accept": ""}
     finally:
         server.close()
 
@@ -204,7 +248,8 @@ def main() -> None:
         if args.mariadb:
             rows += on_mariadb(Path(tmp), args.base)
     report("sends", rows, {"clients": CLIENTS, "sim_send_delay_s": 0.3, "callers": CALLERS,
-                           "targets": ">= 300 completed/s, >= 1,000 accepted/s, p99 GET client <= 50 ms"})
+                           "targets": ">= 300 completed/s, >= 1,000 accepted/s, p99 GET client <= 50 ms",
+                           "load_average": " ".join(f"{x:.2f}" for x in os.getloadavg()), "cores": os.cpu_count()})
 
 
 if __name__ == "__main__":

@@ -188,3 +188,16 @@ def test_waiting_takes_a_slot_and_with_none_free_the_answer_comes_at_once():
     threading.Timer(0.05, lambda: waiters.tell("M1", "sent")).start()
     assert waiters.wait("M1", 2) == (True, "sent")
     assert not waiters.tell("M1", "again"), "no one waits any more"
+
+
+def test_a_chats_next_send_is_claimed_in_the_write_of_the_one_before(ready, sqlite_store, monkeypatch):
+    worker, session, _ = ready()
+    session.send_delay = 0.1
+    claimed = []
+    real_claim = sqlite_store.claim_send
+    monkeypatch.setattr(sqlite_store, "claim_send", lambda *args: claimed.append(args[0]) or real_claim(*args))
+    answers = [worker.submit(JID_A, f"m{i}") for i in range(5)]
+    wait_until(lambda: all(worker._store.get_send(a.message_id).state == SERVER for a in answers))
+    assert [t for _, t in sent_texts(session)] == [f"m{i}" for i in range(5)]
+    assert claimed == [answers[0].message_id], "the rest went on from the send before, without a claim of their own"
+    assert [worker._store.get_send(a.message_id).attempts for a in answers] == [1] * 5

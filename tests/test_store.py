@@ -148,7 +148,7 @@ def test_reopening_keeps_rows_applies_each_migration_once_on_innodb_utf8mb4(mari
     con = mariadb.root()
     with con.cursor() as cur:
         cur.execute(f"SELECT version FROM `{settings.db_name}`.schema_version ORDER BY version")
-        assert cur.fetchall() == ((1,), (2,), (3,), (4,))
+        assert cur.fetchall() == ((1,), (2,), (3,), (4,), (5,))
         cur.execute("SELECT engine, table_collation FROM information_schema.tables WHERE table_schema=%s",
                     (settings.db_name,))
         assert all(engine == "InnoDB" and collation.startswith("utf8mb4") for engine, collation in cur.fetchall())
@@ -222,3 +222,21 @@ def test_open_store_retries_unreachable_database_then_gives_up_without_logging_p
     assert 1.5 < time.monotonic() - started < 8
     tries = [r for r in caplog.records if "not reachable" in r.getMessage()]
     assert len(tries) >= 2 and all("secret-pw" not in r.getMessage() for r in caplog.records)
+
+
+def test_a_connection_lost_mid_transaction_writes_nothing_of_it(mariadb):
+    store = open_store(mariadb.settings(mariadb.new_database(), db_pool_size=1))
+    root = mariadb.root()
+    insert = "INSERT INTO clients (client_id, state, created_at, updated_at) VALUES (%s, 'READY', NOW(), NOW())"
+    with pytest.raises(StoreUnavailable):
+        with store._tx() as cur:
+            cur.execute(insert, ("one",))
+            cur.execute("SELECT CONNECTION_ID()")
+            with root.cursor() as admin:
+                admin.execute(f"KILL {cur.fetchone()[0]}")
+            cur.execute(insert, ("two",))  # must not run alone on a new connection
+    assert store.list_clients() == [], "neither half of the transaction is stored"
+    store.create_client(ClientRecord("after", "READY"))  # the pool has a working connection again
+    assert [c.client_id for c in store.list_clients()] == ["after"]
+    root.close()
+    store.close()

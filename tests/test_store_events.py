@@ -181,7 +181,7 @@ def test_the_outbox_migration_is_applied_once(mariadb):
     con = mariadb.root()
     with con.cursor() as cur:
         cur.execute(f"SELECT version FROM `{settings.db_name}`.schema_version ORDER BY version")
-        assert cur.fetchall() == ((1,), (2,), (3,), (4,))
+        assert cur.fetchall() == ((1,), (2,), (3,), (4,), (5,))
     con.close()
     for s in stores:
         s.close()

@@ -172,7 +172,7 @@ def test_a_delete_that_reaches_a_run_on_its_way_out_still_removes_the_keys(tmp_p
     path = tmp_path / "alice.session"
     record = sqlite_store.create_client(ClientRecord("alice", CONNECTING, jid=JID))  # no keys anywhere
     persistence = PersistenceCountingForgets("alice", sqlite_store, path)
-    run = Run(Options("alice", fake_backend, None, path, 30.0, 1.0, 3.0), ClientView(record), persistence,
+    run = Run(Options("alice", fake_backend, None, path, 30.0, 3.0), ClientView(record), persistence,
               Hearing("alice", NoEvents()))
     assert not run.post(Stop(delete=False)), "a run that was never started must refuse: nobody would read it"
     run.open_inbox()

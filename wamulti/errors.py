@@ -59,10 +59,6 @@ class SendTimeout(DomainError):
         self.message_id = message_id
 
 
-class SendCancelled(DomainError):
-    """A send that never started (it waited behind one that timed out, or past its own deadline)."""
-
-
 class QueueFull(DomainError):
     """The client's outbound queue holds as many sends as it may; nothing was accepted."""
 

@@ -123,6 +123,7 @@ class _Service:
     registry: object
     events: object
     metrics: object
+    upkeep: object
 
     @classmethod
     def build(cls, settings: Settings, store) -> "_Service":
@@ -133,7 +134,9 @@ class _Service:
         from .events.service import EventService
         from .metrics import Metrics
         from .registry import ClientRegistry
+        from .worker.instance import instance_id
         from .worker.outbound import send_options
+        from .worker.queue_upkeep import QueueUpkeep
 
         metrics = Metrics()
         store = metrics.wrap_store(store)  # closed through the wrapper: close() passes through
@@ -147,14 +150,19 @@ class _Service:
         if settings.webhook_url:
             log.info("global webhook: events %s to %s", ",".join(settings.webhook_events),
                      where(settings.webhook_url))
+        sink = metrics.wrap_sink(events)
         registry = ClientRegistry(store=store, backend=backend, prompter=prompter, data_dir=settings.data_dir,
-                                  pairing_timeout=settings.pairing_timeout, events=metrics.wrap_sink(events),
-                                  send_options=send_options(settings), wait_slots=settings.http_threads // 2)
+                                  pairing_timeout=settings.pairing_timeout, events=sink,
+                                  send_options=send_options(settings, instance_id(settings.data_dir)),
+                                  wait_slots=settings.http_threads // 2)
         metrics.watch(registry, events)
-        return cls(store, backend, prompter, registry, events, metrics)
+        upkeep = QueueUpkeep(store, sink, settings.send_expiry)  # expiry and pruning for every client
+        upkeep.start()
+        return cls(store, backend, prompter, registry, events, metrics, upkeep)
 
     def close(self) -> None:
         self.registry.stop_all()
+        self.upkeep.stop()
         self.events.stop()  # after the clients, whose last state changes are events too
         self.prompter.close()
         self.backend.close()

@@ -59,7 +59,6 @@ DOMAIN_STATUS = {
     domain.NotReady: (503, "client_not_ready"),
     domain.RecipientNotOnWhatsApp: (422, "recipient_not_on_whatsapp"),
     domain.SendTimeout: (504, "send_timeout"),
-    domain.SendCancelled: (503, "send_cancelled"),
     domain.QueueFull: (429, "queue_full"),
     domain.IdempotencyKeyReused: (422, "idempotency_key_reused"),
 }
@@ -105,8 +104,6 @@ def handle_domain_error(exc: domain.DomainError) -> Response:
         body["messageId"] = exc.message_id  # the outcome is unknown: this id tells it later
     if isinstance(exc, domain.QueueFull):
         headers["Retry-After"] = str(QUEUE_RETRY_SECONDS)  # nothing was accepted: retrying is safe
-    if isinstance(exc, domain.SendCancelled):
-        headers["Retry-After"] = str(FAST_RETRY_SECONDS)  # nothing was sent: retrying is safe
     return json_error(status, body, headers)
 
 

@@ -41,9 +41,9 @@ ERRORS: dict[int, ErrorSpec] = {
                    RETRY_AFTER),
     500: ErrorSpec(("internal_error",), "A bug; logged on the server only."),
     502: ErrorSpec(("upstream_error",), "WhatsApp refused or failed the send, or the lookup of the number failed."),
-    503: ErrorSpec(("client_not_ready", "store_unavailable", "send_cancelled"), "The client is not READY "
-                   "(currentState says why), the database is unreachable (nothing was changed), or a send was "
-                   "cancelled before it started (nothing was sent).", RETRY_AFTER, currentState=CURRENT_STATE),
+    503: ErrorSpec(("client_not_ready", "store_unavailable"), "The client is not READY (currentState says "
+                   "why), or the database is unreachable (nothing was changed).", RETRY_AFTER,
+                   currentState=CURRENT_STATE),
     504: ErrorSpec(("send_timeout",), "The send was under way when SEND_TIMEOUT passed: it may still go out. "
                    "Its outcome arrives as a message.ack event with this messageId.",
                    messageId=(str, Field(description="wamulti's id of the send, given before it started."))),

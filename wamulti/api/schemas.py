@@ -9,6 +9,7 @@ our validator, so what the document promises is what the code checks.
 from __future__ import annotations
 
 import copy
+from types import MappingProxyType
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, model_validator
@@ -139,7 +140,10 @@ def _idempotency_key(raw: str) -> str:
 
 class CachedSchema(BaseModel):
     """A model whose JSON schema is made once per class and set of arguments: flask-openapi3 asks for the
-    schema of a header or query model on every request it validates (a fifth of a send's CPU)."""
+    schema of a header or query model on every request it validates (a fifth of a send's CPU).
+
+    That per-request call (no arguments) only reads the schema, so it gets one frozen copy shared by
+    all requests; calls with arguments (the OpenAPI document's) get a copy of their own to change."""
 
     @classmethod
     def model_json_schema(cls, *args, **kwargs) -> dict:
@@ -149,8 +153,18 @@ class CachedSchema(BaseModel):
             setattr(cls, "_schema_cache", cache)
         key = (args, tuple(sorted(kwargs.items())))
         if key not in cache:
-            cache[key] = super().model_json_schema(*args, **kwargs)
-        return copy.deepcopy(cache[key])  # callers may change what they get
+            schema = super().model_json_schema(*args, **kwargs)
+            cache[key] = _frozen(schema) if not args and not kwargs else schema
+        return cache[key] if not args and not kwargs else copy.deepcopy(cache[key])
+
+
+def _frozen(value):
+    """A JSON value that cannot be changed: mappings read-only, lists as tuples."""
+    if isinstance(value, dict):
+        return MappingProxyType({k: _frozen(v) for k, v in value.items()})
+    if isinstance(value, list):
+        return tuple(_frozen(v) for v in value)
+    return value
 
 
 class SendHeaders(CachedSchema):

@@ -16,7 +16,7 @@ from dbutils.pooled_db import PooledDB, TooManyConnections
 
 from .base import (ClientRecord, DuplicateClient, SessionStore, Snapshot, SnapshotMeta, SnapshotWrite, StoreError,
                    StoreUnavailable)
-from .mysql_outbound import OUTBOUND_TABLE, MySQLOutbound
+from .mysql_outbound import OUTBOUND_OWNER, OUTBOUND_TABLE, MySQLOutbound
 from .mysql_outbox import OUTBOX_TABLES, MySQLOutbox
 from .rows import COLUMNS, record_from_row, row_values, stamped, utcnow
 
@@ -87,6 +87,7 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
         "ALTER TABLE session_snapshots ADD COLUMN IF NOT EXISTS generation BIGINT NOT NULL DEFAULT 0",
         "UPDATE session_snapshots SET generation = version",
     ]),
+    (5, OUTBOUND_OWNER),  # who took a send (its instance), and old rows found by state
 ]
 _UPSERT_CLIENT = (f"INSERT INTO clients ({COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s) "
                   "ON DUPLICATE KEY UPDATE phone=VALUES(phone), jid=VALUES(jid), state=VALUES(state), "
@@ -113,6 +114,16 @@ def _code(exc: Exception) -> int | None:
     return exc.args[0] if exc.args and isinstance(exc.args[0], int) else None
 
 
+def _in_transaction(con) -> None:
+    """Tell DBUtils a transaction is open, without the round trip of a BEGIN statement.
+
+    Outside a transaction DBUtils' SteadyDB replaces a connection lost under a statement and runs
+    the statement again on the new one; inside one that would commit the later statements without
+    the earlier ones (a half write), so it must raise instead. (The connection was pinged as it left
+    the pool, so one lost while idle is replaced before the first statement.)"""
+    con._con._transaction = True  # dbutils 3.2 (pinned): what SteadyDBConnection.begin() sets
+
+
 def _is_connection_error(exc: Exception) -> bool:
     if isinstance(exc, (pymysql.err.InterfaceError, TooManyConnections, ConnectionError, OSError)):
         return True
@@ -131,6 +142,9 @@ class MySQLStore(MySQLOutbox, MySQLOutbound, SessionStore):
             self._pool = PooledDB(
                 creator=pymysql, mincached=1, maxcached=settings.db_pool_size,
                 maxconnections=settings.db_pool_size, blocking=True, ping=1,
+                # _tx ends every transaction itself (commit or rollback): no rollback on return, which
+                # the pool would send while holding its lock, a round trip that serialises every return
+                reset=False,
                 host=settings.db_host, port=settings.db_port, user=settings.db_user,
                 password=settings.db_password, database=settings.db_name, charset="utf8mb4",
                 autocommit=False, connect_timeout=CONNECT_TIMEOUT, read_timeout=IO_TIMEOUT,
@@ -160,6 +174,7 @@ class MySQLStore(MySQLOutbox, MySQLOutbound, SessionStore):
             con = self._pool.connection()
         except Exception as exc:
             raise self._translate(exc) from None
+        _in_transaction(con)
         try:
             with con.cursor() as cur:
                 yield cur

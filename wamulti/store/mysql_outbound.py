@@ -6,13 +6,14 @@ idempotency key meet at its unique index, and the loser returns the winner's row
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
 
 from ..errors import QueueFull
 from .base import DuplicateClient
-from .outbound import (OUTBOUND_COLUMNS, FAILED, OPEN, QUEUED, SENDING, OutboundRow, OutboundStore, lower_states,
-                       outbound_from_row, outbound_values, short_reason)
+from .outbound import PRUNE_BATCH, OutboundRow, OutboundStore, StateChange, outbound_values
+from .outbound_sql import OutboundSQL, by_state
 from .rows import utcnow
 
 _BIN = "CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"
@@ -41,13 +42,12 @@ OUTBOUND_TABLE = [
         KEY ix_outbound_updated (updated_at)
     ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci""",
 ]
+OUTBOUND_OWNER = [
+    f"ALTER TABLE outbound ADD COLUMN IF NOT EXISTS claimed_by VARCHAR(64) {_ASCII} NULL",
+    "CREATE INDEX IF NOT EXISTS ix_outbound_state ON outbound (state, updated_at)",
+]
 
-_SELECT = f"SELECT {OUTBOUND_COLUMNS}, seq FROM outbound "
-_OPEN = ", ".join(f"'{s}'" for s in OPEN)
-
-
-def _row(values) -> OutboundRow:
-    return outbound_from_row(values, lambda t: t)
+_SQL = OutboundSQL("%s", lambda t: t, lambda t: t)
 
 
 class MySQLOutbound(OutboundStore):
@@ -66,67 +66,80 @@ class MySQLOutbound(OutboundStore):
         now = utcnow()
         with self._tx() as cur:
             if row.idem_key is not None:
-                cur.execute("UPDATE outbound SET idem_key = NULL WHERE idem_key = %s AND created_at < %s",
-                            (row.idem_key, idem_since))
-                cur.execute(_SELECT + "WHERE idem_key = %s", (row.idem_key,))
+                cur.execute(_SQL.free_key, (row.idem_key, idem_since))
+                cur.execute(_SQL.by_key, (row.idem_key,))
                 held = cur.fetchone()
                 if held is not None:
-                    return _row(held), False
-            cur.execute(f"SELECT COUNT(*) FROM outbound WHERE client_id = %s AND state IN ({_OPEN})",
-                        (row.client_id,))
+                    return _SQL.row(held), False
+            cur.execute(_SQL.count_open, (row.client_id,))
             count = cur.fetchone()[0]
             if count < max_open:
                 stored = replace(row, created_at=now, updated_at=now)
-                cur.execute(f"INSERT INTO outbound ({OUTBOUND_COLUMNS}) VALUES ({', '.join(['%s'] * 14)})",
-                            outbound_values(stored, lambda t: t))
+                cur.execute(_SQL.insert, outbound_values(stored, lambda t: t))
                 return replace(stored, seq=cur.lastrowid), True
         raise QueueFull(row.client_id, count)  # outside the transaction: _tx turns any error into StoreError
 
     def _held_by(self, idem_key: str) -> OutboundRow | None:
+        return self._one(_SQL.by_key, idem_key)
+
+    def _one(self, select: str, key: str) -> OutboundRow | None:
         with self._tx() as cur:
-            cur.execute(_SELECT + "WHERE idem_key = %s", (idem_key,))
+            cur.execute(select, (key,))
             row = cur.fetchone()
-        return _row(row) if row else None
+        return _SQL.row(row) if row else None
 
     def open_sends(self, client_id: str) -> list[OutboundRow]:
         with self._tx() as cur:
-            cur.execute(_SELECT + f"WHERE client_id = %s AND state IN ({_OPEN}) ORDER BY seq", (client_id,))
+            cur.execute(_SQL.open_rows, (client_id,))
             rows = cur.fetchall()
-        return [_row(r) for r in rows]
+        return [_SQL.row(r) for r in rows]
 
-    def claim_send(self, message_id: str) -> bool:
+    def claim_send(self, message_id: str, owner: str = "") -> bool:
         with self._tx() as cur:
-            return cur.execute("UPDATE outbound SET state = %s, attempts = attempts + 1, updated_at = %s "
-                               "WHERE message_id = %s AND state = %s", (SENDING, utcnow(), message_id, QUEUED)) > 0
+            return cur.execute(_SQL.claim, _SQL.claim_args(message_id, owner, utcnow())) > 0
+
+    def finish_send(self, message_id: str, change: StateChange, claim: str | None = None, owner: str = "") -> bool:
+        now = utcnow()
+        with self._tx() as cur:
+            cur.execute(*_SQL.move(message_id, change, now))
+            return claim is not None and cur.execute(_SQL.claim, _SQL.claim_args(claim, owner, now)) > 0
 
     def set_send_state(self, message_id: str, state: str, *, reason: str | None = None, chat: str | None = None,
                        wa_message_id: str | None = None, sent_at: datetime | None = None) -> bool:
-        lower = lower_states(state)
+        change = StateChange(state, reason, chat, wa_message_id, sent_at)
         with self._tx() as cur:
-            return cur.execute(
-                "UPDATE outbound SET state = %s, reason = COALESCE(%s, reason), chat = COALESCE(%s, chat), "
-                "wa_message_id = COALESCE(%s, wa_message_id), sent_at = COALESCE(%s, sent_at), updated_at = %s "
-                f"WHERE message_id = %s AND state IN ({', '.join(['%s'] * len(lower))})",
-                (state, short_reason(reason), chat, wa_message_id, sent_at, utcnow(), message_id, *lower)) > 0
+            return cur.execute(*_SQL.move(message_id, change, utcnow())) > 0
 
-    def fail_open_sends(self, client_id: str, state: str, reason: str, created_before: datetime | None = None
-                        ) -> list[OutboundRow]:
-        where = "WHERE client_id = %s AND state = %s" + (" AND created_at < %s" if created_before else "")
-        args = (client_id, state) + ((created_before,) if created_before else ())
+    def advance_sends(self, changes: Sequence[tuple[str, str]]) -> int:
+        now = utcnow()
         with self._tx() as cur:
-            cur.execute(_SELECT + where + " ORDER BY seq FOR UPDATE", args)
-            rows = [_row(r) for r in cur.fetchall()]
-            cur.execute("UPDATE outbound SET state = %s, reason = %s, updated_at = %s " + where,
-                        (FAILED, short_reason(reason), utcnow(), *args))
+            return sum(cur.execute(*_SQL.advance(state, ids, now)) for state, ids in by_state(changes))
+
+    def fail_open_sends(self, client_id: str, state: str, reason: str, created_before: datetime | None = None,
+                        owner: str | None = None) -> list[OutboundRow]:
+        return self._fail(_SQL.open_of(client_id, state, created_before, owner), reason)
+
+    def fail_old_sends(self, state: str, updated_before: datetime, reason: str, limit: int = PRUNE_BATCH
+                       ) -> list[OutboundRow]:
+        return self._fail(_SQL.older(state, updated_before, limit), reason)
+
+    def _fail(self, select: tuple[str, tuple], reason: str) -> list[OutboundRow]:
+        statement, args = select
+        with self._tx() as cur:
+            cur.execute(statement + " FOR UPDATE", args)  # a second instance waits, then finds them failed
+            rows = [_SQL.row(r) for r in cur.fetchall()]
+            if rows:
+                cur.execute(*_SQL.fail(rows, reason, utcnow()))
         return rows
 
     def get_send(self, message_id: str) -> OutboundRow | None:
-        with self._tx() as cur:
-            cur.execute(_SELECT + "WHERE message_id = %s", (message_id,))
-            row = cur.fetchone()
-        return _row(row) if row else None
+        return self._one(_SQL.by_id, message_id)
 
-    def prune_sends(self, finished_before: datetime) -> int:
+    def prune_sends(self, finished_before: datetime, limit: int = PRUNE_BATCH) -> int:
+        select, args = _SQL.prune(finished_before, limit)
         with self._tx() as cur:
-            return cur.execute(f"DELETE FROM outbound WHERE state NOT IN ({_OPEN}) AND updated_at < %s",
-                               (finished_before,))
+            cur.execute(select, args)
+            seqs = [r[0] for r in cur.fetchall()]
+            if not seqs:
+                return 0
+            return cur.execute(f"DELETE FROM outbound WHERE seq IN ({', '.join(['%s'] * len(seqs))})", seqs)

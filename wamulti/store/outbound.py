@@ -7,6 +7,11 @@ forward (RANK), so a late or repeated ack never takes a row back.
 
 An idempotency key is unique across the table; a row keeps it IDEMPOTENCY_HOURS, after which the
 key may be used again (the old row gives it up in the same transaction as the new row takes it).
+A finished row is kept as long (then pruned, its key with it).
+
+A row taken for sending records who took it (`claimed_by`, the process's instance id): a process
+that starts fails as `outcome_unknown` only the `sending` rows its own earlier life left, never
+those another live instance on the same database is sending.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ OPEN = (QUEUED, SENDING)  # rows that count against a client's queue bound
 GONE_OUT = (SENT, SERVER, DELIVERED, READ)  # WhatsApp has the message
 IDEMPOTENCY_HOURS = 24
 REASON_MAX = 255
+PRUNE_BATCH = 1000  # rows deleted per prune_sends call: bounded, so a call is always short
 
 OUTBOUND_COLUMNS = ("message_id, client_id, recipient, chat, body, state, reason, attempts, wa_message_id, "
                     "idem_key, idem_hash, created_at, updated_at, sent_at")
@@ -54,6 +60,17 @@ class OutboundRow:
     @property
     def is_open(self) -> bool:
         return self.state in OPEN
+
+
+@dataclass(frozen=True)
+class StateChange:
+    """A row's move forward to `state`, with what became known."""
+
+    state: str
+    reason: str | None = None
+    chat: str | None = None
+    wa_message_id: str | None = None
+    sent_at: datetime | None = None
 
 
 def outbound_values(row: OutboundRow, write_time: Callable[[datetime | None], Any]) -> tuple:
@@ -94,8 +111,14 @@ class OutboundStore(ABC):
         """The client's queued and sending rows in order of acceptance."""
 
     @abstractmethod
-    def claim_send(self, message_id: str) -> bool:
-        """queued -> sending (attempts + 1); False if the row is not queued (taken, failed, deleted)."""
+    def claim_send(self, message_id: str, owner: str = "") -> bool:
+        """queued -> sending (attempts + 1, claimed by `owner`); False if the row is not queued (taken,
+        failed, deleted)."""
+
+    @abstractmethod
+    def finish_send(self, message_id: str, change: StateChange, claim: str | None = None, owner: str = "") -> bool:
+        """Move a row forward (set_send_state) and, in the same transaction, claim row `claim` (the
+        chat's next); True if `claim` was claimed."""
 
     @abstractmethod
     def set_send_state(self, message_id: str, state: str, *, reason: str | None = None, chat: str | None = None,
@@ -103,15 +126,26 @@ class OutboundStore(ABC):
         """Move a row forward to `state` (never back), with what is known; False if it did not move."""
 
     @abstractmethod
-    def fail_open_sends(self, client_id: str, state: str, reason: str, created_before: datetime | None = None
-                        ) -> list[OutboundRow]:
-        """Every row of the client in `state` (created before `created_before`, if given) becomes failed
-        with `reason`; returns them as they were."""
+    def advance_sends(self, changes: Sequence[tuple[str, str]]) -> int:
+        """Move each (message_id, state) forward in one transaction (a row already past the state stays);
+        how many rows moved."""
+
+    @abstractmethod
+    def fail_open_sends(self, client_id: str, state: str, reason: str, created_before: datetime | None = None,
+                        owner: str | None = None) -> list[OutboundRow]:
+        """Every row of the client in `state` (created before `created_before`, claimed by `owner` or by
+        nobody recorded, if given) becomes failed with `reason`; returns them as they were."""
+
+    @abstractmethod
+    def fail_old_sends(self, state: str, updated_before: datetime, reason: str, limit: int = PRUNE_BATCH
+                       ) -> list[OutboundRow]:
+        """Up to `limit` rows of any client in `state`, not updated since `updated_before` (for a queued
+        row: accepted before), become failed with `reason`; returns them as they were, oldest first."""
 
     @abstractmethod
     def get_send(self, message_id: str) -> OutboundRow | None:
         """The row, or None."""
 
     @abstractmethod
-    def prune_sends(self, finished_before: datetime) -> int:
-        """Delete finished rows last updated before the time; how many."""
+    def prune_sends(self, finished_before: datetime, limit: int = PRUNE_BATCH) -> int:
+        """Delete up to `limit` finished rows last updated before the time, oldest first; how many."""

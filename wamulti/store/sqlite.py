@@ -16,7 +16,9 @@ from pathlib import Path
 from .base import (ClientRecord, DuplicateClient, SessionStore, Snapshot, SnapshotMeta, SnapshotWrite, StoreError,
                    StoreUnavailable)
 from .rows import COLUMNS, record_from_row, row_values, stamped, utcnow
-from .sqlite_outbound import OUTBOUND_TABLE, SQLiteOutbound
+from .sqlite_commit import BatchFailed, GroupCommit
+from .sqlite_outbound import OUTBOUND_OWNER, OUTBOUND_TABLE, SQLiteOutbound
+from .sqlite_pool import ConnectionPool
 from .sqlite_outbox import OUTBOX_TABLES, SQLiteOutbox
 
 FILE_NAME = "wamulti.db"
@@ -46,6 +48,7 @@ MIGRATIONS: list[tuple[int, str]] = [
         ALTER TABLE session_snapshots ADD COLUMN generation INTEGER NOT NULL DEFAULT 0;
         UPDATE session_snapshots SET generation = version
     """),  # the snapshot's generation, compared with the local file's sidecar
+    (5, OUTBOUND_OWNER),  # who took a send (its instance), and old rows found by state
 ]
 _UPSERT_CLIENT = (f"INSERT INTO clients ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?) "
                   "ON CONFLICT(client_id) DO UPDATE SET phone=excluded.phone, jid=excluded.jid, "
@@ -57,6 +60,7 @@ _UPSERT_SNAPSHOT = (
 
 
 CLOSE_WAIT_SECONDS = 5.0
+READERS_KEPT = 8  # idle read connections kept open; more are opened when needed and closed after
 
 
 def _text(dt: datetime | None) -> str:
@@ -68,16 +72,16 @@ def _time(value: str | None) -> datetime | None:
 
 
 class SQLiteStore(SQLiteOutbox, SQLiteOutbound, SessionStore):
-    """A connection per thread on one WAL-mode file; each call is one transaction."""
+    """One WAL-mode file: writes go through a GroupCommit (one connection, many writes per
+    transaction), reads borrow a connection from a small pool; each call is one transaction."""
 
     kind = "sqlite"
 
     def __init__(self, data_dir: Path):
         self.path = Path(data_dir) / FILE_NAME
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._local = threading.local()
-        self._all: list[sqlite3.Connection] = []
-        self._all_lock = threading.Lock()
+        self._readers = ConnectionPool(self._connect, READERS_KEPT)
+        self._writes = GroupCommit(self._connect)
         # close() must not free a connection another thread is inside (sqlite3 may then crash the
         # process): transactions are counted, and close() waits for them (bounded) before closing
         self._in_use = threading.Condition()
@@ -85,49 +89,42 @@ class SQLiteStore(SQLiteOutbox, SQLiteOutbound, SessionStore):
         self._closed = False
         self._migrate()
 
-    def _connection(self) -> sqlite3.Connection:
-        con = getattr(self._local, "con", None)
-        if con is None:
-            con = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
-            con.execute("PRAGMA journal_mode=WAL")
-            con.execute("PRAGMA synchronous=NORMAL")
-            con.execute("PRAGMA foreign_keys=ON")
-            self._local.con = con
-            with self._all_lock:
-                self._all.append(con)
+    def _connect(self) -> sqlite3.Connection:
+        con = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
+        con.execute("PRAGMA journal_mode=WAL")
+        con.execute("PRAGMA synchronous=NORMAL")
+        con.execute("PRAGMA foreign_keys=ON")
         return con
+
+    @property
+    def commits(self) -> int:
+        """Write transactions committed so far (tests and benchmarks read it)."""
+        return self._writes.commits
 
     @contextmanager
     def _tx(self, immediate: bool = False):
+        """A connection in a transaction: a write (immediate) joins the group commit, a read has its own."""
         with self._in_use:
             if self._closed:
                 raise StoreUnavailable("embedded store is closed")
             self._active += 1
         try:
-            with self._transaction(immediate) as con:
+            with _translated(), (self._writes.write() if immediate else self._read()) as con:
                 yield con
         finally:
             with self._in_use:
                 self._active -= 1
-                self._in_use.notify_all()
+                if self._closed and not self._active:
+                    self._in_use.notify_all()  # close() waits for this
 
     @contextmanager
-    def _transaction(self, immediate: bool):
-        con = self._connection()
-        try:
-            con.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
+    def _read(self):
+        with self._readers.borrowed() as con:
+            con.execute("BEGIN")
             try:
                 yield con
-            except BaseException:
-                con.execute("ROLLBACK")
-                raise
-            con.execute("COMMIT")
-        except sqlite3.IntegrityError:
-            raise
-        except sqlite3.OperationalError as exc:
-            raise StoreUnavailable(f"embedded store error: {exc}") from None
-        except sqlite3.Error as exc:
-            raise StoreError(f"embedded store error: {type(exc).__name__}") from None
+            finally:
+                con.execute("COMMIT")  # a read transaction: ends it, nothing to undo
 
     def _migrate(self) -> None:
         with self._tx(immediate=True) as con:
@@ -239,10 +236,20 @@ class SQLiteStore(SQLiteOutbox, SQLiteOutbound, SessionStore):
             self._closed = True
             if not self._in_use.wait_for(lambda: self._active == 0, wait):
                 return  # a transaction is still running: leave the connections to the process's end
-        with self._all_lock:
-            connections, self._all = self._all, []
-        for con in connections:
-            try:
-                con.close()
-            except sqlite3.Error:
-                pass
+        self._writes.close()
+        self._readers.close()
+
+
+@contextmanager
+def _translated():
+    """SQLite's errors as the store's: IntegrityError passes (callers name the conflict)."""
+    try:
+        yield
+    except sqlite3.IntegrityError:
+        raise
+    except BatchFailed as exc:
+        raise StoreUnavailable(f"embedded store error: {exc.cause}") from None
+    except sqlite3.OperationalError as exc:
+        raise StoreUnavailable(f"embedded store error: {exc}") from None
+    except sqlite3.Error as exc:
+        raise StoreError(f"embedded store error: {type(exc).__name__}") from None

@@ -1,17 +1,18 @@
 """The outbound queue on the embedded SQLite store (mixed into SQLiteStore).
 
-Every write runs under BEGIN IMMEDIATE, so the bound check, the idempotency lookup and the insert
-of one enqueue are one serialised step.
+Every write is one step of the store's group commit (sqlite_commit.py), so the bound check, the
+idempotency lookup and the insert of one enqueue are one serialised step.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
 
 from ..errors import QueueFull
-from .outbound import (OUTBOUND_COLUMNS, FAILED, OPEN, QUEUED, SENDING, OutboundRow, OutboundStore, lower_states,
-                       outbound_from_row, outbound_values, short_reason)
+from .outbound import PRUNE_BATCH, OutboundRow, OutboundStore, StateChange, outbound_values
+from .outbound_sql import OutboundSQL, by_state
 from .rows import utcnow
 from .sqlite_outbox import read_time, text_time
 
@@ -36,13 +37,12 @@ OUTBOUND_TABLE = """
     CREATE INDEX ix_outbound_client ON outbound (client_id, state, seq);
     CREATE INDEX ix_outbound_updated ON outbound (updated_at)
 """
+OUTBOUND_OWNER = """
+    ALTER TABLE outbound ADD COLUMN claimed_by TEXT;
+    CREATE INDEX ix_outbound_state ON outbound (state, updated_at)
+"""
 
-_SELECT = f"SELECT {OUTBOUND_COLUMNS}, seq FROM outbound "
-_OPEN = ", ".join(f"'{s}'" for s in OPEN)
-
-
-def _row(values) -> OutboundRow:
-    return outbound_from_row(values, read_time)
+_SQL = OutboundSQL("?", text_time, read_time)
 
 
 class SQLiteOutbound(OutboundStore):
@@ -52,59 +52,66 @@ class SQLiteOutbound(OutboundStore):
         now = utcnow()
         with self._tx(immediate=True) as con:
             if row.idem_key is not None:
-                con.execute("UPDATE outbound SET idem_key = NULL WHERE idem_key = ? AND created_at < ?",
-                            (row.idem_key, text_time(idem_since)))
-                held = con.execute(_SELECT + "WHERE idem_key = ?", (row.idem_key,)).fetchone()
+                con.execute(_SQL.free_key, (row.idem_key, text_time(idem_since)))
+                held = con.execute(_SQL.by_key, (row.idem_key,)).fetchone()
                 if held is not None:
-                    return _row(held), False
-            count = con.execute(f"SELECT COUNT(*) FROM outbound WHERE client_id = ? AND state IN ({_OPEN})",
-                                (row.client_id,)).fetchone()[0]
+                    return _SQL.row(held), False
+            count = con.execute(_SQL.count_open, (row.client_id,)).fetchone()[0]
             if count >= max_open:
                 raise QueueFull(row.client_id, count)
             stored = replace(row, created_at=now, updated_at=now)
-            cur = con.execute(f"INSERT INTO outbound ({OUTBOUND_COLUMNS}) VALUES ({', '.join('?' * 14)})",
-                              outbound_values(stored, text_time))
+            cur = con.execute(_SQL.insert, outbound_values(stored, text_time))
             return replace(stored, seq=cur.lastrowid), True
 
     def open_sends(self, client_id: str) -> list[OutboundRow]:
         with self._tx() as con:
-            rows = con.execute(_SELECT + f"WHERE client_id = ? AND state IN ({_OPEN}) ORDER BY seq",
-                               (client_id,)).fetchall()
-        return [_row(r) for r in rows]
+            rows = con.execute(_SQL.open_rows, (client_id,)).fetchall()
+        return [_SQL.row(r) for r in rows]
 
-    def claim_send(self, message_id: str) -> bool:
+    def claim_send(self, message_id: str, owner: str = "") -> bool:
         with self._tx(immediate=True) as con:
-            return con.execute("UPDATE outbound SET state = ?, attempts = attempts + 1, updated_at = ? "
-                               "WHERE message_id = ? AND state = ?",
-                               (SENDING, text_time(utcnow()), message_id, QUEUED)).rowcount > 0
+            return con.execute(_SQL.claim, _SQL.claim_args(message_id, owner, utcnow())).rowcount > 0
+
+    def finish_send(self, message_id: str, change: StateChange, claim: str | None = None, owner: str = "") -> bool:
+        now = utcnow()
+        with self._tx(immediate=True) as con:
+            con.execute(*_SQL.move(message_id, change, now))
+            return claim is not None and con.execute(_SQL.claim, _SQL.claim_args(claim, owner, now)).rowcount > 0
 
     def set_send_state(self, message_id: str, state: str, *, reason: str | None = None, chat: str | None = None,
                        wa_message_id: str | None = None, sent_at: datetime | None = None) -> bool:
-        lower = lower_states(state)
+        change = StateChange(state, reason, chat, wa_message_id, sent_at)
         with self._tx(immediate=True) as con:
-            return con.execute(
-                "UPDATE outbound SET state = ?, reason = COALESCE(?, reason), chat = COALESCE(?, chat), "
-                "wa_message_id = COALESCE(?, wa_message_id), sent_at = COALESCE(?, sent_at), updated_at = ? "
-                f"WHERE message_id = ? AND state IN ({', '.join('?' * len(lower))})",
-                (state, short_reason(reason), chat, wa_message_id, text_time(sent_at), text_time(utcnow()),
-                 message_id, *lower)).rowcount > 0
+            return con.execute(*_SQL.move(message_id, change, utcnow())).rowcount > 0
 
-    def fail_open_sends(self, client_id: str, state: str, reason: str, created_before: datetime | None = None
-                        ) -> list[OutboundRow]:
-        where = "WHERE client_id = ? AND state = ?" + (" AND created_at < ?" if created_before else "")
-        args = (client_id, state) + ((text_time(created_before),) if created_before else ())
+    def advance_sends(self, changes: Sequence[tuple[str, str]]) -> int:
+        now = utcnow()
         with self._tx(immediate=True) as con:
-            rows = [_row(r) for r in con.execute(_SELECT + where + " ORDER BY seq", args).fetchall()]
-            con.execute("UPDATE outbound SET state = ?, reason = ?, updated_at = ? " + where,
-                        (FAILED, short_reason(reason), text_time(utcnow()), *args))
+            return sum(con.execute(*_SQL.advance(state, ids, now)).rowcount for state, ids in by_state(changes))
+
+    def fail_open_sends(self, client_id: str, state: str, reason: str, created_before: datetime | None = None,
+                        owner: str | None = None) -> list[OutboundRow]:
+        with self._tx(immediate=True) as con:
+            return self._fail(con, _SQL.open_of(client_id, state, created_before, owner), reason)
+
+    def fail_old_sends(self, state: str, updated_before: datetime, reason: str, limit: int = PRUNE_BATCH
+                       ) -> list[OutboundRow]:
+        with self._tx(immediate=True) as con:
+            return self._fail(con, _SQL.older(state, updated_before, limit), reason)
+
+    @staticmethod
+    def _fail(con, select: tuple[str, tuple], reason: str) -> list[OutboundRow]:
+        rows = [_SQL.row(r) for r in con.execute(*select).fetchall()]
+        if rows:
+            con.execute(*_SQL.fail(rows, reason, utcnow()))
         return rows
 
     def get_send(self, message_id: str) -> OutboundRow | None:
         with self._tx() as con:
-            row = con.execute(_SELECT + "WHERE message_id = ?", (message_id,)).fetchone()
-        return _row(row) if row else None
+            row = con.execute(_SQL.by_id, (message_id,)).fetchone()
+        return _SQL.row(row) if row else None
 
-    def prune_sends(self, finished_before: datetime) -> int:
+    def prune_sends(self, finished_before: datetime, limit: int = PRUNE_BATCH) -> int:
+        select, args = _SQL.prune(finished_before, limit)
         with self._tx(immediate=True) as con:
-            return con.execute(f"DELETE FROM outbound WHERE state NOT IN ({_OPEN}) AND updated_at < ?",
-                               (text_time(finished_before),)).rowcount
+            return con.execute(f"DELETE FROM outbound WHERE seq IN ({select})", args).rowcount

@@ -52,7 +52,7 @@ class ClientWorker:
         self.client_id = record.client_id
         self.session_path = Path(data_dir) / "sessions" / f"{record.client_id}.session"
         self._options = Options(record.client_id, backend, prompter, self.session_path,
-                                pairing_timeout, send_timeout, snapshot_interval, unlink_timeout)
+                                pairing_timeout, snapshot_interval, unlink_timeout)
         self._view = ClientView(record)
         self._persist = Persistence(record.client_id, store, self.session_path)
         # lasts across runs: ack order; acks of queued sends move their rows forward (SendStatus)

@@ -7,10 +7,12 @@ that has no send under way to the Sender (at most SEND_THREADS at once, and no f
 rate cap); a recipient's next row goes only after the one before it ended, so each chat gets its
 messages in order.
 
-The first time the queue is loaded in this process, a row found `sending` belongs to a process
-that died while sending it: whether it went out is unknown, and sending it again could send it
-twice, so it becomes `failed` with reason `outcome_unknown` (and a `failed` ack says so). Rows
-older than the expiry are `failed` with reason `expired` instead of being sent.
+The first time the queue is loaded in this process, a row found `sending` that this instance took
+(or nobody recorded) belongs to this instance's earlier life, which died while sending it: whether
+it went out is unknown, and sending it again could send it twice, so it becomes `failed` with
+reason `outcome_unknown` (and a `failed` ack says so). Rows another instance took are its own
+(QueueUpkeep fails them once they are older than any send). Rows older than the expiry are
+`failed` with reason `expired` instead of being sent.
 """
 
 from __future__ import annotations
@@ -24,17 +26,20 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from ..backends.base import BackendSession
-from ..errors import DomainError, RecipientNotOnWhatsApp, Upstream
 from ..store.base import SessionStore, StoreError
-from ..store.outbound import FAILED, IDEMPOTENCY_HOURS, QUEUED, SENDING, SERVER, OutboundRow
+from ..store.outbound import FAILED, IDEMPOTENCY_HOURS, QUEUED, SENDING, OutboundRow
 from ..store.rows import utcnow
 from .hearing import Hearing
-from .sender import SEND_THREADS, Outcome, Sender, Sent, new_message_id
+from .outcome import expiry_error, outcome_change
+from .sender import SEND_THREADS, Outcome, Sender, new_message_id
 from .waiters import Waiters
 
 log = logging.getLogger(__name__)
 
 IDLE_WAIT = 1.0  # seconds between looks at a client that is not READY (or a store that was down)
+LINGER = 2.0  # seconds an idle queue thread waits for new work before it ends
+EXPIRE_EVERY = 1.0
+FRESH_CLAIM = 60.0  # seconds within which a row claimed with the send before it is sent without a look  # seconds between looks for expired rows (not every pass: a pass follows every send)
 OUTCOME_UNKNOWN, EXPIRED = "outcome_unknown", "expired"
 
 
@@ -47,12 +52,13 @@ class SendOptions:
     expiry: float = 3600.0  # SEND_EXPIRY: a row not sent by then fails with reason `expired`
     queue_max: int = 1000  # SEND_QUEUE_MAX: open rows per client
     rate_per_minute: int = 0  # SEND_RATE_PER_MINUTE: sends started per minute per client, 0 = no cap
+    owner: str = ""  # this process's instance id (instance.py), recorded in the rows it takes
 
 
-def send_options(settings) -> SendOptions:
+def send_options(settings, owner: str = "") -> SendOptions:
     """The queue's options from the server's settings."""
     return SendOptions(wait=settings.send_wait, expiry=settings.send_expiry, queue_max=settings.send_queue_max,
-                       rate_per_minute=settings.send_rate_per_minute)
+                       rate_per_minute=settings.send_rate_per_minute, owner=owner)
 
 
 class RateCap:
@@ -86,9 +92,11 @@ class Dispatcher:
         self._cond = threading.Condition()  # guards everything below
         self._pending: dict[str, deque[OutboundRow]] = {}  # recipient -> rows in order
         self._known: set[str] = set()  # ids of rows pending or in flight
-        self._busy: set[str] = set()  # recipients with a send under way
+        self._busy: dict[str, str] = {}  # recipient -> id of its send under way
+        self._claimed: dict[str, float] = {}  # ids marked sending with the send before them -> when
         self._retry: set[str] = set()  # ids the store did not let a send thread take: queued again
         self._loaded = False  # the store's open rows were read in this process
+        self._next_expiry = 0.0  # monotonic time of the next look for expired rows
         self._running = False  # start() was called and stop() not since
         self._thread: threading.Thread | None = None
 
@@ -141,6 +149,7 @@ class Dispatcher:
             self._running = False
             self._pending.clear()
             self._known.clear()
+            self._claimed.clear()
             self._cond.notify_all()
 
     def _idem_since(self):
@@ -148,12 +157,16 @@ class Dispatcher:
 
     def _add(self, rows: list[OutboundRow]) -> None:
         with self._cond:
+            startable = False  # a row that may go at once: the queue thread must look now
             for row in rows:
                 if row.message_id not in self._known:
                     self._known.add(row.message_id)
-                    self._pending.setdefault(row.recipient, deque()).append(row)
+                    queue = self._pending.setdefault(row.recipient, deque())
+                    startable |= not queue and row.recipient not in self._busy
+                    queue.append(row)
             self._ensure_thread()
-            self._cond.notify_all()
+            if startable:  # else the send under way for its recipient wakes the thread as it ends
+                self._cond.notify_all()
 
     def _ensure_thread(self) -> None:
         """Under the lock: a queue thread runs while the client runs and has work (or must load)."""
@@ -163,30 +176,83 @@ class Dispatcher:
 
     # ---- the send threads (Lane) ---------------------------------------------------------------
     def take(self, row: OutboundRow) -> bool:
+        with self._cond:
+            claimed_at = self._claimed.pop(row.message_id, None)
         try:
-            if self._store.claim_send(row.message_id):
+            if claimed_at is not None:  # marked sending already, with the send before it
+                # handed over at once, as usual; one that waited (its run ended) is checked: upkeep
+                # may have failed it as outcome_unknown meanwhile
+                fresh = time.monotonic() - claimed_at < FRESH_CLAIM
+                return fresh or self._still_sending(row)
+            if self._store.claim_send(row.message_id, self._options.owner):
                 return True
         except StoreError as exc:  # not taken: it goes back to the head of its recipient's queue
             log.warning("[%s] send %s not started (store: %s)", self.client_id, row.message_id, exc)
             with self._cond:
                 self._retry.add(row.message_id)
+                if claimed_at is not None:
+                    self._claimed[row.message_id] = claimed_at
         return False  # else the row is no longer queued (expired meanwhile): not ours to send
 
+    def _still_sending(self, row: OutboundRow) -> bool:
+        stored = self._store.get_send(row.message_id)
+        return stored is not None and stored.state == SENDING
+
     def record(self, row: OutboundRow, outcome: Outcome) -> bool:
+        """Store the outcome and, in the same write, mark the chat's next row sending, which then goes
+        at once: a chat's sends follow each other without a pass of the queue thread in between. With
+        no next row yet, the chat is free from here on."""
+        ready, following = self._ready(), None
+        if ready is not None:
+            following = self._following(row)
         try:
-            if isinstance(outcome, Sent):  # WhatsApp's answer to a send is its server ack: one write for both
-                self._store.set_send_state(row.message_id, SERVER, chat=outcome.to,
-                                           wa_message_id=outcome.wa_message_id,
-                                           sent_at=outcome.timestamp.replace(tzinfo=None))
-            else:
-                self._store.set_send_state(row.message_id, FAILED, reason=failure_reason(outcome))
+            claimed = self._store.finish_send(row.message_id, outcome_change(outcome),
+                                              following.message_id if following else None, self._options.owner)
         except StoreError as exc:  # the row stays `sending`: after a restart it reads outcome_unknown
             log.warning("[%s] outcome of send %s not stored: %s", self.client_id, row.message_id, exc)
+            claimed = False
+        if following is not None:
+            self._go_on(row, following, claimed, ready)
+        else:
+            self._free(row)
         return self._waiters.tell(row.message_id, outcome)
+
+    def _free(self, row: OutboundRow) -> None:
+        """The outcome is stored: the chat may go on (a row accepted meanwhile need not wait for this
+        thread to publish the acks and release it)."""
+        with self._cond:
+            if self._busy.get(row.recipient) == row.message_id:
+                del self._busy[row.recipient]
+                if row.recipient in self._pending:
+                    self._cond.notify_all()
+
+    def _following(self, row: OutboundRow) -> OutboundRow | None:
+        """The chat's next row if it may go now (running, under the rate cap, not expired), taken off."""
+        cutoff = utcnow() - timedelta(seconds=self._options.expiry)
+        with self._cond:
+            queue = self._pending.get(row.recipient)
+            if not self._running or not queue or self._cap.wait_seconds() > 0 or \
+                    (queue[0].created_at and queue[0].created_at < cutoff):
+                return None
+            self._cap.take()
+            following = queue.popleft()
+            if not queue:
+                del self._pending[row.recipient]
+            self._busy[row.recipient] = following.message_id
+            return following
+
+    def _go_on(self, row: OutboundRow, following: OutboundRow, claimed: bool, ready) -> None:
+        session, sender = ready
+        with self._cond:
+            if claimed:
+                self._claimed[following.message_id] = time.monotonic()
+        if not claimed or not sender.submit(session, following, self):
+            self._requeue(following)  # a claimed row stays ours (in _claimed): take() needs no write
 
     def release(self, row: OutboundRow) -> None:
         with self._cond:
-            self._busy.discard(row.recipient)
+            if self._busy.get(row.recipient) == row.message_id:
+                del self._busy[row.recipient]
             if row.message_id in self._retry:
                 self._retry.discard(row.message_id)
                 self._pending.setdefault(row.recipient, deque()).appendleft(row)
@@ -214,7 +280,7 @@ class Dispatcher:
         if self._loaded:
             return True
         try:
-            unknown = self._store.fail_open_sends(self.client_id, SENDING, OUTCOME_UNKNOWN)
+            unknown = self._store.fail_open_sends(self.client_id, SENDING, OUTCOME_UNKNOWN, owner=self._options.owner)
             rows = self._store.open_sends(self.client_id)
         except StoreError as exc:
             log.warning("[%s] queue not loaded (store: %s); retrying", self.client_id, exc)
@@ -230,11 +296,16 @@ class Dispatcher:
 
     def _pass(self) -> bool:
         """Send what may go now, then wait for a change; False when the thread should end."""
-        self._expire()
+        if time.monotonic() >= self._next_expiry:
+            self._next_expiry = time.monotonic() + EXPIRE_EVERY
+            self._expire()
         ready = self._ready()
         with self._cond:
-            if not self._running or not self._known:
+            if not self._running:
                 return False
+            if not self._known:  # a while for more before the thread ends: a steady trickle keeps one thread
+                self._cond.wait(LINGER)
+                return self._running and bool(self._known)
         if ready is None:
             return self._idle(IDLE_WAIT)
         wait = self._dispatch(*ready)
@@ -257,7 +328,7 @@ class Dispatcher:
                     self._pending.setdefault(row.recipient, deque()).appendleft(row)
                     return pause
                 self._cap.take()
-                self._busy.add(row.recipient)
+                self._busy[row.recipient] = row.message_id
             if not sender.submit(session, row, self):  # the run is ending: put it back
                 self._requeue(row)
                 return IDLE_WAIT
@@ -277,8 +348,10 @@ class Dispatcher:
 
     def _requeue(self, row: OutboundRow) -> None:
         with self._cond:
-            self._busy.discard(row.recipient)
+            if self._busy.get(row.recipient) == row.message_id:
+                del self._busy[row.recipient]
             self._pending.setdefault(row.recipient, deque()).appendleft(row)
+            self._cond.notify_all()
 
     def _expire(self) -> None:
         cutoff = utcnow() - timedelta(seconds=self._options.expiry)
@@ -301,15 +374,3 @@ class Dispatcher:
                 if not queue:
                     del self._pending[row.recipient]
             self._known.discard(row.message_id)
-
-
-def failure_reason(error: DomainError) -> str:
-    """The stored reason of a failed send: a code first, then the sentence."""
-    if isinstance(error, RecipientNotOnWhatsApp):
-        return f"recipient_not_on_whatsapp: {error.message}"
-    return f"upstream_error: {error.message}"
-
-
-def expiry_error(expiry: float) -> DomainError:
-    return Upstream(f"Not sent within {expiry:g} seconds of being accepted (expired); nothing was sent.")
-

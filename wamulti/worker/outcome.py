@@ -1,6 +1,6 @@
 """What a send request is answered: the send went out (Sent), failed (a DomainError), or is still on
 its way (Accepted: queued or sending, told later by its id). Also the request hash that ties an
-Idempotency-Key to one request."""
+Idempotency-Key to one request, and what a send's row becomes when it ends."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from ..errors import DomainError, RecipientNotOnWhatsApp, Upstream
-from ..store.outbound import FAILED, GONE_OUT, OutboundRow
-from .sender import Sent
+from ..store.outbound import FAILED, GONE_OUT, SERVER, OutboundRow, StateChange
+from .sender import Outcome, Sent
 
 
 @dataclass(frozen=True)
@@ -46,3 +46,23 @@ def outcome_of_row(row: OutboundRow) -> Sent | DomainError | None:
 
 def accepted(row: OutboundRow) -> Accepted:
     return Accepted(row.message_id, row.client_id, row.state, row.recipient)
+
+
+def outcome_change(outcome: Outcome) -> StateChange:
+    """The row's change for how its send ended: WhatsApp's answer to a send is its server ack."""
+    if isinstance(outcome, Sent):
+        return StateChange(SERVER, chat=outcome.to, wa_message_id=outcome.wa_message_id,
+                           sent_at=outcome.timestamp.replace(tzinfo=None))
+    return StateChange(FAILED, reason=failure_reason(outcome))
+
+
+def failure_reason(error: DomainError) -> str:
+    """The stored reason of a failed send: a code first, then the sentence."""
+    if isinstance(error, RecipientNotOnWhatsApp):
+        return f"recipient_not_on_whatsapp: {error.message}"
+    return f"upstream_error: {error.message}"
+
+
+def expiry_error(expiry: float) -> DomainError:
+    return Upstream(f"Not sent within {expiry:g} seconds of being accepted (expired); nothing was sent.")
+

@@ -46,7 +46,6 @@ class Options:
     prompter: Prompter
     session_path: Path
     pairing_timeout: float
-    send_timeout: float
     snapshot_interval: float
     unlink_timeout: float = 5.0  # a delete's attempt to connect and log out (worker/unlink.py)
 

@@ -3,12 +3,20 @@
 It sits between a client's Hearing and the event log: every event goes on to the log unchanged;
 an ack of a send made through the queue (it carries wamulti's `messageId`) also moves that send's
 row forward. The `server` ack is not written here: it is published when the send returns, and the
-Dispatcher writes the row `server` with the send's outcome (one write instead of two). A store that is down only costs the status its step, never the event.
+Dispatcher writes the row `server` with the send's outcome (one write instead of two).
+
+The statuses of every client go through one StatusWriter per store: whatever arrived while the
+previous batch was written goes in one transaction, and nobody waits for it (the event, already
+stored, is the record; the row's status follows within moments). A store that is down only costs
+the statuses of that batch their step, never the event.
 """
 
 from __future__ import annotations
 
 import logging
+import queue
+import threading
+import weakref
 from typing import Any
 
 from ..events.model import EventType
@@ -19,22 +27,76 @@ from .hearing import EventSink
 log = logging.getLogger(__name__)
 
 TRACKED = {DELIVERED: DELIVERED, READ: READ, "played": READ}  # ack status -> row status
+MAX_BATCH = 500
+IDLE_EXIT = 30.0  # seconds without statuses before the writer's thread ends
+
+
+class StatusWriter:
+    """One thread writing the statuses any thread adds, a batch per transaction."""
+
+    def __init__(self, store: SessionStore):
+        self._store = store
+        self._queue: queue.SimpleQueue[tuple[str, str]] = queue.SimpleQueue()
+        self._lock = threading.Lock()  # _thread and the decision to end it
+        self._thread: threading.Thread | None = None
+        self.batches = 0  # transactions written (tests)
+
+    def add(self, message_id: str, state: str) -> None:
+        with self._lock:
+            self._queue.put((message_id, state))
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._loop, name="status-writer", daemon=True)
+                self._thread.start()
+
+    def _loop(self) -> None:
+        while True:
+            try:
+                batch = [self._queue.get(timeout=IDLE_EXIT)]
+            except queue.Empty:
+                with self._lock:
+                    if self._queue.empty():
+                        self._thread = None
+                        return
+                continue
+            while len(batch) < MAX_BATCH:
+                try:
+                    batch.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            self._write(batch)
+
+    def _write(self, batch: list[tuple[str, str]]) -> None:
+        try:
+            self.batches += 1
+            self._store.advance_sends(batch)
+        except StoreError as exc:
+            log.debug("%d send statuses not stored: %s", len(batch), exc)
+
+
+_writers: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_writers_lock = threading.Lock()
+
+
+def status_writer_for(store: SessionStore) -> StatusWriter:
+    """The store's writer, made on first use."""
+    with _writers_lock:
+        writer = _writers.get(store)
+        if writer is None:
+            writer = _writers[store] = StatusWriter(store)
+        return writer
 
 
 class SendStatus:
-    """An EventSink that passes everything on and writes ack statuses to the outbound rows."""
+    """An EventSink that passes everything on and hands ack statuses to the store's StatusWriter."""
 
     def __init__(self, sink: EventSink, store: SessionStore):
         self._sink = sink
-        self._store = store
+        self._writer = status_writer_for(store)
 
     def publish(self, client_id: str, type: EventType, data: dict[str, Any]) -> object:
         published = self._sink.publish(client_id, type, data)
         if type == EventType.MESSAGE_ACK and data.get("messageId") and data.get("status") in TRACKED:
-            try:
-                self._store.set_send_state(data["messageId"], TRACKED[data["status"]])
-            except StoreError as exc:
-                log.debug("[%s] status of %s not stored: %s", client_id, data["messageId"], exc)
+            self._writer.add(data["messageId"], TRACKED[data["status"]])
         return published
 
     def forget_client(self, client_id: str) -> None:
