@@ -6,6 +6,8 @@ from __future__ import annotations
 import hashlib
 import os
 import sqlite3
+import threading
+import time
 import zlib
 
 import pytest
@@ -74,8 +76,23 @@ def test_a_dead_helper_is_replaced(tmp_path, pool):
     pool.read(tmp_path / "b")
     first = pool.helpers[0].pid
     os.kill(first, 9)
+    deadline = time.monotonic() + 10
+    while pool.helpers[0].pid is not None and time.monotonic() < deadline:
+        time.sleep(0.01)  # until the kernel has ended it: a read sent before then fails (tested below)
+    assert pool.helpers[0].pid is None
+    assert pool.read(tmp_path / "b")[1] is not None, "the next read starts a new helper"
+    assert pool.helpers[0].pid not in (None, first)
+
+
+def test_a_helper_that_dies_while_a_read_waits_fails_that_read_and_the_next_gets_a_new_one(tmp_path, pool):
+    fifo = tmp_path / "stuck.session"
+    os.mkfifo(fifo)  # the helper blocks opening it, so the read is still waiting when the helper dies
+    (tmp_path / "b").write_bytes(b"x")
+    pool.read(tmp_path / "b")
+    first = pool.helpers[0].pid
+    threading.Timer(0.3, os.kill, (first, 9)).start()
     with pytest.raises(HelperFailed):
-        pool.read(tmp_path / "b")  # the request that finds it dead fails; the next one gets a new helper
+        pool.read(fifo, timeout=10)
     assert pool.read(tmp_path / "b")[1] is not None
     assert pool.helpers[0].pid not in (None, first)
 

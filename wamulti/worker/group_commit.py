@@ -12,13 +12,12 @@ first use; its thread ends when idle and starts again on demand.
 
 from __future__ import annotations
 
-import queue
 import threading
-import time
 import weakref
 from pathlib import Path
 
 from .. import sessionfile
+from ..batches import BatchThread
 from ..store.base import ClientRecord, SessionStore, SnapshotWrite, StoreError, StoreUnavailable
 
 BATCH_WINDOW = 0.1  # seconds the first write of a batch waits for more
@@ -45,45 +44,17 @@ class _GroupCommit:
 
     def __init__(self, store: SessionStore, window: float = 0.0):
         self._store = store
-        self._window = window
-        self._queue: queue.SimpleQueue[_Pending] = queue.SimpleQueue()
-        self._lock = threading.Lock()  # _thread and the decision to end it
-        self._thread: threading.Thread | None = None
+        self._thread = BatchThread(self.name, self._write, max_batch=MAX_BATCH, window=window, idle_exit=IDLE_EXIT)
         self.transactions = 0  # batches written (for tests and benchmarks)
 
     def _submit(self, write, directory: Path | None = None) -> bool:
         pending = _Pending(write, directory)
-        with self._lock:
-            self._queue.put(pending)
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._loop, name=self.name, daemon=True)
-                self._thread.start()
+        self._thread.put(pending)
         if not pending.done.wait(WAIT_LIMIT):
             raise StoreUnavailable(f"not written within {WAIT_LIMIT:g}s")
         if pending.error is not None:
             raise pending.error
         return pending.stored
-
-    def _loop(self) -> None:
-        while True:
-            try:
-                first = self._queue.get(timeout=IDLE_EXIT)
-            except queue.Empty:
-                with self._lock:
-                    if self._queue.empty():
-                        self._thread = None
-                        return
-                continue
-            self._write(self._gather(first))
-
-    def _gather(self, first: _Pending) -> list[_Pending]:
-        batch, deadline = [first], time.monotonic() + self._window
-        while len(batch) < MAX_BATCH:
-            try:
-                batch.append(self._queue.get(timeout=max(0.0, deadline - time.monotonic())))
-            except queue.Empty:
-                break
-        return batch
 
     def _write(self, batch: list[_Pending]) -> None:
         results = self._save(batch)

@@ -14,11 +14,11 @@ the statuses of that batch their step, never the event.
 from __future__ import annotations
 
 import logging
-import queue
 import threading
 import weakref
 from typing import Any
 
+from ..batches import BatchThread
 from ..events.model import EventType
 from ..store.base import SessionStore, StoreError
 from ..store.outbound import DELIVERED, READ
@@ -36,34 +36,11 @@ class StatusWriter:
 
     def __init__(self, store: SessionStore):
         self._store = store
-        self._queue: queue.SimpleQueue[tuple[str, str]] = queue.SimpleQueue()
-        self._lock = threading.Lock()  # _thread and the decision to end it
-        self._thread: threading.Thread | None = None
+        self._thread = BatchThread("status-writer", self._write, max_batch=MAX_BATCH, idle_exit=IDLE_EXIT)
         self.batches = 0  # transactions written (tests)
 
     def add(self, message_id: str, state: str) -> None:
-        with self._lock:
-            self._queue.put((message_id, state))
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._loop, name="status-writer", daemon=True)
-                self._thread.start()
-
-    def _loop(self) -> None:
-        while True:
-            try:
-                batch = [self._queue.get(timeout=IDLE_EXIT)]
-            except queue.Empty:
-                with self._lock:
-                    if self._queue.empty():
-                        self._thread = None
-                        return
-                continue
-            while len(batch) < MAX_BATCH:
-                try:
-                    batch.append(self._queue.get_nowait())
-                except queue.Empty:
-                    break
-            self._write(batch)
+        self._thread.put((message_id, state))
 
     def _write(self, batch: list[tuple[str, str]]) -> None:
         try:
