@@ -201,6 +201,16 @@ class ScriptedProbe:
         return self.answers.pop(0) if self.answers else None
 
 
+class HeldProbe:
+    """Test double of the probe: the network stays down until `release()`."""
+
+    def __init__(self):
+        self.up = threading.Event()
+
+    def __call__(self) -> str | None:
+        return None if self.up.is_set() else "down"
+
+
 class Waiter:
     def __init__(self):
         self.delays: list[float] = []
@@ -258,22 +268,26 @@ def test_a_suspect_failure_is_checked_at_once_and_closes_only_if_the_probe_fails
 
 
 def test_waiting_clients_are_released_spread_over_a_window_that_grows_with_their_number():
-    gate = ConnectivityGate(ScriptedProbe(), probe_first=0.05)
+    probe = HeldProbe()  # down until every client waits: a busy machine may register them slowly
+    gate = ConnectivityGate(probe, probe_first=0.05, probe_cap=0.05)
     gate.dial_failed(REFUSED)
     waiters = [Waiter() for _ in range(1000)]
     for w in waiters:
         gate.wait(w)
     gate.forget(waiters[0])  # a client stopped meanwhile
+    probe.up.set()
     wait_for(lambda: all(w.called.is_set() for w in waiters[1:]))
     assert not waiters[0].called.is_set()
     delays = [w.delays[0] for w in waiters[1:]]
     per_second = [sum(1 for d in delays if s <= d < s + 1) for s in range(60)]
     assert max(delays) <= 40.0 and min(delays) >= 0.0  # 999 x 40 ms, within the 60 s cap
     assert max(per_second) < 60 and sum(1 for n in per_second[:40] if n) == 40, per_second
-    few = ConnectivityGate(ScriptedProbe(), probe_first=0.05)
+    held = HeldProbe()
+    few = ConnectivityGate(held, probe_first=0.05, probe_cap=0.05)
     few.dial_failed(REFUSED)
     one = Waiter()
     few.wait(one)
+    held.up.set()
     assert one.called.wait(5) and one.delays[0] <= 2.0  # a few clients: within 2 s
 
 
