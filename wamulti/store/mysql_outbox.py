@@ -191,6 +191,12 @@ class MySQLOutbox(OutboxStore):
             row = cur.fetchone()
         return webhook_from_row(row) if row else None
 
+    def all_webhooks(self) -> list[WebhookRow]:
+        with self._tx() as cur:
+            cur.execute(f"SELECT {WEBHOOK_COLUMNS} FROM webhooks ORDER BY client_id")
+            rows = cur.fetchall()
+        return [webhook_from_row(r) for r in rows]
+
     def delete_webhook(self, client_id) -> bool:
         with self._tx() as cur:
             return cur.execute("DELETE FROM webhooks WHERE client_id = %s", (client_id,)) > 0
