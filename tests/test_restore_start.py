@@ -4,6 +4,7 @@ the same decisions as a worker asking for its own, and the restore thread's stag
 from __future__ import annotations
 
 import hashlib
+import threading
 import time
 import zlib
 from datetime import timedelta
@@ -152,3 +153,41 @@ def test_each_queue_loads_itself_when_the_bulk_read_fails(make_registry, sqlite_
     counting.load_open_sends = refused
     restore_and_send(make_registry, sqlite_store, fake_backend, counting)
     assert counting.calls.get("open_sends") == 3 and counting.calls.get("fail_open_sends") == 3
+
+
+class Unheard:
+    def send_failed(self, *args) -> None:
+        pass
+
+
+def test_a_queue_started_during_the_read_waits_for_its_rows_and_one_loaded_already_is_left_out(sqlite_store):
+    from wamulti.worker.outbound import Dispatcher, SendOptions
+    from wamulti.worker.queue_load import load_queues
+    from wamulti.worker.waiters import Waiters
+
+    for n in range(2):
+        sqlite_store.create_client(ClientRecord(f"c{n}", READY, jid=JID.format(n)))
+    waiting, _ = sqlite_store.enqueue_send(OutboundRow(new_message_id(), "c0", "+4915100000001", "m"), 10,
+                                           utcnow() - timedelta(days=1))
+    counting = CountingStore(sqlite_store)
+    asked, gate = [], threading.Event()
+
+    def slow_read(ids, *rest):  # the test starts q0 while this read is under way
+        asked.append(list(ids))
+        gate.wait(5)
+        return sqlite_store.load_open_sends(ids, *rest)
+    counting.load_open_sends = slow_read
+    q0, q1 = (Dispatcher(f"c{n}", counting, Waiters(2), Unheard(), SendOptions(), lambda: None) for n in range(2))
+    q1.start()  # a request started it first: it loads itself
+    wait_until(lambda: counting.calls == {"fail_open_sends": 1, "open_sends": 1})
+    loader = threading.Thread(target=load_queues, args=(counting, [q0, q1], ""))
+    loader.start()
+    wait_until(lambda: asked)
+    q0.start()  # during the read: its thread waits for the rows instead of reading its own
+    time.sleep(0.2)
+    gate.set()
+    loader.join(5)
+    wait_until(lambda: waiting.message_id in q0._known)
+    assert asked == [["c0"]] and counting.calls == {"fail_open_sends": 1, "open_sends": 1}
+    q0.stop()
+    q1.stop()

@@ -159,7 +159,7 @@ class Dispatcher:
         """Start-up: the first load waits for the rows read for many clients at once (give_load);
         False if this queue has loaded (or is loading) its rows itself."""
         with self._cond:
-            self._held = not self._loaded and self._thread is None
+            self._held = self._held or (not self._loaded and self._thread is None)
             return self._held
 
     def give_load(self, loaded: tuple[list[OutboundRow], list[OutboundRow]] | None) -> None:
