@@ -69,6 +69,29 @@ def test_a_killed_sends_rows_fail_as_unknown_and_old_rows_expire(queue_store):
     assert s.prune_sends(utcnow() + timedelta(seconds=1)) == 2 and s.get_send(waiting.message_id) is None
 
 
+def test_many_clients_queues_load_at_once_as_each_loads_alone(queue_store, monkeypatch):
+    from wamulti.store import outbound_sql
+
+    s = queue_store
+    for client_id in ("bob", "carol"):
+        s.create_client(ClientRecord(client_id, READY, jid=JID_A))
+    mine, _ = s.enqueue_send(row(text="mine, under way"), 10, utcnow() - LONG_AGO)
+    s.claim_send(mine.message_id, "me")
+    theirs, _ = s.enqueue_send(row("bob", text="another instance's"), 10, utcnow() - LONG_AGO)
+    s.claim_send(theirs.message_id, "other")
+    queued = [s.enqueue_send(row(c, text=f"{c} waits"), 10, utcnow() - LONG_AGO)[0] for c in ("alice", "bob", "carol")]
+    outside, _ = s.enqueue_send(row("carol", text="not asked for"), 10, utcnow() - LONG_AGO)
+    monkeypatch.setattr(outbound_sql, "IDS_PER_STATEMENT", 1)  # one client per statement: still one transaction
+    failed, open_rows = s.load_open_sends(["alice", "bob"], SENDING, "outcome_unknown", "me")
+    assert [r.message_id for r in failed] == [mine.message_id]
+    assert (s.get_send(mine.message_id).state, s.get_send(mine.message_id).reason) == (FAILED, "outcome_unknown")
+    by_client = {c: [r.message_id for r in open_rows if r.client_id == c] for c in ("alice", "bob")}
+    assert by_client == {c: [r.message_id for r in s.open_sends(c)] for c in ("alice", "bob")}
+    assert by_client == {"alice": [queued[0].message_id], "bob": [theirs.message_id, queued[1].message_id]}
+    assert s.get_send(theirs.message_id).state == SENDING, "another instance's send is its own"
+    assert s.get_send(outside.message_id).state == QUEUED and s.load_open_sends([], SENDING, "x", "me") == ([], [])
+
+
 def test_the_queue_is_bounded_per_client_and_deleted_with_the_client(queue_store):
     s = queue_store
     for i in range(3):

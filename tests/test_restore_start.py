@@ -4,13 +4,18 @@ the same decisions as a worker asking for its own, and the restore thread's stag
 from __future__ import annotations
 
 import hashlib
+import threading
 import time
 import zlib
+from datetime import timedelta
 
-from tests.conftest import wait_until
+from tests.conftest import drive_to_ready, wait_until
 from wamulti import sessionfile
-from wamulti.store.base import ClientRecord, SnapshotWrite
+from wamulti.store.base import ClientRecord, SnapshotWrite, StoreUnavailable
+from wamulti.store.outbound import FAILED, QUEUED, SENDING, OutboundRow
+from wamulti.store.rows import utcnow
 from wamulti.worker import CONNECTING, READY
+from wamulti.worker.sender import new_message_id
 
 JID = "4915000000{}@s.whatsapp.net"
 
@@ -72,7 +77,6 @@ def test_a_worker_asks_the_store_itself_when_the_bulk_read_fails(make_registry, 
     counting = CountingStore(sqlite_store)
 
     def refused():
-        from wamulti.store.base import StoreUnavailable
         raise StoreUnavailable("database unavailable")
     counting.all_snapshot_meta = refused
     registry = make_registry(store=counting)
@@ -107,3 +111,83 @@ def test_a_pair_request_during_the_restore_starts_the_client_once(make_registry,
     wait_until(lambda: len(fake_backend.sessions) == 3, timeout=5)
     time.sleep(0.6)  # c2's turn has passed: the restore thread left it alone
     assert sorted(s.client_id for s in fake_backend.sessions) == ["c0", "c1", "c2"]
+
+
+def queued_sends(store) -> tuple[OutboundRow, list[OutboundRow]]:
+    """c0's send under way when the last process died, and one waiting send of each of c0, c1, c2."""
+    since = utcnow() - timedelta(days=1)
+    under_way, _ = store.enqueue_send(OutboundRow(new_message_id(), "c0", "+4915100000001", "under way"), 10, since)
+    store.claim_send(under_way.message_id, "")
+    waiting = [store.enqueue_send(OutboundRow(new_message_id(), f"c{n}", "+4915100000001", f"m{n}"), 10, since)[0]
+               for n in range(3)]
+    return under_way, waiting
+
+
+def restore_and_send(make_registry, store, fake_backend, counting) -> None:
+    under_way, waiting = queued_sends(store)
+    make_registry(store=counting).restore_all(stagger=0.01)
+    for n in (1, 2, 3):
+        drive_to_ready(fake_backend.wait_session(n))
+    wait_until(lambda: all(store.get_send(r.message_id).state not in (QUEUED, SENDING) for r in waiting), timeout=10)
+    assert (store.get_send(under_way.message_id).state, store.get_send(under_way.message_id).reason) == \
+        (FAILED, "outcome_unknown"), "what was under way may have gone out: never sent again"
+    assert all(store.get_send(r.message_id).state != FAILED for r in waiting), "every waiting send went out"
+
+
+def test_the_restore_loads_every_queue_in_one_read_and_sends_once_ready(make_registry, sqlite_store, fake_backend):
+    for n in range(3):
+        stored_client(sqlite_store, f"c{n}", n, b"keys", 1)
+    counting = CountingStore(sqlite_store)
+    restore_and_send(make_registry, sqlite_store, fake_backend, counting)
+    assert counting.calls.get("load_open_sends") == 1
+    assert "open_sends" not in counting.calls and "fail_open_sends" not in counting.calls
+
+
+def test_each_queue_loads_itself_when_the_bulk_read_fails(make_registry, sqlite_store, fake_backend):
+    for n in range(3):
+        stored_client(sqlite_store, f"c{n}", n, b"keys", 1)
+    counting = CountingStore(sqlite_store)
+
+    def refused(*args):
+        raise StoreUnavailable("database unavailable")
+    counting.load_open_sends = refused
+    restore_and_send(make_registry, sqlite_store, fake_backend, counting)
+    assert counting.calls.get("open_sends") == 3 and counting.calls.get("fail_open_sends") == 3
+
+
+class Unheard:
+    def send_failed(self, *args) -> None:
+        pass
+
+
+def test_a_queue_started_during_the_read_waits_for_its_rows_and_one_loaded_already_is_left_out(sqlite_store):
+    from wamulti.worker.outbound import Dispatcher, SendOptions
+    from wamulti.worker.queue_load import load_queues
+    from wamulti.worker.waiters import Waiters
+
+    for n in range(2):
+        sqlite_store.create_client(ClientRecord(f"c{n}", READY, jid=JID.format(n)))
+    waiting, _ = sqlite_store.enqueue_send(OutboundRow(new_message_id(), "c0", "+4915100000001", "m"), 10,
+                                           utcnow() - timedelta(days=1))
+    counting = CountingStore(sqlite_store)
+    asked, gate = [], threading.Event()
+
+    def slow_read(ids, *rest):  # the test starts q0 while this read is under way
+        asked.append(list(ids))
+        gate.wait(5)
+        return sqlite_store.load_open_sends(ids, *rest)
+    counting.load_open_sends = slow_read
+    q0, q1 = (Dispatcher(f"c{n}", counting, Waiters(2), Unheard(), SendOptions(), lambda: None) for n in range(2))
+    q1.start()  # a request started it first: it loads itself
+    wait_until(lambda: counting.calls == {"fail_open_sends": 1, "open_sends": 1})
+    loader = threading.Thread(target=load_queues, args=(counting, [q0, q1], ""))
+    loader.start()
+    wait_until(lambda: asked)
+    q0.start()  # during the read: its thread waits for the rows instead of reading its own
+    time.sleep(0.2)
+    gate.set()
+    loader.join(5)
+    wait_until(lambda: waiting.message_id in q0._known)
+    assert asked == [["c0"]] and counting.calls == {"fail_open_sends": 1, "open_sends": 1}
+    q0.stop()
+    q1.stop()

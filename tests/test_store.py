@@ -240,3 +240,56 @@ def test_a_connection_lost_mid_transaction_writes_nothing_of_it(mariadb):
     assert [c.client_id for c in store.list_clients()] == ["after"]
     root.close()
     store.close()
+
+
+def test_a_connection_killed_while_resting_is_reopened_before_its_next_use(mariadb):
+    from wamulti.store import mysql
+
+    store = open_store(mariadb.settings(mariadb.new_database(), db_pool_size=1))
+    root = mariadb.root()
+    with store._tx() as cur:
+        cur.execute("SELECT CONNECTION_ID()")
+        first = cur.fetchone()[0]
+    with root.cursor() as admin:
+        admin.execute(f"KILL {first}")
+    time.sleep(mysql.IDLE_PING + 0.1)  # it rested: the borrow checks it and opens a new one
+    store.create_client(ClientRecord("after-rest", "READY"))
+    with store._tx() as cur:
+        cur.execute("SELECT CONNECTION_ID()")
+        assert cur.fetchone()[0] != first
+    assert [c.client_id for c in store.list_clients()] == ["after-rest"]
+    root.close()
+    store.close()
+
+
+def test_a_busy_connection_is_not_pinged_on_every_borrow(mariadb, monkeypatch):
+    import pymysql
+
+    store = open_store(mariadb.settings(mariadb.new_database(), db_pool_size=1))
+    store.ping()
+    pings = []
+    real = pymysql.connections.Connection.ping
+    monkeypatch.setattr(pymysql.connections.Connection, "ping", lambda con, *a: pings.append(1) or real(con, *a))
+    for n in range(20):
+        store.create_client(ClientRecord(f"busy{n}", "READY"))
+    assert len(store.list_clients()) == 20
+    assert len(pings) <= 1, "a connection in steady use goes out without a round trip of its own"
+    store.close()
+
+
+def test_a_deadlocked_snapshot_write_runs_again_and_other_errors_at_once():
+    from wamulti.store.mysql import MySQLStore
+
+    calls = []
+
+    def write(error_code):
+        calls.append(error_code)
+        if len(calls) == 1:
+            raise StoreError("undone", db_code=error_code)
+        return "stored"
+
+    assert MySQLStore._again_after_deadlock(write, ServerCode.LOCK_DEADLOCK) == "stored" and len(calls) == 2
+    calls.clear()
+    with pytest.raises(StoreError):
+        MySQLStore._again_after_deadlock(write, ServerCode.DUP_ENTRY)
+    assert len(calls) == 1

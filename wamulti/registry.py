@@ -21,6 +21,7 @@ from .worker import CLOSED, CONNECTING, PAIRING, READY, SYNCING, ClientStatus, C
 from .worker.hearing import EventSink
 from .worker.outbound import EXPIRED, SendOptions
 from .worker.outcome import Accepted, request_hash
+from .worker.queue_load import load_queues
 from .worker.sender import Sent
 from .worker.waiters import Waiters
 from .worker.unlink import Unlinked
@@ -253,7 +254,8 @@ class ClientRegistry:
         return len(returning)
 
     def _start_staggered(self, workers: list[ClientWorker], stagger: float) -> None:
-        """The restore thread: start each worker at its turn, then each one's send queue (whose first
+        """The restore thread: start each worker at its turn, then read every started one's queued
+        sends at once (queue_load.py) and start each one's send queue (after the workers: their first
         look at the store would otherwise crowd out the state writes of the clients coming up); not
         once the process is stopping, nor a worker a request started (pair) or deleted meanwhile."""
         started = []
@@ -263,6 +265,8 @@ class ClientRegistry:
                 started.append(worker)
             except RuntimeError as exc:  # running already, or deleted: not ours to start any more
                 log.debug("[%s] not started by the restore: %s", worker.client_id, exc)
+        if not self._stopping.is_set():
+            load_queues(self._store, [w.queue for w in started], self._send_options.owner)
         for worker in self._at_turns(started, stagger):
             worker.start_queue()
 

@@ -65,7 +65,9 @@ class EventService:
                    **options)
 
     def start(self) -> None:
-        """Start the watchdog, backlog and delivery threads."""
+        """Read every stored webhook (the clients' first events need no lookup each); start the
+        watchdog, backlog and delivery threads."""
+        self.directory.preload()
         self.watchdog.start()
         self.log.start()
         self.delivery.start()

@@ -7,56 +7,29 @@ so an outage never leaves half a write behind. Connection-level failures become 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Sequence
 from contextlib import contextmanager
-from enum import IntEnum
 
 import pymysql
 from dbutils.pooled_db import PooledDB, TooManyConnections
 
 from .base import (ClientRecord, DuplicateClient, SessionStore, Snapshot, SnapshotMeta, SnapshotWrite, StoreError,
                    StoreUnavailable)
+from .mysql_codes import ACCESS_PROBLEMS, CONNECTION_CODES, FIRST_CLIENT_CODE, ServerCode
 from .mysql_outbound import OUTBOUND_OWNER, OUTBOUND_TABLE, MySQLOutbound
 from .mysql_outbox import OUTBOX_TABLES, MySQLOutbox
 from .rows import COLUMNS, record_from_row, row_values, stamped, utcnow
 
 log = logging.getLogger(__name__)
 
-
-class ServerCode(IntEnum):
-    """The MySQL/MariaDB error numbers the store reacts to (ER_* from the server, CR_* from the client)."""
-
-    CON_COUNT_ERROR = 1040
-    DBACCESS_DENIED = 1044
-    ACCESS_DENIED = 1045
-    BAD_DB = 1049
-    SERVER_SHUTDOWN = 1053
-    DUP_ENTRY = 1062
-    NET_PACKET_TOO_LARGE = 1153
-    LOCK_WAIT_TIMEOUT = 1205
-    LOCK_DEADLOCK = 1213
-    NO_REFERENCED_ROW = 1452
-    CONNECTION_KILLED = 1927
-    CONN_HOST_ERROR = 2003
-    SERVER_GONE = 2006  # how an oversized packet often shows: the server drops the connection
-    SERVER_LOST = 2013
-    COMMANDS_OUT_OF_SYNC = 2014
-    SERVER_LOST_EXTENDED = 2055
-
-
-CONNECTION_CODES = (
-    ServerCode.CONN_HOST_ERROR, ServerCode.SERVER_GONE, ServerCode.SERVER_LOST, ServerCode.COMMANDS_OUT_OF_SYNC,
-    ServerCode.SERVER_LOST_EXTENDED, ServerCode.CON_COUNT_ERROR, ServerCode.SERVER_SHUTDOWN,
-    ServerCode.LOCK_WAIT_TIMEOUT, ServerCode.LOCK_DEADLOCK, ServerCode.CONNECTION_KILLED,
-)
-FIRST_CLIENT_CODE = 2000  # CR_* numbers and above: the client side lost (or never had) the connection
-ACCESS_PROBLEMS = {ServerCode.DBACCESS_DENIED: "access to the database denied",
-                  ServerCode.ACCESS_DENIED: "login refused (check DB_USER/DB_PASSWORD)",
-                  ServerCode.BAD_DB: "unknown database (check DB_NAME; it must exist)"}
-
 CONNECT_TIMEOUT = 5
+IDLE_PING = 1.0  # seconds a pooled connection may rest before its next borrow checks it first
+CHECK_ON_BORROW = 4  # DBUtils' ping flag our borrow checks with (the pool itself checks with flag 1)
 IO_TIMEOUT = 30  # a 32 MiB snapshot must fit comfortably
 PACKET_OVERHEAD = 1024  # the statement around a blob
+# two clients' first snapshots can deadlock on the gap both locked; InnoDB undoes one, which runs again
+DEADLOCK_TRIES = 3
 CLIENT_MAX_PACKET = 1 << 30  # PyMySQL's own limit is 16 MiB; the server's setting is the one that counts
 # times are UTC; backslash escapes must work for _binary_literal
 SESSION_SETUP = "SET time_zone = '+00:00', sql_mode = REPLACE(@@sql_mode, 'NO_BACKSLASH_ESCAPES', '')"
@@ -119,8 +92,9 @@ def _in_transaction(con) -> None:
 
     Outside a transaction DBUtils' SteadyDB replaces a connection lost under a statement and runs
     the statement again on the new one; inside one that would commit the later statements without
-    the earlier ones (a half write), so it must raise instead. (The connection was pinged as it left
-    the pool, so one lost while idle is replaced before the first statement.)"""
+    the earlier ones (a half write), so it must raise instead. (A connection that rested, or whose
+    last use failed, was checked as it left the pool (_borrow), so one lost meanwhile is reopened
+    before the first statement.)"""
     con._con._transaction = True  # dbutils 3.2 (pinned): what SteadyDBConnection.begin() sets
 
 
@@ -141,7 +115,7 @@ class MySQLStore(MySQLOutbox, MySQLOutbound, SessionStore):
         try:
             self._pool = PooledDB(
                 creator=pymysql, mincached=1, maxcached=settings.db_pool_size,
-                maxconnections=settings.db_pool_size, blocking=True, ping=1,
+                maxconnections=settings.db_pool_size, blocking=True, ping=CHECK_ON_BORROW,
                 # _tx ends every transaction itself (commit or rollback): no rollback on return, which
                 # the pool would send while holding its lock, a round trip that serialises every return
                 reset=False,
@@ -170,15 +144,14 @@ class MySQLStore(MySQLOutbox, MySQLOutbound, SessionStore):
     @contextmanager
     def _tx(self):
         """A pooled connection in one transaction; committed on success, rolled back on error."""
-        try:
-            con = self._pool.connection()
-        except Exception as exc:
-            raise self._translate(exc) from None
+        con = self._borrow()
         _in_transaction(con)
+        done = False
         try:
             with con.cursor() as cur:
                 yield cur
             con.commit()
+            done = True
         except StoreError:
             self._rollback(con)
             raise
@@ -192,10 +165,35 @@ class MySQLStore(MySQLOutbox, MySQLOutbound, SessionStore):
             self._rollback(con)
             raise self._translate(exc) from None
         finally:
-            try:
-                con.close()  # back to the pool
-            except Exception:
-                pass
+            self._give_back(con, done)
+
+    def _borrow(self):
+        """A pooled connection, checked (and reopened if lost) only when it rested or its last use failed:
+        DBUtils' own check (ping=1) runs under the pool's lock, so every borrow waited for another
+        thread's round trip; a thousand clients starting queued on it (flag 4: the pool never checks)."""
+        try:
+            con = self._pool.connection()
+        except Exception as exc:
+            raise self._translate(exc) from None
+        steady = con._con  # dbutils 3.2 (pinned): the SteadyDBConnection that stays in the pool
+        if getattr(steady, "wamulti_ok", False) and time.monotonic() - steady.wamulti_used < IDLE_PING:
+            return con
+        try:
+            if steady._ping_check(CHECK_ON_BORROW) is False:  # lost, and reopening failed
+                raise pymysql.err.OperationalError(ServerCode.SERVER_GONE, "connection lost")
+        except Exception as exc:
+            self._give_back(con, False)
+            raise self._translate(exc) from None
+        return con
+
+    @staticmethod
+    def _give_back(con, ok: bool) -> None:
+        """Back to the pool, remembering when and whether it worked (a failed one is checked next time)."""
+        con._con.wamulti_used, con._con.wamulti_ok = time.monotonic(), ok
+        try:
+            con.close()
+        except Exception:
+            pass
 
     @staticmethod
     def _rollback(con) -> None:
@@ -260,6 +258,21 @@ class MySQLStore(MySQLOutbox, MySQLOutbound, SessionStore):
             return cur.execute("DELETE FROM clients WHERE client_id = %s", (client_id,)) > 0
 
     def save_snapshot(self, client_id: str, data: bytes, sha256: str) -> int:
+        return self._again_after_deadlock(self._save_snapshot, client_id, data, sha256)
+
+    def save_snapshots(self, writes: Sequence[SnapshotWrite]) -> list[bool]:
+        return self._again_after_deadlock(self._save_snapshots, writes)
+
+    @staticmethod
+    def _again_after_deadlock(write, *args):
+        for attempt in range(DEADLOCK_TRIES):
+            try:
+                return write(*args)
+            except StoreError as exc:  # nothing of the undone transaction was stored
+                if exc.db_code != ServerCode.LOCK_DEADLOCK or attempt == DEADLOCK_TRIES - 1:
+                    raise
+
+    def _save_snapshot(self, client_id: str, data: bytes, sha256: str) -> int:
         self._check_size(len(data))
         try:
             with self._tx() as cur:
@@ -274,7 +287,7 @@ class MySQLStore(MySQLOutbox, MySQLOutbound, SessionStore):
         except StoreError as exc:
             raise self._snapshot_error(exc, len(data), f"no client {client_id!r} to attach a snapshot to") from None
 
-    def save_snapshots(self, writes: Sequence[SnapshotWrite]) -> list[bool]:
+    def _save_snapshots(self, writes: Sequence[SnapshotWrite]) -> list[bool]:
         for w in writes:
             self._check_size(len(w.data))
         ids = [w.client_id for w in writes]

@@ -13,7 +13,7 @@ from datetime import datetime
 from ..errors import QueueFull
 from .base import DuplicateClient
 from .outbound import PRUNE_BATCH, OutboundRow, OutboundStore, StateChange, outbound_values
-from .outbound_sql import OutboundSQL, by_state
+from .outbound_sql import OutboundSQL, by_state, id_chunks
 from .rows import utcnow
 
 _BIN = "CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"
@@ -119,17 +119,31 @@ class MySQLOutbound(OutboundStore):
                         owner: str | None = None) -> list[OutboundRow]:
         return self._fail(_SQL.open_of(client_id, state, created_before, owner), reason)
 
+    def load_open_sends(self, client_ids: Sequence[str], state: str, reason: str, owner: str
+                        ) -> tuple[list[OutboundRow], list[OutboundRow]]:
+        failed, open_rows = [], []
+        with self._tx() as cur:
+            for chunk in id_chunks(list(client_ids)):
+                failed += self._fail_in(cur, _SQL.owned_of_many(chunk, state, owner), reason)
+                cur.execute(*_SQL.open_of_many(chunk))
+                open_rows += [_SQL.row(r) for r in cur.fetchall()]
+        return failed, open_rows
+
     def fail_old_sends(self, state: str, updated_before: datetime, reason: str, limit: int = PRUNE_BATCH
                        ) -> list[OutboundRow]:
         return self._fail(_SQL.older(state, updated_before, limit), reason)
 
     def _fail(self, select: tuple[str, tuple], reason: str) -> list[OutboundRow]:
-        statement, args = select
         with self._tx() as cur:
-            cur.execute(statement + " FOR UPDATE", args)  # a second instance waits, then finds them failed
-            rows = [_SQL.row(r) for r in cur.fetchall()]
-            if rows:
-                cur.execute(*_SQL.fail(rows, reason, utcnow()))
+            return self._fail_in(cur, select, reason)
+
+    @staticmethod
+    def _fail_in(cur, select: tuple[str, tuple], reason: str) -> list[OutboundRow]:
+        statement, args = select
+        cur.execute(statement + " FOR UPDATE", args)  # a second instance waits, then finds them failed
+        rows = [_SQL.row(r) for r in cur.fetchall()]
+        if rows:
+            cur.execute(*_SQL.fail(rows, reason, utcnow()))
         return rows
 
     def get_send(self, message_id: str) -> OutboundRow | None:

@@ -9,12 +9,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from .base import StoreError
+from .mysql_codes import ServerCode
 from .outbox import (EVENT_COLUMNS, PENDING, PRUNE_BATCH, WEBHOOK_COLUMNS, EventRow, OutboxStore, WebhookRow,
                      due_prefix, event_filter, event_from_row, event_values, short_error, webhook_from_row,
                      webhook_values)
 from .rows import utcnow
 
-NO_REFERENCED_ROW = 1452  # mysql.ServerCode.NO_REFERENCED_ROW (not imported: mysql.py imports this module)
 _BIN = "CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"
 _ASCII = "CHARACTER SET ascii COLLATE ascii_bin"
 _TABLE = "ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci"
@@ -180,7 +180,7 @@ class MySQLOutbox(OutboxStore):
                             "ON DUPLICATE KEY UPDATE url = VALUES(url), event_types = VALUES(event_types), "
                             "secret = VALUES(secret), updated_at = VALUES(updated_at)", webhook_values(stored))
         except StoreError as exc:
-            if exc.db_code == NO_REFERENCED_ROW:
+            if exc.db_code == ServerCode.NO_REFERENCED_ROW:
                 raise StoreError(f"no client {row.client_id!r} to attach a webhook to") from None
             raise
         return stored
@@ -190,6 +190,12 @@ class MySQLOutbox(OutboxStore):
             cur.execute(f"SELECT {WEBHOOK_COLUMNS} FROM webhooks WHERE client_id = %s", (client_id,))
             row = cur.fetchone()
         return webhook_from_row(row) if row else None
+
+    def all_webhooks(self) -> list[WebhookRow]:
+        with self._tx() as cur:
+            cur.execute(f"SELECT {WEBHOOK_COLUMNS} FROM webhooks ORDER BY client_id")
+            rows = cur.fetchall()
+        return [webhook_from_row(r) for r in rows]
 
     def delete_webhook(self, client_id) -> bool:
         with self._tx() as cur:

@@ -137,6 +137,13 @@ class OutboundStore(ABC):
         nobody recorded, if given) becomes failed with `reason`; returns them as they were."""
 
     @abstractmethod
+    def load_open_sends(self, client_ids: Sequence[str], state: str, reason: str, owner: str
+                        ) -> tuple[list[OutboundRow], list[OutboundRow]]:
+        """Start-up, for many clients in one transaction: fail_open_sends(client, state, reason,
+        owner=owner) of each, then open_sends of each; (the rows failed, as they were; the open rows),
+        each client's in order of acceptance."""
+
+    @abstractmethod
     def fail_old_sends(self, state: str, updated_before: datetime, reason: str, limit: int = PRUNE_BATCH
                        ) -> list[OutboundRow]:
         """Up to `limit` rows of any client in `state`, not updated since `updated_before` (for a queued

@@ -12,6 +12,13 @@ from .outbound import (OUTBOUND_COLUMNS, FAILED, OPEN, QUEUED, RANK, SENDING, Ou
                        lower_states, outbound_from_row, short_reason)
 
 
+IDS_PER_STATEMENT = 500  # client ids in one IN list (old SQLite builds take at most 999 parameters)
+
+
+def id_chunks(client_ids: Sequence[str]) -> list[Sequence[str]]:
+    return [client_ids[i:i + IDS_PER_STATEMENT] for i in range(0, len(client_ids), IDS_PER_STATEMENT)]
+
+
 def _quoted(states) -> str:
     return ", ".join(f"'{s}'" for s in states)
 
@@ -72,6 +79,18 @@ class OutboundSQL:
         if owner is not None:
             where, args = where + f" AND (claimed_by = {p} OR claimed_by IS NULL)", args + (owner,)
         return self.select + where + " ORDER BY seq", args
+
+    def owned_of_many(self, client_ids: Sequence[str], state: str, owner: str) -> tuple[str, tuple]:
+        """open_of(client, state, owner=owner) of many clients at once."""
+        p, ids = self.p, ", ".join([self.p] * len(client_ids))
+        return (self.select + f"WHERE client_id IN ({ids}) AND state = {p} "
+                f"AND (claimed_by = {p} OR claimed_by IS NULL) ORDER BY seq", (*client_ids, state, owner))
+
+    def open_of_many(self, client_ids: Sequence[str]) -> tuple[str, tuple]:
+        """The open rows of many clients, in order of acceptance."""
+        ids = ", ".join([self.p] * len(client_ids))
+        return (self.select + f"WHERE client_id IN ({ids}) AND state IN ({_quoted(OPEN)}) ORDER BY seq",
+                tuple(client_ids))
 
     def older(self, state: str, updated_before: datetime, limit: int) -> tuple[str, tuple]:
         """Rows of any client in `state` not updated since (a queued row's updated_at is its created_at)."""

@@ -176,6 +176,10 @@ class OutboxStore(ABC):
         """The client's own webhook, or None."""
 
     @abstractmethod
+    def all_webhooks(self) -> list[WebhookRow]:
+        """Every client's own webhook, in one read (start-up's lookups of a thousand clients at once)."""
+
+    @abstractmethod
     def delete_webhook(self, client_id: str) -> bool:
         """Remove the client's own webhook; True if it had one."""
 

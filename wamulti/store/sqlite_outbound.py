@@ -12,7 +12,7 @@ from datetime import datetime
 
 from ..errors import QueueFull
 from .outbound import PRUNE_BATCH, OutboundRow, OutboundStore, StateChange, outbound_values
-from .outbound_sql import OutboundSQL, by_state
+from .outbound_sql import OutboundSQL, by_state, id_chunks
 from .rows import utcnow
 from .sqlite_outbox import read_time, text_time
 
@@ -93,6 +93,15 @@ class SQLiteOutbound(OutboundStore):
                         owner: str | None = None) -> list[OutboundRow]:
         with self._tx(immediate=True) as con:
             return self._fail(con, _SQL.open_of(client_id, state, created_before, owner), reason)
+
+    def load_open_sends(self, client_ids: Sequence[str], state: str, reason: str, owner: str
+                        ) -> tuple[list[OutboundRow], list[OutboundRow]]:
+        failed, open_rows = [], []
+        with self._tx(immediate=True) as con:
+            for chunk in id_chunks(list(client_ids)):
+                failed += self._fail(con, _SQL.owned_of_many(chunk, state, owner), reason)
+                open_rows += [_SQL.row(r) for r in con.execute(*_SQL.open_of_many(chunk)).fetchall()]
+        return failed, open_rows
 
     def fail_old_sends(self, state: str, updated_before: datetime, reason: str, limit: int = PRUNE_BATCH
                        ) -> list[OutboundRow]:

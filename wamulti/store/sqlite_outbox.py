@@ -187,6 +187,11 @@ class SQLiteOutbox(OutboxStore):
             row = con.execute(f"SELECT {WEBHOOK_COLUMNS} FROM webhooks WHERE client_id = ?", (client_id,)).fetchone()
         return webhook_from_row(row, read_time) if row else None
 
+    def all_webhooks(self) -> list[WebhookRow]:
+        with self._tx() as con:
+            rows = con.execute(f"SELECT {WEBHOOK_COLUMNS} FROM webhooks ORDER BY client_id").fetchall()
+        return [webhook_from_row(r, read_time) for r in rows]
+
     def delete_webhook(self, client_id) -> bool:
         with self._tx(immediate=True) as con:
             return con.execute("DELETE FROM webhooks WHERE client_id = ?", (client_id,)).rowcount > 0

@@ -125,6 +125,11 @@ class ClientWorker:
         if queue:
             self._outbound.start()
 
+    @property
+    def queue(self) -> Dispatcher:
+        """The send queue (the restore hands it the rows read for every client at once)."""
+        return self._outbound
+
     def start_queue(self) -> None:
         """Start the send queue of a worker started without it (its first look at the store's queued
         rows); not once the worker was stopped or deleted. Sends accepted meanwhile were stored and wait."""

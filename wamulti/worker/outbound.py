@@ -7,7 +7,8 @@ that has no send under way to the Sender (at most SEND_THREADS at once, and no f
 rate cap); a recipient's next row goes only after the one before it ended, so each chat gets its
 messages in order.
 
-The first time the queue is loaded in this process, a row found `sending` that this instance took
+The first time the queue is loaded in this process (at start-up: read with every returning client's
+rows at once, wamulti/worker/queue_load.py), a row found `sending` that this instance took
 (or nobody recorded) belongs to this instance's earlier life, which died while sending it: whether
 it went out is unknown, and sending it again could send it twice, so it becomes `failed` with
 reason `outcome_unknown` (and a `failed` ack says so). Rows another instance took are its own
@@ -96,6 +97,8 @@ class Dispatcher:
         self._claimed: dict[str, float] = {}  # ids marked sending with the send before them -> when
         self._retry: set[str] = set()  # ids the store did not let a send thread take: queued again
         self._loaded = False  # the store's open rows were read in this process
+        self._held = False  # the restore reads them with every other client's: the first load waits
+        self._given: tuple[list[OutboundRow], list[OutboundRow]] | None = None  # what it read
         self._next_expiry = 0.0  # monotonic time of the next look for expired rows
         self._running = False  # start() was called and stop() not since
         self._thread: threading.Thread | None = None
@@ -150,6 +153,19 @@ class Dispatcher:
             self._pending.clear()
             self._known.clear()
             self._claimed.clear()
+            self._cond.notify_all()
+
+    def hold_load(self) -> bool:
+        """Start-up: the first load waits for the rows read for many clients at once (give_load);
+        False if this queue has loaded (or is loading) its rows itself."""
+        with self._cond:
+            self._held = self._held or (not self._loaded and self._thread is None)
+            return self._held
+
+    def give_load(self, loaded: tuple[list[OutboundRow], list[OutboundRow]] | None) -> None:
+        """The rows read for this client (failed as outcome_unknown, open), or None: it reads its own."""
+        with self._cond:
+            self._held, self._given = False, loaded
             self._cond.notify_all()
 
     def _idem_since(self):
@@ -279,9 +295,16 @@ class Dispatcher:
         """Read the store's open rows once per process; False when stopped."""
         if self._loaded:
             return True
+        with self._cond:
+            while self._held and self._running:
+                self._cond.wait()
+            if self._held:  # stopped while the restore reads: a later start loads
+                return False
+            given, self._given = self._given, None
         try:
-            unknown = self._store.fail_open_sends(self.client_id, SENDING, OUTCOME_UNKNOWN, owner=self._options.owner)
-            rows = self._store.open_sends(self.client_id)
+            unknown, rows = given or (
+                self._store.fail_open_sends(self.client_id, SENDING, OUTCOME_UNKNOWN, owner=self._options.owner),
+                self._store.open_sends(self.client_id))
         except StoreError as exc:
             log.warning("[%s] queue not loaded (store: %s); retrying", self.client_id, exc)
             return self._idle(IDLE_WAIT)
