@@ -101,3 +101,32 @@ def test_a_failed_batch_is_held_whole_in_order_and_written_later(store):
     stored = [(r.client_id, r.event_id) for r in store.list_events(limit=100)]
     assert len(stored) == 13 and in_id_order_per_client([p for call in recording.calls[2:] for p in call])
     assert log.close() == 0
+
+
+class FailingDirectory:
+    """A webhook lookup that needs the store, and the store is down for the first `failures` lookups."""
+
+    def __init__(self, failures: int):
+        self.failures = failures
+
+    def applies(self, client_id, type):
+        self.failures -= 1
+        if self.failures >= 0:
+            raise StoreUnavailable("the database is down")
+        return False
+
+
+def test_a_failed_webhook_lookup_holds_the_event_and_every_later_one_until_the_store_answers(store):
+    recording = Recording(store)
+    log = EventLog(recording, FailingDirectory(1), retry_first=0.05, retry_cap=0.1)
+    first = log.publish("a", EventType.MESSAGE, {})
+    second = log.publish("b", EventType.MESSAGE, {})
+    assert log.held() == 2 and recording.calls == [], "the outage holds other clients' events too"
+    log.start()
+    deadline = time.monotonic() + 10
+    while log.held() and time.monotonic() < deadline:
+        time.sleep(0.02)  # polling observable state until the backlog thread has written everything
+    assert [r.event_id for r in store.list_events(limit=10)] == [first.id, second.id]
+    third = log.publish("a", EventType.MESSAGE, {})
+    assert store.get_event(third.id) is not None and log.transactions == 1, "written at once again"
+    assert log.close() == 0
