@@ -151,19 +151,22 @@ class EventLog:
             pending.stored = True
 
     def _hold_behind(self, batch: list["_Pending"]) -> list["_Pending"]:
-        """Hold (in queue order) the events that must wait behind a backlog; return the rest."""
-        writing, failed = [], None
+        """Hold (in queue order) the events that must wait behind a backlog; return the rest. A failed
+        webhook lookup starts the outage at once: the events queued after it are held too."""
+        writing, failed, first = [], None, False
         with self._lock:
             for pending in batch:
                 if pending.row is not None and not (self._outage or pending.event.client_id in self._backlog):
                     writing.append(pending)
                     continue
                 self._backlog.setdefault(pending.event.client_id, deque()).append((pending.event, pending.body))
-                failed, pending.error = failed or pending.error, None
+                if pending.error is not None:
+                    failed, first, self._outage = pending.error, first or not self._outage, True
+                pending.error = None
                 pending.done.set()
-        if failed is not None:
-            self._hold([], failed)
-        elif len(writing) < len(batch):
+        if first:
+            log.warning("the store cannot take events (%s); holding them in memory until it answers", failed)
+        if len(writing) < len(batch):
             self._wake.set()
         return writing
 
