@@ -61,7 +61,7 @@ def in_id_order_per_client(pairs) -> bool:
 def test_concurrent_publishers_share_transactions_and_keep_each_clients_order(store):
     recording = Recording(store, slow=0.005)
     offered = []
-    log = EventLog(recording, WebhookDirectory(store, HOOK), notify=offered.append)
+    log = EventLog(recording, WebhookDirectory(store, HOOK), notify=offered.append, batched=True)
     published = publish_from_threads(log, threads=8, per_thread=25)
     assert len(published) == 200
     written = [pair for call in recording.calls for pair in call]
@@ -77,7 +77,7 @@ def test_concurrent_publishers_share_transactions_and_keep_each_clients_order(st
 def test_a_failed_batch_is_held_whole_in_order_and_written_later(store):
     gate = threading.Event()
     recording = Recording(store, fail={2}, gate=gate)
-    log = EventLog(recording, WebhookDirectory(store), retry_first=0.05, retry_cap=0.1)
+    log = EventLog(recording, WebhookDirectory(store), retry_first=0.05, retry_cap=0.1, batched=True)
     first = threading.Thread(target=log.publish, args=("c0", EventType.CLIENT_STATE, {}))
     first.start()  # its transaction waits at the gate; the others queue behind it
     while not recording.calls:
@@ -130,3 +130,13 @@ def test_a_failed_webhook_lookup_holds_the_event_and_every_later_one_until_the_s
     third = log.publish("a", EventType.MESSAGE, {})
     assert store.get_event(third.id) is not None and log.transactions == 1, "written at once again"
     assert log.close() == 0
+
+
+def test_the_embedded_store_is_written_on_the_publishing_thread(store):
+    """SQLite commits in groups itself (store/sqlite_commit.py); the hand-over would only add a switch."""
+    recording = Recording(store, slow=0.005)
+    log = EventLog(recording, WebhookDirectory(store))
+    published = publish_from_threads(log, threads=4, per_thread=5)
+    written = [pair for call in recording.calls for pair in call]
+    assert sorted(e for _, e in written) == sorted(e.id for e in published) and in_id_order_per_client(written)
+    assert (max(len(call) for call in recording.calls) == 1) == (store.kind == "sqlite")

@@ -58,7 +58,9 @@ class EventLog:
 
     def __init__(self, store, directory, *, notify: Callable[[str], None] | None = None,
                  retry_first: float = RETRY_FIRST, retry_cap: float = RETRY_CAP,
-                 write_window: float = WRITE_WINDOW):
+                 write_window: float = WRITE_WINDOW, batched: bool | None = None):
+        """batched: through the shared writer (group commit); by default unless the store commits in
+        groups itself (the embedded one: there the hand-over measured only a thread switch dearer)."""
         self._store = store
         self._directory = directory
         self._notify = notify or (lambda client_id: None)
@@ -71,6 +73,7 @@ class EventLog:
         self._stopped = threading.Event()
         self._thread: threading.Thread | None = None
         self._writer = BatchThread("events-writer", self._write, max_batch=WRITE_BATCH, window=write_window)
+        self._batched = getattr(store, "kind", None) != "sqlite" if batched is None else batched
         self.transactions = 0  # add_events calls of the writer (tests and benchmarks)
 
     # ---- publishing ----------------------------------------------------------------------------
@@ -83,7 +86,10 @@ class EventLog:
             event = Event.new(client_id, type, dict(data))
             pending = _Pending(event, event_body(event))
             pending.row = self._row_unless_held(pending)
-            self._writer.put(pending)
+            if self._batched:
+                self._writer.put(pending)
+            else:
+                self._write([pending])  # on this thread; the client's lock keeps the order
         pending.done.wait()  # the writer always answers; the store's own timeouts bound the wait
         if pending.error is not None:
             raise pending.error  # not a store outage (those are held): what the store raised
