@@ -1,10 +1,17 @@
 """EventLog: the one way code publishes an event. Stored first, then offered to delivery.
 
-`publish` writes the event to the store before it returns. When the store cannot take it, the
-event waits in an in-memory backlog of its client, in order, and every later event of every client
-queues behind (so no publish waits for a dead database, and no client's order is broken); the
-`events-backlog` thread writes the backlog as soon as the store answers again. Nothing is dropped,
-except what is still held in memory when the process stops (close() reports that count).
+`publish` writes the event to the store before it returns. Publishers of every client hand their
+event to one `events-writer` thread (a BatchThread) and wait: whatever queued while the previous
+transaction was written goes in the next one (group commit), so a hundred busy clients cost a few
+transactions a second instead of one per event. A client's events are queued in id order (the id
+is made and queued under the client's lock) and that one thread decides and writes them in queue
+order, so per client they are stored in id order while the lock is not held during the wait.
+
+When the store cannot take a batch, its events wait in an in-memory backlog of their clients, in
+order, and every later event of every client queues behind (so no publish waits for a dead
+database, and no client's order is broken); the `events-backlog` thread writes the backlog as soon
+as the store answers again. Nothing is dropped, except what is still held in memory when the
+process stops (close() reports that count).
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
+from ..batches import BatchThread
 from ..store.base import StoreError
 from ..store.outbox import NONE, PENDING, EventRow
 from ..store.rows import naive_utc, utcnow
@@ -26,6 +34,8 @@ log = logging.getLogger(__name__)
 
 RETRY_FIRST, RETRY_CAP = 0.5, 5.0
 FLUSH_BATCH = 500
+WRITE_WINDOW = 0.0  # seconds the first event of a batch waits for more (the previous write is the window)
+WRITE_BATCH = 500
 
 
 def _json_default(value: Any) -> Any:
@@ -47,7 +57,10 @@ class EventLog:
     """
 
     def __init__(self, store, directory, *, notify: Callable[[str], None] | None = None,
-                 retry_first: float = RETRY_FIRST, retry_cap: float = RETRY_CAP):
+                 retry_first: float = RETRY_FIRST, retry_cap: float = RETRY_CAP,
+                 write_window: float = WRITE_WINDOW, batched: bool | None = None):
+        """batched: through the shared writer (group commit); by default unless the store commits in
+        groups itself (the embedded one: there the hand-over measured only a thread switch dearer)."""
         self._store = store
         self._directory = directory
         self._notify = notify or (lambda client_id: None)
@@ -59,25 +72,28 @@ class EventLog:
         self._wake = threading.Event()
         self._stopped = threading.Event()
         self._thread: threading.Thread | None = None
+        self._writer = BatchThread("events-writer", self._write, max_batch=WRITE_BATCH, window=write_window)
+        self._batched = getattr(store, "kind", None) != "sqlite" if batched is None else batched
+        self.transactions = 0  # add_events calls of the writer (tests and benchmarks)
 
     # ---- publishing ----------------------------------------------------------------------------
     def publish(self, client_id: str, type: EventType | str, data: Mapping[str, Any]) -> Event:
         """Make an event and store it (or hold it while the store is down); never raises for the store."""
         type = EventType(type)
-        # The id is made and stored under the client's lock: per client, ids are stored in id order,
-        # so delivery never sees a later event of a client before an earlier one.
+        # The id is made and queued under the client's lock: per client, the writer gets ids in id
+        # order and stores (or holds) them in that order, so delivery never sees a later event first.
         with self._client_lock(client_id):
             event = Event.new(client_id, type, dict(data))
-            body = event_body(event)
-            if self._hold_if_backlogged(event, body):
-                return event
-            try:
-                row = self._row(event, body)
-                self._store.add_events([row])
-            except StoreError as exc:
-                self._hold(event, body, exc)
-                return event
-        if row.delivery == PENDING:
+            pending = _Pending(event, event_body(event))
+            pending.row = self._row_unless_held(pending)
+            if self._batched:
+                self._writer.put(pending)
+            else:
+                self._write([pending])  # on this thread; the client's lock keeps the order
+        pending.done.wait()  # the writer always answers; the store's own timeouts bound the wait
+        if pending.error is not None:
+            raise pending.error  # not a store outage (those are held): what the store raised
+        if pending.stored and pending.row.delivery == PENDING:
             self._notify(client_id)
         return event
 
@@ -103,16 +119,68 @@ class EventLog:
         return EventRow(event.id, event.client_id, event.type.value, body, PENDING if pending else NONE,
                         created_at=naive_utc(event.timestamp), queued_at=now, next_at=now)
 
-    def _hold_if_backlogged(self, event: Event, body: str) -> bool:
-        with self._lock:
-            if not (self._outage or event.client_id in self._backlog):
-                return False
-            self._backlog.setdefault(event.client_id, deque()).append((event, body))
-            return True
+    def _row_unless_held(self, pending: "_Pending") -> EventRow | None:
+        """The row, or None when the event will be held: during an outage the webhook lookup is skipped
+        (it may need the store), and a lookup the store fails starts one."""
+        if self._outage or pending.event.client_id in self._backlog:  # a hint; the writer decides
+            return None
+        try:
+            return self._row(pending.event, pending.body)
+        except StoreError as exc:
+            pending.error = exc  # the writer holds it and starts the outage
+            return None
 
-    def _hold(self, event: Event, body: str, exc: StoreError) -> None:
+    # ---- the writer thread ---------------------------------------------------------------------
+    def _write(self, batch: list["_Pending"]) -> None:
+        """Store one batch (BatchThread's handler); every publisher of it is answered."""
+        try:
+            self._write_batch(batch)
+        except Exception as exc:  # not a store error (those are held): each publisher raises it
+            log.exception("writing %d events failed", len(batch))
+            for pending in batch:
+                pending.error = None if pending.done.is_set() else exc
+        finally:
+            for pending in batch:
+                pending.done.set()
+
+    def _write_batch(self, batch: list["_Pending"]) -> None:
+        writing = self._hold_behind(batch)
+        if not writing:
+            return
+        try:
+            self.transactions += 1
+            self._store.add_events([p.row for p in writing])
+        except StoreError as exc:
+            self._hold(writing, exc)
+            return
+        for pending in writing:
+            pending.stored = True
+
+    def _hold_behind(self, batch: list["_Pending"]) -> list["_Pending"]:
+        """Hold (in queue order) the events that must wait behind a backlog; return the rest. A failed
+        webhook lookup starts the outage at once: the events queued after it are held too."""
+        writing, failed, first = [], None, False
         with self._lock:
-            self._backlog.setdefault(event.client_id, deque()).append((event, body))
+            for pending in batch:
+                if pending.row is not None and not (self._outage or pending.event.client_id in self._backlog):
+                    writing.append(pending)
+                    continue
+                self._backlog.setdefault(pending.event.client_id, deque()).append((pending.event, pending.body))
+                if pending.error is not None:
+                    failed, first, self._outage = pending.error, first or not self._outage, True
+                pending.error = None
+                pending.done.set()
+        if first:
+            log.warning("the store cannot take events (%s); holding them in memory until it answers", failed)
+        if len(writing) < len(batch):
+            self._wake.set()
+        return writing
+
+    def _hold(self, items: list["_Pending"], exc: StoreError) -> None:
+        """Hold events the store could not take, in order, and start the outage."""
+        with self._lock:
+            for pending in items:
+                self._backlog.setdefault(pending.event.client_id, deque()).append((pending.event, pending.body))
             first, self._outage = not self._outage, True
         if first:
             log.warning("the store cannot take events (%s); holding them in memory until it answers", exc)
@@ -191,3 +259,16 @@ class EventLog:
                 self._outage = False
                 return True
         return False
+
+
+class _Pending:
+    """One published event on its way through the writer."""
+
+    __slots__ = ("event", "body", "row", "done", "stored", "error")
+
+    def __init__(self, event: Event, body: str):
+        self.event, self.body = event, body
+        self.row: EventRow | None = None
+        self.done = threading.Event()
+        self.stored = False
+        self.error: Exception | None = None
