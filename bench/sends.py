@@ -7,11 +7,13 @@ After: this tree, callers send with `"wait": false` (16 keep-alive callers); com
 the first accept to the last `sentAt`. The same server first answers the same 3,000 bodies on a
 bare endpoint of its stack (waitress, Flask, auth, JSON parsing, no registry: bench/bare_server.py),
 with the same callers: the ceiling an accept is read against (accept_ratio), since the callers and
-the server share the machine's cores; server CPU per request of both is shown too. Before: the seed (commit BEFORE, unpacked with `git archive`)
-on the same machine in the same run, its simulator given the same 0.3 s send delay, 16 callers
-each waiting for its send (the seed's only mode), for BEFORE_SENDS sends. Each chat (one recipient
-per client, off the simulated network) takes its messages one at a time: 100 chats x 1/0.3 s is the
-per-chat order bound (333/s). The rate cap is off (SEND_RATE_PER_MINUTE=0). Store: embedded SQLite.
+the server share the machine's cores; server CPU per request of both is shown too, and this process's
+(bench_cpu_ms_*: the callers, and the prober during the accepts), the callers' share of the cores.
+Before: the seed (commit BEFORE, unpacked with `git archive`) on the same machine in the same run,
+its simulator given the same 0.3 s send delay, 16 callers each waiting for its send (the seed's only
+mode), for BEFORE_SENDS sends. Each chat (one recipient per client, off the simulated network) takes
+its messages one at a time: 100 chats x 1/0.3 s is the per-chat order bound (333/s). The rate cap is
+off (SEND_RATE_PER_MINUTE=0). Store: embedded SQLite.
 
     python -m bench.sends --base REV   # also the queue of commit REV (unpacked with `git archive`), same
                                        # method as after, in the same run: a change's before/after
@@ -177,11 +179,11 @@ def run_after(tmp: Path, base: str | None = None, db: dict | None = None) -> dic
         prober = Prober(server)
         prober.start()
         began_wall = time.time()
-        (seconds, answers, errors), accept_cpu = timed(server, lambda: post_all(server, payloads))
+        (seconds, answers, errors), accept_cpu, accept_own = timed(server, lambda: post_all(server, payloads))
         done = wait_done(server, answers)
         prober.stop.set()
         prober.join()
-        (bare_seconds, bare_answers, _), bare_cpu = bare
+        (bare_seconds, bare_answers, _), bare_cpu, bare_own = bare
         accepted, ceiling = len(answers) / seconds, len(bare_answers) / bare_seconds
         return {"run": f"{base or 'after'} (queue, wait:false, {'MariaDB' if db else 'SQLite'})",
                 "sends": len(answers), "errors": errors, "bare_per_s": round(ceiling, 1),
@@ -189,16 +191,18 @@ def run_after(tmp: Path, base: str | None = None, db: dict | None = None) -> dic
                 "completed_per_s": round(len(answers) / (done - began_wall), 1),
                 "get_client_p99_ms": prober.p99_ms(),
                 "server_cpu_ms_bare": round(bare_cpu * 1000 / len(payloads), 2),
-                "server_cpu_ms_accept": round(accept_cpu * 1000 / len(payloads), 2)}
+                "server_cpu_ms_accept": round(accept_cpu * 1000 / len(payloads), 2),
+                "bench_cpu_ms_bare": round(bare_own * 1000 / len(payloads), 2),
+                "bench_cpu_ms_accept": round(accept_own * 1000 / len(payloads), 2)}
     finally:
         server.close()
 
 
 def timed(server: ServerProcess, work):
-    """(work(), the server's CPU seconds meanwhile)."""
-    before = cpu_seconds(server.proc.pid)
+    """(work(), the server's CPU seconds meanwhile, this process's: the callers' share of the cores)."""
+    before, own = cpu_seconds(server.proc.pid), time.process_time()
     result = work()
-    return result, cpu_seconds(server.proc.pid) - before
+    return result, cpu_seconds(server.proc.pid) - before, time.process_time() - own
 
 
 def wait_done(server: ServerProcess, answers: list[dict]) -> float:
@@ -221,7 +225,8 @@ def run_before(tmp: Path) -> dict:
         return {"run": f"before ({BEFORE}, waiting sends)", "sends": len(answers), "errors": errors,
                 "bare_per_s": "", "accepted_per_s": round(len(answers) / seconds, 1), "accept_ratio": "",
                 "completed_per_s": round(len(answers) / seconds, 1), "get_client_p99_ms": prober.p99_ms(),
-                "server_cpu_ms_bare": "", "server_cpu_ms_accept": ""}
+                "server_cpu_ms_bare": "", "server_cpu_ms_accept": "", "bench_cpu_ms_bare": "",
+                "bench_cpu_ms_accept": ""}
     finally:
         server.close()
 
