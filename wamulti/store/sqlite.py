@@ -102,14 +102,15 @@ class SQLiteStore(SQLiteOutbox, SQLiteOutbound, SessionStore):
         return self._writes.commits
 
     @contextmanager
-    def _tx(self, immediate: bool = False):
-        """A connection in a transaction: a write (immediate) joins the group commit, a read has its own."""
+    def _tx(self, immediate: bool = False, savepoint: bool = True):
+        """A connection in a transaction: a write (immediate) joins the group commit, a read has its own;
+        savepoint=False for a write of one statement (GroupCommit.write)."""
         with self._in_use:
             if self._closed:
                 raise StoreUnavailable("embedded store is closed")
             self._active += 1
         try:
-            with _translated(), (self._writes.write() if immediate else self._read()) as con:
+            with _translated(), (self._writes.write(savepoint) if immediate else self._read()) as con:
                 yield con
         finally:
             with self._in_use:
