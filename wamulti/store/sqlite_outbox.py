@@ -48,6 +48,8 @@ OUTBOX_TABLES = """
     );
 """
 
+_INSERT_EVENT = (f"INSERT INTO events ({EVENT_COLUMNS}) VALUES ({', '.join(['?'] * 12)}) "
+                 "ON CONFLICT(event_id) DO NOTHING")
 _REQUEUE = ("UPDATE events SET delivery = 'pending', attempts = 0, queued_at = ?, next_at = ?, "
             "finished_at = NULL WHERE ")
 
@@ -73,9 +75,10 @@ class SQLiteOutbox(OutboxStore):
     def add_events(self, rows: Sequence[EventRow]) -> None:
         if not rows:
             return
-        with self._tx(immediate=True) as con:
-            con.executemany(f"INSERT INTO events ({EVENT_COLUMNS}) VALUES ({', '.join(['?'] * 12)}) "
-                            "ON CONFLICT(event_id) DO NOTHING", [event_values(r, text_time) for r in rows])
+        values = [event_values(r, text_time) for r in rows]
+        # one row (an event published on its own thread) is one statement: no savepoint needed
+        with self._tx(immediate=True, savepoint=len(values) > 1) as con:
+            con.executemany(_INSERT_EVENT, values)
 
     def get_event(self, event_id: str) -> EventRow | None:
         with self._tx() as con:
