@@ -77,20 +77,21 @@ class SQLiteOutbound(OutboundStore):
             rows = con.execute(_SQL.open_rows, (client_id,)).fetchall()
         return [_SQL.row(r) for r in rows]
 
+    # a write of one statement runs without a savepoint (GroupCommit.write)
     def claim_send(self, message_id: str, owner: str = "") -> bool:
-        with self._tx(immediate=True) as con:
+        with self._tx(immediate=True, savepoint=False) as con:
             return con.execute(_SQL.claim, _SQL.claim_args(message_id, owner, utcnow())).rowcount > 0
 
     def finish_send(self, message_id: str, change: StateChange, claim: str | None = None, owner: str = "") -> bool:
         now = utcnow()
-        with self._tx(immediate=True) as con:
+        with self._tx(immediate=True, savepoint=claim is not None) as con:
             con.execute(*_SQL.move(message_id, change, now))
             return claim is not None and con.execute(_SQL.claim, _SQL.claim_args(claim, owner, now)).rowcount > 0
 
     def set_send_state(self, message_id: str, state: str, *, reason: str | None = None, chat: str | None = None,
                        wa_message_id: str | None = None, sent_at: datetime | None = None) -> bool:
         change = StateChange(state, reason, chat, wa_message_id, sent_at)
-        with self._tx(immediate=True) as con:
+        with self._tx(immediate=True, savepoint=False) as con:
             return con.execute(*_SQL.move(message_id, change, utcnow())).rowcount > 0
 
     def advance_sends(self, changes: Sequence[tuple[str, str]]) -> int:
