@@ -9,7 +9,8 @@ joined the transaction before it; the others wait for that commit. So N writes a
 cost one commit, and a write still returns only once it is committed (durability unchanged).
 
 A write whose own code raises is rolled back to its savepoint and raises at once; the rest of the
-batch goes on. A failed COMMIT (disk, I/O) fails every write of the batch with the error.
+batch goes on. A write of one statement may go without the savepoint (two statements fewer): SQLite
+undoes a failed statement by itself. A failed COMMIT (disk, I/O) fails every write of the batch with the error.
 """
 
 from __future__ import annotations
