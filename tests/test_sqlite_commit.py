@@ -137,3 +137,27 @@ def test_descriptors_stay_bounded_over_many_threads_using_the_store(sqlite):
     runs(150)  # 600 more threads
     assert descriptors() <= settled + 2, f"descriptors grew from {settled} to {descriptors()} over 600 threads"
     assert sqlite._readers.idle() <= 8
+
+
+def test_a_one_statement_write_without_savepoint_fails_alone_and_commits_the_rest(tmp_path):
+    path = tmp_path / "x.db"
+    plain = sqlite3.connect(path, isolation_level=None)
+    plain.execute("CREATE TABLE t (v INTEGER PRIMARY KEY)")
+    group = GroupCommit(lambda: sqlite3.connect(path, isolation_level=None, check_same_thread=False))
+    barrier = threading.Barrier(12)
+
+    def insert(v: int) -> str:
+        barrier.wait()
+        try:
+            with group.write(savepoint=False) as con:
+                con.execute("INSERT INTO t VALUES (?)", (v,))
+            return "ok"
+        except sqlite3.IntegrityError:
+            return "duplicate"
+
+    with ThreadPoolExecutor(12) as pool:
+        results = list(pool.map(insert, [1] * 4 + list(range(2, 10))))
+    assert sorted(results) == ["duplicate"] * 3 + ["ok"] * 9
+    assert [r[0] for r in plain.execute("SELECT v FROM t ORDER BY v")] == list(range(1, 10))
+    group.close()
+    plain.close()

@@ -38,6 +38,10 @@ class OutboundSQL:
         self.write_time, self.read_time = write_time, read_time
         self.select = f"SELECT {OUTBOUND_COLUMNS}, seq FROM outbound "
         self.insert = f"INSERT INTO outbound ({OUTBOUND_COLUMNS}) VALUES ({', '.join([p] * 14)})"
+        # the insert only while the client's open rows are fewer than the bound (the last parameter)
+        self.insert_below = (f"INSERT INTO outbound ({OUTBOUND_COLUMNS}) SELECT {', '.join([p] * 14)} WHERE "
+                             f"(SELECT COUNT(*) FROM outbound WHERE client_id = {p} AND state IN ({_quoted(OPEN)})) "
+                             f"< {p}")
         self.free_key = f"UPDATE outbound SET idem_key = NULL WHERE idem_key = {p} AND created_at < {p}"
         self.by_key = self.select + f"WHERE idem_key = {p}"
         self.by_id = self.select + f"WHERE message_id = {p}"

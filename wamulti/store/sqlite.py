@@ -19,7 +19,7 @@ from .rows import COLUMNS, record_from_row, row_values, stamped, utcnow
 from .sqlite_commit import BatchFailed, GroupCommit
 from .sqlite_outbound import OUTBOUND_OWNER, OUTBOUND_TABLE, SQLiteOutbound
 from .sqlite_pool import ConnectionPool
-from .sqlite_outbox import OUTBOX_TABLES, SQLiteOutbox
+from .sqlite_outbox import OUTBOX_TABLES, SQLiteOutbox, read_time, text_time
 
 FILE_NAME = "wamulti.db"
 
@@ -64,11 +64,11 @@ READERS_KEPT = 8  # idle read connections kept open; more are opened when needed
 
 
 def _text(dt: datetime | None) -> str:
-    return (dt or utcnow()).strftime("%Y-%m-%d %H:%M:%S.%f")
+    return text_time(dt or utcnow())
 
 
 def _time(value: str | None) -> datetime | None:
-    return datetime.strptime(value, "%Y-%m-%d %H:%M:%S.%f") if value else None
+    return read_time(value)
 
 
 class SQLiteStore(SQLiteOutbox, SQLiteOutbound, SessionStore):
@@ -84,7 +84,8 @@ class SQLiteStore(SQLiteOutbox, SQLiteOutbound, SessionStore):
         self._writes = GroupCommit(self._connect)
         # close() must not free a connection another thread is inside (sqlite3 may then crash the
         # process): transactions are counted, and close() waits for them (bounded) before closing
-        self._in_use = threading.Condition()
+        self._in_use_lock = threading.Lock()  # taken directly on each call: a Python call less than the condition
+        self._in_use = threading.Condition(self._in_use_lock)
         self._active = 0
         self._closed = False
         self._migrate()
@@ -102,17 +103,22 @@ class SQLiteStore(SQLiteOutbox, SQLiteOutbound, SessionStore):
         return self._writes.commits
 
     @contextmanager
-    def _tx(self, immediate: bool = False):
-        """A connection in a transaction: a write (immediate) joins the group commit, a read has its own."""
-        with self._in_use:
+    def _tx(self, immediate: bool = False, savepoint: bool = True):
+        """A connection in a transaction: a write (immediate) joins the group commit, a read has its own;
+        savepoint=False for a write of one statement (GroupCommit.write)."""
+        with self._in_use_lock:
             if self._closed:
                 raise StoreUnavailable("embedded store is closed")
             self._active += 1
         try:
-            with _translated(), (self._writes.write() if immediate else self._read()) as con:
+            with (self._writes.write(savepoint) if immediate else self._read()) as con:
                 yield con
+        except sqlite3.IntegrityError:
+            raise  # callers name the conflict
+        except (BatchFailed, sqlite3.Error) as exc:
+            raise _translated(exc) from None
         finally:
-            with self._in_use:
+            with self._in_use_lock:
                 self._active -= 1
                 if self._closed and not self._active:
                     self._in_use.notify_all()  # close() waits for this
@@ -240,16 +246,10 @@ class SQLiteStore(SQLiteOutbox, SQLiteOutbound, SessionStore):
         self._readers.close()
 
 
-@contextmanager
-def _translated():
-    """SQLite's errors as the store's: IntegrityError passes (callers name the conflict)."""
-    try:
-        yield
-    except sqlite3.IntegrityError:
-        raise
-    except BatchFailed as exc:
-        raise StoreUnavailable(f"embedded store error: {exc.cause}") from None
-    except sqlite3.OperationalError as exc:
-        raise StoreUnavailable(f"embedded store error: {exc}") from None
-    except sqlite3.Error as exc:
-        raise StoreError(f"embedded store error: {type(exc).__name__}") from None
+def _translated(exc: Exception) -> StoreError:
+    """SQLite's errors as the store's (IntegrityError is not translated: callers name the conflict)."""
+    if isinstance(exc, BatchFailed):
+        return StoreUnavailable(f"embedded store error: {exc.cause}")
+    if isinstance(exc, sqlite3.OperationalError):
+        return StoreUnavailable(f"embedded store error: {exc}")
+    return StoreError(f"embedded store error: {type(exc).__name__}")

@@ -50,16 +50,25 @@ class SQLiteOutbound(OutboundStore):
 
     def enqueue_send(self, row: OutboundRow, max_open: int, idem_since: datetime) -> tuple[OutboundRow, bool]:
         now = utcnow()
+        stored = replace(row, created_at=now, updated_at=now)
+        if row.idem_key is not None:
+            return self._enqueue_keyed(stored, max_open, idem_since)
+        # one statement (the bound checked inside it), so the write needs no savepoint of its own
+        with self._tx(immediate=True, savepoint=False) as con:
+            cur = con.execute(_SQL.insert_below, (*outbound_values(stored, text_time), row.client_id, max_open))
+            if cur.rowcount == 0:  # nothing inserted: the queue is full
+                raise QueueFull(row.client_id, con.execute(_SQL.count_open, (row.client_id,)).fetchone()[0])
+            return replace(stored, seq=cur.lastrowid), True
+
+    def _enqueue_keyed(self, stored: OutboundRow, max_open: int, idem_since: datetime) -> tuple[OutboundRow, bool]:
         with self._tx(immediate=True) as con:
-            if row.idem_key is not None:
-                con.execute(_SQL.free_key, (row.idem_key, text_time(idem_since)))
-                held = con.execute(_SQL.by_key, (row.idem_key,)).fetchone()
-                if held is not None:
-                    return _SQL.row(held), False
-            count = con.execute(_SQL.count_open, (row.client_id,)).fetchone()[0]
+            con.execute(_SQL.free_key, (stored.idem_key, text_time(idem_since)))
+            held = con.execute(_SQL.by_key, (stored.idem_key,)).fetchone()
+            if held is not None:
+                return _SQL.row(held), False
+            count = con.execute(_SQL.count_open, (stored.client_id,)).fetchone()[0]
             if count >= max_open:
-                raise QueueFull(row.client_id, count)
-            stored = replace(row, created_at=now, updated_at=now)
+                raise QueueFull(stored.client_id, count)
             cur = con.execute(_SQL.insert, outbound_values(stored, text_time))
             return replace(stored, seq=cur.lastrowid), True
 
@@ -68,20 +77,21 @@ class SQLiteOutbound(OutboundStore):
             rows = con.execute(_SQL.open_rows, (client_id,)).fetchall()
         return [_SQL.row(r) for r in rows]
 
+    # a write of one statement runs without a savepoint (GroupCommit.write)
     def claim_send(self, message_id: str, owner: str = "") -> bool:
-        with self._tx(immediate=True) as con:
+        with self._tx(immediate=True, savepoint=False) as con:
             return con.execute(_SQL.claim, _SQL.claim_args(message_id, owner, utcnow())).rowcount > 0
 
     def finish_send(self, message_id: str, change: StateChange, claim: str | None = None, owner: str = "") -> bool:
         now = utcnow()
-        with self._tx(immediate=True) as con:
+        with self._tx(immediate=True, savepoint=claim is not None) as con:
             con.execute(*_SQL.move(message_id, change, now))
             return claim is not None and con.execute(_SQL.claim, _SQL.claim_args(claim, owner, now)).rowcount > 0
 
     def set_send_state(self, message_id: str, state: str, *, reason: str | None = None, chat: str | None = None,
                        wa_message_id: str | None = None, sent_at: datetime | None = None) -> bool:
         change = StateChange(state, reason, chat, wa_message_id, sent_at)
-        with self._tx(immediate=True) as con:
+        with self._tx(immediate=True, savepoint=False) as con:
             return con.execute(*_SQL.move(message_id, change, utcnow())).rowcount > 0
 
     def advance_sends(self, changes: Sequence[tuple[str, str]]) -> int:
