@@ -64,11 +64,8 @@ READERS_KEPT = 8  # idle read connections kept open; more are opened when needed
 
 
 def _text(dt: datetime | None) -> str:
+    """A row's time as stored; a missing one is now."""
     return text_time(dt or utcnow())
-
-
-def _time(value: str | None) -> datetime | None:
-    return read_time(value)
 
 
 class SQLiteStore(SQLiteOutbox, SQLiteOutbound, SessionStore):
@@ -156,7 +153,7 @@ class SQLiteStore(SQLiteOutbox, SQLiteOutbound, SessionStore):
         with self._tx(immediate=True) as con:
             con.execute(_UPSERT_CLIENT, row_values(stamped(record, utcnow()), _text))
             row = con.execute(f"SELECT {COLUMNS} FROM clients WHERE client_id = ?", (record.client_id,)).fetchone()
-        return record_from_row(row, _time)
+        return record_from_row(row, read_time)
 
     def save_clients(self, records: Sequence[ClientRecord]) -> None:
         now = utcnow()
@@ -166,12 +163,12 @@ class SQLiteStore(SQLiteOutbox, SQLiteOutbound, SessionStore):
     def get_client(self, client_id: str) -> ClientRecord | None:
         with self._tx() as con:
             row = con.execute(f"SELECT {COLUMNS} FROM clients WHERE client_id = ?", (client_id,)).fetchone()
-        return record_from_row(row, _time) if row else None
+        return record_from_row(row, read_time) if row else None
 
     def list_clients(self) -> list[ClientRecord]:
         with self._tx() as con:
             rows = con.execute(f"SELECT {COLUMNS} FROM clients ORDER BY client_id").fetchall()
-        return [record_from_row(r, _time) for r in rows]
+        return [record_from_row(r, read_time) for r in rows]
 
     def delete_client(self, client_id: str) -> bool:
         with self._tx(immediate=True) as con:
@@ -216,18 +213,18 @@ class SQLiteStore(SQLiteOutbox, SQLiteOutbound, SessionStore):
             return None
         data, sha256, version, updated_at, generation = row
         return Snapshot(client_id=client_id, data=bytes(data), sha256=sha256, version=version,
-                        updated_at=_time(updated_at), generation=generation)
+                        updated_at=read_time(updated_at), generation=generation)
 
     def snapshot_meta(self, client_id: str) -> SnapshotMeta | None:
         with self._tx() as con:
             row = con.execute("SELECT sha256, generation, updated_at FROM session_snapshots WHERE client_id = ?",
                               (client_id,)).fetchone()
-        return SnapshotMeta(client_id, row[0], row[1], _time(row[2])) if row else None
+        return SnapshotMeta(client_id, row[0], row[1], read_time(row[2])) if row else None
 
     def all_snapshot_meta(self) -> dict[str, SnapshotMeta]:
         with self._tx() as con:
             rows = con.execute("SELECT client_id, sha256, generation, updated_at FROM session_snapshots").fetchall()
-        return {r[0]: SnapshotMeta(r[0], r[1], r[2], _time(r[3])) for r in rows}
+        return {r[0]: SnapshotMeta(r[0], r[1], r[2], read_time(r[3])) for r in rows}
 
     def delete_snapshot(self, client_id: str) -> None:
         with self._tx(immediate=True) as con:
