@@ -39,8 +39,8 @@ log = logging.getLogger(__name__)
 
 IDLE_WAIT = 1.0  # seconds between looks at a client that is not READY (or a store that was down)
 LINGER = 2.0  # seconds an idle queue thread waits for new work before it ends
-EXPIRE_EVERY = 1.0
-FRESH_CLAIM = 60.0  # seconds within which a row claimed with the send before it is sent without a look  # seconds between looks for expired rows (not every pass: a pass follows every send)
+EXPIRE_EVERY = 1.0  # seconds between looks for expired rows (not every pass: a pass follows every send)
+FRESH_CLAIM = 60.0  # seconds within which a row claimed with the send before it is sent without a look
 OUTCOME_UNKNOWN, EXPIRED = "outcome_unknown", "expired"
 
 
@@ -234,12 +234,11 @@ class Dispatcher:
         return self._waiters.tell(row.message_id, outcome)
 
     def _free(self, row: OutboundRow) -> None:
-        """The outcome is stored: the chat may go on (a row accepted meanwhile need not wait for this
-        thread to publish the acks and release it)."""
+        """The outcome is stored: the chat may go on (before this thread publishes the acks)."""
         with self._cond:
             if self._busy.get(row.recipient) == row.message_id:
                 del self._busy[row.recipient]
-                if row.recipient in self._pending:
+                if self._pending:  # this chat's next row, or another's that waited for a free send thread
                     self._cond.notify_all()
 
     def _following(self, row: OutboundRow) -> OutboundRow | None:
@@ -267,14 +266,15 @@ class Dispatcher:
 
     def release(self, row: OutboundRow) -> None:
         with self._cond:
-            if self._busy.get(row.recipient) == row.message_id:
+            if freed := self._busy.get(row.recipient) == row.message_id:
                 del self._busy[row.recipient]
-            if row.message_id in self._retry:
+            if retried := row.message_id in self._retry:
                 self._retry.discard(row.message_id)
                 self._pending.setdefault(row.recipient, deque()).appendleft(row)
             else:
                 self._known.discard(row.message_id)
-            self._cond.notify_all()
+            if retried or (freed and self._pending):  # else the queue thread has nothing new to do
+                self._cond.notify_all()
 
     # ---- the queue thread ----------------------------------------------------------------------
     def _main(self) -> None:
