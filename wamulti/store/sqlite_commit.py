@@ -9,8 +9,9 @@ joined the transaction before it; the others wait for that commit. So N writes a
 cost one commit, and a write still returns only once it is committed (durability unchanged).
 
 A write whose own code raises is rolled back to its savepoint and raises at once; the rest of the
-batch goes on. A write of one statement may go without the savepoint (two statements fewer): SQLite
-undoes a failed statement by itself. A failed COMMIT (disk, I/O) fails every write of the batch with the error.
+batch goes on. A write that changes the database in one statement at most, and raises only when
+nothing was changed, may go without the savepoint (two statements fewer): SQLite undoes a failed
+statement by itself. A failed COMMIT (disk, I/O) fails every write of the batch with the error.
 """
 
 from __future__ import annotations
@@ -74,8 +75,9 @@ class GroupCommit:
     def write(self, savepoint: bool = True) -> Iterator[sqlite3.Connection]:
         """The write connection inside a savepoint; returns once committed. Raises the block's own
         exception, sqlite3.Error if the connection failed, BatchFailed if the commit did.
-        savepoint=False: the block runs one statement (or none) and raises nothing after it, so on
-        error it has changed nothing (SQLite undoes a failed statement): two statements saved."""
+        savepoint=False: the block changes the database in one statement at most and raises only when
+        nothing was changed (that statement failed, and SQLite undid it, or changed no row, as a full
+        queue's insert does before the count that names the depth): two statements saved."""
         self._waiting.append(None)
         with self._lock:
             self._waiting.pop()
