@@ -190,7 +190,11 @@ def _http_server(settings: Settings, app):
                          max_request_body_size=max(8 * settings.max_body_bytes, 16 << 20),
                          # select() fails once descriptors pass 1024 (many clients, each with
                          # session files and sockets): poll() has no such limit
-                         asyncore_use_poll=True)
+                         asyncore_use_poll=True,
+                         # the request thread sends its own answer: with waitress's default
+                         # (18,000) a small answer waits for the serving loop, which meanwhile
+                         # spins on the still-busy channel, taking the GIL each time
+                         send_bytes=1)
 
 
 def main() -> int:
