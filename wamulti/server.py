@@ -103,8 +103,7 @@ def serve(settings: Settings, customize_app=None) -> int:
         log.info("listening on http://%s:%s (backend %s, store %s, console %s)", settings.host,
                  server.effective_port, service.backend.name, store.kind,
                  "on" if service.prompter.enabled else "off")
-        while stop.name is None:
-            server.asyncore.loop(timeout=LOOP_TIMEOUT, map=server._map, use_poll=True, count=1)
+        _serve_until(server, stop)
         log.info("%s received: stopping", stop.name)
     finally:
         _StopSignal.ignore()
@@ -113,6 +112,13 @@ def serve(settings: Settings, customize_app=None) -> int:
         service.close()
         log.info("stopped")
     return 0
+
+
+def _serve_until(server, stop: _StopSignal) -> None:
+    """waitress's serving loop, one pass at a time (a stop signal is seen within LOOP_TIMEOUT)."""
+    while stop.name is None:
+        server.asyncore.loop(timeout=LOOP_TIMEOUT, map=server._map, use_poll=True, count=1)
+        server.task_dispatcher.wake_pending()  # the requests this pass read go to the threads now
 
 
 @dataclass
@@ -183,7 +189,12 @@ def freeze_startup_objects() -> None:
 def _http_server(settings: Settings, app):
     from waitress import create_server
 
+    from .http_dispatch import PassDispatcher
+
     return create_server(app, host=settings.host, port=settings.port, threads=settings.http_threads,
+                         # waitress's own pool, reordered (http_dispatch.py); `_dispatcher` is how
+                         # create_server takes one (waitress is pinned in requirements.txt)
+                         _dispatcher=PassDispatcher(settings.http_threads),
                          ident="wamulti", clear_untrusted_proxy_headers=True,
                          # well above MAX_BODY_BYTES so Flask answers oversized bodies with JSON;
                          # waitress's own (plain-text) 413 only guards against absurd uploads
