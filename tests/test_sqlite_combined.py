@@ -18,6 +18,7 @@ import pytest
 from wamulti.config import Settings
 from wamulti.errors import QueueFull
 from wamulti.store import open_store
+from wamulti.store import sqlite as sqlite_store
 from wamulti.store.base import ClientRecord, DuplicateClient
 from wamulti.store.outbound import FAILED, SENDING, SENT, OutboundRow, StateChange
 from wamulti.store.outbox import NONE, EventRow
@@ -28,9 +29,14 @@ from wamulti.worker.sender import new_message_id
 LONG_AGO = timedelta(hours=24)
 
 
-@pytest.fixture
-def sqlite(tmp_path):
+@pytest.fixture(params=["held", "plain"])
+def sqlite(request, tmp_path, monkeypatch):
+    """The store, its writer on a held connection (sqlite_held.py) or, as where that library cannot be
+    reached, on a plain sqlite3 one."""
+    if request.param == "plain":
+        monkeypatch.setattr(sqlite_store, "open_held", lambda path: None)
     store = open_store(Settings(api_key="t" * 16, data_dir=tmp_path / "data"))
+    assert store._held_writes is (request.param == "held")  # open_store wrote (migrations): it is known
     store.create_client(ClientRecord("alice", "READY"))
     yield store
     store.close()
@@ -147,6 +153,25 @@ def test_outcomes_of_one_batch_share_their_updates_and_each_claim_answers_for_it
     assert [sqlite.get_send(r.message_id).wa_message_id for r in sending] == ["was0", "was1", "was2"]
     assert [sqlite.get_send(r.message_id).state for r in following] == [SENDING, FAILED, SENDING]
     assert ("FinishMany", 3) in batch_sizes, batch_sizes
+
+
+def test_a_claim_that_misses_after_other_writes_of_the_batch_costs_no_other_claim(sqlite, batch_sizes):
+    """The outcomes share a transaction with a write before them (nothing is rolled back to retry them):
+    the claims that took their rows must say so, or those rows stay `sending` with nobody sending them."""
+    sending = [sqlite.enqueue_send(new_row(f"s{n}"), 100, utcnow() - LONG_AGO)[0] for n in range(3)]
+    following = [sqlite.enqueue_send(new_row(f"f{n}"), 100, utcnow() - LONG_AGO)[0] for n in range(3)]
+    for row in sending:
+        assert sqlite.claim_send(row.message_id, "me")
+    sqlite.set_send_state(following[1].message_id, FAILED, reason="expired")  # its claim must miss
+    with held_writer(sqlite, queued=4):
+        started = in_threads(
+            [lambda: sqlite.create_client(ClientRecord("bob", "READY"))]
+            + [lambda s=s, f=f: sqlite.finish_send(s.message_id, StateChange(SENT), f.message_id, "me")
+               for s, f in zip(sending, following)])
+    results = joined(started)
+    assert results[1:] == [True, False, True], results
+    assert [sqlite.get_send(r.message_id).state for r in following] == [SENDING, FAILED, SENDING]
+    assert sqlite.get_client("bob") is not None and ("FinishMany", 3) in batch_sizes, batch_sizes
 
 
 def test_events_of_one_batch_go_in_once_each(sqlite):

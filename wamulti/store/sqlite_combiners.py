@@ -4,8 +4,7 @@ few statements (GroupCommit.combined; sqlite_commit.py says why statements are w
 - EnqueueMany: accepted sends, in one INSERT that checks each client's bound.
 - EventsMany: events, in one INSERT.
 - FinishMany: send outcomes, with the chat's next row claimed: one UPDATE per target state, one for
-  the claims (if any claim finds its row no longer queued, each outcome is retried on its own, which
-  tells whose claim it was).
+  the claims, which names the rows it took (RETURNING).
 A batch holds at most sqlite_commit.MAX_BATCH writes: 100 rows of 15 parameters stay far below
 SQLite's 32,766 parameters per statement.
 """
@@ -43,9 +42,8 @@ class EnqueueMany:
     """Items: Enqueue; results: (the row with its seq, True), or QueueFull.
 
     One statement: every row goes in while its client's open rows (counted before the statement,
-    plus this batch's rows for the client before it) stay under the bound. One INSERT gives its rows
-    consecutive seqs (the write lock is held; AUTOINCREMENT counts on from the highest), the last
-    being lastrowid. If some did not fit (rare: a full queue), the ones that did are taken out again
+    plus this batch's rows for the client before it) stay under the bound; it names each stored row's
+    seq (RETURNING). If some did not fit (rare: a full queue), the ones that did are taken out again
     and each row is tried on its own, which names the full ones."""
 
     def __init__(self, write_time, count_open: str):
@@ -58,14 +56,13 @@ class EnqueueMany:
             rank = ahead.get(item.row.client_id, 0)
             ahead[item.row.client_id] = rank + 1
             values += (*outbound_values(item.row, self._time), item.max_open - rank)
-        cur = con.execute(self._sql(len(items)), values)
-        if cur.rowcount == len(items):
-            first = cur.lastrowid - len(items) + 1
-            return [(replace(item.row, seq=first + n), True) for n, item in enumerate(items)]
+        seqs = dict(con.execute(self._sql(len(items)), values).fetchall())
+        if len(seqs) == len(items):
+            return [(replace(item.row, seq=seqs[item.row.message_id]), True) for item in items]
         if len(items) == 1:
             client_id = items[0].row.client_id
             return [QueueFull(client_id, con.execute(self._count_open, (client_id,)).fetchone()[0])]
-        if cur.rowcount:
+        if seqs:
             con.execute(f"DELETE FROM outbound WHERE message_id IN ({', '.join(['?'] * len(items))})",
                         [item.row.message_id for item in items])
         raise _SomeFull()
@@ -75,7 +72,7 @@ class EnqueueMany:
         columns = ", ".join(f"column{n}" for n in range(1, 15))
         return (f"INSERT INTO outbound ({OUTBOUND_COLUMNS}) SELECT {columns} FROM (VALUES {_values(15, rows)}) "
                 f"WHERE (SELECT COUNT(*) FROM outbound WHERE client_id = column2 AND state IN ({quoted_states(OPEN)})) "
-                "< column15")
+                "< column15 RETURNING message_id, seq")
 
 
 class EventsMany:
@@ -102,12 +99,9 @@ class Finish:
     now: datetime
 
 
-class _ClaimMissed(Exception):
-    """A claim of the batch found its row no longer queued: each item again on its own."""
-
-
 class FinishMany:
-    """Items: Finish; results: whether the item's claim took its row."""
+    """Items: Finish; results: whether the item's claim took its row (one that finds its row no
+    longer queued answers False; the others still take theirs)."""
 
     def __init__(self, write_time):
         self._time = write_time
@@ -119,13 +113,12 @@ class FinishMany:
         for state, moved in by_state.items():
             self._move(con, state, moved)
         claims = [i for i in items if i.claim is not None]
-        if claims:
-            taken = self._claim(con, claims)
-            if taken != len(claims):
-                if len(items) > 1:
-                    raise _ClaimMissed()
-                return [False]
-        return [item.claim is not None for item in items]
+        taken = self._claim(con, claims) if claims else set()
+        results = []
+        for item in items:
+            results.append(item.claim in taken)
+            taken.discard(item.claim)  # a row is one item's to take
+        return results
 
     def _move(self, con: sqlite3.Connection, state: str, items: list[Finish]) -> None:
         t = self._time
@@ -138,9 +131,10 @@ class FinishMany:
             [v for i in items for v in (state, short_reason(i.change.reason), i.change.chat, i.change.wa_message_id,
                                         t(i.change.sent_at), t(i.now), i.message_id)])
 
-    def _claim(self, con: sqlite3.Connection, items: list[Finish]) -> int:
-        return con.execute(
+    def _claim(self, con: sqlite3.Connection, items: list[Finish]) -> set[str]:
+        """The rows the claims took."""
+        return {row[0] for row in con.execute(
             f"UPDATE outbound SET state = '{SENDING}', attempts = attempts + 1, claimed_by = v.column2, "
             f"updated_at = v.column3 FROM (VALUES {_values(3, len(items))}) AS v "
-            f"WHERE outbound.message_id = v.column1 AND outbound.state = '{QUEUED}'",
-            [v for i in items for v in (i.claim, i.owner, self._time(i.now))]).rowcount
+            f"WHERE outbound.message_id = v.column1 AND outbound.state = '{QUEUED}' RETURNING outbound.message_id",
+            [v for i in items for v in (i.claim, i.owner, self._time(i.now))]).fetchall()}
