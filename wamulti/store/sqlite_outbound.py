@@ -9,7 +9,6 @@ in the same batch (sqlite_combiners.py).
 from __future__ import annotations
 
 import sqlite3
-
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
@@ -83,7 +82,7 @@ class SQLiteOutbound(OutboundStore):
     def claim_send(self, message_id: str, owner: str = "") -> bool:
         def write(con: sqlite3.Connection):
             return con.execute(_SQL.claim, _SQL.claim_args(message_id, owner, utcnow())).rowcount > 0
-        return self._write(write, False)
+        return self._write(write, savepoint=False)
 
     def finish_send(self, message_id: str, change: StateChange, claim: str | None = None, owner: str = "") -> bool:
         return self._write_combined(_FINISHES, Finish(message_id, change, claim, owner, utcnow()))
@@ -93,7 +92,7 @@ class SQLiteOutbound(OutboundStore):
         change = StateChange(state, reason, chat, wa_message_id, sent_at)
         def write(con: sqlite3.Connection):
             return con.execute(*_SQL.move(message_id, change, utcnow())).rowcount > 0
-        return self._write(write, False)
+        return self._write(write, savepoint=False)
 
     def advance_sends(self, changes: Sequence[tuple[str, str]]) -> int:
         now = utcnow()
@@ -139,5 +138,4 @@ class SQLiteOutbound(OutboundStore):
         select, args = _SQL.prune(finished_before, limit)
         def write(con: sqlite3.Connection):
             return con.execute(f"DELETE FROM outbound WHERE seq IN ({select})", args).rowcount
-
         return self._write(write)

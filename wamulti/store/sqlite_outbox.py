@@ -172,7 +172,7 @@ class SQLiteOutbox(OutboxStore):
                                (before_id, PENDING, PRUNE_BATCH)).rowcount
         total = 0
         while True:
-            n = self._write(prune, False)
+            n = self._write(prune, savepoint=False)
             total += n
             if n < PRUNE_BATCH:
                 return total
@@ -203,5 +203,4 @@ class SQLiteOutbox(OutboxStore):
     def delete_webhook(self, client_id) -> bool:
         def write(con: sqlite3.Connection):
             return con.execute("DELETE FROM webhooks WHERE client_id = ?", (client_id,)).rowcount > 0
-
         return self._write(write)
