@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 
+from tests.conftest import wait_until
 from wamulti.http_dispatch import PassDispatcher
 
 
@@ -22,15 +23,6 @@ class RecordingTask:
         pass
 
 
-def wait_until(predicate, timeout: float = 5.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.01)
-    return False
-
-
 def test_reads_go_ahead_of_queued_sends_in_the_order_they_came():
     served: list[str] = []
     dispatcher = PassDispatcher(0)  # no thread yet: everything stays queued
@@ -39,7 +31,7 @@ def test_reads_go_ahead_of_queued_sends_in_the_order_they_came():
     assert [task.command for task in dispatcher.queue] == ["HEAD", "GET", "POST", "POST"]
     dispatcher.set_thread_count(1)
     dispatcher.wake_pending()
-    assert wait_until(lambda: len(served) == 4)
+    wait_until(lambda: len(served) == 4)
     assert served == ["HEAD", "GET", "POST", "POST"]
     dispatcher.shutdown(timeout=2)
 
@@ -47,22 +39,22 @@ def test_reads_go_ahead_of_queued_sends_in_the_order_they_came():
 def test_a_task_the_loop_queues_waits_for_the_end_of_the_pass():
     served: list[str] = []
     dispatcher = PassDispatcher(2)
-    assert wait_until(lambda: dispatcher.active_count == 0)  # both threads idle, waiting for work
+    wait_until(lambda: dispatcher.active_count == 0)  # both threads idle, waiting for work
     dispatcher.add_task(RecordingTask("POST", served))
     dispatcher.add_task(RecordingTask("POST", served))
     time.sleep(0.3)
     assert served == []  # queued, nobody woken yet
     dispatcher.wake_pending()
-    assert wait_until(lambda: len(served) == 2)
+    wait_until(lambda: len(served) == 2)
     dispatcher.shutdown(timeout=2)
 
 
 def test_a_task_another_thread_queues_is_served_at_once():
     served: list[str] = []
     dispatcher = PassDispatcher(1)
-    assert wait_until(lambda: dispatcher.active_count == 0)
+    wait_until(lambda: dispatcher.active_count == 0)
     other = threading.Thread(target=dispatcher.add_task, args=(RecordingTask("POST", served),))
     other.start()
     other.join()
-    assert wait_until(lambda: served == ["POST"])  # without any wake_pending()
+    wait_until(lambda: served == ["POST"])  # without any wake_pending()
     dispatcher.shutdown(timeout=2)

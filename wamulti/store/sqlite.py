@@ -87,6 +87,7 @@ class SQLiteStore(SQLiteOutbox, SQLiteOutbound, SessionStore):
         self._readers = ConnectionPool(self._connect, READERS_KEPT)
         self._held_writes = False  # the write connection keeps the GIL (sqlite_held.py)
         self._checkpoints = BatchThread("sqlite-checkpoint", self._run_checkpoint, max_batch=1000)
+        self._checkpointer: sqlite3.Connection | None = None  # that thread's own, opened at its first
         self._writes = GroupCommit(self._connect_writer, checkpoint=self._checkpoint)
         # close() must not free a connection another thread is inside (sqlite3 may then crash the
         # process): transactions are counted, and close() waits for them (bounded) before closing
@@ -112,8 +113,9 @@ class SQLiteStore(SQLiteOutbox, SQLiteOutbound, SessionStore):
 
     def _checkpoint(self) -> None:
         """After a commit (at most every second): the held connection does not checkpoint by itself,
-        so the `sqlite-checkpoint` thread copies the WAL back into the database, on a read connection
-        (which gives the GIL up while it writes and syncs; writers go on meanwhile)."""
+        so the `sqlite-checkpoint` thread copies the WAL back into the database, on a connection of its
+        own (which gives the GIL up while it writes and syncs; writers go on meanwhile). Its own: one
+        borrowed from the readers could be a new one, kept idle afterwards, whenever reads were busy."""
         if self._held_writes:
             self._checkpoints.put(None)
 
@@ -121,8 +123,9 @@ class SQLiteStore(SQLiteOutbox, SQLiteOutbound, SessionStore):
         if self._closed:
             return
         try:
-            with self._counted(), self._readers.borrowed() as con:  # counted: close() waits for it
-                con.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+            with self._counted():  # close() waits for it
+                self._checkpointer = self._checkpointer or self._connect()  # the first is at start-up
+                self._checkpointer.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
         except StoreError as exc:  # closed, or the file failed: the next commit asks again
             log.warning("WAL checkpoint not done: %s", exc)
 
@@ -280,6 +283,8 @@ class SQLiteStore(SQLiteOutbox, SQLiteOutbound, SessionStore):
                 return  # a transaction is still running: leave the connections to the process's end
         self._writes.close()
         self._readers.close()
+        if self._checkpointer is not None:
+            self._checkpointer.close()
 
 
 def _migrate(con: sqlite3.Connection) -> None:
