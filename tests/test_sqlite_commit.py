@@ -94,9 +94,11 @@ def test_a_failed_commit_fails_every_write_of_its_batch_and_keeps_none(tmp_path)
     plain.execute("CREATE TABLE t (v INTEGER)")
     group = GroupCommit(lambda: FailingCommit(sqlite3.connect(path, isolation_level=None, check_same_thread=False)))
     with pytest.raises(BatchFailed):
-        group.run(lambda con: con.execute("INSERT INTO t VALUES (1)"))
-    with pytest.raises(BatchFailed):  # the connection is usable again: a new batch, failing the same way
-        group.run(lambda con: con.execute("INSERT INTO t VALUES (2)"))
+        with group.write() as con:
+            con.execute("INSERT INTO t VALUES (1)")
+    with pytest.raises(BatchFailed):
+        with group.write() as con:  # the connection is usable again: a new batch, failing the same way
+            con.execute("INSERT INTO t VALUES (2)")
     assert plain.execute("SELECT COUNT(*) FROM t").fetchone() == (0,)
     group.close()
     plain.close()
@@ -159,7 +161,8 @@ def test_a_one_statement_write_without_savepoint_fails_alone_and_commits_the_res
     def insert(v: int) -> str:
         barrier.wait()
         try:
-            group.run(lambda con: con.execute("INSERT INTO t VALUES (?)", (v,)), savepoint=False)
+            with group.write(savepoint=False) as con:
+                con.execute("INSERT INTO t VALUES (?)", (v,))
             return "ok"
         except sqlite3.IntegrityError:
             return "duplicate"

@@ -19,8 +19,7 @@ def id_chunks(client_ids: Sequence[str]) -> list[Sequence[str]]:
     return [client_ids[i:i + IDS_PER_STATEMENT] for i in range(0, len(client_ids), IDS_PER_STATEMENT)]
 
 
-def quoted_states(states) -> str:
-    """States as SQL string literals (fixed names, never input)."""
+def _quoted(states) -> str:
     return ", ".join(f"'{s}'" for s in states)
 
 
@@ -39,11 +38,15 @@ class OutboundSQL:
         self.write_time, self.read_time = write_time, read_time
         self.select = f"SELECT {OUTBOUND_COLUMNS}, seq FROM outbound "
         self.insert = f"INSERT INTO outbound ({OUTBOUND_COLUMNS}) VALUES ({', '.join([p] * 14)})"
+        # the insert only while the client's open rows are fewer than the bound (the last parameter)
+        self.insert_below = (f"INSERT INTO outbound ({OUTBOUND_COLUMNS}) SELECT {', '.join([p] * 14)} WHERE "
+                             f"(SELECT COUNT(*) FROM outbound WHERE client_id = {p} AND state IN ({_quoted(OPEN)})) "
+                             f"< {p}")
         self.free_key = f"UPDATE outbound SET idem_key = NULL WHERE idem_key = {p} AND created_at < {p}"
         self.by_key = self.select + f"WHERE idem_key = {p}"
         self.by_id = self.select + f"WHERE message_id = {p}"
-        self.count_open = f"SELECT COUNT(*) FROM outbound WHERE client_id = {p} AND state IN ({quoted_states(OPEN)})"
-        self.open_rows = self.select + f"WHERE client_id = {p} AND state IN ({quoted_states(OPEN)}) ORDER BY seq"
+        self.count_open = f"SELECT COUNT(*) FROM outbound WHERE client_id = {p} AND state IN ({_quoted(OPEN)})"
+        self.open_rows = self.select + f"WHERE client_id = {p} AND state IN ({_quoted(OPEN)}) ORDER BY seq"
         self.claim = (f"UPDATE outbound SET state = '{SENDING}', attempts = attempts + 1, claimed_by = {p}, "
                       f"updated_at = {p} WHERE message_id = {p} AND state = '{QUEUED}'")
         self._move = ("UPDATE outbound SET state = {p}, reason = COALESCE({p}, reason), chat = COALESCE({p}, chat), "
@@ -58,14 +61,14 @@ class OutboundSQL:
     def move(self, message_id: str, change: StateChange, now: datetime) -> tuple[str, tuple]:
         """A row moved forward to change.state (never back), with what is known."""
         t = self.write_time
-        return (self._move.replace("{lower}", quoted_states(lower_states(change.state))),
+        return (self._move.replace("{lower}", _quoted(lower_states(change.state))),
                 (change.state, short_reason(change.reason), change.chat, change.wa_message_id, t(change.sent_at),
                  t(now), message_id))
 
     def advance(self, state: str, message_ids: list[str], now: datetime) -> tuple[str, tuple]:
         """Rows moved forward to `state` (acks): one statement for many."""
         return (f"UPDATE outbound SET state = {self.p}, updated_at = {self.p} WHERE message_id IN "
-                f"({', '.join([self.p] * len(message_ids))}) AND state IN ({quoted_states(lower_states(state))})",
+                f"({', '.join([self.p] * len(message_ids))}) AND state IN ({_quoted(lower_states(state))})",
                 (state, self.write_time(now), *message_ids))
 
     def claim_args(self, message_id: str, owner: str, now: datetime) -> tuple:
@@ -90,7 +93,7 @@ class OutboundSQL:
     def open_of_many(self, client_ids: Sequence[str]) -> tuple[str, tuple]:
         """The open rows of many clients, in order of acceptance."""
         ids = ", ".join([self.p] * len(client_ids))
-        return (self.select + f"WHERE client_id IN ({ids}) AND state IN ({quoted_states(OPEN)}) ORDER BY seq",
+        return (self.select + f"WHERE client_id IN ({ids}) AND state IN ({_quoted(OPEN)}) ORDER BY seq",
                 tuple(client_ids))
 
     def older(self, state: str, updated_before: datetime, limit: int) -> tuple[str, tuple]:
@@ -105,5 +108,5 @@ class OutboundSQL:
 
     def prune(self, finished_before: datetime, limit: int) -> tuple[str, tuple]:
         """Finished rows last updated before the time, oldest first, at most `limit` of them."""
-        return (f"SELECT seq FROM outbound WHERE updated_at < {self.p} AND state NOT IN ({quoted_states(OPEN)}) "
+        return (f"SELECT seq FROM outbound WHERE updated_at < {self.p} AND state NOT IN ({_quoted(OPEN)}) "
                 f"ORDER BY updated_at LIMIT {self.p}", (self.write_time(finished_before), limit))

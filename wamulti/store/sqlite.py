@@ -6,29 +6,22 @@ with sqlite3 in the server process (see sessionfile.py).
 
 from __future__ import annotations
 
-import logging
 import sqlite3
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Any, TypeVar
 
-from ..batches import BatchThread
 from .base import (ClientRecord, DuplicateClient, SessionStore, Snapshot, SnapshotMeta, SnapshotWrite, StoreError,
                    StoreUnavailable)
 from .rows import COLUMNS, record_from_row, row_values, stamped, utcnow
-from .sqlite_commit import BatchFailed, Combiner, GroupCommit
-from .sqlite_held import open_held
+from .sqlite_commit import BatchFailed, GroupCommit
 from .sqlite_outbound import OUTBOUND_OWNER, OUTBOUND_TABLE, SQLiteOutbound
 from .sqlite_pool import ConnectionPool
 from .sqlite_outbox import OUTBOX_TABLES, SQLiteOutbox, read_time, text_time
 
-log = logging.getLogger(__name__)
-
 FILE_NAME = "wamulti.db"
-T = TypeVar("T")
 
 MIGRATIONS: list[tuple[int, str]] = [
     (1, """
@@ -85,10 +78,7 @@ class SQLiteStore(SQLiteOutbox, SQLiteOutbound, SessionStore):
         self.path = Path(data_dir) / FILE_NAME
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._readers = ConnectionPool(self._connect, READERS_KEPT)
-        self._held_writes = False  # the write connection keeps the GIL (sqlite_held.py)
-        self._checkpoints = BatchThread("sqlite-checkpoint", self._run_checkpoint, max_batch=1000)
-        self._checkpointer: sqlite3.Connection | None = None  # that thread's own, opened at its first
-        self._writes = GroupCommit(self._connect_writer, checkpoint=self._checkpoint)
+        self._writes = GroupCommit(self._connect)
         # close() must not free a connection another thread is inside (sqlite3 may then crash the
         # process): transactions are counted, and close() waits for them (bounded) before closing
         self._in_use_lock = threading.Lock()  # taken directly on each call: a Python call less than the condition
@@ -104,45 +94,22 @@ class SQLiteStore(SQLiteOutbox, SQLiteOutbound, SessionStore):
         con.execute("PRAGMA foreign_keys=ON")
         return con
 
-    def _connect_writer(self):
-        """The write connection: one that keeps the GIL through its statements where the library
-        allows it (sqlite_held.py), else a plain one."""
-        held = open_held(str(self.path))
-        self._held_writes = held is not None
-        return held or self._connect()
-
-    def _checkpoint(self) -> None:
-        """After a commit (at most every second): the held connection does not checkpoint by itself,
-        so the `sqlite-checkpoint` thread copies the WAL back into the database, on a connection of its
-        own (which gives the GIL up while it writes and syncs; writers go on meanwhile). Its own: one
-        borrowed from the readers could be a new one, kept idle afterwards, whenever reads were busy."""
-        if self._held_writes:
-            self._checkpoints.put(None)
-
-    def _run_checkpoint(self, _requests: list[None]) -> None:
-        if self._closed:
-            return
-        try:
-            with self._counted():  # close() waits for it
-                self._checkpointer = self._checkpointer or self._connect()  # the first is at start-up
-                self._checkpointer.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
-        except StoreError as exc:  # closed, or the file failed: the next commit asks again
-            log.warning("WAL checkpoint not done: %s", exc)
-
     @property
     def commits(self) -> int:
         """Write transactions committed so far (tests and benchmarks read it)."""
         return self._writes.commits
 
     @contextmanager
-    def _counted(self):
-        """One store call: counted (close() waits for it), SQLite's errors translated."""
+    def _tx(self, immediate: bool = False, savepoint: bool = True):
+        """A connection in a transaction: a write (immediate) joins the group commit, a read has its own;
+        savepoint=False for a write of one statement (GroupCommit.write)."""
         with self._in_use_lock:
             if self._closed:
                 raise StoreUnavailable("embedded store is closed")
             self._active += 1
         try:
-            yield
+            with (self._writes.write(savepoint) if immediate else self._read()) as con:
+                yield con
         except sqlite3.IntegrityError:
             raise  # callers name the conflict
         except (BatchFailed, sqlite3.Error) as exc:
@@ -154,22 +121,6 @@ class SQLiteStore(SQLiteOutbox, SQLiteOutbound, SessionStore):
                     self._in_use.notify_all()  # close() waits for this
 
     @contextmanager
-    def _tx(self):
-        """A read connection in a read transaction."""
-        with self._counted(), self._read() as con:
-            yield con
-
-    def _write(self, work: Callable[[sqlite3.Connection], T], savepoint: bool = True) -> T:
-        """work(connection) in the group commit (savepoint=False for one statement: GroupCommit.run)."""
-        with self._counted():
-            return self._writes.run(work, savepoint)
-
-    def _write_combined(self, combiner: Combiner[Any, T], item: Any) -> T:
-        """A write its combiner runs together with the others of its kind queued meanwhile."""
-        with self._counted():
-            return self._writes.combined(combiner, item)
-
-    @contextmanager
     def _read(self):
         with self._readers.borrowed() as con:
             con.execute("BEGIN")
@@ -179,27 +130,35 @@ class SQLiteStore(SQLiteOutbox, SQLiteOutbound, SessionStore):
                 con.execute("COMMIT")  # a read transaction: ends it, nothing to undo
 
     def _migrate(self) -> None:
-        self._write(_migrate)
+        with self._tx(immediate=True) as con:
+            con.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+            row = con.execute("SELECT MAX(version) FROM schema_version").fetchone()
+            current = row[0] or 0
+            for version, sql in MIGRATIONS:
+                if version > current:
+                    for statement in filter(str.strip, sql.split(";")):
+                        con.execute(statement)
+                    con.execute("INSERT INTO schema_version (version) VALUES (?)", (version,))
 
     def create_client(self, record: ClientRecord) -> ClientRecord:
         stored = stamped(record, utcnow())
         try:
-            self._write(lambda con: con.execute(f"INSERT INTO clients ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                                                row_values(stored, _text)))
+            with self._tx(immediate=True) as con:
+                con.execute(f"INSERT INTO clients ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)", row_values(stored, _text))
         except sqlite3.IntegrityError:
             raise DuplicateClient(f"client {record.client_id!r} exists") from None
         return stored
 
     def save_client(self, record: ClientRecord) -> ClientRecord:
-        def save(con: sqlite3.Connection):
+        with self._tx(immediate=True) as con:
             con.execute(_UPSERT_CLIENT, row_values(stamped(record, utcnow()), _text))
-            return con.execute(f"SELECT {COLUMNS} FROM clients WHERE client_id = ?", (record.client_id,)).fetchone()
-        return record_from_row(self._write(save), read_time)
+            row = con.execute(f"SELECT {COLUMNS} FROM clients WHERE client_id = ?", (record.client_id,)).fetchone()
+        return record_from_row(row, read_time)
 
     def save_clients(self, records: Sequence[ClientRecord]) -> None:
         now = utcnow()
-        values = [row_values(stamped(r, now), _text) for r in records]
-        self._write(lambda con: con.executemany(_UPSERT_CLIENT, values))
+        with self._tx(immediate=True) as con:
+            con.executemany(_UPSERT_CLIENT, [row_values(stamped(r, now), _text) for r in records])
 
     def get_client(self, client_id: str) -> ClientRecord | None:
         with self._tx() as con:
@@ -212,41 +171,39 @@ class SQLiteStore(SQLiteOutbox, SQLiteOutbound, SessionStore):
         return [record_from_row(r, read_time) for r in rows]
 
     def delete_client(self, client_id: str) -> bool:
-        def delete(con: sqlite3.Connection) -> bool:
+        with self._tx(immediate=True) as con:
             for table in ("session_snapshots", "webhooks", "events", "delivery_lanes", "outbound"):
                 con.execute(f"DELETE FROM {table} WHERE client_id = ?", (client_id,))
             return con.execute("DELETE FROM clients WHERE client_id = ?", (client_id,)).rowcount > 0
-        return self._write(delete)
 
     def save_snapshot(self, client_id: str, data: bytes, sha256: str) -> int:
-        def save(con: sqlite3.Connection) -> int:
-            row = con.execute("SELECT sha256, version, generation FROM session_snapshots WHERE client_id = ?",
-                              (client_id,)).fetchone()
-            if row and row[0] == sha256:
-                return row[1]
-            version, generation = (row[1] + 1, row[2] + 1) if row else (1, 1)
-            con.execute(_UPSERT_SNAPSHOT, (client_id, sqlite3.Binary(data), sha256, version, generation, _text(None)))
-            return version
         try:
-            return self._write(save)
+            with self._tx(immediate=True) as con:
+                row = con.execute("SELECT sha256, version, generation FROM session_snapshots WHERE client_id = ?",
+                                  (client_id,)).fetchone()
+                if row and row[0] == sha256:
+                    return row[1]
+                version, generation = (row[1] + 1, row[2] + 1) if row else (1, 1)
+                con.execute(_UPSERT_SNAPSHOT,
+                            (client_id, sqlite3.Binary(data), sha256, version, generation, _text(None)))
+                return version
         except sqlite3.IntegrityError:
             raise StoreError(f"no client {client_id!r} to attach a snapshot to") from None
 
     def save_snapshots(self, writes: Sequence[SnapshotWrite]) -> list[bool]:
-        def save(con: sqlite3.Connection) -> list[bool]:
-            stored: list[bool] = []
-            for w in writes:
-                row = con.execute("SELECT version, generation FROM session_snapshots WHERE client_id = ?",
-                                  (w.client_id,)).fetchone()
-                stored.append(row is None or row[1] < w.generation)
-                if stored[-1]:
-                    con.execute(_UPSERT_SNAPSHOT, (w.client_id, sqlite3.Binary(w.data), w.sha256,
-                                                   (row[0] if row else 0) + 1, w.generation, _text(None)))
-            return stored
+        stored: list[bool] = []
         try:
-            return self._write(save)
+            with self._tx(immediate=True) as con:
+                for w in writes:
+                    row = con.execute("SELECT version, generation FROM session_snapshots WHERE client_id = ?",
+                                      (w.client_id,)).fetchone()
+                    stored.append(row is None or row[1] < w.generation)
+                    if stored[-1]:
+                        con.execute(_UPSERT_SNAPSHOT, (w.client_id, sqlite3.Binary(w.data), w.sha256,
+                                                       (row[0] if row else 0) + 1, w.generation, _text(None)))
         except sqlite3.IntegrityError:
             raise StoreError("a snapshot's client has no row") from None
+        return stored
 
     def load_snapshot(self, client_id: str) -> Snapshot | None:
         with self._tx() as con:
@@ -270,7 +227,8 @@ class SQLiteStore(SQLiteOutbox, SQLiteOutbound, SessionStore):
         return {r[0]: SnapshotMeta(r[0], r[1], r[2], read_time(r[3])) for r in rows}
 
     def delete_snapshot(self, client_id: str) -> None:
-        self._write(lambda con: con.execute("DELETE FROM session_snapshots WHERE client_id = ?", (client_id,)))
+        with self._tx(immediate=True) as con:
+            con.execute("DELETE FROM session_snapshots WHERE client_id = ?", (client_id,))
 
     def ping(self) -> None:
         with self._tx() as con:
@@ -283,18 +241,6 @@ class SQLiteStore(SQLiteOutbox, SQLiteOutbound, SessionStore):
                 return  # a transaction is still running: leave the connections to the process's end
         self._writes.close()
         self._readers.close()
-        if self._checkpointer is not None:
-            self._checkpointer.close()
-
-
-def _migrate(con: sqlite3.Connection) -> None:
-    con.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
-    current = con.execute("SELECT MAX(version) FROM schema_version").fetchone()[0] or 0
-    for version, sql in MIGRATIONS:
-        if version > current:
-            for statement in filter(str.strip, sql.split(";")):
-                con.execute(statement)
-            con.execute("INSERT INTO schema_version (version) VALUES (?)", (version,))
 
 
 def _translated(exc: Exception) -> StoreError:

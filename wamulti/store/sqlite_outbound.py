@@ -1,14 +1,11 @@
 """The outbound queue on the embedded SQLite store (mixed into SQLiteStore).
 
-Every write runs on the store's writer thread (sqlite_commit.py), one after another, so the bound
-check, the idempotency lookup and the insert of one enqueue are one serialised step. The hot writes
-(an enqueue without a key, a send's outcome) share their statements with the others of their kind
-in the same batch (sqlite_combiners.py).
+Every write is one step of the store's group commit (sqlite_commit.py), so the bound check, the
+idempotency lookup and the insert of one enqueue are one serialised step.
 """
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
@@ -17,7 +14,6 @@ from ..errors import QueueFull
 from .outbound import PRUNE_BATCH, OutboundRow, OutboundStore, StateChange, outbound_values
 from .outbound_sql import OutboundSQL, by_state, id_chunks
 from .rows import utcnow
-from .sqlite_combiners import Enqueue, EnqueueMany, Finish, FinishMany
 from .sqlite_outbox import read_time, text_time
 
 OUTBOUND_TABLE = """
@@ -47,21 +43,25 @@ OUTBOUND_OWNER = """
 """
 
 _SQL = OutboundSQL("?", text_time, read_time)
-_ENQUEUES, _FINISHES = EnqueueMany(text_time, _SQL.count_open), FinishMany(text_time)  # hot writes, combined in each batch
 
 
 class SQLiteOutbound(OutboundStore):
-    """The OutboundStore methods over SQLiteStore's writes (`_write`, `_write_combined`) and reads (`_tx`)."""
+    """The OutboundStore methods over SQLiteStore's `_tx(immediate)`."""
 
     def enqueue_send(self, row: OutboundRow, max_open: int, idem_since: datetime) -> tuple[OutboundRow, bool]:
         now = utcnow()
         stored = replace(row, created_at=now, updated_at=now)
         if row.idem_key is not None:
             return self._enqueue_keyed(stored, max_open, idem_since)
-        return self._write_combined(_ENQUEUES, Enqueue(stored, max_open))
+        # one statement (the bound checked inside it), so the write needs no savepoint of its own
+        with self._tx(immediate=True, savepoint=False) as con:
+            cur = con.execute(_SQL.insert_below, (*outbound_values(stored, text_time), row.client_id, max_open))
+            if cur.rowcount == 0:  # nothing inserted: the queue is full
+                raise QueueFull(row.client_id, con.execute(_SQL.count_open, (row.client_id,)).fetchone()[0])
+            return replace(stored, seq=cur.lastrowid), True
 
     def _enqueue_keyed(self, stored: OutboundRow, max_open: int, idem_since: datetime) -> tuple[OutboundRow, bool]:
-        def write(con: sqlite3.Connection):
+        with self._tx(immediate=True) as con:
             con.execute(_SQL.free_key, (stored.idem_key, text_time(idem_since)))
             held = con.execute(_SQL.by_key, (stored.idem_key,)).fetchone()
             if held is not None:
@@ -71,7 +71,6 @@ class SQLiteOutbound(OutboundStore):
                 raise QueueFull(stored.client_id, count)
             cur = con.execute(_SQL.insert, outbound_values(stored, text_time))
             return replace(stored, seq=cur.lastrowid), True
-        return self._write(write)
 
     def open_sends(self, client_id: str) -> list[OutboundRow]:
         with self._tx() as con:
@@ -80,47 +79,44 @@ class SQLiteOutbound(OutboundStore):
 
     # a write of one statement runs without a savepoint (GroupCommit.write)
     def claim_send(self, message_id: str, owner: str = "") -> bool:
-        def write(con: sqlite3.Connection):
+        with self._tx(immediate=True, savepoint=False) as con:
             return con.execute(_SQL.claim, _SQL.claim_args(message_id, owner, utcnow())).rowcount > 0
-        return self._write(write, savepoint=False)
 
     def finish_send(self, message_id: str, change: StateChange, claim: str | None = None, owner: str = "") -> bool:
-        return self._write_combined(_FINISHES, Finish(message_id, change, claim, owner, utcnow()))
+        now = utcnow()
+        with self._tx(immediate=True, savepoint=claim is not None) as con:
+            con.execute(*_SQL.move(message_id, change, now))
+            return claim is not None and con.execute(_SQL.claim, _SQL.claim_args(claim, owner, now)).rowcount > 0
 
     def set_send_state(self, message_id: str, state: str, *, reason: str | None = None, chat: str | None = None,
                        wa_message_id: str | None = None, sent_at: datetime | None = None) -> bool:
         change = StateChange(state, reason, chat, wa_message_id, sent_at)
-        def write(con: sqlite3.Connection):
+        with self._tx(immediate=True, savepoint=False) as con:
             return con.execute(*_SQL.move(message_id, change, utcnow())).rowcount > 0
-        return self._write(write, savepoint=False)
 
     def advance_sends(self, changes: Sequence[tuple[str, str]]) -> int:
         now = utcnow()
-        def write(con: sqlite3.Connection):
+        with self._tx(immediate=True) as con:
             return sum(con.execute(*_SQL.advance(state, ids, now)).rowcount for state, ids in by_state(changes))
-        return self._write(write)
 
     def fail_open_sends(self, client_id: str, state: str, reason: str, created_before: datetime | None = None,
                         owner: str | None = None) -> list[OutboundRow]:
-        def write(con: sqlite3.Connection):
+        with self._tx(immediate=True) as con:
             return self._fail(con, _SQL.open_of(client_id, state, created_before, owner), reason)
-        return self._write(write)
 
     def load_open_sends(self, client_ids: Sequence[str], state: str, reason: str, owner: str
                         ) -> tuple[list[OutboundRow], list[OutboundRow]]:
         failed, open_rows = [], []
-        def write(con: sqlite3.Connection):
+        with self._tx(immediate=True) as con:
             for chunk in id_chunks(list(client_ids)):
-                failed.extend(self._fail(con, _SQL.owned_of_many(chunk, state, owner), reason))
-                open_rows.extend(_SQL.row(r) for r in con.execute(*_SQL.open_of_many(chunk)).fetchall())
-        self._write(write)
+                failed += self._fail(con, _SQL.owned_of_many(chunk, state, owner), reason)
+                open_rows += [_SQL.row(r) for r in con.execute(*_SQL.open_of_many(chunk)).fetchall()]
         return failed, open_rows
 
     def fail_old_sends(self, state: str, updated_before: datetime, reason: str, limit: int = PRUNE_BATCH
                        ) -> list[OutboundRow]:
-        def write(con: sqlite3.Connection):
+        with self._tx(immediate=True) as con:
             return self._fail(con, _SQL.older(state, updated_before, limit), reason)
-        return self._write(write)
 
     @staticmethod
     def _fail(con, select: tuple[str, tuple], reason: str) -> list[OutboundRow]:
@@ -136,6 +132,5 @@ class SQLiteOutbound(OutboundStore):
 
     def prune_sends(self, finished_before: datetime, limit: int = PRUNE_BATCH) -> int:
         select, args = _SQL.prune(finished_before, limit)
-        def write(con: sqlite3.Connection):
+        with self._tx(immediate=True) as con:
             return con.execute(f"DELETE FROM outbound WHERE seq IN ({select})", args).rowcount
-        return self._write(write)

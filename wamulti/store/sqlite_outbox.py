@@ -15,7 +15,6 @@ from .outbox import (EVENT_COLUMNS, PENDING, PRUNE_BATCH, WEBHOOK_COLUMNS, Event
                      due_prefix, event_filter, event_from_row, event_values, short_error, webhook_from_row,
                      webhook_values)
 from .rows import utcnow
-from .sqlite_combiners import EventsMany
 
 OUTBOX_TABLES = """
     CREATE TABLE events (
@@ -49,7 +48,8 @@ OUTBOX_TABLES = """
     );
 """
 
-_EVENTS = EventsMany(f"INSERT INTO events ({EVENT_COLUMNS}) VALUES", 12)  # every event of a batch in one INSERT
+_INSERT_EVENT = (f"INSERT INTO events ({EVENT_COLUMNS}) VALUES ({', '.join(['?'] * 12)}) "
+                 "ON CONFLICT(event_id) DO NOTHING")
 _REQUEUE = ("UPDATE events SET delivery = 'pending', attempts = 0, queued_at = ?, next_at = ?, "
             "finished_at = NULL WHERE ")
 
@@ -70,12 +70,15 @@ def _lease_until(seconds: float) -> str:
 
 
 class SQLiteOutbox(OutboxStore):
-    """The OutboxStore methods over SQLiteStore's writes (`_write`, `_write_combined`) and reads (`_tx`)."""
+    """The OutboxStore methods over SQLiteStore's `_tx(immediate)` (a connection in one transaction)."""
 
     def add_events(self, rows: Sequence[EventRow]) -> None:
         if not rows:
             return
-        self._write_combined(_EVENTS, [event_values(r, text_time) for r in rows])
+        values = [event_values(r, text_time) for r in rows]
+        # one row (an event published on its own thread) is one statement: no savepoint needed
+        with self._tx(immediate=True, savepoint=len(values) > 1) as con:
+            con.executemany(_INSERT_EVENT, values)
 
     def get_event(self, event_id: str) -> EventRow | None:
         with self._tx() as con:
@@ -99,11 +102,10 @@ class SQLiteOutbox(OutboxStore):
         return [(client_id, read_time(next_at) or utcnow()) for client_id, next_at in rows]
 
     def claim_events(self, client_id, token, lease_seconds, limit=1) -> list[EventRow]:
-        def write(con: sqlite3.Connection):
+        with self._tx(immediate=True) as con:
             if not self._take_lane(con, client_id, token, lease_seconds):
                 return []
             return self._due_or_release(con, client_id, token, limit)
-        return self._write(write)
 
     @staticmethod
     def _due_or_release(con, client_id: str, token: str, limit: int) -> list[EventRow]:
@@ -128,7 +130,7 @@ class SQLiteOutbox(OutboxStore):
         return taken > 0
 
     def record_attempts(self, client_id, token, results, lease_seconds, then_claim=0) -> list[EventRow] | None:
-        def write(con: sqlite3.Connection):
+        with self._tx(immediate=True) as con:
             held = con.execute("UPDATE delivery_lanes SET claimed_until = ? WHERE client_id = ? AND claim_token = ?",
                                (_lease_until(lease_seconds), client_id, token)).rowcount
             if not held:
@@ -139,19 +141,16 @@ class SQLiteOutbox(OutboxStore):
                 [(r.delivery, int(r.attempted), text_time(r.next_at), r.last_status, short_error(r.last_error),
                   text_time(r.finished_at), r.event_id) for r in results])
             return self._due_or_release(con, client_id, token, then_claim) if then_claim > 0 else []
-        return self._write(write)
 
     def release_lane(self, client_id, token) -> None:
-        def write(con: sqlite3.Connection):
+        with self._tx(immediate=True) as con:
             con.execute("UPDATE delivery_lanes SET claim_token = NULL, claimed_until = NULL "
                         "WHERE client_id = ? AND claim_token = ?", (client_id, token))
-        self._write(write)
 
     def requeue_event(self, event_id) -> bool:
         now = text_time(utcnow())
-        def write(con: sqlite3.Connection):
+        with self._tx(immediate=True) as con:
             return con.execute(_REQUEUE + "event_id = ?", (now, now, event_id)).rowcount > 0
-        return self._write(write)
 
     def requeue_client_events(self, client_id, after, types) -> int:
         now = text_time(utcnow())
@@ -161,18 +160,16 @@ class SQLiteOutbox(OutboxStore):
                 return 0
             sql += f" AND type IN ({', '.join(['?'] * len(types))})"
             params.extend(types)
-        def write(con: sqlite3.Connection):
+        with self._tx(immediate=True) as con:
             return con.execute(sql, params).rowcount
-        return self._write(write)
 
     def prune_events(self, before_id) -> int:
-        def prune(con: sqlite3.Connection) -> int:
-            return con.execute("DELETE FROM events WHERE event_id IN (SELECT event_id FROM events WHERE "
-                               "event_id < ? AND delivery <> ? ORDER BY event_id LIMIT ?)",
-                               (before_id, PENDING, PRUNE_BATCH)).rowcount
         total = 0
         while True:
-            n = self._write(prune, savepoint=False)
+            with self._tx(immediate=True) as con:
+                n = con.execute("DELETE FROM events WHERE event_id IN (SELECT event_id FROM events WHERE "
+                                "event_id < ? AND delivery <> ? ORDER BY event_id LIMIT ?)",
+                                (before_id, PENDING, PRUNE_BATCH)).rowcount
             total += n
             if n < PRUNE_BATCH:
                 return total
@@ -180,12 +177,11 @@ class SQLiteOutbox(OutboxStore):
     def save_webhook(self, row: WebhookRow) -> WebhookRow:
         stored = WebhookRow(row.client_id, row.url, row.event_types, row.secret, utcnow())
         try:
-            def write(con: sqlite3.Connection):
+            with self._tx(immediate=True) as con:
                 con.execute(f"INSERT INTO webhooks ({WEBHOOK_COLUMNS}) VALUES (?, ?, ?, ?, ?) "
                             "ON CONFLICT(client_id) DO UPDATE SET url = excluded.url, event_types = "
                             "excluded.event_types, secret = excluded.secret, updated_at = excluded.updated_at",
                             webhook_values(stored, text_time))
-            self._write(write)
         except sqlite3.IntegrityError:
             raise StoreError(f"no client {row.client_id!r} to attach a webhook to") from None
         return stored
@@ -201,6 +197,5 @@ class SQLiteOutbox(OutboxStore):
         return [webhook_from_row(r, read_time) for r in rows]
 
     def delete_webhook(self, client_id) -> bool:
-        def write(con: sqlite3.Connection):
+        with self._tx(immediate=True) as con:
             return con.execute("DELETE FROM webhooks WHERE client_id = ?", (client_id,)).rowcount > 0
-        return self._write(write)
