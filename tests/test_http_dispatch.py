@@ -26,13 +26,13 @@ class RecordingTask:
 def test_reads_go_ahead_of_queued_sends_in_the_order_they_came():
     served: list[str] = []
     dispatcher = PassDispatcher(0)  # no thread yet: everything stays queued
-    for command in ("POST", "GET", "POST", "HEAD"):
+    for command in ("POST", "GET", "POST", "HEAD", "DELETE", "GET"):
         dispatcher.add_task(RecordingTask(command, served))
-    assert [task.command for task in dispatcher.queue] == ["HEAD", "GET", "POST", "POST"]
+    assert [task.command for task in dispatcher.queue] == ["GET", "HEAD", "GET", "POST", "POST", "DELETE"]
     dispatcher.set_thread_count(1)
     dispatcher.wake_pending()
-    wait_until(lambda: len(served) == 4)
-    assert served == ["HEAD", "GET", "POST", "POST"]
+    wait_until(lambda: len(served) == 6)
+    assert served == ["GET", "HEAD", "GET", "POST", "POST", "DELETE"]
     dispatcher.shutdown(timeout=2)
 
 

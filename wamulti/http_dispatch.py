@@ -6,9 +6,9 @@ thread's whole burst before it reads the next socket: every request read in a pa
 of the pass, a new connection's first of all. Here the loop reads everything that is ready first and
 wakes the threads once per pass (`wake_pending`, which the loop's owner calls after each pass).
 
-Reads (GET, HEAD: status, health, metrics) go ahead of the requests already queued, sends above all:
-they are quick and hold no lock a send needs, so a status route answers promptly however many sends
-wait for a thread.
+Reads (GET, HEAD: status, health, metrics) go ahead of the other requests already queued, sends
+above all, in the order they came: they are quick and hold no lock a send needs, so a status route
+answers promptly however many sends wait for a thread.
 """
 
 from __future__ import annotations
@@ -34,8 +34,11 @@ class PassDispatcher(ThreadedTaskDispatcher):
 
     def add_task(self, task) -> None:
         with self.lock:
-            if _is_read(task):
-                self.queue.appendleft(task)
+            if _is_read(task):  # behind the reads already waiting, ahead of everything else
+                ahead = 0
+                while ahead < len(self.queue) and _is_read(self.queue[ahead]):
+                    ahead += 1
+                self.queue.insert(ahead, task)
             else:
                 self.queue.append(task)
             if threading.get_ident() == self._loop_thread:
