@@ -189,9 +189,10 @@ def freeze_startup_objects() -> None:
 def _http_server(settings: Settings, app):
     from waitress import create_server
 
+    from .http_channel import QuietChannel
     from .http_dispatch import PassDispatcher
 
-    return create_server(app, host=settings.host, port=settings.port, threads=settings.http_threads,
+    server = create_server(app, host=settings.host, port=settings.port, threads=settings.http_threads,
                          # waitress's own pool, reordered (http_dispatch.py); `_dispatcher` is how
                          # create_server takes one (waitress is pinned in requirements.txt)
                          _dispatcher=PassDispatcher(settings.http_threads),
@@ -206,6 +207,8 @@ def _http_server(settings: Settings, app):
                          # (18,000) a small answer waits for the serving loop, which meanwhile
                          # spins on the still-busy channel, taking the GIL each time
                          send_bytes=1)
+    server.channel_class = QuietChannel  # the loop leaves a channel alone while its thread writes
+    return server
 
 
 def main() -> int:

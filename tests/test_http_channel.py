@@ -1,0 +1,138 @@
+"""QuietChannel: the serving loop leaves a channel alone while its request thread writes, and sends
+what the socket did not take once the thread lets go. Through the real server set-up (_http_server)."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from types import SimpleNamespace
+
+import pytest
+
+from wamulti import server as server_module
+from wamulti.http_channel import QuietChannel
+
+CHUNK = 12 << 20  # far more than the sockets take at once (send buffers grow to 4 MiB by default)
+
+
+@pytest.fixture
+def streaming_server(monkeypatch):
+    """A real server whose one route sends CHUNK bytes, then waits for `go` before it ends."""
+    monkeypatch.setattr(server_module, "LOOP_TIMEOUT", 30.0)  # the loop wakes only when told to
+    go, waiting = threading.Event(), threading.Event()
+
+    def app(environ, start_response):
+        start_response("200 OK", [("Content-Length", str(CHUNK + 3))])
+        yield b"x" * CHUNK
+        waiting.set()  # the chunk is written: what the socket did not take is left for the loop
+        go.wait(10)
+        yield b"end"
+
+    settings = SimpleNamespace(host="127.0.0.1", port=0, http_threads=2, max_body_bytes=1 << 20)
+    server = server_module._http_server(settings, app)
+    passes = threading.Semaphore(0)
+    wake_pending = server.task_dispatcher.wake_pending
+
+    def counted_wake_pending():  # called once at the end of every pass of the loop
+        wake_pending()
+        passes.release()
+
+    server.task_dispatcher.wake_pending = counted_wake_pending
+    server.passes, server.waiting = passes, waiting
+    stop = SimpleNamespace(name=None)
+    loop = threading.Thread(target=server_module._serve_until, args=(server, stop), name="loop", daemon=True)
+    loop.start()
+    yield server, go
+    go.set()
+    stop.name = "test"
+    server.pull_trigger()
+    loop.join(5)
+    server.close()
+    server.task_dispatcher.shutdown(timeout=2)
+
+
+def slow_reader(server) -> socket.socket:
+    """A client with a small receive buffer that asked for the route and has read nothing by the time
+    the request thread has written the chunk and waits for `go`."""
+    client = socket.socket()
+    client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16 << 10)
+    client.connect(("127.0.0.1", int(server.effective_port)))
+    client.sendall(b"GET / HTTP/1.1\r\nHost: test\r\n\r\n")
+    client.settimeout(5)
+    assert server.waiting.wait(5)
+    return client
+
+
+def the_channel(server) -> QuietChannel:
+    return next(c for c in server._map.values() if isinstance(c, QuietChannel))
+
+
+def read_until(client: socket.socket, received: bytearray, size: int) -> None:
+    while len(received) < size:
+        data = client.recv(1 << 16)
+        assert data, "the server closed the connection"
+        received += data
+
+
+def test_the_loop_sends_what_the_socket_did_not_take_while_the_request_still_runs(streaming_server):
+    server, go = streaming_server
+    client = slow_reader(server)
+    assert the_channel(server).total_outbufs_len > 0  # the rest is the loop's to send
+    received = bytearray()
+    read_until(client, received, 1)
+    head = bytes(received).partition(b"\r\n\r\n")[0]
+    read_until(client, received, len(head) + 4 + CHUNK)
+    go.set()
+    read_until(client, received, len(head) + 4 + CHUNK + 3)
+    assert bytes(received).endswith(b"x" * 16 + b"end")
+    client.close()
+
+
+def test_output_left_while_the_loop_passed_the_channel_by_is_still_sent(streaming_server):
+    server, go = streaming_server
+    pull_trigger, late = server.pull_trigger, []
+
+    def late_pull_trigger():
+        """Test double for the race: the request thread's first trigger, pulled while it holds the
+        channel's lock, is seen by the loop (which passes the channel by) before the lock is let go."""
+        first = threading.current_thread().name.startswith("waitress") and not late
+        while first and server.passes.acquire(blocking=False):  # passes before this one
+            pass
+        pull_trigger()
+        if first:
+            late.append(True)
+            server.passes.acquire(timeout=2)
+            time.sleep(0.2)  # the loop is back in poll(), this channel not in it
+
+    server.pull_trigger = late_pull_trigger
+    client = slow_reader(server)
+    assert late
+    received = bytearray()
+    read_until(client, received, 1)  # without a trigger once the lock is free: a 30 s stall
+    head = bytes(received).partition(b"\r\n\r\n")[0]
+    read_until(client, received, len(head) + 4 + CHUNK)
+    go.set()
+    client.close()
+
+
+def test_a_channel_with_output_waiting_is_not_polled_while_a_thread_holds_its_lock(streaming_server):
+    server, go = streaming_server
+    client = slow_reader(server)
+    channel = the_channel(server)
+    assert channel.total_outbufs_len > 0 and channel.writable()
+    held, release = threading.Event(), threading.Event()
+
+    def writer():  # stands for a request thread in the middle of sending
+        with channel.outbuf_lock:
+            held.set()
+            release.wait(5)
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    held.wait(5)
+    assert not channel.writable()
+    release.set()
+    thread.join(5)
+    assert channel.writable()
+    client.close()
