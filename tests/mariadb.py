@@ -45,6 +45,7 @@ class MariaDB:
         self.install_db = find_binary("mariadb-install-db") or find_binary("mysql_install_db")
         self.base = Path(tempfile.mkdtemp(prefix="wamulti-mariadb-"))
         self.datadir, self.socket = self.base / "data", str(self.base / "mysqld.sock")
+        self.tmpdir = self.base / "tmp"
         self.host, self.port = "127.0.0.1", _free_port()
         self.user, self.password = USER, PASSWORD
         self.proc: subprocess.Popen | None = None
@@ -52,13 +53,16 @@ class MariaDB:
         self._log = self.base / "mysqld.log"
 
     def install(self) -> None:
+        # a temporary directory of its own: bootstraps running side by side (pytest -n) in the shared
+        # /tmp failed now and then on each other's temporary tables ("Unknown table 'mysql.tmp_user_sys'")
+        self.tmpdir.mkdir(exist_ok=True)
         subprocess.run([self.install_db, "--no-defaults", f"--datadir={self.datadir}", "--user=root",
                         "--auth-root-authentication-method=socket", "--skip-test-db"],
-                       check=True, capture_output=True, timeout=120)
+                       check=True, capture_output=True, timeout=120, env={**os.environ, "TMPDIR": str(self.tmpdir)})
 
     def start(self, timeout: float = 60.0) -> None:
         args = [self.mariadbd, "--no-defaults", "--user=root", f"--datadir={self.datadir}",
-                f"--socket={self.socket}", f"--port={self.port}", "--bind-address=127.0.0.1",
+                f"--socket={self.socket}", f"--port={self.port}", f"--tmpdir={self.tmpdir}", "--bind-address=127.0.0.1",
                 "--skip-name-resolve", "--character-set-server=utf8mb4", "--collation-server=utf8mb4_unicode_ci",
                 "--max-allowed-packet=64M", "--innodb-buffer-pool-size=64M", "--innodb-log-file-size=48M",
                 "--skip-log-bin", "--innodb-flush-log-at-trx-commit=2", "--max-connections=500",
