@@ -18,7 +18,8 @@ from wamulti.store.base import ClientRecord
 from wamulti.store.outbound import FAILED, QUEUED, READ, SENDING, SENT, SERVER, OutboundRow
 from wamulti.store.rows import utcnow
 from wamulti.worker import READY
-from wamulti.worker.outbound import RateCap, SendOptions
+from wamulti.worker.outbound import SendOptions
+from wamulti.worker.ratecap import RateCap
 from wamulti.worker.outcome import Accepted
 from wamulti.worker.sender import Sent, new_message_id
 from wamulti.worker.waiters import Waiters
@@ -214,14 +215,36 @@ def test_waiting_takes_a_slot_and_with_none_free_the_answer_comes_at_once():
     assert not waiters.tell("M1", "again"), "no one waits any more"
 
 
-def test_a_chats_next_send_is_claimed_in_the_write_of_the_one_before(ready, sqlite_store, monkeypatch):
+def test_a_chats_next_send_is_claimed_in_the_write_of_the_one_before_and_sent_by_the_same_thread(
+        ready, sqlite_store, monkeypatch):
     worker, session, _ = ready()
     session.send_delay = 0.1
-    claimed = []
-    real_claim = sqlite_store.claim_send
+    claimed, threads = [], []
+    real_claim, backend_send = sqlite_store.claim_send, session.send_text
     monkeypatch.setattr(sqlite_store, "claim_send", lambda *args: claimed.append(args[0]) or real_claim(*args))
+    session.send_text = lambda *args, **kw: threads.append(threading.current_thread()) or backend_send(*args, **kw)
     answers = [worker.submit(JID_A, f"m{i}") for i in range(5)]
     wait_until(lambda: all(worker._store.get_send(a.message_id).state == SERVER for a in answers))
     assert [t for _, t in sent_texts(session)] == [f"m{i}" for i in range(5)]
     assert claimed == [answers[0].message_id], "the rest went on from the send before, without a claim of their own"
     assert [worker._store.get_send(a.message_id).attempts for a in answers] == [1] * 5
+    assert len(set(threads)) == 1, "no hand-over to another thread between a chat's sends"
+
+
+def test_a_send_whose_acks_fail_leaves_the_next_one_of_its_chat_to_be_sent(ready, monkeypatch):
+    from wamulti.worker.hearing import Hearing
+
+    worker, session, _ = ready()
+    session.send_delay = 0.1
+    real_send_ended, failed = Hearing.send_ended, []
+
+    def send_ended_failing_once(self, *args, **kwargs):
+        real_send_ended(self, *args, **kwargs)
+        if not failed:
+            failed.append(True)
+            raise RuntimeError("a bug while publishing")
+
+    monkeypatch.setattr(Hearing, "send_ended", send_ended_failing_once)
+    answers = [worker.submit(JID_A, f"m{i}") for i in range(3)]
+    wait_until(lambda: all(worker._store.get_send(a.message_id).state == SERVER for a in answers))
+    assert failed and [t for _, t in sent_texts(session)] == ["m0", "m1", "m2"]

@@ -162,7 +162,9 @@ def test_acks_from_many_threads_reach_their_rows_through_one_writer(two_clients)
 
 
 class ShutDownSender:
-    """Test double of a Sender whose pool is shut down (the run is ending): it takes nothing."""
+    """Test double of a Sender whose pool is shut down (the run is ending): it sends nothing more."""
+
+    open = False
 
     def submit(self, session, row, lane) -> bool:
         return False
@@ -171,8 +173,9 @@ class ShutDownSender:
 def test_a_next_row_claimed_as_its_run_ended_is_sent_later_only_if_still_sending(two_clients, monkeypatch):
     s = two_clients
     first, second, third = enqueue(s, text="one"), enqueue(s, text="two"), enqueue(s, text="three")
+    sender = ShutDownSender()
     dispatcher = Dispatcher("alice", s, Waiters(2), Hearing("alice", RecordingSink()), SendOptions(owner=ME),
-                            lambda: ("session", ShutDownSender()))
+                            lambda: ("session", sender))
     dispatcher.start()
     wait_until(lambda: dispatcher._loaded)
     dispatcher.stop()
@@ -181,12 +184,12 @@ def test_a_next_row_claimed_as_its_run_ended_is_sent_later_only_if_still_sending
         dispatcher._running = True
         dispatcher._pending[first.recipient].popleft()
     assert dispatcher.take(first)
-    dispatcher.record(first, Sent(first.message_id, "WA1", "x@s.whatsapp.net", datetime.now(timezone.utc)))
+    dispatcher.record(first, Sent(first.message_id, "WA1", "x@s.whatsapp.net", datetime.now(timezone.utc)), sender)
     assert s.get_send(second.message_id).state == SENDING, "claimed with the first one's outcome"
     with dispatcher._cond:  # the pool took nothing: it went back to the queue, where the thread takes it next
         assert dispatcher._pending[second.recipient].popleft() == second
     assert dispatcher.take(second), "handed over at once: no look needed"
-    dispatcher.record(second, Sent(second.message_id, "WA2", "x@s.whatsapp.net", datetime.now(timezone.utc)))
+    dispatcher.record(second, Sent(second.message_id, "WA2", "x@s.whatsapp.net", datetime.now(timezone.utc)), sender)
     monkeypatch.setattr(outbound, "FRESH_CLAIM", 0.0)  # the third waited past the bound in the queue
     s.fail_open_sends("alice", SENDING, "outcome_unknown")  # as upkeep does to a row sending that long
     assert not dispatcher.take(third), "failed meanwhile: not sent"

@@ -31,6 +31,7 @@ from ..store.base import SessionStore, StoreError
 from ..store.outbound import FAILED, IDEMPOTENCY_HOURS, QUEUED, SENDING, OutboundRow
 from ..store.rows import utcnow
 from .hearing import Hearing
+from .ratecap import RateCap
 from .outcome import expiry_error, outcome_change
 from .sender import SEND_THREADS, Outcome, Sender, new_message_id
 from .waiters import Waiters
@@ -60,21 +61,6 @@ def send_options(settings, owner: str = "") -> SendOptions:
     """The queue's options from the server's settings."""
     return SendOptions(wait=settings.send_wait, expiry=settings.send_expiry, queue_max=settings.send_queue_max,
                        rate_per_minute=settings.send_rate_per_minute, owner=owner)
-
-
-class RateCap:
-    """At most `per_minute` starts a minute, evenly spaced (no bursts); 0 = no cap."""
-
-    def __init__(self, per_minute: int, clock=time.monotonic):
-        self._spacing = 60.0 / per_minute if per_minute > 0 else 0.0
-        self._clock = clock
-        self._next = 0.0
-
-    def wait_seconds(self) -> float:
-        return max(0.0, self._next - self._clock())
-
-    def take(self) -> None:
-        self._next = max(self._next, self._clock()) + self._spacing
 
 
 Ready = Callable[[], tuple[BackendSession, Sender] | None]
@@ -214,12 +200,12 @@ class Dispatcher:
         stored = self._store.get_send(row.message_id)
         return stored is not None and stored.state == SENDING
 
-    def record(self, row: OutboundRow, outcome: Outcome) -> bool:
-        """Store the outcome and, in the same write, mark the chat's next row sending, which then goes
-        at once: a chat's sends follow each other without a pass of the queue thread in between. With
-        no next row yet, the chat is free from here on."""
+    def record(self, row: OutboundRow, outcome: Outcome, sender: Sender) -> tuple[bool, OutboundRow | None]:
+        """Store the outcome and, in the same write, mark the chat's next row sending, which the
+        sender's thread then sends next: a chat's sends follow each other without a pass of the queue
+        thread or a hand-over in between. With no next row yet, the chat is free from here on."""
         ready, following = self._ready(), None
-        if ready is not None:
+        if ready is not None and ready[1] is sender:  # else this thread's run has ended
             following = self._following(row)
         try:
             claimed = self._store.finish_send(row.message_id, outcome_change(outcome),
@@ -228,10 +214,10 @@ class Dispatcher:
             log.warning("[%s] outcome of send %s not stored: %s", self.client_id, row.message_id, exc)
             claimed = False
         if following is not None:
-            self._go_on(row, following, claimed, ready)
+            following = self._go_on(following, claimed, sender)
         else:
             self._free(row)
-        return self._waiters.tell(row.message_id, outcome)
+        return self._waiters.tell(row.message_id, outcome), following
 
     def _free(self, row: OutboundRow) -> None:
         """The outcome is stored: the chat may go on (before this thread publishes the acks)."""
@@ -256,13 +242,15 @@ class Dispatcher:
             self._busy[row.recipient] = following.message_id
             return following
 
-    def _go_on(self, row: OutboundRow, following: OutboundRow, claimed: bool, ready) -> None:
-        session, sender = ready
-        with self._cond:
-            if claimed:
+    def _go_on(self, following: OutboundRow, claimed: bool, sender: Sender) -> OutboundRow | None:
+        """The claimed next row, to be sent next by the sender's thread; or None: queued again."""
+        if claimed:
+            with self._cond:
                 self._claimed[following.message_id] = time.monotonic()
-        if not claimed or not sender.submit(session, following, self):
-            self._requeue(following)  # a claimed row stays ours (in _claimed): take() needs no write
+            if sender.open:
+                return following
+        self._requeue(following)
+        return None
 
     def release(self, row: OutboundRow) -> None:
         with self._cond:
@@ -370,11 +358,14 @@ class Dispatcher:
         return row
 
     def _requeue(self, row: OutboundRow) -> None:
+        """Back to the head of its chat's queue; a claimed row stays in _claimed: take() needs no write."""
         with self._cond:
             if self._busy.get(row.recipient) == row.message_id:
                 del self._busy[row.recipient]
             self._pending.setdefault(row.recipient, deque()).appendleft(row)
             self._cond.notify_all()
+
+    give_back = _requeue  # Lane: a row handed on that its thread will not send after all
 
     def _expire(self) -> None:
         cutoff = utcnow() - timedelta(seconds=self._options.expiry)

@@ -4,7 +4,8 @@ Every send has its message id before anything goes out (`new_message_id`, given 
 accepted into the queue), so a caller who stopped waiting still holds the id by which its outcome
 is told. A recipient given as '+<digits>' is first resolved with WhatsApp (RecipientBook).
 Which row is sent when (order per chat, the rate cap) is the Dispatcher's business (outbound.py);
-this module only sends one row and reports how it ended.
+this module sends a row, reports how it ended, and sends the chat's next row next if the Dispatcher
+hands it back (a hand-over to another pool thread per send cost about a sixth of a send's CPU).
 """
 
 from __future__ import annotations
@@ -54,11 +55,15 @@ class Lane(Protocol):
     def take(self, row: OutboundRow) -> bool:
         """Mark the row as being sent (in the store); False: it is not to be sent (any more)."""
 
-    def record(self, row: OutboundRow, outcome: Outcome) -> bool:
-        """Keep how the send ended; True if a request was waiting for it (and was told)."""
+    def record(self, row: OutboundRow, outcome: Outcome, sender: "Sender") -> tuple[bool, OutboundRow | None]:
+        """Keep how the send ended: (True if a request was waiting for it and was told, the chat's
+        next row if it may go now and is this thread's to send next)."""
 
     def release(self, row: OutboundRow) -> None:
         """The row's thread is done with it (sent, failed, or not taken): its chat may go on."""
+
+    def give_back(self, row: OutboundRow) -> None:
+        """A row record() handed on that this thread will not send after all: queued again."""
 
 
 class Sender:
@@ -69,6 +74,7 @@ class Sender:
         self._hearing = hearing
         self._book = RecipientBook()
         self._pool = ThreadPoolExecutor(max_workers=SEND_THREADS, thread_name_prefix=f"wa-{client_id}-send")
+        self._closed = False
 
     def submit(self, session: BackendSession, row: OutboundRow, lane: Lane) -> bool:
         """Send the row on the pool (see _run); False if the pool is shut down (the run is ending)."""
@@ -79,26 +85,46 @@ class Sender:
         return True
 
     def shutdown(self) -> None:
-        """Refuse new sends; sends under way finish on their own."""
+        """Refuse new sends; sends under way finish on their own (and no chat's next row follows them)."""
+        self._closed = True
         self._pool.shutdown(wait=False)
+
+    @property
+    def open(self) -> bool:
+        """False once shut down: the run is ending, no new send starts on this sender."""
+        return not self._closed
 
     # ---- the send threads ----------------------------------------------------------------------
     def _run(self, session: BackendSession, row: OutboundRow, lane: Lane) -> None:
-        """take, send, record, then the acks (`server` after the row says sent), then release."""
+        """Send the row, then the rows of its chat that may follow it at once, on this thread: no
+        hand-over to another thread between a chat's sends."""
+        next_row: OutboundRow | None = row
+        while next_row is not None:
+            next_row = self._send(session, next_row, lane)
+
+    def _send(self, session: BackendSession, row: OutboundRow, lane: Lane) -> OutboundRow | None:
+        """take, send, record, then the acks (`server` after the row says sent), then release; the
+        chat's next row if this thread sends it next."""
+        following = None
         try:
             if not self._take(row, lane):
-                return
+                return None
             self._hearing.send_started()
             outcome = self._attempt(session, row)
-            told = lane.record(row, outcome)
+            told, following = lane.record(row, outcome, self)
             if isinstance(outcome, Sent):
                 self._hearing.send_ended(outcome.to, SentMessage(outcome.wa_message_id, outcome.timestamp),
                                          row.message_id)
             else:  # told in the answer: a `failed` ack only when no request heard it
                 self._hearing.send_ended(row.chat or row.recipient, None, row.message_id,
                                          failure=None if told else outcome.message)
+        except BaseException:
+            if following is not None:  # never left stranded as this chat's send under way
+                lane.give_back(following)
+            raise
         finally:
             lane.release(row)
+        return following
 
     def _take(self, row: OutboundRow, lane: Lane) -> bool:
         try:
