@@ -18,6 +18,8 @@ off (SEND_RATE_PER_MINUTE=0). Store: embedded SQLite.
     python -m bench.sends --base REV   # also the queue of commit REV (unpacked with `git archive`), same
                                        # method as after, in the same run: a change's before/after
     python -m bench.sends --mariadb    # each queue run (after, and --base's) also on a throwaway MariaDB
+    python -m bench.sends --base REV --rounds 3   # base and after alternate, 3 rounds (this machine's
+                                       # speed drifts within minutes: the order must not favour either)
 """
 
 from __future__ import annotations
@@ -164,9 +166,9 @@ def completed_at(server: ServerProcess, message_id: str) -> float | None:
     return datetime.fromisoformat(row["sentAt"].replace("Z", "+00:00")).timestamp() if row["sentAt"] else 0.0
 
 
-def run_after(tmp: Path, base: str | None = None, db: dict | None = None) -> dict:
+def run_after(tmp: Path, base: str | None = None, db: dict | None = None, round_no: int = 0) -> dict:
     """This tree's queue, or (`base`) commit base's; on SQLite, or on the database of `db` (DB_* settings)."""
-    env, name = {**ENV, **(db or {})}, f"{base or 'after'}-{'mariadb' if db else 'sqlite'}"
+    env, name = {**ENV, **(db or {})}, f"{base or 'after'}-{'mariadb' if db else 'sqlite'}-{round_no}"
     server = BareStackServer(tmp / name, env)
     if base is not None:  # another commit's tree, unpacked once
         tree = tmp / f"tree-{base}"
@@ -240,16 +242,25 @@ def on_mariadb(tmp: Path, base: str | None) -> list[dict]:
         mariadb.destroy()
 
 
+def alternating(tmp: Path, base: str | None, rounds: int) -> list[dict]:
+    """The queue runs: `base` and after in turn, first one first and then the other, round by round."""
+    rows = []
+    for n in range(max(rounds, 1)):
+        order = [base, None] if base else [None]
+        for rev in order if n % 2 == 0 else order[::-1]:
+            row = run_after(tmp, rev, round_no=n)
+            rows.append({**row, "run": row["run"] + (f" round {n + 1}" if rounds > 1 else "")})
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--base", help="also measure the queue of this commit, the same way, in the same run")
     parser.add_argument("--mariadb", action="store_true", help="also run the queue runs on MariaDB")
+    parser.add_argument("--rounds", type=int, default=1, help="queue runs of --base and after, alternating order")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="wamulti-bench-sends-") as tmp:
-        rows = [run_before(Path(tmp))]
-        if args.base:
-            rows.append(run_after(Path(tmp), args.base))
-        rows.append(run_after(Path(tmp)))
+        rows = [run_before(Path(tmp))] + alternating(Path(tmp), args.base, args.rounds)
         if args.mariadb:
             rows += on_mariadb(Path(tmp), args.base)
     report("sends", rows, {"clients": CLIENTS, "sim_send_delay_s": 0.3, "callers": CALLERS,
