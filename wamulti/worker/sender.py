@@ -5,7 +5,7 @@ accepted into the queue), so a caller who stopped waiting still holds the id by 
 is told. A recipient given as '+<digits>' is first resolved with WhatsApp (RecipientBook).
 Which row is sent when (order per chat, the rate cap) is the Dispatcher's business (outbound.py);
 this module sends a row, reports how it ended, and sends the chat's next row next if the Dispatcher
-hands it back (a hand-over to another pool thread per send cost about a sixth of a send's CPU).
+hands it back (a hand-over per send woke another pool thread for it: CPU for nothing).
 """
 
 from __future__ import annotations
