@@ -17,9 +17,40 @@ CHUNK = 12 << 20  # far more than the sockets take at once (send buffers grow to
 
 
 @pytest.fixture
-def streaming_server(monkeypatch):
-    """A real server whose one route sends CHUNK bytes, then waits for `go` before it ends."""
+def serve(monkeypatch):
+    """serve(app): a real server (_http_server) for a WSGI app, its loop on a thread; stopped after."""
     monkeypatch.setattr(server_module, "LOOP_TIMEOUT", 30.0)  # the loop wakes only when told to
+    running = []
+
+    def start(app):
+        settings = SimpleNamespace(host="127.0.0.1", port=0, http_threads=2, max_body_bytes=1 << 20)
+        server = server_module._http_server(settings, app)
+        passes = threading.Semaphore(0)
+        wake_pending = server.task_dispatcher.wake_pending
+
+        def counted_wake_pending():  # called once at the end of every pass of the loop
+            wake_pending()
+            passes.release()
+
+        server.task_dispatcher.wake_pending = counted_wake_pending
+        server.passes, stop = passes, SimpleNamespace(name=None)
+        loop = threading.Thread(target=server_module._serve_until, args=(server, stop), name="loop", daemon=True)
+        loop.start()
+        running.append((server, stop, loop))
+        return server
+
+    yield start
+    for server, stop, loop in running:
+        stop.name = "test"
+        server.pull_trigger()
+        loop.join(5)
+        server.close()
+        server.task_dispatcher.shutdown(timeout=2)
+
+
+@pytest.fixture
+def streaming_server(serve):
+    """A server whose one route sends CHUNK bytes, then waits for `go` before it ends."""
     go, waiting = threading.Event(), threading.Event()
 
     def app(environ, start_response):
@@ -29,27 +60,10 @@ def streaming_server(monkeypatch):
         go.wait(10)
         yield b"end"
 
-    settings = SimpleNamespace(host="127.0.0.1", port=0, http_threads=2, max_body_bytes=1 << 20)
-    server = server_module._http_server(settings, app)
-    passes = threading.Semaphore(0)
-    wake_pending = server.task_dispatcher.wake_pending
-
-    def counted_wake_pending():  # called once at the end of every pass of the loop
-        wake_pending()
-        passes.release()
-
-    server.task_dispatcher.wake_pending = counted_wake_pending
-    server.passes, server.waiting = passes, waiting
-    stop = SimpleNamespace(name=None)
-    loop = threading.Thread(target=server_module._serve_until, args=(server, stop), name="loop", daemon=True)
-    loop.start()
+    server = serve(app)
+    server.waiting = waiting
     yield server, go
     go.set()
-    stop.name = "test"
-    server.pull_trigger()
-    loop.join(5)
-    server.close()
-    server.task_dispatcher.shutdown(timeout=2)
 
 
 def slow_reader(server) -> socket.socket:
@@ -135,4 +149,25 @@ def test_a_channel_with_output_waiting_is_not_polled_while_a_thread_holds_its_lo
     release.set()
     thread.join(5)
     assert channel.writable()
+    client.close()
+
+
+def test_an_answer_given_in_one_piece_goes_out_with_its_header_in_one_send(serve, monkeypatch):
+    sends = []
+    real_send = QuietChannel.send
+    monkeypatch.setattr(QuietChannel, "send", lambda self, data, do_close=True: sends.append(bytes(data))
+                        or real_send(self, data, do_close))
+
+    def app(environ, start_response):  # as Flask answers: the whole body in one piece
+        start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", "11")])
+        return [b'{"ok":true}']
+
+    server = serve(app)
+    client = socket.create_connection(("127.0.0.1", int(server.effective_port)), timeout=5)
+    client.sendall(b"GET / HTTP/1.1\r\nHost: test\r\n\r\n")
+    received = bytearray()
+    while not received.endswith(b'{"ok":true}'):
+        received += client.recv(1 << 16)
+    assert received.startswith(b"HTTP/1.1 200 OK\r\n") and b"Content-Length: 11\r\n" in received
+    assert len(sends) == 1 and sends[0] == bytes(received), "header and body in one send"
     client.close()
