@@ -11,7 +11,6 @@ hands it back (a hand-over per send woke another pool thread for it: CPU for not
 from __future__ import annotations
 
 import logging
-import secrets
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
@@ -20,6 +19,7 @@ from typing import Protocol
 from ..backends.base import BackendError, BackendSession, NotConnected, SentMessage
 from ..errors import DomainError, RecipientNotOnWhatsApp, Upstream
 from ..phone import phone_of_recipient
+from ..randomness import random_bytes
 from ..store.outbound import OutboundRow
 from .hearing import Hearing
 from .recipients import RecipientBook
@@ -32,7 +32,7 @@ SEND_THREADS = 4
 
 def new_message_id() -> str:
     """A message id in WhatsApp's own shape ('3EB0' + 18 hex digits, 72 random bits)."""
-    return "3EB0" + secrets.token_hex(9).upper()
+    return "3EB0" + random_bytes(9).hex().upper()
 
 
 @dataclass(frozen=True)
