@@ -4,6 +4,7 @@ commit fails every write in it, and descriptors stay bounded however many thread
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 import threading
@@ -143,6 +144,9 @@ def test_descriptors_stay_bounded_over_many_threads_using_the_store(sqlite, tmp_
                 t.join()
 
     runs(10)  # the pool and the write connection are open now
+    with contextlib.ExitStack() as readers:  # as many readers at once as the runs can use (else the
+        for _ in range(4):                   # pool grows to that later, as the threads interleave)
+            readers.enter_context(sqlite._readers.borrowed())
     settled = descriptors(tmp_path)  # the store's database files
     assert settled >= 2, "the store's own descriptors are counted"
     runs(150)  # 600 more threads
