@@ -1,5 +1,6 @@
 """QuietChannel: the serving loop leaves a channel alone while its request thread writes, and sends
-what the socket did not take once the thread lets go. Through the real server set-up (_http_server)."""
+what the socket did not take once the thread lets go; OneSendTask: an answer in one piece goes out
+with its header in one send. Through the real server set-up (_http_server)."""
 
 from __future__ import annotations
 

@@ -31,8 +31,8 @@ from ..store.base import SessionStore, StoreError
 from ..store.outbound import FAILED, IDEMPOTENCY_HOURS, QUEUED, SENDING, OutboundRow
 from ..store.rows import utcnow
 from .hearing import Hearing
-from .ratecap import RateCap
 from .outcome import expiry_error, outcome_change
+from .ratecap import RateCap
 from .sender import SEND_THREADS, Outcome, Sender, new_message_id
 from .waiters import Waiters
 
