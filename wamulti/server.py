@@ -193,20 +193,20 @@ def _http_server(settings: Settings, app):
     from .http_dispatch import PassDispatcher
 
     server = create_server(app, host=settings.host, port=settings.port, threads=settings.http_threads,
-                         # waitress's own pool, reordered (http_dispatch.py); `_dispatcher` is how
-                         # create_server takes one (waitress is pinned in requirements.txt)
-                         _dispatcher=PassDispatcher(settings.http_threads),
-                         ident="wamulti", clear_untrusted_proxy_headers=True,
-                         # well above MAX_BODY_BYTES so Flask answers oversized bodies with JSON;
-                         # waitress's own (plain-text) 413 only guards against absurd uploads
-                         max_request_body_size=max(8 * settings.max_body_bytes, 16 << 20),
-                         # select() fails once descriptors pass 1024 (many clients, each with
-                         # session files and sockets): poll() has no such limit
-                         asyncore_use_poll=True,
-                         # the request thread sends its own answer: with waitress's default
-                         # (18,000) a small answer waits for the serving loop, which meanwhile
-                         # spins on the still-busy channel, taking the GIL each time
-                         send_bytes=1)
+                           # waitress's own pool, reordered (http_dispatch.py); `_dispatcher` is how
+                           # create_server takes one (waitress is pinned in requirements.txt)
+                           _dispatcher=PassDispatcher(settings.http_threads),
+                           ident="wamulti", clear_untrusted_proxy_headers=True,
+                           # well above MAX_BODY_BYTES so Flask answers oversized bodies with JSON;
+                           # waitress's own (plain-text) 413 only guards against absurd uploads
+                           max_request_body_size=max(8 * settings.max_body_bytes, 16 << 20),
+                           # select() fails once descriptors pass 1024 (many clients, each with
+                           # session files and sockets): poll() has no such limit
+                           asyncore_use_poll=True,
+                           # the request thread sends its own answer: with waitress's default
+                           # (18,000) a small answer waits for the serving loop, which meanwhile
+                           # spins on the still-busy channel, taking the GIL each time
+                           send_bytes=1)
     server.channel_class = QuietChannel  # the loop leaves a channel alone while its thread writes
     return server
 
