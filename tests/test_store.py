@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import re
 import threading
 import time
 from datetime import datetime, timedelta, timezone
@@ -155,6 +156,33 @@ def test_reopening_keeps_rows_applies_each_migration_once_on_innodb_utf8mb4(mari
     con.close()
     a.close()
     b.close()
+
+
+def test_a_migration_cut_off_after_its_ddl_runs_again_without_mariadb_only_syntax(mariadb):
+    # DDL commits at once: a run stopped between ALTER TABLE and the schema_version row leaves the
+    # column in place. The next start must finish the migration with statements MySQL 8 accepts too
+    # (it has no ADD COLUMN IF NOT EXISTS / CREATE INDEX IF NOT EXISTS).
+    settings = mariadb.settings(mariadb.new_database())
+    open_store(settings).close()
+    con = mariadb.root()
+    with con.cursor() as cur:
+        cur.execute(f"DELETE FROM `{settings.db_name}`.schema_version WHERE version IN (4, 5)")
+    again = open_store(settings)
+    again.create_client(ClientRecord("after", "READY"))
+    again.save_snapshot("after", b"keys", sha(b"keys"))
+    assert again.load_snapshot("after").generation == 1
+    with con.cursor() as cur:
+        cur.execute(f"SELECT version FROM `{settings.db_name}`.schema_version WHERE version IN (4, 5)")
+        assert sorted(v for (v,) in cur.fetchall()) == [4, 5]
+    con.close()
+    again.close()
+
+
+def test_no_migration_uses_mariadb_only_syntax():
+    from wamulti.store.mysql import MIGRATIONS
+    statements = [s.upper() for _, group in MIGRATIONS for s in group]
+    mariadb_only = [s for s in statements if re.search(r"ADD COLUMN IF NOT EXISTS|INDEX IF NOT EXISTS|\bRETURNING\b", s)]
+    assert mariadb_only == []
 
 
 def test_small_max_allowed_packet_is_reported_plainly(mariadb):

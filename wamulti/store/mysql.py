@@ -16,7 +16,7 @@ from dbutils.pooled_db import PooledDB, TooManyConnections
 
 from .base import (ClientRecord, DuplicateClient, SessionStore, Snapshot, SnapshotMeta, SnapshotWrite, StoreError,
                    StoreUnavailable)
-from .mysql_codes import ACCESS_PROBLEMS, CONNECTION_CODES, FIRST_CLIENT_CODE, ServerCode
+from .mysql_codes import ACCESS_PROBLEMS, ALREADY_APPLIED, CONNECTION_CODES, FIRST_CLIENT_CODE, ServerCode
 from .mysql_outbound import OUTBOUND_OWNER, OUTBOUND_TABLE, MySQLOutbound
 from .mysql_outbox import OUTBOX_TABLES, MySQLOutbox
 from .rows import COLUMNS, record_from_row, row_values, stamped, utcnow
@@ -57,7 +57,7 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
     (2, OUTBOX_TABLES),  # events, delivery lanes, webhooks
     (3, OUTBOUND_TABLE),  # the outbound send queue
     (4, [  # the snapshot's generation, compared with the local file's sidecar
-        "ALTER TABLE session_snapshots ADD COLUMN IF NOT EXISTS generation BIGINT NOT NULL DEFAULT 0",
+        "ALTER TABLE session_snapshots ADD COLUMN generation BIGINT NOT NULL DEFAULT 0",
         "UPDATE session_snapshots SET generation = version",
     ]),
     (5, OUTBOUND_OWNER),  # who took a send (its instance), and old rows found by state
@@ -96,6 +96,18 @@ def _in_transaction(con) -> None:
     last use failed, was checked as it left the pool (_borrow), so one lost meanwhile is reopened
     before the first statement.)"""
     con._con._transaction = True  # dbutils 3.2 (pinned): what SteadyDBConnection.begin() sets
+
+
+def _apply(cur, statement: str) -> None:
+    """Run one migration statement. DDL commits at once, so a run cut off mid-migration may have
+    added a column or index already; MySQL has no `ADD COLUMN IF NOT EXISTS` (MariaDB only), so
+    finding it there counts as done."""
+    try:
+        cur.execute(statement)
+    except pymysql.err.MySQLError as exc:
+        if _code(exc) not in ALREADY_APPLIED:
+            raise
+        log.info("migration step found done already (%s): %s", _code(exc), statement.split("(")[0].strip())
 
 
 def _is_connection_error(exc: Exception) -> bool:
@@ -215,7 +227,7 @@ class MySQLStore(MySQLOutbox, MySQLOutbound, SessionStore):
                     cur.execute("SELECT COUNT(*) FROM schema_version WHERE version = %s", (version,))
                     if cur.fetchone()[0] == 0:
                         for statement in statements:
-                            cur.execute(statement)
+                            _apply(cur, statement)
                         cur.execute("INSERT INTO schema_version (version) VALUES (%s)", (version,))
                         log.info("database schema migrated to version %d", version)
                 finally:

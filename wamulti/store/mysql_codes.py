@@ -13,6 +13,8 @@ class ServerCode(IntEnum):
     ACCESS_DENIED = 1045
     BAD_DB = 1049
     SERVER_SHUTDOWN = 1053
+    DUP_FIELDNAME = 1060  # a column added twice
+    DUP_KEYNAME = 1061  # an index created twice
     DUP_ENTRY = 1062
     NET_PACKET_TOO_LARGE = 1153
     LOCK_WAIT_TIMEOUT = 1205
@@ -31,6 +33,8 @@ CONNECTION_CODES = (
     ServerCode.SERVER_LOST_EXTENDED, ServerCode.CON_COUNT_ERROR, ServerCode.SERVER_SHUTDOWN,
     ServerCode.LOCK_WAIT_TIMEOUT, ServerCode.LOCK_DEADLOCK, ServerCode.CONNECTION_KILLED,
 )
+# what a migration step that an interrupted run applied already answers when run again
+ALREADY_APPLIED = (ServerCode.DUP_FIELDNAME, ServerCode.DUP_KEYNAME)
 FIRST_CLIENT_CODE = 2000  # CR_* numbers and above: the client side lost (or never had) the connection
 ACCESS_PROBLEMS = {ServerCode.DBACCESS_DENIED: "access to the database denied",
                   ServerCode.ACCESS_DENIED: "login refused (check DB_USER/DB_PASSWORD)",

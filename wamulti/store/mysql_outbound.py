@@ -43,8 +43,8 @@ OUTBOUND_TABLE = [
     ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci""",
 ]
 OUTBOUND_OWNER = [
-    f"ALTER TABLE outbound ADD COLUMN IF NOT EXISTS claimed_by VARCHAR(64) {_ASCII} NULL",
-    "CREATE INDEX IF NOT EXISTS ix_outbound_state ON outbound (state, updated_at)",
+    f"ALTER TABLE outbound ADD COLUMN claimed_by VARCHAR(64) {_ASCII} NULL",
+    "CREATE INDEX ix_outbound_state ON outbound (state, updated_at)",
 ]
 
 _SQL = OutboundSQL("%s", lambda t: t, lambda t: t)
