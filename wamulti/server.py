@@ -80,6 +80,7 @@ def serve(settings: Settings, customize_app=None) -> int:
     customize_app(app) may add routes before serving (the API-overhead benchmark's bare endpoint).
     """
     from .app import create_app
+    from .keys import ApiKeys
     from .store import StoreError, open_store
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -91,7 +92,8 @@ def serve(settings: Settings, customize_app=None) -> int:
     if store.kind == "sqlite":
         log.info("no DB_HOST set: using the embedded SQLite store in %s", settings.data_dir)
     service = _Service.build(settings, store)
-    app = create_app(settings, service.metrics.wrap_registry(service.registry), service.events, service.metrics)
+    app = create_app(settings, service.metrics.wrap_registry(service.registry), service.events, service.metrics,
+                     ApiKeys(service.store))
     if customize_app is not None:
         customize_app(app)
     server = _http_server(settings, app)

@@ -29,7 +29,8 @@ class ErrorSpec:
 ERRORS: dict[int, ErrorSpec] = {
     400: ErrorSpec(("invalid_request",), "A field is missing, of the wrong type or out of range (the message "
                    "names it), or the body is not a JSON object."),
-    401: ErrorSpec(("unauthorized",), "The API key is missing or wrong."),
+    401: ErrorSpec(("unauthorized",), "The API key is missing, wrong or revoked."),
+    403: ErrorSpec(("forbidden",), "A scoped key on a route that needs the admin key (API_KEY)."),
     404: ErrorSpec(("not_found",), "No such client, event, webhook or QR code, or no such route."),
     405: ErrorSpec(("method_not_allowed",), "The route does not accept this method.", ALLOW),
     409: ErrorSpec(("conflict",), "The request conflicts with the resource's current state."),
