@@ -80,7 +80,6 @@ def serve(settings: Settings, customize_app=None) -> int:
     customize_app(app) may add routes before serving (the API-overhead benchmark's bare endpoint).
     """
     from .app import create_app
-    from .keys import ApiKeys
     from .store import StoreError, open_store
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -93,7 +92,7 @@ def serve(settings: Settings, customize_app=None) -> int:
         log.info("no DB_HOST set: using the embedded SQLite store in %s", settings.data_dir)
     service = _Service.build(settings, store)
     app = create_app(settings, service.metrics.wrap_registry(service.registry), service.events, service.metrics,
-                     ApiKeys(service.store))
+                     service.keys)
     if customize_app is not None:
         customize_app(app)
     server = _http_server(settings, app)
@@ -134,6 +133,7 @@ class _Service:
     events: object
     metrics: object
     upkeep: object
+    keys: object
 
     @classmethod
     def build(cls, settings: Settings, store) -> "_Service":
@@ -142,6 +142,7 @@ class _Service:
         from .console import ConsolePrompter
         from .events.courier import where
         from .events.service import EventService
+        from .keys import ApiKeys
         from .metrics import Metrics
         from .registry import ClientRegistry
         from .worker.instance import instance_id
@@ -168,7 +169,8 @@ class _Service:
         metrics.watch(registry, events)
         upkeep = QueueUpkeep(store, sink, settings.send_expiry)  # expiry and pruning for every client
         upkeep.start()
-        return cls(store, backend, prompter, registry, events, metrics, upkeep)
+        # scoped keys read the metered store: their lookups show in the store metrics like any call
+        return cls(store, backend, prompter, registry, events, metrics, upkeep, ApiKeys(store))
 
     def close(self) -> None:
         self.registry.stop_all()
