@@ -6,7 +6,7 @@ from flask_openapi3 import APIBlueprint, Tag
 
 from ..errors import InvalidField, NotFound
 from ..events.fields import check_event_id
-from .auth import SECURITY, client_scoped, check_api_key
+from .auth import SECURITY, check_api_key, client_scoped
 from .events_port import events
 from .json_body import iso_utc
 from .responses import EventOut, EventPage, responses

@@ -6,7 +6,7 @@ from flask_openapi3 import APIBlueprint, Tag
 from werkzeug.routing import BaseConverter
 
 from ..worker.outcome import Accepted
-from .auth import SECURITY, client_scoped, check_api_key
+from .auth import SECURITY, check_api_key, client_scoped
 from .json_body import iso_utc
 from .registry import registry
 from .responses import BODY, MessageStatus, Queued, Sent, responses

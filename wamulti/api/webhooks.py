@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask_openapi3 import APIBlueprint, Tag
 
 from ..events.fields import check_event_types, mask_secret
-from .auth import SECURITY, client_scoped, check_api_key
+from .auth import SECURITY, check_api_key, client_scoped
 from .events_port import events
 from .json_body import iso_utc
 from .registry import registry
