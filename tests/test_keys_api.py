@@ -11,6 +11,7 @@ import pymysql
 import pytest
 
 from tests.keys_world import ADMIN_KEY, SteppedClock, World, make_world
+from tests.server_process import ServerProcess
 from tests.test_api import assert_error
 from wamulti.config import Settings
 from wamulti.store import open_store
@@ -186,3 +187,23 @@ def test_a_deleted_client_drops_out_of_its_keys(world):
     assert world.call("POST", "/api/clients", json={"clientId": "bob", "phone": "+4915112345678"}).status_code == 201
     assert_error(world.call("GET", "/api/clients/bob", key), 404, "not_found")  # a new bob is not the old one's
     assert world.call("GET", "/api/clients/alice", key).status_code == 200
+
+
+def test_the_real_server_takes_revokes_and_never_logs_a_key(tmp_path):
+    server = ServerProcess(tmp_path / "data").start()
+    try:
+        assert server.request("POST", "/api/clients", {"clientId": "alice", "phone": "+4915123456789"}).status == 201
+        made = server.request("POST", "/api/keys", {"clients": ["alice"]})
+        assert made.status == 201, made
+        key, key_id = made.json["key"], made.json["id"]
+        bearer = {"Authorization": f"Bearer {key}"}
+        assert server.request("GET", "/api/clients/alice", key=None, headers=bearer).status == 200
+        assert server.request("GET", "/metrics", key=key).status == 403
+        assert server.request("DELETE", f"/api/keys/{key_id}").status == 200
+        assert server.request("GET", "/api/clients/alice", key=None, headers=bearer).status == 401
+        log = server.log()
+        assert key_id in log  # made and revoked are logged by the key's id ...
+        assert key not in log and key[len("wam_"):] not in log  # ... never by the key or its hash
+        assert hashlib.sha256(key.encode()).hexdigest() not in log
+    finally:
+        server.close()
