@@ -114,7 +114,8 @@ def test_the_event_list_shows_only_its_clients_events(world):
 @pytest.mark.parametrize("route", ADMIN_ROUTES, ids=[f"{m} {p}" for m, p, _ in ADMIN_ROUTES])
 def test_admin_only_routes_refuse_a_scoped_key_and_change_nothing(world, route):
     def state():  # the clients and the keys (less lastUsedAt: the refused request did use the key)
-        keys = [{k: v for k, v in key.items() if k != "lastUsedAt"} for key in world.call("GET", "/api/keys").get_json()]
+        listed = world.call("GET", "/api/keys").get_json()
+        keys = [{k: v for k, v in key.items() if k != "lastUsedAt"} for key in listed]
         return world.call("GET", "/api/clients").get_json(), keys
 
     method, path, body = route

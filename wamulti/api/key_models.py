@@ -15,7 +15,8 @@ KeyClients = Annotated[list[ClientId], checked(check_clients, strings_only=False
     min_length=1, max_length=MAX_CLIENTS_PER_KEY, examples=[["shop-1", "shop-2"]],
     description=f"1-{MAX_CLIENTS_PER_KEY} distinct ids of existing clients: the only clients the key reaches.")]
 Label = Annotated[str, checked(check_label), Field(
-    min_length=1, max_length=LABEL_MAX, examples=["shop frontend"], description="A name for people; no control characters.")]
+    min_length=1, max_length=LABEL_MAX, examples=["shop frontend"],
+    description="A name for people; no control characters.")]
 
 
 class CreateKey(Body):

@@ -29,7 +29,7 @@ def key_json(info: KeyInfo) -> dict:
 @bp.post("", responses=responses({201: CreatedKey}, 400, 403, 404, 503, *BODY))
 @admin_only
 def create_key(body: CreateKey):
-    """Make a key that reaches only the named clients (each must exist: 404 otherwise); the key is in this answer only."""
+    """Make a key reaching only the named clients (each must exist, else 404); the key is in this answer only."""
     issued = api_keys().create(body.clients, body.label)
     return {**key_json(issued.info), "key": issued.key}, 201, {"Cache-Control": "no-store"}
 

@@ -47,6 +47,6 @@ def check_label(value) -> str | None:
         raise InvalidField("label", f"Field 'label' must be at most {LABEL_MAX} characters long (got {len(value)}).")
     bad = next((c for c in value if ord(c) < 32 or ord(c) == 127 or 0xD800 <= ord(c) <= 0xDFFF), None)
     if bad is not None:
-        raise InvalidField("label", f"Field 'label' must not contain control characters or lone surrogates "
+        raise InvalidField("label", "Field 'label' must not contain control characters or lone surrogates "
                                     f"(U+{ord(bad):04X}).")
     return value
