@@ -138,6 +138,7 @@ class SQLKeys(KeyStore):
     _scope_lock: str = ""  # MySQL: " FOR UPDATE" (SQLite's writes are serialised anyway)
 
     def _key_statements(self, write: bool) -> AbstractContextManager[RunStatement]:
+        """Each store's own: a RunStatement inside one transaction (a write one when `write`)."""
         raise NotImplementedError
 
     def add_api_key(self, row: ApiKeyRow) -> list[str]:
