@@ -62,7 +62,8 @@ def assert_error(resp, status, code):
 # ---- auth --------------------------------------------------------------------------------------
 @pytest.mark.parametrize("headers", [{}, {"x-api-key": ""}, {"x-api-key": "wrong"},
                                      {"x-api-key": KEY + "x"}, {"x-api-key": KEY[:-1]},
-                                     {"x-api-key": KEY.upper()}, {"Authorization": f"Bearer {KEY}"}])
+                                     {"x-api-key": KEY.upper()}, {"Authorization": f"Basic {KEY}"},
+                                     {"Authorization": "Bearer wrong"}, {"x-api-key": "wam_" + "x" * 43}])
 @pytest.mark.parametrize("method, path", [("GET", "/api/clients"), ("POST", "/api/clients"),
                                           ("GET", "/api/clients/a"), ("DELETE", "/api/clients/a"),
                                           ("POST", "/api/clients/a/pair"), ("GET", "/api/clients/a/qr"),

@@ -10,10 +10,12 @@ from openapi_spec_validator import validate
 from pydantic import ValidationError
 
 from tests.fake_registry import FakeRegistry
-from wamulti.api import schemas
+from wamulti.api import key_models, schemas
+from wamulti.api.auth import ADMIN_ONLY, CLIENT_SCOPED
 from wamulti.api.responses import COMMON, ERRORS
 from wamulti.app import create_app
 from wamulti.config import Settings
+from wamulti.keys import ApiKeys
 from wamulti.metrics import Metrics
 
 KEY = "test-key-0123456789abcdef"
@@ -24,9 +26,14 @@ class NoEvents:
     """A stand-in events service: these tests only read the document, no route is called."""
 
 
+class NoKeyStore:
+    """A stand-in store for the scoped keys: these tests only read the document, no key is looked up."""
+
+
 @pytest.fixture(scope="module")
 def app():
-    return create_app(Settings(api_key=KEY), FakeRegistry(store_kind="mysql"), NoEvents(), Metrics())
+    return create_app(Settings(api_key=KEY), FakeRegistry(store_kind="mysql"), NoEvents(), Metrics(),
+                      ApiKeys(NoKeyStore()))
 
 
 @pytest.fixture(scope="module")
@@ -81,7 +88,8 @@ def test_errors_have_the_contract_shape(doc):
 def test_body_examples_pass_the_validating_models(doc):
     """The examples in the document are checked by the same models the routes validate with."""
     models = {"CreateClient": schemas.CreateClient, "PairClient": schemas.PairClient,
-              "SendText": schemas.SendText, "PutWebhook": schemas.PutWebhook, "Replay": schemas.Replay}
+              "SendText": schemas.SendText, "PutWebhook": schemas.PutWebhook, "Replay": schemas.Replay,
+              "CreateKey": key_models.CreateKey}
     seen = set()
     for _, _, operation in operations(doc):
         body = operation.get("requestBody")
@@ -107,3 +115,21 @@ def test_docs_and_document_need_no_key(app):
     assert client.get("/docs").status_code == 200
     assert client.get("/openapi.json").status_code == 200
     assert client.get("/api/clients").status_code == 401
+
+
+def test_every_operation_behind_a_key_says_which_keys_it_takes(doc):
+    policies = {}
+    for method, path, operation in operations(doc):
+        if path.startswith("/api/") or path == "/metrics":
+            policy = policies[(method, path)] = operation.get("x-wamulti-keys")
+            assert policy in (ADMIN_ONLY, CLIENT_SCOPED), (method, path)
+            assert operation["security"] == [{"apiKey": []}, {"bearer": []}], (method, path)
+            assert "Key: " in operation["description"], (method, path)
+            # a scoped key is refused (403) exactly where only the admin key is taken
+            assert ("403" in operation["responses"]) is (policy == ADMIN_ONLY), (method, path)
+        else:
+            assert "x-wamulti-keys" not in operation and not operation.get("security"), (method, path)
+    assert policies[("POST", "/api/keys")] == policies[("DELETE", "/api/clients/{client_id}")] == ADMIN_ONLY
+    assert policies[("GET", "/metrics")] == ADMIN_ONLY
+    assert policies[("POST", "/api/messages/send")] == policies[("GET", "/api/events")] == CLIENT_SCOPED
+    assert doc["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"

@@ -3,7 +3,8 @@
 Every operation of /openapi.json gets generated requests, valid (positive) and invalid
 (negative); each answer must not be a 5xx and must conform to the document (status, headers,
 body schema, content type). What each operation answered is printed, and the statuses a route
-documents but the run did not reach must be among EXPLAINED.
+documents but the run did not reach must be among EXPLAINED. A second, shorter run does the same
+with a scoped key (made for a client of its own): 403 on the admin-only routes, 404 for others'.
 """
 
 from __future__ import annotations
@@ -25,7 +26,9 @@ pytestmark = pytest.mark.slow
 
 MAX_EXAMPLES = 25  # per operation and mode
 TIME_BUDGET = 75.0  # seconds for the whole run; later operations get fewer examples when it runs out
+SCOPED_EXAMPLES, SCOPED_BUDGET = 10, 40.0  # the scoped key's run
 CLIENT = "fuzz-ready"
+SCOPED_CLIENT = "fuzz-scoped"
 CONFORMANCE = [schemathesis.checks.not_a_server_error, oas.response_schema_conformance, oas.status_code_conformance,
                oas.content_type_conformance, oas.response_headers_conformance]
 # Negative cases must also be refused (4xx): what the document calls invalid, the code must too.
@@ -39,6 +42,7 @@ EXPLAINED = {
     "202": "a send accepted into the queue needs a READY client and a valid recipient: test_e2e_queue.py",
     "429": "a full outbound queue (SEND_QUEUE_MAX): test_e2e_queue.py fills one",
     "503": "store unreachable or client not READY: test_api.py and test_drills.py provoke those",
+    "403": "a scoped key on an admin-only route: the scoped run below and test_keys_scope.py",
     "409": "a state conflict needs a sequence of calls (create twice, pair a READY client): test_api.py",
     "413": "a body over MAX_BODY_BYTES: test_drill_bad_requests.py sends those",
     "415": "a body of another media type: test_api.py and test_drill_bad_requests.py send those",
@@ -79,7 +83,8 @@ def run_operation(operation, session, base_url: str, mode, examples: int, seen: 
         pass  # e.g. no negative input exists for a route without parameters
 
 
-def test_every_operation_conforms(server):
+def fuzz_every_operation(server, key: str, budget: float, examples: int):
+    """Both modes on every operation with `key` (and a few without one): (operations, seen, problems, seconds)."""
     base_url = f"http://127.0.0.1:{server.port}"
     schema = schemathesis.openapi.from_dict(server.request("GET", "/openapi.json", key=None).json)
     session = requests.Session()
@@ -90,11 +95,16 @@ def test_every_operation_conforms(server):
     started = time.monotonic()
     for operation in operations:
         for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
-            left = TIME_BUDGET - (time.monotonic() - started)
-            run_operation(operation, session, base_url, mode, MAX_EXAMPLES if left > TIME_BUDGET / 3 else 5, seen, problems)
+            left = budget - (time.monotonic() - started)
+            run_operation(operation, session, base_url, mode, examples if left > budget / 3 else 5, seen, problems,
+                          key)
         if operation.path != "/healthz":  # and without the key: 401 in the documented shape
             run_operation(operation, session, base_url, GenerationMode.POSITIVE, 2, seen, problems, key=None)
-    elapsed = time.monotonic() - started
+    return operations, seen, problems, time.monotonic() - started
+
+
+def test_every_operation_conforms(server):
+    operations, seen, problems, elapsed = fuzz_every_operation(server, API_KEY, TIME_BUDGET, MAX_EXAMPLES)
     print(f"\nschemathesis: {sum(sum(c.values()) for c in seen.values())} requests in {elapsed:.1f}s")
     unexplained = []
     for operation in operations:
@@ -107,3 +117,20 @@ def test_every_operation_conforms(server):
     assert unexplained == []
     assert elapsed < TIME_BUDGET * 2
     assert server.request("GET", "/healthz", key=None).status == 200
+
+
+def test_every_operation_conforms_with_a_scoped_key(server):
+    assert server.request("POST", "/api/clients", {"clientId": SCOPED_CLIENT, "phone": "+4915123456780"}).status == 201
+    made = server.request("POST", "/api/keys", {"clients": [SCOPED_CLIENT], "label": "fuzz"})
+    assert made.status == 201, made
+    operations, seen, problems, elapsed = fuzz_every_operation(server, made.json["key"], SCOPED_BUDGET,
+                                                               SCOPED_EXAMPLES)
+    print(f"\nschemathesis, scoped key: {sum(sum(c.values()) for c in seen.values())} requests in {elapsed:.1f}s")
+    for operation in operations:
+        print(f"  {operation.label}: {dict(sorted(seen[operation.label].items()))}")
+    assert problems == [], "\n".join(problems[:20])
+    admin_only = [op.label for op in operations if op.definition.raw.get("x-wamulti-keys") == "admin"]
+    assert admin_only and all(set(seen[label]) <= {"403", "401", "400", "413", "415", "503"} for label in admin_only)
+    assert elapsed < SCOPED_BUDGET * 2
+    clients = server.request("GET", "/api/clients", key=made.json["key"]).json
+    assert [c["clientId"] for c in clients] == [SCOPED_CLIENT]

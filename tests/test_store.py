@@ -15,6 +15,7 @@ import pytest
 from wamulti.config import Settings
 from wamulti.store import open_store
 from wamulti.store.base import ClientRecord, DuplicateClient, SnapshotWrite, StoreError, StoreUnavailable
+from wamulti.store.mysql import MIGRATIONS as MYSQL_MIGRATIONS
 from wamulti.store.mysql import ServerCode
 
 
@@ -149,7 +150,7 @@ def test_reopening_keeps_rows_applies_each_migration_once_on_innodb_utf8mb4(mari
     con = mariadb.root()
     with con.cursor() as cur:
         cur.execute(f"SELECT version FROM `{settings.db_name}`.schema_version ORDER BY version")
-        assert cur.fetchall() == ((1,), (2,), (3,), (4,), (5,))
+        assert cur.fetchall() == tuple((version,) for version, _ in MYSQL_MIGRATIONS)
         cur.execute("SELECT engine, table_collation FROM information_schema.tables WHERE table_schema=%s",
                     (settings.db_name,))
         assert all(engine == "InnoDB" and collation.startswith("utf8mb4") for engine, collation in cur.fetchall())

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import re
+
 from flask_openapi3 import Info, OpenAPI
 
 from . import __version__
 from .api import auth, clients, docs, health, messages, webhooks
 from .api import metrics as metrics_routes
 from .api import events as events_routes
+from .api import keys as keys_routes
 from .api.errors import register_error_handlers
 from .api.events_port import EVENTS_EXTENSION
 from .api.registry import REGISTRY_EXTENSION
@@ -17,8 +20,14 @@ from .config import Settings
 
 JSON_MIMETYPE = "application/json; charset=utf-8"
 VALIDATION_STATUS = 400
-DESCRIPTION = ("Many WhatsApp accounts behind one REST API. Every route under /api/ needs the header "
-               "`x-api-key`; every error is `{\"error\": \"<code>\", \"message\": \"<one sentence>\"}`.")
+DESCRIPTION = ("Many WhatsApp accounts behind one REST API. Every route under /api/ needs a key in the header "
+               "`x-api-key` (or `Authorization: Bearer <key>`): the admin key (API_KEY) reaches everything; a "
+               "scoped key made with POST /api/keys reaches only its clients on the routes marked "
+               "`x-wamulti-keys: scoped`, and sees every other client as unknown (404). Every error is "
+               "`{\"error\": \"<code>\", \"message\": \"<one sentence>\"}`.")
+KEY_EXTENSION = "x-wamulti-keys"
+KEY_NOTES = {auth.ADMIN_ONLY: "Key: the admin key only (a scoped key answers 403).",
+             auth.CLIENT_SCOPED: "Key: the admin key, or a scoped key for its own clients (others answer as unknown)."}
 
 
 class ApiApp(OpenAPI):
@@ -32,6 +41,7 @@ class ApiApp(OpenAPI):
 
     def generate_spec_json(self):
         super().generate_spec_json()
+        self._note_key_policies()
         for path_item in self.spec_json["paths"].values():
             for operation in path_item.values():
                 answer = operation.get("responses", {}).get(str(VALIDATION_STATUS), {})
@@ -39,11 +49,24 @@ class ApiApp(OpenAPI):
                     del operation["responses"][str(VALIDATION_STATUS)]
 
 
-def create_app(settings: Settings, registry, events=None, metrics=None) -> OpenAPI:
+    def _note_key_policies(self) -> None:
+        """Each operation behind a key says which keys it takes (x-wamulti-keys and its description)."""
+        for rule in self.url_map.iter_rules():
+            policy = auth.route_policy(self.view_functions.get(rule.endpoint))
+            path_item = self.spec_json["paths"].get(re.sub(r"<(?:[^<:>]+:)?([^<>]+)>", r"{\1}", rule.rule), {})
+            for method in rule.methods - {"HEAD", "OPTIONS"}:
+                operation = path_item.get(method.lower())
+                if policy is not None and operation is not None:
+                    operation[KEY_EXTENSION] = policy
+                    operation["description"] = f"{operation.get('description', '')}\n\n{KEY_NOTES[policy]}".strip()
+
+
+def create_app(settings: Settings, registry, events=None, metrics=None, keys=None) -> OpenAPI:
     """A new app serving `registry` (a ClientRegistry or a test double); starts no threads.
 
     With `events` (an EventService, or anything with the EventsPort methods) it also serves the
-    events and webhook routes; with `metrics` (a wamulti.metrics.Metrics) GET /metrics.
+    events and webhook routes; with `metrics` (a wamulti.metrics.Metrics) GET /metrics; with `keys`
+    (a wamulti.keys.ApiKeys) scoped keys and the /api/keys routes (without: the admin key only).
     """
     app = ApiApp(__name__, info=Info(title="wamulti", version=__version__, description=DESCRIPTION),
                  security_schemes=auth.SECURITY_SCHEMES, doc_ui=False,
@@ -57,7 +80,7 @@ def create_app(settings: Settings, registry, events=None, metrics=None) -> OpenA
     app.json.mimetype = JSON_MIMETYPE
     app.extensions[REGISTRY_EXTENSION] = registry
 
-    auth.init_app(app, settings.api_key)
+    auth.init_app(app, settings.api_key, keys)
     register_error_handlers(app)
     app.register_blueprint(docs.bp)
     app.register_api(health.bp)
@@ -67,6 +90,8 @@ def create_app(settings: Settings, registry, events=None, metrics=None) -> OpenA
         app.extensions[EVENTS_EXTENSION] = events
         app.register_api(events_routes.bp)
         app.register_api(webhooks.bp)
+    if keys is not None:
+        app.register_api(keys_routes.bp)
     if metrics is not None:
         app.extensions[metrics_routes.METRICS_EXTENSION] = metrics
         app.register_api(metrics_routes.bp)

@@ -91,7 +91,8 @@ def serve(settings: Settings, customize_app=None) -> int:
     if store.kind == "sqlite":
         log.info("no DB_HOST set: using the embedded SQLite store in %s", settings.data_dir)
     service = _Service.build(settings, store)
-    app = create_app(settings, service.metrics.wrap_registry(service.registry), service.events, service.metrics)
+    app = create_app(settings, service.metrics.wrap_registry(service.registry), service.events, service.metrics,
+                     service.keys)
     if customize_app is not None:
         customize_app(app)
     server = _http_server(settings, app)
@@ -132,6 +133,7 @@ class _Service:
     events: object
     metrics: object
     upkeep: object
+    keys: object
 
     @classmethod
     def build(cls, settings: Settings, store) -> "_Service":
@@ -140,6 +142,7 @@ class _Service:
         from .console import ConsolePrompter
         from .events.courier import where
         from .events.service import EventService
+        from .keys import ApiKeys
         from .metrics import Metrics
         from .registry import ClientRegistry
         from .worker.instance import instance_id
@@ -166,7 +169,8 @@ class _Service:
         metrics.watch(registry, events)
         upkeep = QueueUpkeep(store, sink, settings.send_expiry)  # expiry and pruning for every client
         upkeep.start()
-        return cls(store, backend, prompter, registry, events, metrics, upkeep)
+        # scoped keys read the metered store: their lookups show in the store metrics like any call
+        return cls(store, backend, prompter, registry, events, metrics, upkeep, ApiKeys(store))
 
     def close(self) -> None:
         self.registry.stop_all()

@@ -42,6 +42,10 @@ class Unauthorized(RequestError):
     status, code = 401, "unauthorized"
 
 
+class Forbidden(RequestError):
+    status, code = 403, "forbidden"
+
+
 class PayloadTooLarge(RequestError):
     status, code = 413, "payload_too_large"
 
@@ -67,6 +71,7 @@ DOMAIN_STATUS = {
 _HTTP_ERRORS = {
     400: ("invalid_request", "The request could not be understood."),
     401: ("unauthorized", "Authentication is required."),
+    403: ("forbidden", "This key may not use this route."),
     404: ("not_found", "No such resource or route."),
     405: ("method_not_allowed", "This method is not allowed for this route."),
     409: ("conflict", "The request conflicts with the resource's current state."),

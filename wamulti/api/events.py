@@ -6,7 +6,7 @@ from flask_openapi3 import APIBlueprint, Tag
 
 from ..errors import InvalidField, NotFound
 from ..events.fields import check_event_id
-from .auth import SECURITY, check_api_key
+from .auth import SECURITY, check_api_key, client_scoped
 from .events_port import events
 from .json_body import iso_utc
 from .responses import EventOut, EventPage, responses
@@ -30,6 +30,7 @@ def event_json(status) -> dict:
 
 
 @bp.get("", responses=responses({200: EventPage}, 400, 503))
+@client_scoped
 def list_events(query: EventsQuery):
     """Events oldest first: ?clientId=&type=&after=<eventId>&limit=100; `next` is the following page's cursor."""
     page = events().list_events(client_id=query.clientId, type=query.type, after=query.after, limit=query.limit)
@@ -37,6 +38,7 @@ def list_events(query: EventsQuery):
 
 
 @bp.post("/<event_id>/redeliver", responses=responses({200: EventOut}, 404, 409, 503))
+@client_scoped
 def redeliver(path: EventPath):
     """Queue one event for delivery again (404 unknown, 409 when no webhook applies to it)."""
     try:

@@ -6,7 +6,7 @@ from flask_openapi3 import APIBlueprint, Tag
 from werkzeug.routing import BaseConverter
 
 from ..worker.outcome import Accepted
-from .auth import SECURITY, check_api_key
+from .auth import SECURITY, check_api_key, client_scoped
 from .json_body import iso_utc
 from .registry import registry
 from .responses import BODY, MessageStatus, Queued, Sent, responses
@@ -27,6 +27,7 @@ bp.record_once(lambda state: state.app.url_map.converters.setdefault("message_id
 
 
 @bp.post("/send", responses=responses({200: Sent, 202: Queued}, 400, 404, 422, 429, 502, 503, *BODY))
+@client_scoped
 def send(body: SendText, header: SendHeaders):
     """Send a text: every field is validated, then the send is accepted into the client's queue.
 
@@ -56,6 +57,7 @@ def send(body: SendText, header: SendHeaders):
 
 
 @bp.get("/<message_id:message_id>", responses=responses({200: MessageStatus}, 404))
+@client_scoped
 def status(path: MessagePath):
     """A send's status by wamulti's messageId (404 unknown, malformed, or deleted with its client)."""
     row = registry().message_status(path.message_id)

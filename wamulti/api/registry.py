@@ -1,7 +1,8 @@
 """What the API needs of the client registry, and the one way a route reaches it.
 
 The routes depend on this Protocol, not on ClientRegistry itself, so a test double (tests/
-fake_registry.py) fits the same seam and the API never reaches into worker internals.
+fake_registry.py) fits the same seam and the API never reaches into worker internals. A scoped key
+gets the registry through ScopedRegistry (its clients only).
 """
 
 from __future__ import annotations
@@ -9,6 +10,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Protocol
 
 from flask import current_app
+
+from .auth import current_principal
+from .scoped import ScopedRegistry
 
 if TYPE_CHECKING:
     from ..registry import ClientStatus, Unlinked
@@ -38,5 +42,7 @@ class RegistryPort(Protocol):
 
 
 def registry() -> RegistryPort:
-    """The registry of the app serving this request."""
-    return current_app.extensions[REGISTRY_EXTENSION]
+    """The registry of the app serving this request, as far as the request's key may see it."""
+    port = current_app.extensions[REGISTRY_EXTENSION]
+    principal = current_principal()
+    return port if principal.is_admin else ScopedRegistry(port, principal)

@@ -2,7 +2,7 @@
 
 One place per thing: a success body is one model below; an error status is one line of ERRORS
 (its codes, extra members, headers). A route lists its statuses with `responses(...)`; what every
-route can answer (401, 500) comes from COMMON, and the body statuses (413, 415) from BODY.
+route can answer (401, 500, 503) comes from COMMON, and the body statuses (413, 415) from BODY.
 """
 
 from __future__ import annotations
@@ -29,8 +29,10 @@ class ErrorSpec:
 ERRORS: dict[int, ErrorSpec] = {
     400: ErrorSpec(("invalid_request",), "A field is missing, of the wrong type or out of range (the message "
                    "names it), or the body is not a JSON object."),
-    401: ErrorSpec(("unauthorized",), "The API key is missing or wrong."),
-    404: ErrorSpec(("not_found",), "No such client, event, webhook or QR code, or no such route."),
+    401: ErrorSpec(("unauthorized",), "The API key is missing, wrong or revoked."),
+    403: ErrorSpec(("forbidden",), "A scoped key on a route that needs the admin key (API_KEY)."),
+    404: ErrorSpec(("not_found",), "No such client, event, webhook, QR code or API key, or no such route (a "
+                   "scoped key sees every client but its own as no such client)."),
     405: ErrorSpec(("method_not_allowed",), "The route does not accept this method.", ALLOW),
     409: ErrorSpec(("conflict",), "The request conflicts with the resource's current state."),
     413: ErrorSpec(("payload_too_large",), "The body is larger than MAX_BODY_BYTES."),
@@ -48,7 +50,7 @@ ERRORS: dict[int, ErrorSpec] = {
                    "Its outcome arrives as a message.ack event with this messageId.",
                    messageId=(str, Field(description="wamulti's id of the send, given before it started."))),
 }
-COMMON = (401, 500)
+COMMON = (401, 500, 503)  # 503: a scoped key is looked up in the store, on every route behind a key
 BODY = (413, 415)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask_openapi3 import APIBlueprint, Tag
 
 from ..events.fields import check_event_types, mask_secret
-from .auth import SECURITY, check_api_key
+from .auth import SECURITY, check_api_key, client_scoped
 from .events_port import events
 from .json_body import iso_utc
 from .registry import registry
@@ -35,6 +35,7 @@ def _known_client(client_id: str) -> str:
 
 
 @bp.put("/<client_id>/webhook", responses=responses({200: WebhookOut}, 400, 404, 503, *BODY))
+@client_scoped
 def put_webhook(path: ClientPath, body: PutWebhook):
     """Set the client's own webhook {"url", "events"?, "secret"?}; a generated secret is shown only here."""
     types = None if body.events is None else check_event_types(body.events)
@@ -44,6 +45,7 @@ def put_webhook(path: ClientPath, body: PutWebhook):
 
 
 @bp.get("/<client_id>/webhook", responses=responses({200: WebhookOut}, 400, 404, 503))
+@client_scoped
 def get_webhook(path: ClientPath):
     """The client's own webhook, secret masked (404 if it has none: the global one applies)."""
     client_id = _known_client(path.client_id)
@@ -51,6 +53,7 @@ def get_webhook(path: ClientPath):
 
 
 @bp.delete("/<client_id>/webhook", responses=responses({200: Deleted}, 400, 404, 503))
+@client_scoped
 def delete_webhook(path: ClientPath):
     """Remove the client's own webhook; the global one (if any) applies again."""
     client_id = _known_client(path.client_id)
@@ -59,6 +62,7 @@ def delete_webhook(path: ClientPath):
 
 
 @bp.post("/<client_id>/webhook/replay", responses=responses({200: Replayed}, 400, 404, 409, 503, *BODY))
+@client_scoped
 def replay(path: ClientPath, body: Replay):
     """Queue every event of the client after {"after": "<eventId>"} again, in order (all without 'after')."""
     client_id = _known_client(path.client_id)

@@ -8,6 +8,7 @@ through `service.log.publish(client_id, type, data)`.
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from ..errors import Conflict, NotFound
@@ -92,17 +93,20 @@ class EventService:
         self.directory.forget(client_id)
 
     # ---- what the routes call (EventsPort) -------------------------------------------------------
-    def list_events(self, *, client_id=None, type=None, after=None, limit=100) -> EventPage:
-        """Events oldest first, after the cursor; `next` is set when there may be more."""
-        rows = self._store.list_events(client_id=client_id, type=type, after=after, limit=limit + 1)
+    def list_events(self, *, client_id=None, client_ids=None, type=None, after=None, limit=100) -> EventPage:
+        """Events oldest first, after the cursor; `next` is set when there may be more (`client_ids`:
+        of these clients only)."""
+        rows = self._store.list_events(client_id=client_id, client_ids=client_ids, type=type, after=after,
+                                       limit=limit + 1)
         more = len(rows) > limit
         rows = rows[:limit]
         return EventPage([status_of(r) for r in rows], rows[-1].event_id if more else None)
 
-    def redeliver(self, event_id: str) -> EventStatus:
-        """Queue one event again (NotFound; Conflict when no webhook applies to it)."""
+    def redeliver(self, event_id: str, client_ids: Collection[str] | None = None) -> EventStatus:
+        """Queue one event again (NotFound, also for another client's than `client_ids`'; Conflict when no
+        webhook applies to it)."""
         row = self._store.get_event(event_id)
-        if row is None:
+        if row is None or (client_ids is not None and row.client_id not in client_ids):
             raise NotFound(f"No event with id '{event_id}'.")
         if not self.directory.applies(row.client_id, row.type):
             raise Conflict(f"No webhook applies to event '{event_id}' (client '{row.client_id}', type '{row.type}').")

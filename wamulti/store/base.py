@@ -1,5 +1,5 @@
-"""The session store interface: client rows, session snapshots, the event outbox (outbox.py) and the
-outbound send queue (outbound.py).
+"""The session store interface: client rows, session snapshots, the event outbox (outbox.py), the
+outbound send queue (outbound.py) and scoped API keys (key_rows.py).
 
 The store is the source of truth for client rows; for session keys the local file under DATA_DIR
 is primary and the store keeps generation-numbered snapshots of it (worker/persistence.py).
@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from .key_rows import KeyStore
 from .outbound import OutboundStore
 from .outbox import OutboxStore
 
@@ -80,7 +81,7 @@ class SnapshotWrite:
     generation: int
 
 
-class SessionStore(OutboxStore, OutboundStore, ABC):
+class SessionStore(OutboxStore, OutboundStore, KeyStore, ABC):
     """Thread-safe persistence for clients and their session snapshots.
 
     Every method may raise StoreUnavailable (database unreachable; nothing half-written) or

@@ -16,6 +16,7 @@ from dbutils.pooled_db import PooledDB, TooManyConnections
 
 from .base import (ClientRecord, DuplicateClient, SessionStore, Snapshot, SnapshotMeta, SnapshotWrite, StoreError,
                    StoreUnavailable)
+from .key_rows import MYSQL_KEY_TABLES, KeySQL, SQLKeys
 from .mysql_codes import ACCESS_PROBLEMS, ALREADY_APPLIED, CONNECTION_CODES, FIRST_CLIENT_CODE, ServerCode
 from .mysql_outbound import OUTBOUND_OWNER, OUTBOUND_TABLE, MySQLOutbound
 from .mysql_outbox import OUTBOX_TABLES, MySQLOutbox
@@ -61,6 +62,7 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
         "UPDATE session_snapshots SET generation = version",
     ]),
     (5, OUTBOUND_OWNER),  # who took a send (its instance), and old rows found by state
+    (6, MYSQL_KEY_TABLES),  # scoped API keys and the clients each reaches
 ]
 _UPSERT_CLIENT = (f"INSERT INTO clients ({COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s) "
                   "ON DUPLICATE KEY UPDATE phone=VALUES(phone), jid=VALUES(jid), state=VALUES(state), "
@@ -119,8 +121,10 @@ def _is_connection_error(exc: Exception) -> bool:
     return False
 
 
-class MySQLStore(MySQLOutbox, MySQLOutbound, SessionStore):
+class MySQLStore(MySQLOutbox, MySQLOutbound, SQLKeys, SessionStore):
     kind = "mysql"
+    _key_sql = KeySQL("%s", lambda t: t, lambda t: t)
+    _scope_lock = " FOR UPDATE"  # a client deleted meanwhile waits for the key's commit
 
     def __init__(self, settings):
         self._where = f"{settings.db_host}:{settings.db_port}"
@@ -178,6 +182,15 @@ class MySQLStore(MySQLOutbox, MySQLOutbound, SessionStore):
             raise self._translate(exc) from None
         finally:
             self._give_back(con, done)
+
+    @contextmanager
+    def _key_statements(self, write: bool):
+        """SQLKeys' statements on one cursor in one transaction (reads and writes alike)."""
+        with self._tx() as cur:
+            def run(sql, args):
+                changed = cur.execute(sql, args)
+                return list(cur.fetchall()), changed
+            yield run
 
     def _borrow(self):
         """A pooled connection, checked (and reopened if lost) only when it rested or its last use failed:

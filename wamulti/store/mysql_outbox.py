@@ -78,8 +78,8 @@ class MySQLOutbox(OutboxStore):
             row = cur.fetchone()
         return event_from_row(row) if row else None
 
-    def list_events(self, *, client_id=None, type=None, after=None, limit=100) -> list[EventRow]:
-        where, params = event_filter("%s", client_id=client_id, type=type, after=after)
+    def list_events(self, *, client_id=None, client_ids=None, type=None, after=None, limit=100) -> list[EventRow]:
+        where, params = event_filter("%s", client_id=client_id, client_ids=client_ids, type=type, after=after)
         with self._tx() as cur:
             cur.execute(f"SELECT {EVENT_COLUMNS} FROM events WHERE {where} "
                         "ORDER BY event_id LIMIT %s", (*params, int(limit)))

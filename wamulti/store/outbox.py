@@ -131,9 +131,10 @@ class OutboxStore(ABC):
         """One event, or None."""
 
     @abstractmethod
-    def list_events(self, *, client_id: str | None = None, type: str | None = None, after: str | None = None,
-                    limit: int = 100) -> list[EventRow]:
-        """Events with ids after `after` (all when None), filtered, oldest first, at most `limit`."""
+    def list_events(self, *, client_id: str | None = None, client_ids: Sequence[str] | None = None,
+                    type: str | None = None, after: str | None = None, limit: int = 100) -> list[EventRow]:
+        """Events with ids after `after` (all when None), filtered, oldest first, at most `limit`;
+        `client_ids` (not empty) keeps those of these clients only (a scoped key's)."""
 
     @abstractmethod
     def pending_heads(self) -> list[tuple[str, datetime]]:
@@ -184,9 +185,12 @@ class OutboxStore(ABC):
         """Remove the client's own webhook; True if it had one."""
 
 
-def event_filter(placeholder: str, *, client_id=None, type=None, after=None) -> tuple[str, list]:
+def event_filter(placeholder: str, *, client_id=None, client_ids=None, type=None, after=None) -> tuple[str, list]:
     """The WHERE clause (and its parameters) of list_events, in the driver's placeholder style."""
     where, params = ["1 = 1"], []
+    if client_ids is not None:
+        where.append(f"client_id IN ({', '.join([placeholder] * len(client_ids))})")
+        params.extend(client_ids)
     for column, value in (("client_id =", client_id), ("type =", type), ("event_id >", after)):
         if value is not None:
             where.append(f"{column} {placeholder}")

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from .base import (ClientRecord, DuplicateClient, SessionStore, Snapshot, SnapshotMeta, SnapshotWrite, StoreError,
                    StoreUnavailable)
+from .key_rows import SQLITE_KEY_TABLES, KeySQL, SQLKeys
 from .rows import COLUMNS, record_from_row, row_values, stamped, utcnow
 from .sqlite_commit import BatchFailed, GroupCommit
 from .sqlite_outbound import OUTBOUND_OWNER, OUTBOUND_TABLE, SQLiteOutbound
@@ -49,6 +50,7 @@ MIGRATIONS: list[tuple[int, str]] = [
         UPDATE session_snapshots SET generation = version
     """),  # the snapshot's generation, compared with the local file's sidecar
     (5, OUTBOUND_OWNER),  # who took a send (its instance), and old rows found by state
+    (6, SQLITE_KEY_TABLES),  # scoped API keys and the clients each reaches
 ]
 _UPSERT_CLIENT = (f"INSERT INTO clients ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?) "
                   "ON CONFLICT(client_id) DO UPDATE SET phone=excluded.phone, jid=excluded.jid, "
@@ -68,11 +70,12 @@ def _text(dt: datetime | None) -> str:
     return text_time(dt or utcnow())
 
 
-class SQLiteStore(SQLiteOutbox, SQLiteOutbound, SessionStore):
+class SQLiteStore(SQLiteOutbox, SQLiteOutbound, SQLKeys, SessionStore):
     """One WAL-mode file: writes go through a GroupCommit (one connection, many writes per
     transaction), reads borrow a connection from a small pool; each call is one transaction."""
 
     kind = "sqlite"
+    _key_sql = KeySQL("?", text_time, read_time)
 
     def __init__(self, data_dir: Path):
         self.path = Path(data_dir) / FILE_NAME
@@ -128,6 +131,15 @@ class SQLiteStore(SQLiteOutbox, SQLiteOutbound, SessionStore):
                 yield con
             finally:
                 con.execute("COMMIT")  # a read transaction: ends it, nothing to undo
+
+    @contextmanager
+    def _key_statements(self, write: bool):
+        """SQLKeys' statements in one transaction: a write joins the group commit, a read has its own."""
+        with self._tx(immediate=write) as con:
+            def run(sql, args):
+                cur = con.execute(sql, args)
+                return cur.fetchall(), cur.rowcount
+            yield run
 
     def _migrate(self) -> None:
         with self._tx(immediate=True) as con:

@@ -85,8 +85,8 @@ class SQLiteOutbox(OutboxStore):
             row = con.execute(f"SELECT {EVENT_COLUMNS} FROM events WHERE event_id = ?", (event_id,)).fetchone()
         return event_from_row(row, read_time) if row else None
 
-    def list_events(self, *, client_id=None, type=None, after=None, limit=100) -> list[EventRow]:
-        where, params = event_filter("?", client_id=client_id, type=type, after=after)
+    def list_events(self, *, client_id=None, client_ids=None, type=None, after=None, limit=100) -> list[EventRow]:
+        where, params = event_filter("?", client_id=client_id, client_ids=client_ids, type=type, after=after)
         with self._tx() as con:
             rows = con.execute(f"SELECT {EVENT_COLUMNS} FROM events WHERE {where} "
                                "ORDER BY event_id LIMIT ?", (*params, int(limit))).fetchall()
