@@ -6,7 +6,7 @@ fake_registry.py) fits the same seam and the API never reaches into worker inter
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Callable, Protocol, TypeVar
 
 from flask import current_app
 
@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from ..worker.sender import Sent
 
 REGISTRY_EXTENSION = "wamulti.registry"
+T = TypeVar("T")
 
 
 class RegistryPort(Protocol):
@@ -31,6 +32,7 @@ class RegistryPort(Protocol):
     def pair(self, client_id: str, phone: str | None) -> ClientStatus: ...
     def qr(self, client_id: str) -> str: ...
     def delete(self, client_id: str) -> Unlinked: ...
+    def while_live(self, client_id: str, action: Callable[[], T]) -> T: ...
     def send_text(self, client_id: str, to: str, text: str, *, wait: bool = True,
                   idempotency_key: str | None = None) -> Sent | Accepted: ...
     def message_status(self, message_id: str) -> OutboundRow: ...
