@@ -177,7 +177,7 @@ class ClientRegistry:
         try:
             entry.worker.start(phone=phone)
         except BaseException:
-            log.exception("[%s] created but not started; removing it again", entry.worker.client_id)
+            log.warning("[%s] created but not started; removing it again", entry.worker.client_id)
             self._store.delete_client(entry.worker.client_id)
             self._forget(entry.worker.client_id, entry)
             raise
