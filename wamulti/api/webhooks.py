@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from flask_openapi3 import APIBlueprint, Tag
 
 from ..events.fields import check_event_types, mask_secret
@@ -34,8 +36,8 @@ def put_webhook(path: ClientPath, body: PutWebhook):
     types = None if body.events is None else check_event_types(body.events)
     client_id = path.client_id
     # while the client exists: a delete waits for this write and removes the row with the client's
-    hook, generated = registry().while_live(client_id, lambda: events().set_webhook(client_id, body.url, types,
-                                                                                     body.secret))
+    hook, generated = registry().while_live(client_id, partial(events().set_webhook, client_id, body.url, types,
+                                                               body.secret))
     return webhook_json(client_id, hook, show_secret=generated)
 
 
@@ -43,14 +45,14 @@ def put_webhook(path: ClientPath, body: PutWebhook):
 def get_webhook(path: ClientPath):
     """The client's own webhook, secret masked (404 if it has none: the global one applies)."""
     client_id = path.client_id
-    return webhook_json(client_id, registry().while_live(client_id, lambda: events().webhook(client_id)))
+    return webhook_json(client_id, registry().while_live(client_id, partial(events().webhook, client_id)))
 
 
 @bp.delete("/<client_id>/webhook", responses=responses({200: Deleted}, 400, 404, 503))
 def delete_webhook(path: ClientPath):
     """Remove the client's own webhook; the global one (if any) applies again."""
     client_id = path.client_id
-    registry().while_live(client_id, lambda: events().delete_webhook(client_id))
+    registry().while_live(client_id, partial(events().delete_webhook, client_id))
     return {"clientId": client_id, "deleted": True}
 
 
@@ -58,5 +60,5 @@ def delete_webhook(path: ClientPath):
 def replay(path: ClientPath, body: Replay):
     """Queue every event of the client after {"after": "<eventId>"} again, in order (all without 'after')."""
     client_id = path.client_id
-    return {"clientId": client_id, "queued": registry().while_live(client_id, lambda: events().replay(client_id,
-                                                                                                        body.after))}
+    queued = registry().while_live(client_id, partial(events().replay, client_id, body.after))
+    return {"clientId": client_id, "queued": queued}
