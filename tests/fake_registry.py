@@ -101,6 +101,12 @@ class FakeRegistry:
         self.qr_codes.pop(client_id, None)
         return LOGGED_OUT if status.state in ("SYNCING", "READY") else NOT_LINKED
 
+    def while_live(self, client_id: str, action):
+        """Run `action` if the client exists (the real one also keeps a pair or delete from running meanwhile)."""
+        self._enter("while_live", client_id)
+        self._status(client_id)
+        return action()
+
     def send_text(self, client_id: str, to: str, text: str, **options) -> Sent:
         """A '+<digits>' recipient 'resolves' to '<digits>@s.whatsapp.net'; ids are numbered."""
         self._enter("send_text", client_id, to, text)

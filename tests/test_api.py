@@ -201,6 +201,21 @@ def test_bad_json_bodies_are_400(api, registry, data, words):
     assert registry.calls == []
 
 
+@pytest.mark.parametrize("path", ["/api/clients", "/api/clients/a/pair", "/api/messages/send"])
+@pytest.mark.parametrize("data, member", [
+    (b'{"clientId": "a", "to": "14155550100", "to": "14155550101", "text": "hi"}', "'to'"),
+    (b'{"clientId": "a", "clientId": "a", "to": "14155550100", "text": "hi"}', "'clientId'"),  # even alike
+    (b'{"clientId": "a", "\\u0074ext": "x", "text": "hi", "to": "14155550100"}', "'text'"),  # one name, spelt twice
+    (b'{"clientId": "a", "to": "14155550100", "text": "hi", "x": [{"k": 1, "k": 2}]}', "'k'"),  # nested
+])
+def test_a_member_given_twice_is_400_and_nothing_runs(api, registry, path, data, member):
+    registry.add("a", state="CLOSED")
+    resp = api("POST", path, data=data, content_type="application/json")
+    body = assert_error(resp, 400, "invalid_request")
+    assert f"member {member} is given twice" in body["message"]
+    assert registry.calls == []
+
+
 def test_unexpected_exception_is_generic_500_and_logged(api, registry, caplog):
     registry.add("a")
     registry.fail["send_text"] = RuntimeError("boom at /srv/secret.py password=hunter2")

@@ -135,3 +135,30 @@ def test_bad_request_corpus(server):
     assert [c["clientId"] for c in server.clients()] == ["ok1"] and server.clients()[0]["state"] == "READY"
     sent = server.request("POST", "/api/messages/send", {"clientId": "ok1", "to": "+4915123456789", "text": "still ok"})
     assert sent.status == 200
+
+
+DUPLICATED = [  # (method, path, body, the member given twice): every route that takes a JSON body
+    ("POST", "/api/clients", b'{"clientId": "dup1", "phone": "+4915123456789", "clientId": "dup2"}', "clientId"),
+    ("POST", "/api/clients/ok1/pair", b'{"phone": "+4915123456789", "phone": "+4915123456780"}', "phone"),
+    ("POST", "/api/messages/send", b'{"clientId": "ok1", "to": "+4915123456789", "to": "+4915123456780", '
+                                   b'"text": "hi"}', "to"),
+    ("POST", "/api/messages/send", b'{"clientId": "ok1", "to": "+4915123456789", "text": "hi", '
+                                   b'"meta": {"k": [{"x": 1, "x": 2}]}}', "x"),  # deep inside
+    ("PUT", "/api/clients/ok1/webhook", b'{"url": "http://127.0.0.1:9/a", "url": "http://127.0.0.1:9/b"}', "url"),
+    ("PUT", "/api/clients/ok1/webhook", b'{"url": "http://127.0.0.1:9/a", "secr\\u0065t": "s", "secret": "t"}',
+     "secret"),  # one name spelt two ways
+    ("POST", "/api/clients/ok1/webhook/replay", b'{"after": "a", "after": "b"}', "after"),
+]
+
+
+@pytest.mark.parametrize("method, path, body, member", DUPLICATED)
+def test_a_member_given_twice_is_400_naming_it_and_changes_nothing(server, method, path, body, member):
+    before = server.clients(), server.request("GET", "/api/clients/ok1/webhook").status
+    status, hdrs, payload = raw(server, method, path, body, {"Content-Type": "application/json"})
+    assert status == 400, payload
+    doc = json.loads(payload)
+    assert doc["error"] == "invalid_request"
+    assert f"member '{member}' is given twice" in doc["message"], doc
+    after = server.clients(), server.request("GET", "/api/clients/ok1/webhook").status
+    assert [c["clientId"] for c in after[0]] == ["ok1"] and after[1] == before[1] == 404
+    assert after[0][0]["state"] == before[0][0]["state"] == "READY"

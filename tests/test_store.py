@@ -15,7 +15,7 @@ import pytest
 from wamulti.config import Settings
 from wamulti.store import open_store
 from wamulti.store.base import ClientRecord, DuplicateClient, SnapshotWrite, StoreError, StoreUnavailable
-from wamulti.store.mysql import MIGRATIONS as MYSQL_MIGRATIONS
+from wamulti.store.mysql_schema import MIGRATIONS as MYSQL_MIGRATIONS
 from wamulti.store.mysql import ServerCode
 
 
@@ -180,8 +180,7 @@ def test_a_migration_cut_off_after_its_ddl_runs_again_without_mariadb_only_synta
 
 
 def test_no_migration_uses_mariadb_only_syntax():
-    from wamulti.store.mysql import MIGRATIONS
-    statements = [s.upper() for _, group in MIGRATIONS for s in group]
+    statements = [s.upper() for _, group in MYSQL_MIGRATIONS for s in group]
     mariadb_only = [s for s in statements if re.search(r"ADD COLUMN IF NOT EXISTS|INDEX IF NOT EXISTS|\bRETURNING\b", s)]
     assert mariadb_only == []
 

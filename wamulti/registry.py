@@ -1,6 +1,11 @@
 """ClientRegistry: clientId -> ClientWorker, the one object the API talks to.
 
-The registry lock only guards the dict; it is never held across store I/O, joins or prompts.
+The registry lock only guards the dict and each entry's stage; it is never held across store I/O,
+joins or prompts. Each client's entry goes RESERVED (create writes its row and starts it) -> LIVE
+-> DELETING (a delete runs) -> gone. Only a LIVE client is seen by requests: create takes effect
+when it is started and delete when it begins, so a request racing either answers as if it came
+wholly before or after (docs/api.md "Races between requests on one client"). Pair, delete and
+webhook changes of one client take turns on the entry's own lock, held across their store writes.
 """
 
 from __future__ import annotations
@@ -8,9 +13,12 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import replace
 from datetime import timedelta
+from enum import Enum
 from pathlib import Path
+from typing import Callable, Iterator, TypeVar
 
 from .backends.base import Backend
 from .errors import Conflict, InvalidField, NotFound
@@ -37,6 +45,26 @@ __all__ = ["ClientRegistry", "ClientStatus", "CLOSED", "CONNECTING", "PAIRING", 
 
 TRANSIENT_CLOSES = ("connect_failed", "internal_error")  # last errors a restart may cure (prefixes)
 GAVE_UP = "(gave up after "  # older versions closed a client after 100 failed dials (or 5xx answers)
+
+
+T = TypeVar("T")
+
+
+class Stage(Enum):
+    """Where a client's entry is in its life; requests see only LIVE ones."""
+
+    RESERVED = "reserved"  # create holds the id: its row is being written and its worker started
+    LIVE = "live"
+    DELETING = "deleting"  # delete runs: gone for requests, still holding the id (create conflicts)
+
+
+class Entry:
+    """A client in the registry: its worker, its stage, and the lock its changes take turns on."""
+
+    def __init__(self, worker: ClientWorker, stage: Stage):
+        self.worker = worker
+        self.stage = stage  # written under the registry's lock
+        self.changing = threading.Lock()  # pair, delete, webhook changes: one at a time, across their I/O
 
 
 def comes_back(record: ClientRecord) -> bool:
@@ -71,7 +99,7 @@ class ClientRegistry:
         # request threads waiting for sends: at most wait_slots at once (half of HTTP_THREADS)
         self._waiters = Waiters(wait_slots)
         self._lock = threading.Lock()
-        self._workers: dict[str, ClientWorker] = {}
+        self._entries: dict[str, Entry] = {}
         self._stopping = threading.Event()  # stop_all began: the restore thread starts no more workers
         self._restorer: threading.Thread | None = None
 
@@ -83,12 +111,30 @@ class ClientRegistry:
     def console_enabled(self) -> bool:
         return bool(self._prompter.enabled)
 
-    def _worker(self, client_id: str) -> ClientWorker:
+    def _live(self, client_id: str) -> Entry:
         with self._lock:
-            worker = self._workers.get(client_id)
-        if worker is None:
-            raise NotFound(f"No client with id '{client_id}'.")
-        return worker
+            entry = self._entries.get(client_id)
+            if entry is None or entry.stage is not Stage.LIVE:
+                raise NotFound(f"No client with id '{client_id}'.")
+            return entry
+
+    def _worker(self, client_id: str) -> ClientWorker:
+        return self._live(client_id).worker
+
+    def _live_workers(self) -> list[tuple[str, ClientWorker]]:
+        with self._lock:
+            return [(client_id, e.worker) for client_id, e in self._entries.items() if e.stage is Stage.LIVE]
+
+    @contextmanager
+    def _changing(self, client_id: str) -> Iterator[ClientWorker]:
+        """The client's worker, with its entry's lock held; NotFound if it is not (or no longer) LIVE."""
+        entry = self._live(client_id)
+        with entry.changing:
+            with self._lock:
+                live = entry.stage is Stage.LIVE  # a delete may have begun while this waited
+            if not live:
+                raise NotFound(f"No client with id '{client_id}'.")
+            yield entry.worker
 
     def _new_worker(self, record: ClientRecord) -> ClientWorker:
         return ClientWorker(record, backend=self._backend, store=self._store, prompter=self._prompter,
@@ -106,41 +152,62 @@ class ClientRegistry:
         self._require_phone_or_console(phone)
         record = ClientRecord(client_id=client_id, state=CONNECTING if phone else PAIRING, phone=phone)
         worker = self._new_worker(record)
+        entry = Entry(worker, Stage.RESERVED)
         with self._lock:
-            if client_id in self._workers:
+            if client_id in self._entries:
                 raise Conflict(f"A client with id '{client_id}' exists already.")
-            self._workers[client_id] = worker  # reserved: concurrent creates of this id now conflict
+            self._entries[client_id] = entry  # reserved: concurrent creates of this id now conflict
         try:
             self._store.create_client(record)
         except DuplicateClient:
-            self._forget(client_id, worker)
+            self._forget(client_id, entry)
             raise Conflict(f"A client with id '{client_id}' exists already.") from None
         except BaseException:
-            self._forget(client_id, worker)
+            self._forget(client_id, entry)
             raise
         log.info("[%s] created (%s pairing)", client_id, "phone" if phone else "console")
-        worker.start(phone=phone)
+        self._start_created(entry, phone)
         if phone is not None:
             worker.wait_for_pairing_code(self._pairing_code_wait)
         return worker.status()
 
-    def _forget(self, client_id: str, worker: ClientWorker) -> None:
+    def _start_created(self, entry: Entry, phone: str | None) -> None:
+        """Start a created client's worker and show it to requests; if it cannot start, take its row back
+        (no request saw it, so none can have started or deleted it meanwhile)."""
+        try:
+            entry.worker.start(phone=phone)
+        except BaseException:
+            log.warning("[%s] created but not started; removing it again", entry.worker.client_id)
+            self._store.delete_client(entry.worker.client_id)
+            self._forget(entry.worker.client_id, entry)
+            raise
         with self._lock:
-            if self._workers.get(client_id) is worker:
-                del self._workers[client_id]
+            entry.stage = Stage.LIVE
+
+    def _forget(self, client_id: str, entry: Entry) -> None:
+        with self._lock:
+            if self._entries.get(client_id) is entry:
+                del self._entries[client_id]
 
     def list(self) -> list[ClientStatus]:
         """Every client's status, sorted by id."""
-        with self._lock:
-            workers = sorted(self._workers.items())
-        return [w.status() for _, w in workers]
+        return [w.status() for _, w in sorted(self._live_workers(), key=lambda item: item[0])]
 
     def get(self, client_id: str) -> ClientStatus:
         return self._worker(client_id).status()
 
     def pair(self, client_id: str, phone: str | None) -> ClientStatus:
-        """Pair a CLOSED or unpaired client again (a new code); Conflict when it is paired and running."""
-        worker = self._worker(client_id)
+        """Pair a CLOSED or unpaired client again (a new code); Conflict when it is paired and running.
+
+        Takes turns with a delete of the client: it pairs a client no delete has begun on, or answers NotFound."""
+        with self._changing(client_id) as worker:
+            phone = self._pair(client_id, worker, phone)
+        if phone is not None:
+            worker.wait_for_pairing_code(self._pairing_code_wait)
+        return worker.status()
+
+    def _pair(self, client_id: str, worker: ClientWorker, phone: str | None) -> str | None:
+        """Under the entry's lock: check and start the pairing; returns the phone it pairs (None: console)."""
         status = worker.status()
         if phone is None and status.jid is None and status.phone is not None:
             phone = status.phone  # an unlinked client pairs its number again: a fresh code
@@ -154,9 +221,13 @@ class ClientRegistry:
         except RuntimeError:  # the restore thread started it meanwhile (the first seconds of the process)
             if phone is not None or not worker.is_running():
                 raise Conflict(f"Client '{client_id}' is starting; try again in a moment.") from None
-        if phone is not None:
-            worker.wait_for_pairing_code(self._pairing_code_wait)
-        return worker.status()
+        return phone
+
+    def while_live(self, client_id: str, action: Callable[[], T]) -> T:
+        """Run `action` (e.g. a webhook's store write) while the client is LIVE and no pair or delete of it
+        runs; NotFound if it is not, or stops being while this waits its turn. Returns what it returned."""
+        with self._changing(client_id):
+            return action()
 
     def qr(self, client_id: str) -> str:
         data = self._worker(client_id).qr()
@@ -168,12 +239,23 @@ class ClientRegistry:
         """Remove a client in any state (see ClientWorker.delete); raises StoreError, changing nothing.
 
         Waits a bounded time (a few seconds) for the device to be unlinked at WhatsApp; says whether it was.
+        From its start the client is gone for other requests (NotFound); a second delete answers NotFound.
         """
-        worker = self._worker(client_id)
-        unlinked = worker.delete()
-        if self._events is not None:
-            self._events.forget_client(client_id)
-        self._forget(client_id, worker)
+        entry = self._live(client_id)
+        with self._lock:
+            if entry.stage is not Stage.LIVE:  # another delete began since the lookup
+                raise NotFound(f"No client with id '{client_id}'.")
+            entry.stage = Stage.DELETING
+        try:
+            with entry.changing:  # after a pair or webhook change under way; none starts after
+                unlinked = entry.worker.delete()
+                if self._events is not None:
+                    self._events.forget_client(client_id)
+        except BaseException:
+            with self._lock:  # nothing was deleted (StoreError): the client goes on
+                entry.stage = Stage.LIVE
+            raise
+        self._forget(client_id, entry)
         log.info("[%s] deleted (%s)", client_id, "unlinked" if unlinked.unlinked else "not unlinked")
         return unlinked
 
@@ -208,8 +290,7 @@ class ClientRegistry:
             store_ok = True
         except StoreError:
             store_ok = False
-        with self._lock:
-            workers = list(self._workers.values())
+        workers = [worker for _, worker in self._live_workers()]
         lags = [w.status().snapshot_lag for w in workers]
         behind = [lag for lag in lags if lag > 0]
         return {"store_ok": store_ok, "clients": len(workers),
@@ -217,8 +298,7 @@ class ClientRegistry:
 
     def session_files(self) -> dict[str, Path]:
         """Each client's session file path (for the metrics' snapshot lag)."""
-        with self._lock:
-            return {client_id: worker.session_path for client_id, worker in self._workers.items()}
+        return {client_id: worker.session_path for client_id, worker in self._live_workers()}
 
     # ---- process lifecycle ---------------------------------------------------------------------
     def restore_all(self, stagger: float = RESTORE_STAGGER) -> int:
@@ -242,7 +322,7 @@ class ClientRegistry:
                 record = replace(record, state=CONNECTING)
             worker = self._new_worker(record)
             with self._lock:
-                self._workers[record.client_id] = worker
+                self._entries[record.client_id] = Entry(worker, Stage.LIVE)
             if back:
                 if stored is not None:
                     worker.know_stored(stored.get(record.client_id))
@@ -296,7 +376,7 @@ class ClientRegistry:
         if self._restorer is not None:
             self._restorer.join(timeout)  # it checks the flag between two starts
         with self._lock:
-            workers = list(self._workers.values())
+            workers = [entry.worker for entry in self._entries.values()]
         for worker in workers:
             worker.stop()
         deadline = time.monotonic() + timeout

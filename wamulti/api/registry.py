@@ -7,7 +7,7 @@ gets the registry through ScopedRegistry (its clients only).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Callable, Protocol, TypeVar
 
 from flask import current_app
 
@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from ..worker.sender import Sent
 
 REGISTRY_EXTENSION = "wamulti.registry"
+T = TypeVar("T")
 
 
 class RegistryPort(Protocol):
@@ -35,6 +36,7 @@ class RegistryPort(Protocol):
     def pair(self, client_id: str, phone: str | None) -> ClientStatus: ...
     def qr(self, client_id: str) -> str: ...
     def delete(self, client_id: str) -> Unlinked: ...
+    def while_live(self, client_id: str, action: Callable[[], T]) -> T: ...
     def send_text(self, client_id: str, to: str, text: str, *, wait: bool = True,
                   idempotency_key: str | None = None) -> Sent | Accepted: ...
     def message_status(self, message_id: str) -> OutboundRow: ...

@@ -56,6 +56,9 @@ class ScopedRegistry:
     def qr(self, client_id):
         return self._registry.qr(self._visible(client_id))
 
+    def while_live(self, client_id, action):
+        return self._registry.while_live(self._visible(client_id), action)
+
     def send_text(self, client_id, to, text, **options):
         return self._registry.send_text(self._visible(client_id), to, text, **options)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from flask_openapi3 import APIBlueprint, Tag
 
 from ..events.fields import check_event_types, mask_secret
@@ -28,19 +30,15 @@ def webhook_json(client_id: str, hook, show_secret: bool = False) -> dict:
     }
 
 
-def _known_client(client_id: str) -> str:
-    """The id of an existing client (404 otherwise)."""
-    registry().get(client_id)
-    return client_id
-
-
 @bp.put("/<client_id>/webhook", responses=responses({200: WebhookOut}, 400, 404, 503, *BODY))
 @client_scoped
 def put_webhook(path: ClientPath, body: PutWebhook):
     """Set the client's own webhook {"url", "events"?, "secret"?}; a generated secret is shown only here."""
     types = None if body.events is None else check_event_types(body.events)
-    client_id = _known_client(path.client_id)
-    hook, generated = events().set_webhook(client_id, body.url, types, body.secret)
+    client_id = path.client_id
+    # while the client exists: a delete waits for this write and removes the row with the client's
+    hook, generated = registry().while_live(client_id, partial(events().set_webhook, client_id, body.url, types,
+                                                               body.secret))
     return webhook_json(client_id, hook, show_secret=generated)
 
 
@@ -48,16 +46,16 @@ def put_webhook(path: ClientPath, body: PutWebhook):
 @client_scoped
 def get_webhook(path: ClientPath):
     """The client's own webhook, secret masked (404 if it has none: the global one applies)."""
-    client_id = _known_client(path.client_id)
-    return webhook_json(client_id, events().webhook(client_id))
+    client_id = path.client_id
+    return webhook_json(client_id, registry().while_live(client_id, partial(events().webhook, client_id)))
 
 
 @bp.delete("/<client_id>/webhook", responses=responses({200: Deleted}, 400, 404, 503))
 @client_scoped
 def delete_webhook(path: ClientPath):
     """Remove the client's own webhook; the global one (if any) applies again."""
-    client_id = _known_client(path.client_id)
-    events().delete_webhook(client_id)
+    client_id = path.client_id
+    registry().while_live(client_id, partial(events().delete_webhook, client_id))
     return {"clientId": client_id, "deleted": True}
 
 
@@ -65,5 +63,6 @@ def delete_webhook(path: ClientPath):
 @client_scoped
 def replay(path: ClientPath, body: Replay):
     """Queue every event of the client after {"after": "<eventId>"} again, in order (all without 'after')."""
-    client_id = _known_client(path.client_id)
-    return {"clientId": client_id, "queued": events().replay(client_id, body.after)}
+    client_id = path.client_id
+    queued = registry().while_live(client_id, partial(events().replay, client_id, body.after))
+    return {"clientId": client_id, "queued": queued}

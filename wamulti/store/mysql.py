@@ -16,10 +16,11 @@ from dbutils.pooled_db import PooledDB, TooManyConnections
 
 from .base import (ClientRecord, DuplicateClient, SessionStore, Snapshot, SnapshotMeta, SnapshotWrite, StoreError,
                    StoreUnavailable)
-from .key_rows import MYSQL_KEY_TABLES, KeySQL, SQLKeys
-from .mysql_codes import ACCESS_PROBLEMS, ALREADY_APPLIED, CONNECTION_CODES, FIRST_CLIENT_CODE, ServerCode
-from .mysql_outbound import OUTBOUND_OWNER, OUTBOUND_TABLE, MySQLOutbound
-from .mysql_outbox import OUTBOX_TABLES, MySQLOutbox
+from .key_rows import KeySQL, SQLKeys
+from .mysql_codes import ACCESS_PROBLEMS, CONNECTION_CODES, FIRST_CLIENT_CODE, ServerCode
+from .mysql_outbound import MySQLOutbound
+from .mysql_outbox import MySQLOutbox
+from .mysql_schema import migrate
 from .rows import COLUMNS, record_from_row, row_values, stamped, utcnow
 
 log = logging.getLogger(__name__)
@@ -35,35 +36,6 @@ CLIENT_MAX_PACKET = 1 << 30  # PyMySQL's own limit is 16 MiB; the server's setti
 # times are UTC; backslash escapes must work for _binary_literal
 SESSION_SETUP = "SET time_zone = '+00:00', sql_mode = REPLACE(@@sql_mode, 'NO_BACKSLASH_ESCAPES', '')"
 
-MIGRATIONS: list[tuple[int, list[str]]] = [
-    (1, [
-        """CREATE TABLE IF NOT EXISTS clients (
-            client_id  VARCHAR(64) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL PRIMARY KEY,
-            phone      VARCHAR(32) NULL,
-            jid        VARCHAR(128) NULL,
-            state      VARCHAR(16) NOT NULL,
-            last_error VARCHAR(512) NULL,
-            created_at DATETIME(6) NOT NULL,
-            updated_at DATETIME(6) NOT NULL
-        ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci""",
-        """CREATE TABLE IF NOT EXISTS session_snapshots (
-            client_id  VARCHAR(64) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL PRIMARY KEY,
-            data       LONGBLOB NOT NULL,
-            sha256     CHAR(64) NOT NULL,
-            version    INT NOT NULL,
-            updated_at DATETIME(6) NOT NULL,
-            CONSTRAINT fk_snapshot_client FOREIGN KEY (client_id) REFERENCES clients (client_id) ON DELETE CASCADE
-        ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci""",
-    ]),
-    (2, OUTBOX_TABLES),  # events, delivery lanes, webhooks
-    (3, OUTBOUND_TABLE),  # the outbound send queue
-    (4, [  # the snapshot's generation, compared with the local file's sidecar
-        "ALTER TABLE session_snapshots ADD COLUMN generation BIGINT NOT NULL DEFAULT 0",
-        "UPDATE session_snapshots SET generation = version",
-    ]),
-    (5, OUTBOUND_OWNER),  # who took a send (its instance), and old rows found by state
-    (6, MYSQL_KEY_TABLES),  # scoped API keys and the clients each reaches
-]
 _UPSERT_CLIENT = (f"INSERT INTO clients ({COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s) "
                   "ON DUPLICATE KEY UPDATE phone=VALUES(phone), jid=VALUES(jid), state=VALUES(state), "
                   "last_error=VALUES(last_error), updated_at=VALUES(updated_at)")
@@ -98,18 +70,6 @@ def _in_transaction(con) -> None:
     last use failed, was checked as it left the pool (_borrow), so one lost meanwhile is reopened
     before the first statement.)"""
     con._con._transaction = True  # dbutils 3.2 (pinned): what SteadyDBConnection.begin() sets
-
-
-def _apply(cur, statement: str) -> None:
-    """Run one migration statement. DDL commits at once, so a run cut off mid-migration may have
-    added a column or index already; MySQL has no `ADD COLUMN IF NOT EXISTS` (MariaDB only), so
-    finding it there counts as done."""
-    try:
-        cur.execute(statement)
-    except pymysql.err.MySQLError as exc:
-        if _code(exc) not in ALREADY_APPLIED:
-            raise
-        log.info("migration step found done already (%s): %s", _code(exc), statement.split("(")[0].strip())
 
 
 def _is_connection_error(exc: Exception) -> bool:
@@ -232,20 +192,7 @@ class MySQLStore(MySQLOutbox, MySQLOutbound, SQLKeys, SessionStore):
             cur.execute("CREATE TABLE IF NOT EXISTS schema_version (version INT NOT NULL PRIMARY KEY) ENGINE=InnoDB")
             cur.execute("SELECT @@max_allowed_packet")
             self.max_packet = int(cur.fetchone()[0])
-        for version, statements in MIGRATIONS:
-            with self._tx() as cur:
-                # GET_LOCK keeps two servers starting at once from applying a migration twice
-                cur.execute("SELECT GET_LOCK('wamulti_migrations', 30)")
-                try:
-                    cur.execute("SELECT COUNT(*) FROM schema_version WHERE version = %s", (version,))
-                    if cur.fetchone()[0] == 0:
-                        for statement in statements:
-                            _apply(cur, statement)
-                        cur.execute("INSERT INTO schema_version (version) VALUES (%s)", (version,))
-                        log.info("database schema migrated to version %d", version)
-                finally:
-                    cur.execute("SELECT RELEASE_LOCK('wamulti_migrations')")
-
+        migrate(self._tx)
     def create_client(self, record: ClientRecord) -> ClientRecord:
         stored = stamped(record, utcnow())
         with self._tx() as cur:

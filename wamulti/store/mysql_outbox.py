@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from ..errors import NotFound
 from .base import StoreError
 from .mysql_codes import ServerCode
 from .outbox import (EVENT_COLUMNS, PENDING, PRUNE_BATCH, WEBHOOK_COLUMNS, EventRow, OutboxStore, WebhookRow,
@@ -181,7 +182,7 @@ class MySQLOutbox(OutboxStore):
                             "secret = VALUES(secret), updated_at = VALUES(updated_at)", webhook_values(stored))
         except StoreError as exc:
             if exc.db_code == ServerCode.NO_REFERENCED_ROW:
-                raise StoreError(f"no client {row.client_id!r} to attach a webhook to") from None
+                raise NotFound(f"No client with id '{row.client_id}'.") from None
             raise
         return stored
 

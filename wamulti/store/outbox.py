@@ -170,7 +170,8 @@ class OutboxStore(ABC):
 
     @abstractmethod
     def save_webhook(self, row: WebhookRow) -> WebhookRow:
-        """Insert or replace a client's webhook (StoreError if there is no such client)."""
+        """Insert or replace a client's webhook (NotFound if there is no such client, e.g. deleted by another
+        instance meanwhile)."""
 
     @abstractmethod
     def get_webhook(self, client_id: str) -> WebhookRow | None:

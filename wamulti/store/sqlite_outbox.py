@@ -10,6 +10,7 @@ import sqlite3
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
+from ..errors import NotFound
 from .base import StoreError
 from .outbox import (EVENT_COLUMNS, PENDING, PRUNE_BATCH, WEBHOOK_COLUMNS, EventRow, OutboxStore, WebhookRow,
                      due_prefix, event_filter, event_from_row, event_values, short_error, webhook_from_row,
@@ -183,7 +184,7 @@ class SQLiteOutbox(OutboxStore):
                             "excluded.event_types, secret = excluded.secret, updated_at = excluded.updated_at",
                             webhook_values(stored, text_time))
         except sqlite3.IntegrityError:
-            raise StoreError(f"no client {row.client_id!r} to attach a webhook to") from None
+            raise NotFound(f"No client with id '{row.client_id}'.") from None
         return stored
 
     def get_webhook(self, client_id) -> WebhookRow | None:

@@ -20,6 +20,7 @@ from ..backends.base import Backend, BackendSession
 from ..errors import DomainError, IdempotencyKeyReused, NotReady, SendTimeout
 from ..store.base import ClientRecord, SessionStore, SnapshotMeta, StoreError
 from ..store.outbound import OutboundRow
+from .admission import Admission
 from .hearing import EventSink, Hearing, NoEvents
 from .messages import PairAgain, Stop
 from .pairing import Prompter
@@ -62,6 +63,7 @@ class ClientWorker:
         self._store = store
         self._outbound = Dispatcher(record.client_id, store, self._waiters, self._hearing,
                                     send_options or SendOptions(), self._ready)
+        self._admission = Admission(record.client_id)  # shut by delete: no send row after the client's
         self._lock = threading.Lock()  # guards _thread and _run; never held across I/O
         self._thread: threading.Thread | None = None
         self._run = self._new_run()  # idle until start(); stop() and send_text() use it meanwhile
@@ -167,11 +169,13 @@ class ClientWorker:
         waits at most unlink_timeout + DELETE_MARGIN seconds for the outcome.
         """
         self._hearing.mute()
+        self._admission.shut()  # the sends writing their rows finish first: the delete removes those too
         try:
             self._keys_at_hand()
             self._persist.delete_rows()
         except BaseException:
             self._hearing.unmute()  # nothing was deleted: the client goes on as it was
+            self._admission.reopen()
             raise
         self._outbound.forget()
         outcome: Future = Future()
@@ -236,7 +240,8 @@ class ClientWorker:
         state, paired = record.state, record.jid is not None
         if not paired or state in (PAIRING, CLOSED):
             raise NotReady(f"Client '{self.client_id}' is {state}, not READY.", current_state=state)
-        row, created = self._outbound.accept(to, text, idem, wait=wait > 0)
+        with self._admission.enter():  # NotFound once a delete has begun
+            row, created = self._outbound.accept(to, text, idem, wait=wait > 0)
         if not created and idem is not None and row.idem_hash != idem[1]:
             self._end_wait(row, wait)
             raise IdempotencyKeyReused("This Idempotency-Key was used with another request; nothing was sent.")

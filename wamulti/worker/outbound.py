@@ -27,11 +27,12 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from ..backends.base import BackendSession
+from ..errors import DomainError
 from ..store.base import SessionStore, StoreError
 from ..store.outbound import FAILED, IDEMPOTENCY_HOURS, QUEUED, SENDING, OutboundRow
 from ..store.rows import utcnow
 from .hearing import Hearing
-from .outcome import expiry_error, outcome_change
+from .outcome import deleted_error, expiry_error, outcome_change
 from .ratecap import RateCap
 from .sender import SEND_THREADS, Outcome, Sender, new_message_id
 from .waiters import Waiters
@@ -87,6 +88,7 @@ class Dispatcher:
         self._given: tuple[list[OutboundRow], list[OutboundRow]] | None = None  # what it read
         self._next_expiry = 0.0  # monotonic time of the next look for expired rows
         self._running = False  # start() was called and stop() not since
+        self._deleted = False  # forget() was called: the client and its rows are gone
         self._thread: threading.Thread | None = None
 
     # ---- any thread ----------------------------------------------------------------------------
@@ -133,13 +135,16 @@ class Dispatcher:
         return not thread.is_alive()
 
     def forget(self) -> None:
-        """The client was deleted (its rows with it)."""
+        """The client was deleted (its rows with it): requests waiting for a send not yet begun hear so."""
         with self._cond:
-            self._running = False
+            self._running, self._deleted = False, True
+            unsent = [row.message_id for rows in self._pending.values() for row in rows]
             self._pending.clear()
             self._known.clear()
             self._claimed.clear()
             self._cond.notify_all()
+        for message_id in unsent:
+            self._waiters.tell(message_id, deleted_error(self.client_id))
 
     def hold_load(self) -> bool:
         """Start-up: the first load waits for the rows read for many clients at once (give_load);
@@ -217,6 +222,8 @@ class Dispatcher:
             following = self._go_on(following, claimed, sender)
         else:
             self._free(row)
+        if self._deleted and isinstance(outcome, DomainError):  # it failed as the delete ended the session
+            outcome = deleted_error(self.client_id)
         return self._waiters.tell(row.message_id, outcome), following
 
     def _free(self, row: OutboundRow) -> None:

@@ -9,7 +9,7 @@ import json
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from ..errors import DomainError, RecipientNotOnWhatsApp, Upstream
+from ..errors import DomainError, NotFound, RecipientNotOnWhatsApp, Upstream
 from ..store.outbound import FAILED, GONE_OUT, SERVER, OutboundRow, StateChange
 from .sender import Outcome, Sent
 
@@ -66,3 +66,7 @@ def failure_reason(error: DomainError) -> str:
 def expiry_error(expiry: float) -> DomainError:
     return Upstream(f"Not sent within {expiry:g} seconds of being accepted (expired); nothing was sent.")
 
+
+def deleted_error(client_id: str) -> DomainError:
+    """What a request waiting for a send hears when the client was deleted before the send went out."""
+    return NotFound(f"Client '{client_id}' was deleted before this message was sent.")
