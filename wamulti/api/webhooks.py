@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask_openapi3 import APIBlueprint, Tag
 
+from ..destinations.urls import masked_url
 from ..events.fields import check_event_types, mask_secret
 from .auth import SECURITY, check_api_key
 from .events_port import events
@@ -18,10 +19,10 @@ bp.before_request(check_api_key)
 
 
 def webhook_json(client_id: str, hook, show_secret: bool = False) -> dict:
-    """The API's webhook object; the secret masked unless it was just generated."""
+    """The API's webhook object; the URL's password masked, the secret too unless it was just generated."""
     return {
         "clientId": client_id,
-        "url": hook.url,
+        "url": masked_url(hook.url),
         "events": hook.event_list,
         "secret": hook.secret if show_secret else mask_secret(hook.secret),
         "updatedAt": iso_utc(hook.updated_at),
@@ -36,7 +37,9 @@ def _known_client(client_id: str) -> str:
 
 @bp.put("/<client_id>/webhook", responses=responses({200: WebhookOut}, 400, 404, 503, *BODY))
 def put_webhook(path: ClientPath, body: PutWebhook):
-    """Set the client's own webhook {"url", "events"?, "secret"?}; a generated secret is shown only here."""
+    """Set the client's own webhook {"url", "events"?, "secret"?}; a generated secret is shown only here.
+
+    400 destination_not_allowed: the URL's host is an address the service does not connect to."""
     types = None if body.events is None else check_event_types(body.events)
     client_id = _known_client(path.client_id)
     hook, generated = events().set_webhook(client_id, body.url, types, body.secret)
