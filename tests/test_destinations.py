@@ -129,7 +129,8 @@ def test_a_url_is_sent_in_its_ascii_form(url, sent):
 @pytest.mark.parametrize("url, reason", [("http://" + "a" * 64 + ".example/", "longer than 63"),
                                          ("http://a..b.example/", "empty"),
                                          ("http://" + "abcdefgh." * 29 + "example/", "longer than 253"),
-                                         ("http://h.example/\ud800", "no UTF-8 form")])
+                                         ("http://h.example/\ud800", "no UTF-8 form"),
+                                         ("http://h\x7f.example/", "a control character")])
 def test_a_url_with_no_sendable_form_is_refused_saying_why(url, reason):
     with pytest.raises(UnsendableUrl, match=reason):
         sendable_url(url)

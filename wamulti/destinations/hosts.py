@@ -25,6 +25,8 @@ def ascii_host(host: str) -> str:
     host = host.strip().lower()
     if host.startswith("[") and host.endswith("]"):
         host = host[1:-1]
+    if any(ord(c) < 0x21 or ord(c) == 0x7F for c in host):
+        raise UnusableHost("the host name holds a space or a control character")
     if ":" in host:
         return host  # an IPv6 literal: IDNA does not apply
     try:
