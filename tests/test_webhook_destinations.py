@@ -88,10 +88,10 @@ def settled_status(service, receiver, event_id, what):
 
 
 # ---- at PUT ------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("url, rule", [("http://169.254.169.254/latest/meta-data/", "link-local"),
-                                       ("http://0x7f.1:8080/", "loopback"), ("http://[::ffff:10.0.0.1]/", "IPv4-mapped"),
-                                       ("https://2130706433/", "loopback"), ("http://LOCALHOST./", "loopback"),
-                                       ("http://[fd00::1%25eth0]/", "unique-local"), ("http://10.1.2.3/", "RFC 1918")])
+@pytest.mark.parametrize("url, rule", [
+    ("http://169.254.169.254/latest/meta-data/", "link-local"), ("http://0x7f.1:8080/", "loopback"),
+    ("http://[::ffff:10.0.0.1]/", "IPv4-mapped"), ("https://2130706433/", "loopback"), ("http://LOCALHOST./", "loopback"),
+    ("http://[fd00::1%25eth0]/", "unique-local"), ("http://10.1.2.3/", "RFC 1918")])
 def test_a_url_pointing_inward_is_400_destination_not_allowed_and_nothing_is_stored(running, url, rule):
     service, api = running(allow="")
     body = assert_error(api("PUT", "/api/clients/a/webhook", json={"url": url}), 400, "destination_not_allowed")
