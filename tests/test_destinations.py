@@ -143,3 +143,10 @@ def test_a_url_with_no_sendable_form_is_refused_saying_why(url, reason):
                                         ("https://h.example/p?pw=1", "https://h.example/p?pw=1")])
 def test_a_password_in_a_url_is_masked(url, shown):
     assert masked_url(url) == shown
+
+
+def test_an_ipv6_literal_is_dialled_as_written_without_a_lookup():
+    resolver = FakeResolver("8.8.8.8")
+    policy = DestinationPolicy(allowed_networks("::1, fe80::/10"), resolver=resolver)
+    assert policy.addresses("[::1]", 80) == ["::1"]
+    assert policy.addresses("[fe80::1%25eth0]", 80) == ["fe80::1%eth0"] and resolver.asked == []

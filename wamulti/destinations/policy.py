@@ -71,10 +71,10 @@ class DestinationPolicy:
         `check`: a trusted destination); DestinationNotAllowed if any is refused."""
         name = ascii_host(host)
         literal = literal_address(name)
-        if literal is not None and ":" not in name:
-            found = [str(literal)]  # '0x7f.1' and its kin: dial the address they mean
+        if literal is not None:  # no lookup: dial the address '0x7f.1' and its kin mean (an IPv6 zone kept)
+            found = [name.replace("%25", "%", 1) if literal.version == 6 else str(literal)]
         else:
-            infos = self._resolver(name.replace("%25", "%", 1), port, type=socket.SOCK_STREAM)
+            infos = self._resolver(name, port, type=socket.SOCK_STREAM)
             found = list(dict.fromkeys(info[4][0] for info in infos
                                        if info[0] in (socket.AF_INET, socket.AF_INET6)))
         if not found:
