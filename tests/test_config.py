@@ -35,6 +35,14 @@ def test_webhook_and_event_settings_are_parsed():
     assert settings_from_env({**KEY, "WEBHOOK_EVENTS": "message,*"}).webhook_events == ("*",)
 
 
+def test_the_global_webhook_url_is_kept_in_the_form_it_is_sent_in_and_networks_are_parsed():
+    s = settings_from_env({**KEY, "WEBHOOK_URL": "https://Bücher.example/päth", "WEBHOOK_SECRET": SECRET,
+                           "WEBHOOK_ALLOW_NETWORKS": " 127.0.0.0/8, fd00::/8 "})
+    assert s.webhook_url == "https://xn--bcher-kva.example/p%C3%A4th"
+    assert [str(n) for n in s.webhook_allow_networks] == ["127.0.0.0/8", "fd00::/8"]
+    assert settings_from_env(KEY).webhook_allow_networks == ()
+
+
 def test_typed_values_are_parsed():
     s = settings_from_env({**KEY, "PORT": "8080", "DB_HOST": "db", "DB_NAME": "wa", "WA_BACKEND": "Simulator",
                            "PAIRING_CONSOLE": "OFF", "LOG_LEVEL": "debug", "PAIRING_TIMEOUT": "1.5"})
@@ -62,6 +70,10 @@ def test_missing_key_is_generated_and_strong():
     ({**KEY, "WEBHOOK_URL": "https://example.com/"}, "WEBHOOK_SECRET must be set when WEBHOOK_URL is set"),
     ({**KEY, "WEBHOOK_URL": "https://example.com/", "WEBHOOK_SECRET": "hunter2"}, "WEBHOOK_SECRET must be 'whsec_'"),
     ({**KEY, "WEBHOOK_SECRET": "whsec_c2hvcnQ="}, "WEBHOOK_SECRET must be 'whsec_'"),
+    ({**KEY, "WEBHOOK_URL": "https://" + "a" * 64 + ".example/", "WEBHOOK_SECRET": SECRET},
+     "WEBHOOK_URL cannot be sent: a label of the host name is empty, longer than 63 characters"),
+    ({**KEY, "WEBHOOK_ALLOW_NETWORKS": "127.0.0.0/8,intranet"},
+     "WEBHOOK_ALLOW_NETWORKS must be a comma-separated list of networks: 'intranet' is not a network"),
     ({**KEY, "WEBHOOK_EVENTS": "message,messages"}, "WEBHOOK_EVENTS entry must be one of message, message.ack"),
     ({**KEY, "EVENT_RETENTION_HOURS": "0"}, "EVENT_RETENTION_HOURS must be a whole number from 1"),
     ({**KEY, "SIM_READ_DELAY": "soon"}, "SIM_READ_DELAY must be a number of seconds"),

@@ -66,7 +66,9 @@ def setup(request, tmp_path):
         database = mariadb.new_database()
         env, settings = mariadb.env(database), mariadb.settings(database, data_dir=data_dir)
     server = ServerProcess(data_dir, {**env, "SIM_PAIR_DELAY": "0.05", "SIM_CONNECT_DELAY": "0.01",
-                                      "SIM_SYNC_DELAY": "0.02", "SEND_WAIT": "2", "HTTP_THREADS": "16"}).start()
+                                      "SIM_SYNC_DELAY": "0.02", "SEND_WAIT": "2", "HTTP_THREADS": "16",
+                                      # the hook's loopback receiver is one the operator opened
+                                      "WEBHOOK_ALLOW_NETWORKS": "127.0.0.0/8"}).start()
     store = open_store(settings, wait_seconds=5)
     yield server, store
     store.close()

@@ -8,6 +8,7 @@ from tests.fake_registry import FakeRegistry
 from tests.test_api import KEY, assert_error
 from wamulti.app import create_app
 from wamulti.config import Settings
+from wamulti.destinations.policy import DestinationPolicy, allowed_networks
 from wamulti.events.directory import WebhookConfig
 from wamulti.events.fields import check_secret, new_secret
 from wamulti.events.model import EventType
@@ -31,7 +32,7 @@ def service(sqlite_store):
     """A real service whose threads are not started: routes and stored state only."""
     for client_id in ("a", "b"):
         sqlite_store.create_client(ClientRecord(client_id, "READY"))
-    return EventService(sqlite_store)
+    return EventService(sqlite_store, destinations=DestinationPolicy(allowed_networks("127.0.0.0/8")))
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ from datetime import timedelta
 import pytest
 
 from tests.webhook_receiver import HANG, TRICKLE, Receiver
+from wamulti.destinations.policy import DestinationPolicy, allowed_networks
 from wamulti.events.directory import WebhookConfig
 from wamulti.events.fields import new_secret
 from wamulti.events.model import DeliveryState, EventType
@@ -20,6 +21,7 @@ from wamulti.store.rows import utcnow
 
 SECRET = new_secret()
 FAST = RetryPolicy(first=0.02, cap=0.2)
+LOOPBACK_ALLOWED = DestinationPolicy(allowed_networks("127.0.0.0/8"))  # per-client webhooks go to the receiver
 
 
 @pytest.fixture
@@ -30,7 +32,7 @@ def receiver():
 
 
 def make_service(store, receiver, path="/hook", **options) -> EventService:
-    options = {"policy": FAST, "poll_seconds": 0.2, "send_timeout": 5.0, **options}
+    options = {"policy": FAST, "poll_seconds": 0.2, "send_timeout": 5.0, "destinations": LOOPBACK_ALLOWED, **options}
     service = EventService(store, global_hook=WebhookConfig(receiver.url(path), SECRET), **options)
     service.start()
     return service

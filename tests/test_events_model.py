@@ -54,10 +54,12 @@ def test_an_unknown_event_type_is_refused():
         Event.new("a", "message.read", {})
 
 
-@pytest.mark.parametrize("url", ["https://example.com/hook", "http://127.0.0.1:8080/x?y=1",
-                                 "http://user:pw@[::1]:9000/", "HTTPS://EXAMPLE.COM"])
-def test_http_and_https_urls_with_a_host_are_accepted(url):
-    assert check_url(url) == url
+@pytest.mark.parametrize("url, sent", [("https://example.com/hook", "https://example.com/hook"),
+                                       ("http://127.0.0.1:8080/x?y=1", "http://127.0.0.1:8080/x?y=1"),
+                                       ("http://user:pw@[::1]:9000/", "http://user:pw@[::1]:9000/"),
+                                       ("HTTPS://EXAMPLE.COM", "https://example.com")])
+def test_http_and_https_urls_with_a_host_are_accepted_in_the_form_they_are_sent_in(url, sent):
+    assert check_url(url) == sent
 
 
 @pytest.mark.parametrize("url", [None, "", "  ", 42, "ftp://example.com/", "example.com/hook", "http://",

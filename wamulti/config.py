@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
 
+from .destinations.policy import Network, allowed_networks
 from .errors import InvalidField
 from .events.fields import ALL_TYPES, check_event_types, check_secret, check_url
 from .phone import normalize_phone
@@ -56,6 +57,7 @@ class Settings:
     webhook_url: str = field(default="", repr=False)  # may carry credentials
     webhook_secret: str = field(default="", repr=False)
     webhook_events: tuple[str, ...] = (ALL_TYPES,)
+    webhook_allow_networks: tuple[Network, ...] = ()  # ranges opened for per-client webhooks (policy)
     event_retention_hours: int = 72
     snapshot_helpers: int = 2  # processes reading session snapshots; 0: a process per snapshot
 
@@ -127,7 +129,7 @@ def _webhook(env: Mapping[str, str]) -> dict:
     names = [n.strip() for n in env.get("WEBHOOK_EVENTS", "").split(",") if n.strip()] or [ALL_TYPES]
     try:
         if url:
-            check_url(url, "WEBHOOK_URL", "WEBHOOK_URL")
+            url = check_url(url, "WEBHOOK_URL", "WEBHOOK_URL")  # the form it is sent in
             if not secret:
                 raise InvalidField("WEBHOOK_SECRET", "WEBHOOK_SECRET must be set when WEBHOOK_URL is set")
         if secret:
@@ -138,6 +140,14 @@ def _webhook(env: Mapping[str, str]) -> dict:
                                                            else "")) from None
     return {"webhook_url": url, "webhook_secret": secret,
             "webhook_events": (ALL_TYPES,) if events is None else tuple(sorted(t.value for t in events))}
+
+
+def _allow_networks(env: Mapping[str, str]) -> tuple[Network, ...]:
+    """WEBHOOK_ALLOW_NETWORKS: the ranges per-client webhooks may reach although the policy refuses them."""
+    try:
+        return allowed_networks(env.get("WEBHOOK_ALLOW_NETWORKS", ""))
+    except ValueError as exc:
+        raise ConfigError(f"WEBHOOK_ALLOW_NETWORKS must be a comma-separated list of networks: {exc}") from None
 
 
 def _simulator(env: Mapping[str, str]) -> dict:
@@ -191,6 +201,7 @@ def settings_from_env(env: Mapping[str, str]) -> Settings:
         event_retention_hours=_int(env, "EVENT_RETENTION_HOURS", 72, 1, 87600),
         snapshot_helpers=_int(env, "SNAPSHOT_HELPERS", 2, 0, 16),
         **_webhook(env),
+        webhook_allow_networks=_allow_networks(env),
     )
     if db_host and not settings.db_name:
         raise ConfigError("DB_NAME must be set when DB_HOST is set")

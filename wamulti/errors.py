@@ -70,3 +70,10 @@ class QueueFull(DomainError):
 
 class IdempotencyKeyReused(DomainError):
     """An Idempotency-Key seen before with another request body; nothing was sent."""
+
+
+class DestinationNotAllowed(DomainError):
+    """A URL points (or its name resolves) to an address the destination policy refuses; nothing was sent.
+
+    The message names the rule (e.g. 'a private address (RFC 1918)'), never the address a name resolved to.
+    """

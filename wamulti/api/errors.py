@@ -57,6 +57,7 @@ class UnsupportedMediaType(RequestError):
 # Domain error -> (HTTP status, stable error code); subclasses answer as their nearest listed base.
 DOMAIN_STATUS = {
     domain.InvalidField: (400, "invalid_request"),
+    domain.DestinationNotAllowed: (400, "destination_not_allowed"),
     domain.NotFound: (404, "not_found"),
     domain.Conflict: (409, "conflict"),
     domain.Upstream: (502, "upstream_error"),

@@ -6,6 +6,7 @@ from functools import partial
 
 from flask_openapi3 import APIBlueprint, Tag
 
+from ..destinations.urls import masked_url
 from ..events.fields import check_event_types, mask_secret
 from .auth import SECURITY, check_api_key, client_scoped
 from .events_port import events
@@ -20,10 +21,10 @@ bp.before_request(check_api_key)
 
 
 def webhook_json(client_id: str, hook, show_secret: bool = False) -> dict:
-    """The API's webhook object; the secret masked unless it was just generated."""
+    """The API's webhook object; the URL's password masked, the secret too unless it was just generated."""
     return {
         "clientId": client_id,
-        "url": hook.url,
+        "url": masked_url(hook.url),
         "events": hook.event_list,
         "secret": hook.secret if show_secret else mask_secret(hook.secret),
         "updatedAt": iso_utc(hook.updated_at),
@@ -33,7 +34,9 @@ def webhook_json(client_id: str, hook, show_secret: bool = False) -> dict:
 @bp.put("/<client_id>/webhook", responses=responses({200: WebhookOut}, 400, 404, 503, *BODY))
 @client_scoped
 def put_webhook(path: ClientPath, body: PutWebhook):
-    """Set the client's own webhook {"url", "events"?, "secret"?}; a generated secret is shown only here."""
+    """Set the client's own webhook {"url", "events"?, "secret"?}; a generated secret is shown only here.
+
+    400 destination_not_allowed: the URL's host is an address the service does not connect to."""
     types = None if body.events is None else check_event_types(body.events)
     client_id = path.client_id
     # while the client exists: a delete waits for this write and removes the row with the client's

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from ..errors import NotFound
@@ -30,8 +30,8 @@ CACHE_SECONDS = 10.0
 class WebhookConfig:
     """Where and how a client's events are posted. `events` None: every type."""
 
-    url: str
-    secret: str
+    url: str = field(repr=False)  # may carry a password
+    secret: str = field(repr=False)
     events: frozenset[EventType] | None = None
     client_id: str | None = None  # None: the global webhook from the settings
     updated_at: datetime | None = None

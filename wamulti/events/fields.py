@@ -12,6 +12,7 @@ import re
 import secrets
 from urllib.parse import urlsplit
 
+from ..destinations.urls import UnsendableUrl, sendable_url
 from ..errors import InvalidField
 from .model import CROCKFORD, ID_PREFIX, RANDOM_CHARS, TIME_CHARS, EventType
 
@@ -27,7 +28,8 @@ def _label(field: str, label: str | None) -> str:
 
 
 def check_url(value, field: str = "url", label: str | None = None) -> str:
-    """An http(s) URL with a host, at most URL_MAX_CHARS long, without whitespace."""
+    """An http(s) URL with a host, at most URL_MAX_CHARS long, without whitespace; returned in the
+    form it is sent in (IDNA host, non-ASCII percent-encoded: see destinations.urls)."""
     name = _label(field, label)
     if not isinstance(value, str) or not value.strip():
         raise InvalidField(field, f"{name} is required: an http:// or https:// URL.")
@@ -41,7 +43,10 @@ def check_url(value, field: str = "url", label: str | None = None) -> str:
         raise InvalidField(field, f"{name} is not a valid URL.") from None
     if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
         raise InvalidField(field, f"{name} must be an http:// or https:// URL with a host.")
-    return value
+    try:
+        return sendable_url(value)
+    except UnsendableUrl as exc:
+        raise InvalidField(field, f"{name} cannot be sent: {exc}.") from None
 
 
 def check_secret(value, field: str = "secret", label: str | None = None) -> str:

@@ -10,7 +10,9 @@ from __future__ import annotations
 import json
 from collections.abc import Collection
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
+from ..destinations.policy import DestinationPolicy
 from ..errors import Conflict, NotFound
 from ..store.outbox import EventRow
 from .delivery import Delivery
@@ -51,19 +53,24 @@ class EventService:
     """Publishing (log), webhook configuration (directory) and delivery, started and stopped together."""
 
     def __init__(self, store, *, global_hook: WebhookConfig | None = None, policy: RetryPolicy | None = None,
-                 send_timeout: float = TIMEOUT, cache_seconds: float = CACHE_SECONDS, **delivery_options):
-        """delivery_options: threads, lease_seconds, poll_seconds, burst, retention_hours (see Delivery)."""
+                 send_timeout: float = TIMEOUT, cache_seconds: float = CACHE_SECONDS,
+                 destinations: DestinationPolicy | None = None, **delivery_options):
+        """destinations: where per-client webhooks may point (default: global addresses only);
+        delivery_options: threads, lease_seconds, poll_seconds, burst, retention_hours (see Delivery)."""
         self._store = store
+        self.destinations = destinations or DestinationPolicy()
         self.watchdog = Watchdog()
         self.directory = WebhookDirectory(store, global_hook, cache_seconds)
-        self.delivery = Delivery(store, self.directory, WebhookSender(send_timeout, self.watchdog),
-                                 policy or RetryPolicy(), on_stop=self.watchdog.cut_all, **delivery_options)
+        sender = WebhookSender(send_timeout, self.watchdog, destinations=self.destinations)
+        self.delivery = Delivery(store, self.directory, sender, policy or RetryPolicy(),
+                                 on_stop=self.watchdog.cut_all, **delivery_options)
         self.log = EventLog(store, self.directory, notify=self.delivery.offer)
 
     @classmethod
     def from_settings(cls, settings, store, **options) -> "EventService":
+        destinations = DestinationPolicy(settings.webhook_allow_networks)
         return cls(store, global_hook=global_webhook(settings), retention_hours=settings.event_retention_hours,
-                   **options)
+                   destinations=destinations, **options)
 
     def start(self) -> None:
         """Read every stored webhook (the clients' first events need no lookup each); start the
@@ -131,7 +138,11 @@ class EventService:
 
     def set_webhook(self, client_id: str, url: str, events: frozenset[EventType] | None,
                     secret: str | None) -> tuple[WebhookConfig, bool]:
-        """Store the client's own webhook; (config, True) when the secret was generated here."""
+        """Store the client's own webhook; (config, True) when the secret was generated here.
+
+        DestinationNotAllowed when the URL's host is, in any spelling, an address the policy refuses
+        (a name is checked at every connect, on what it resolves to then)."""
+        self.destinations.check_host(urlsplit(url).hostname or "", "Field 'url'")
         generated = secret is None
         hook = WebhookConfig(url, secret or new_secret(), events, client_id)
         return self.directory.save(hook), generated
