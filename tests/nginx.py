@@ -24,7 +24,7 @@ DEPLOY_FILE = ROOT / "deploy" / "wamulti-nginx.conf"
 MAIN = """worker_processes 1;
 pid {base}/nginx.pid;
 error_log {base}/error.log warn;
-events {{ worker_connections 2048; }}
+events {{ worker_connections 4096; }}
 http {{
     access_log {base}/access.log;
     client_body_temp_path {base}/body;
