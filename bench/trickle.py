@@ -3,6 +3,7 @@ straight to the service and through nginx (deploy/wamulti-nginx.conf), in one ru
 
     python -m bench.trickle                       # N = 0, 150, 300, 1000, 2000
     python -m bench.trickle --counts 300 --probes 50
+    python -m bench.trickle --limit 4500 --counts 500,1000,2000   # waitress past the default cap
 
 Everything on 127.0.0.1. Each round lasts a few seconds: through nginx the tricklers are ended at
 client_header_timeout (10 s), so the probes run before that.
@@ -71,10 +72,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--counts", default="0,150,300,1000,2000")
     parser.add_argument("--probes", type=int, default=30)
+    parser.add_argument("--limit", help="HTTP_CONNECTION_LIMIT for the service (default: its own)")
     args = parser.parse_args()
     rows = []
     with tempfile.TemporaryDirectory(prefix="wamulti-bench-") as tmp:
-        server = ServerProcess(Path(tmp) / "data", {"LOG_LEVEL": "WARNING"}).start()
+        env = {"LOG_LEVEL": "WARNING", **({"HTTP_CONNECTION_LIMIT": args.limit} if args.limit else {})}
+        server = ServerProcess(Path(tmp) / "data", env).start()
         proxy = Nginx(server.port).start()
         limit = _limit(server)
         try:
