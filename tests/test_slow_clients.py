@@ -20,7 +20,7 @@ NGINX_TRICKLERS = 300
 DIRECT_TRICKLERS = 150
 PROBES = 20  # /healthz requests measured while the tricklers are all connected, one at a time
 THROUGH_NGINX_BOUND = 0.100  # seconds, the slowest of them (the bound)
-DIRECT_BOUND = 0.5  # seconds: "still answered"; the figures measured are in README.md
+DIRECT_BOUND = 1.0  # seconds: "still answered" (2-20 ms measured, once 432 ms on this busy machine: README.md)
 HEADER_DEADLINE = 10  # client_header_timeout in deploy/wamulti-nginx.conf
 
 

@@ -65,7 +65,8 @@ class Tricklers:
                 inodes.add(link[len("socket:["):-1])
         with open("/proc/net/tcp") as table:
             rows = [line.split() for line in table.readlines()[1:]]
-        return sum(1 for row in rows if int(row[2].split(":")[1], 16) in self._ports and row[9] in inodes)
+        # a set: the kernel writes the table a page at a time, so a row can show twice while it changes
+        return len({row[9] for row in rows if int(row[2].split(":")[1], 16) in self._ports and row[9] in inodes})
 
     def _send_next(self, sock: socket.socket) -> None:
         fd = sock.fileno()
