@@ -118,3 +118,25 @@ def test_dotenv_is_read_and_environment_wins(tmp_path, monkeypatch):
     monkeypatch.delenv("API_KEY", raising=False)
     s = load_settings(tmp_path / ".env")
     assert (s.api_key, s.port) == ("from-dotenv-0123456789", 5000)
+
+
+def test_http_connection_limit_defaults_to_a_share_of_the_descriptor_limit():
+    from wamulti.config import default_connection_limit, descriptor_limit
+
+    assert settings_from_env(KEY).http_connection_limit == default_connection_limit(descriptor_limit(), 10)
+    assert settings_from_env({**KEY, "DB_POOL_SIZE": "50"}).http_connection_limit == default_connection_limit(
+        descriptor_limit(), 50)
+    # a shell's 1024: a quarter of what the store leaves; a unit's 65536: the cap; a tiny limit: the floor
+    assert [default_connection_limit(n, 10) for n in (1024, 65536, 256)] == [237, 1000, 100]
+    assert settings_from_env({**KEY, "HTTP_CONNECTION_LIMIT": "150"}).http_connection_limit == 150
+
+
+@pytest.mark.parametrize("value, fragment", [
+    ("many", "HTTP_CONNECTION_LIMIT must be a whole number from 10 to"),
+    ("5", "HTTP_CONNECTION_LIMIT must be a whole number from 10 to"),
+    ("100000000", "(the descriptor limit is"),
+])
+def test_an_http_connection_limit_past_the_descriptors_gives_one_line(value, fragment):
+    with pytest.raises(ConfigError) as err:
+        settings_from_env({**KEY, "HTTP_CONNECTION_LIMIT": value})
+    assert fragment in str(err.value) and "\n" not in str(err.value)

@@ -24,7 +24,8 @@ def serve(monkeypatch):
     running = []
 
     def start(app):
-        settings = SimpleNamespace(host="127.0.0.1", port=0, http_threads=2, max_body_bytes=1 << 20)
+        settings = SimpleNamespace(host="127.0.0.1", port=0, http_threads=2, max_body_bytes=1 << 20,
+                                   http_connection_limit=100)
         server = server_module._http_server(settings, app)
         passes = threading.Semaphore(0)
         wake_pending = server.task_dispatcher.wake_pending

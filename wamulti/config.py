@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import resource
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +18,11 @@ BACKENDS = ("neonize", "simulator")
 CONSOLE_MODES = ("auto", "on", "off")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 MIN_API_KEY_LENGTH = 16
+# Descriptors the process needs besides the API's connections and the clients: the listener, waitress's
+# trigger, the log, the store's files and read pool, the snapshot helpers' pipes, webhook sockets.
+FIXED_DESCRIPTORS = 64
+CONNECTION_LIMIT_FLOOR = 100  # waitress's own default: never fewer
+CONNECTION_LIMIT_CAP = 1000  # waitress's loop looks at every connection in each pass (README, "Slow clients")
 
 
 class ConfigError(ValueError):
@@ -60,6 +66,7 @@ class Settings:
     webhook_allow_networks: tuple[Network, ...] = ()  # ranges opened for per-client webhooks (policy)
     event_retention_hours: int = 72
     snapshot_helpers: int = 2  # processes reading session snapshots; 0: a process per snapshot
+    http_connection_limit: int = field(default_factory=lambda: default_connection_limit(descriptor_limit(), 10))
 
     @property
     def store_kind(self) -> str:
@@ -94,6 +101,34 @@ def _float(env: Mapping[str, str], name: str, default: float, low: float, high: 
     if not low <= value <= high:
         raise ConfigError(f"{name} must be a number of seconds from {low:g} to {high:g}, got {raw}")
     return value
+
+
+def descriptor_limit() -> int:
+    """The descriptors this process may open now (the soft RLIMIT_NOFILE; LimitNOFILE in the unit)."""
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    return 65536 if soft == resource.RLIM_INFINITY else soft
+
+
+def default_connection_limit(nofile: int, db_pool_size: int) -> int:
+    """HTTP connections the descriptor limit leaves room for: a quarter of what the store does not take.
+
+    The WhatsApp clients get the rest: their session files and sockets (about 4 each) and, on
+    neonize, the failed-dial budget (half the limit). A connection is one descriptor, or up to three
+    while a large body or answer spills to temporary files."""
+    spare = nofile - FIXED_DESCRIPTORS - db_pool_size
+    return max(CONNECTION_LIMIT_FLOOR, min(CONNECTION_LIMIT_CAP, spare // 4))
+
+
+def _connection_limit(env: Mapping[str, str], db_pool_size: int) -> int:
+    """HTTP_CONNECTION_LIMIT: waitress's connection_limit, at most what the descriptor limit can hold."""
+    nofile = descriptor_limit()
+    spare = max(nofile - FIXED_DESCRIPTORS - db_pool_size, 10)
+    if env.get("HTTP_CONNECTION_LIMIT", "").strip() == "":
+        return default_connection_limit(nofile, db_pool_size)
+    try:
+        return _int(env, "HTTP_CONNECTION_LIMIT", 0, 10, spare)
+    except ConfigError as exc:
+        raise ConfigError(f"{exc} (the descriptor limit is {nofile}: ulimit -n, LimitNOFILE)") from None
 
 
 def _choice(env: Mapping[str, str], name: str, default: str, choices: tuple[str, ...], upper=False) -> str:
@@ -178,6 +213,7 @@ def settings_from_env(env: Mapping[str, str]) -> Settings:
     """Parse and validate settings from a mapping of environment variables."""
     api_key, generated = _api_key(env)
     db_host = env.get("DB_HOST", "").strip()
+    db_pool_size = _int(env, "DB_POOL_SIZE", 10, 1, 200)
     settings = Settings(
         api_key=api_key,
         api_key_generated=generated,
@@ -188,7 +224,7 @@ def settings_from_env(env: Mapping[str, str]) -> Settings:
         db_user=env.get("DB_USER", "").strip(),
         db_password=env.get("DB_PASSWORD", ""),
         db_name=env.get("DB_NAME", "").strip(),
-        db_pool_size=_int(env, "DB_POOL_SIZE", 10, 1, 200),
+        db_pool_size=db_pool_size,
         data_dir=Path(env.get("DATA_DIR", "").strip() or "./data"),
         wa_backend=_choice(env, "WA_BACKEND", "neonize", BACKENDS),
         pairing_console=_choice(env, "PAIRING_CONSOLE", "auto", CONSOLE_MODES),
@@ -196,6 +232,7 @@ def settings_from_env(env: Mapping[str, str]) -> Settings:
         log_level=_choice(env, "LOG_LEVEL", "INFO", LOG_LEVELS, upper=True),
         max_body_bytes=_int(env, "MAX_BODY_BYTES", 1048576, 1024, 1 << 30),
         http_threads=_int(env, "HTTP_THREADS", 8, 1, 256),
+        http_connection_limit=_connection_limit(env, db_pool_size),
         **_simulator(env),
         **_sending(env),
         event_retention_hours=_int(env, "EVENT_RETENTION_HOURS", 72, 1, 87600),

@@ -190,6 +190,23 @@ def freeze_startup_objects() -> None:
     gc.freeze()
 
 
+# waitress's settings for connections that send slowly or not at all (README.md, "Slow clients and the
+# reverse proxy"). waitress has no deadline for a whole request header: a connection that sends a byte
+# now and then is never idle, so only a connection limit bounds those, and a proxy in front ends them.
+SLOW_CLIENT_LIMITS = dict(
+    # a connection silent this long is closed (waitress: 120 s). Above nginx's upstream keepalive_timeout
+    # (deploy/wamulti-nginx.conf, 20 s), so the proxy drops an idle connection before waitress does and never
+    # sends a request down one waitress is closing
+    channel_timeout=30,
+    # how often the loop looks for such connections (waitress: 30 s, which let them live up to 150 s):
+    # one pass over the connections every 5 s is cheap even at the cap
+    cleanup_interval=5,
+    # the most an unfinished header holds in memory per connection (waitress: 256 KiB, 256 MB at a
+    # thousand connections); nginx forwards at most 4 x 8 KiB (large_client_header_buffers)
+    max_request_header_size=32 * 1024,
+)
+
+
 def _http_server(settings: Settings, app):
     from waitress import create_server
 
@@ -210,7 +227,11 @@ def _http_server(settings: Settings, app):
                            # the request thread sends its own answer: with waitress's default
                            # (18,000) a small answer waits for the serving loop, which meanwhile
                            # spins on the still-busy channel, taking the GIL each time
-                           send_bytes=1)
+                           send_bytes=1,
+                           **SLOW_CLIENT_LIMITS,
+                           # sized to the descriptors the process may open (config.py); past it waitress
+                           # stops accepting and everyone waits: slow clients must not get there first
+                           connection_limit=settings.http_connection_limit)
     server.channel_class = QuietChannel  # the loop leaves a channel alone while its thread writes
     return server
 
