@@ -18,6 +18,7 @@ from .base import (ClientRecord, DuplicateClient, SessionStore, Snapshot, Snapsh
                    StoreUnavailable)
 from .key_rows import KeySQL, SQLKeys
 from .mysql_codes import ACCESS_PROBLEMS, CONNECTION_CODES, FIRST_CLIENT_CODE, ServerCode
+from .mysql_connection import PyMySQLDriver
 from .mysql_outbound import MySQLOutbound
 from .mysql_outbox import MySQLOutbox
 from .mysql_schema import migrate
@@ -27,7 +28,7 @@ log = logging.getLogger(__name__)
 
 CONNECT_TIMEOUT = 5
 IDLE_PING = 1.0  # seconds a pooled connection may rest before its next borrow checks it first
-CHECK_ON_BORROW = 4  # DBUtils' ping flag our borrow checks with (the pool itself checks with flag 1)
+NEVER_PING = 0  # DBUtils' ping setting for "never": _borrow checks, outside the pool's lock
 IO_TIMEOUT = 30  # a 32 MiB snapshot must fit comfortably
 PACKET_OVERHEAD = 1024  # the statement around a blob
 # two clients' first snapshots can deadlock on the gap both locked; InnoDB undoes one, which runs again
@@ -61,17 +62,6 @@ def _code(exc: Exception) -> int | None:
     return exc.args[0] if exc.args and isinstance(exc.args[0], int) else None
 
 
-def _in_transaction(con) -> None:
-    """Tell DBUtils a transaction is open, without the round trip of a BEGIN statement.
-
-    Outside a transaction DBUtils' SteadyDB replaces a connection lost under a statement and runs
-    the statement again on the new one; inside one that would commit the later statements without
-    the earlier ones (a half write), so it must raise instead. (A connection that rested, or whose
-    last use failed, was checked as it left the pool (_borrow), so one lost meanwhile is reopened
-    before the first statement.)"""
-    con._con._transaction = True  # dbutils 3.2 (pinned): what SteadyDBConnection.begin() sets
-
-
 def _is_connection_error(exc: Exception) -> bool:
     if isinstance(exc, (pymysql.err.InterfaceError, TooManyConnections, ConnectionError, OSError)):
         return True
@@ -90,8 +80,8 @@ class MySQLStore(MySQLOutbox, MySQLOutbound, SQLKeys, SessionStore):
         self._where = f"{settings.db_host}:{settings.db_port}"
         try:
             self._pool = PooledDB(
-                creator=pymysql, mincached=1, maxcached=settings.db_pool_size,
-                maxconnections=settings.db_pool_size, blocking=True, ping=CHECK_ON_BORROW,
+                creator=PyMySQLDriver, mincached=1, maxcached=settings.db_pool_size,
+                maxconnections=settings.db_pool_size, blocking=True, ping=NEVER_PING,
                 # _tx ends every transaction itself (commit or rollback): no rollback on return, which
                 # the pool would send while holding its lock, a round trip that serialises every return
                 reset=False,
@@ -121,7 +111,7 @@ class MySQLStore(MySQLOutbox, MySQLOutbound, SQLKeys, SessionStore):
     def _tx(self):
         """A pooled connection in one transaction; committed on success, rolled back on error."""
         con = self._borrow()
-        _in_transaction(con)
+        con.begin()  # DBUtils must raise, not replay, when the connection is lost mid-transaction
         done = False
         try:
             with con.cursor() as cur:
@@ -155,17 +145,16 @@ class MySQLStore(MySQLOutbox, MySQLOutbound, SQLKeys, SessionStore):
     def _borrow(self):
         """A pooled connection, checked (and reopened if lost) only when it rested or its last use failed:
         DBUtils' own check (ping=1) runs under the pool's lock, so every borrow waited for another
-        thread's round trip; a thousand clients starting queued on it (flag 4: the pool never checks)."""
+        thread's round trip; a thousand clients starting queued on it."""
         try:
             con = self._pool.connection()
         except Exception as exc:
             raise self._translate(exc) from None
-        steady = con._con  # dbutils 3.2 (pinned): the SteadyDBConnection that stays in the pool
-        if getattr(steady, "wamulti_ok", False) and time.monotonic() - steady.wamulti_used < IDLE_PING:
+        raw = con.dbapi_connection  # a PooledMySQLConnection (mysql_connection.py)
+        if raw.last_use_ok and time.monotonic() - raw.last_used < IDLE_PING:
             return con
         try:
-            if steady._ping_check(CHECK_ON_BORROW) is False:  # lost, and reopening failed
-                raise pymysql.err.OperationalError(ServerCode.SERVER_GONE, "connection lost")
+            raw.check()
         except Exception as exc:
             self._give_back(con, False)
             raise self._translate(exc) from None
@@ -174,7 +163,8 @@ class MySQLStore(MySQLOutbox, MySQLOutbound, SQLKeys, SessionStore):
     @staticmethod
     def _give_back(con, ok: bool) -> None:
         """Back to the pool, remembering when and whether it worked (a failed one is checked next time)."""
-        con._con.wamulti_used, con._con.wamulti_ok = time.monotonic(), ok
+        raw = con.dbapi_connection
+        raw.last_used, raw.last_use_ok = time.monotonic(), ok
         try:
             con.close()
         except Exception:
