@@ -31,7 +31,8 @@ pytest.importorskip("neonize")
 from wamulti.backends import base as bk  # noqa: E402
 from wamulti.backends.neonize import NeonizeBackend  # noqa: E402
 from wamulti.backends.neonize_starts import ENTRY_MARGIN, REGISTER_HOLD  # noqa: E402
-from wamulti.backends.neonize_gocalls import LIBRARY_ATTRIBUTE, _enter_go, threads_in_go  # noqa: E402
+from wamulti.backends.neonize_gocalls import _enter_go, threads_in_go  # noqa: E402
+from wamulti.seams.neonize import go_library, replace_go_library  # noqa: E402
 from wamulti.config import Settings  # noqa: E402
 
 SLOW_SEND = 10.0
@@ -67,8 +68,8 @@ class SlowSendBackend(NeonizeBackend):
     def new_client(self, path, uuid):
         client = super().new_client(path, uuid)
         if uuid.startswith("slow#"):
-            self.slow = SlowSendLibrary(getattr(client, LIBRARY_ATTRIBUTE))
-            setattr(client, LIBRARY_ATTRIBUTE, self.slow)
+            self.slow = SlowSendLibrary(go_library(client))
+            replace_go_library(client, self.slow)
         return client
 
 

@@ -12,6 +12,7 @@ import pytest
 
 from wamulti.backends import base as bk
 from wamulti.backends.neonize_events import translate_message, translate_receipt
+from wamulti.seams.neonize import detach_stop_on_collect
 
 neonize_events = pytest.importorskip("neonize.events")
 from neonize.client import NewClient  # noqa: E402
@@ -40,7 +41,7 @@ def client(tmp_path_factory):
     client.event(neonize_events.MessageEv)(lambda _c, ev: client.translated.append(translate_message(ev)))
     client.event(neonize_events.ReceiptEv)(lambda _c, ev: client.translated.append(translate_receipt(ev)))
     yield client
-    client._stop_finalizer.detach()  # never started: there is no Go entry for GC to stop
+    detach_stop_on_collect(client)  # never started: there is no Go entry for GC to stop
 
 
 def feed(client, event):

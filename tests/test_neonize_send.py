@@ -18,6 +18,7 @@ from wamulti import sessionfile
 from wamulti.backends import neonize_send
 from wamulti.backends.neonize import NeonizeBackend
 from wamulti.errors import RecipientNotOnWhatsApp
+from wamulti.seams.neonize import detach_stop_on_collect
 from wamulti.worker import READY
 
 import neonize  # noqa: E402  (after the skip above)
@@ -75,7 +76,7 @@ def test_the_real_unconnected_library_fails_both_calls_as_client_is_nil_not_as_n
         with pytest.raises(neonize.exc.SendMessageError, match="client is nil"):
             neonize_send.send_text(client, f"{BR_ACCOUNT}@s.whatsapp.net", "hi")
     finally:
-        client._stop_finalizer.detach()  # never connected: nothing on the Go side to stop
+        detach_stop_on_collect(client)  # never connected: nothing on the Go side to stop
 
 
 def test_an_empty_answer_is_the_librarys_words_for_no_account():

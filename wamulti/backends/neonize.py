@@ -38,7 +38,8 @@ from .connectivity import ConnectivityGate
 from .golock import Deadlines, GoLock, StartHold
 from .golog import GoLogRouter
 from .neonize_gocalls import GoCalls, threads_in_go
-from .neonize_starts import LockBounds, Starts, StoppedBeforeStart, before_each_callback
+from ..seams import neonize as neonize_seam
+from .neonize_starts import LockBounds, Starts, StoppedBeforeStart
 from . import neonize_reasons as reasons
 from .neonize_events import translate_message, translate_receipt
 from .neonize_pairing import PAIRING_WINDOW, ChildSpec, PairingChildSession
@@ -129,7 +130,7 @@ class NeonizeBackend(bk.Backend):
 
     def _route_go_log_to(self, client_id: str) -> None:
         # connect() takes the per-client log callback from this module global while it sets up
-        self._nc.log_whatsmeow = self._router.callback_for(client_id)
+        neonize_seam.route_go_log(self._nc, self._router.callback_for(client_id))
 
     @property
     def lock(self) -> GoLock:
@@ -174,7 +175,7 @@ class NeonizeSession(bk.BackendSession):
         self.fresh_file = not path.exists() or path.stat().st_size == 0  # Go creates its tables first
         self.client = backend.new_client(path, self.uuid)
         backend.go_calls_for(self)
-        before_each_callback(self.client, self._go_done_with_start)  # Go calls back after its last map read
+        neonize_seam.before_each_event(self.client, self._go_done_with_start)  # Go calls back after its last map read
 
         on = self.client.event
         on.qr(self._on_qr)
@@ -355,7 +356,7 @@ class NeonizeSession(bk.BackendSession):
             entered = self._entered
         if entered:
             self._stop_in_go(self._start)
-        self.client._stop_finalizer.detach()
+        neonize_seam.detach_stop_on_collect(self.client)
 
     def _stop_in_go(self, start: StartHold) -> None:
         """Disconnect first (a lookup: shared and bounded; it returns once a dial in flight has

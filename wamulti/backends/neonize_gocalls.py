@@ -1,7 +1,7 @@
 """Every call a neonize client makes into Go, held on the GoLock only as long as Go needs it.
 
-neonize 0.5.2's NewClient calls its ctypes library through one private attribute; `GoCalls` stands
-in for it on each client the backend creates, so every call is seen on its own thread right before
+neonize 0.5.2's NewClient calls its ctypes library through one private attribute (seams/neonize.py);
+`GoCalls` stands in for it on each client the backend creates, so every call is seen on its own thread right before
 it enters Go. What each Go function does with the client maps (read in goneonize/main.go,
 docs/neonize.md "Where Go touches its maps"):
 - `Neonize` (a start) writes them, dials, and reads them again after the handshake: the session's
@@ -14,20 +14,19 @@ docs/neonize.md "Where Go touches its maps"):
   holds up nobody.
 
 Every call enters Go through `_enter_go`, so `threads_in_go` can tell from a thread's top frame
-that it has left Python: stopped inside that one call instruction, a thread is in the C call (it
+(seams/cpython.py) that it has left Python: stopped inside that one call instruction, a thread is in the C call (it
 gave up the GIL there). A thread on its way in that waits for the GIL waits at the function's
 first instruction instead, so time spent waiting for the GIL never counts as time in Go.
 """
 
 from __future__ import annotations
 
-import dis
-import sys
 from typing import Callable, Iterable
 
+from ..seams.cpython import call_offset, threads_inside_call
+from ..seams.neonize import go_library, replace_go_library
 from .golock import GoLock
 
-LIBRARY_ATTRIBUTE = "_NewClient__client"  # where neonize.client.NewClient keeps its ctypes library
 START = "Neonize"
 WRITERS = frozenset({"Stop", "StopAll"})  # the only exported functions besides Neonize that write
 
@@ -36,18 +35,12 @@ def _enter_go(function, args):
     return function(*args)
 
 
-_GO_CALL = next(i.offset for i in dis.get_instructions(_enter_go) if i.opname.startswith("CALL"))
+_GO_CALL = call_offset(_enter_go)
 
 
 def threads_in_go(thread_ids: Iterable[int]) -> set[int]:
     """Which of these threads are inside a call into Go (or just back from one, waiting for the GIL)."""
-    frames = sys._current_frames()
-    inside = set()
-    for thread_id in thread_ids:
-        frame = frames.get(thread_id)
-        if frame is not None and frame.f_code is _enter_go.__code__ and frame.f_lasti == _GO_CALL:
-            inside.add(thread_id)
-    return inside
+    return threads_inside_call(_enter_go, _GO_CALL, thread_ids)
 
 
 class GoCalls:
@@ -64,8 +57,8 @@ class GoCalls:
     @classmethod
     def install(cls, client, *args, **kwargs) -> "GoCalls":
         """Put a GoCalls between this neonize client and its library; returns it."""
-        calls = cls(getattr(client, LIBRARY_ATTRIBUTE), *args, **kwargs)
-        setattr(client, LIBRARY_ATTRIBUTE, calls)
+        calls = cls(go_library(client), *args, **kwargs)
+        replace_go_library(client, calls)
         return calls
 
     def __getattr__(self, name: str):

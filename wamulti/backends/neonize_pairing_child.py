@@ -72,6 +72,7 @@ class PairingChild:
         from neonize.events import PairStatusEv
         from neonize.proto.Neonize_pb2 import LogEntry
 
+        from ..seams.neonize import route_go_log
         from .golog import GoLogRouter
 
         self.client_id = client_id
@@ -80,7 +81,7 @@ class PairingChild:
         self._test_feed = test_feed
         self.inbox: queue.Queue = queue.Queue()  # ("command"|"paired"|"failed"|"ended"|"eof", value)
         self._router = GoLogRouter(logging.WARNING, lambda _client_id: None, LogEntry.FromString)
-        nc.log_whatsmeow = self._router.callback_for(client_id)
+        route_go_log(nc, self._router.callback_for(client_id))
         self.client = nc.NewClient(session_path, uuid=f"{client_id}#pairing")
         self.client.event.qr(lambda _c, data: reporter.send(qr=data.decode("utf-8", "replace")))
         self.client.event(PairStatusEv)(self._on_pair_status)

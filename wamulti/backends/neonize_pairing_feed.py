@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import ctypes
 
+from ..seams.neonize import show_qr
+
 
 def _execute(client, event) -> None:
     from neonize.events import EVENT_TO_INT
@@ -26,7 +28,7 @@ def feed(client, command: dict) -> None:
 
     kind = command.get("feed")
     if kind == "qr":
-        client.event._qr(client, str(command["data"]).encode())  # the entry point Go's QR callback uses
+        show_qr(client, str(command["data"]).encode())
     elif kind == "pair_success":
         _execute(client, PairStatusEv(Status=PairStatusEv.SUCCESS,
                                       ID=JID(User=str(command["user"]), Server=str(command["server"]))))

@@ -37,18 +37,6 @@ class StoppedBeforeStart(Exception):
     """The session was stopped before its start entered Go: the start stays out."""
 
 
-def before_each_callback(client, first: Callable[[], None]) -> None:
-    """Run `first()` before each call Go makes into the client's event entry point (neonize reads
-    that attribute at connect() for the callback it hands to Go)."""
-    execute = client.event.execute
-
-    def execute_after(uuid, binary, size, code):
-        first()
-        return execute(uuid, binary, size, code)
-
-    client.event.execute = execute_after
-
-
 class Starts:
     """The start gate: `begin(session)` waits for its turn and returns the session's StartHold."""
 
