@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-
 from flask_openapi3 import Info, OpenAPI
 
 from . import __version__
@@ -13,52 +11,24 @@ from .api import events as events_routes
 from .api import keys as keys_routes
 from .api.errors import register_error_handlers
 from .api.events_port import EVENTS_EXTENSION
+from .api.openapi_document import VALIDATION_STATUS
 from .api.registry import REGISTRY_EXTENSION
 from .api.responses import ERROR_MODELS
 from .api.validation import ApiRequest, raise_bad_request
 from .config import Settings
 
 JSON_MIMETYPE = "application/json; charset=utf-8"
-VALIDATION_STATUS = 400
 DESCRIPTION = ("Many WhatsApp accounts behind one REST API. Every route under /api/ needs a key in the header "
                "`x-api-key` (or `Authorization: Bearer <key>`): the admin key (API_KEY) reaches everything; a "
                "scoped key made with POST /api/keys reaches only its clients on the routes marked "
                "`x-wamulti-keys: scoped`, and sees every other client as unknown (404). Every error is "
                "`{\"error\": \"<code>\", \"message\": \"<one sentence>\"}`.")
-KEY_EXTENSION = "x-wamulti-keys"
-KEY_NOTES = {auth.ADMIN_ONLY: "Key: the admin key only (a scoped key answers 403).",
-             auth.CLIENT_SCOPED: "Key: the admin key, or a scoped key for its own clients (others answer as unknown)."}
 
 
 class ApiApp(OpenAPI):
-    """flask-openapi3's app; its document lists only the 400 responses the routes declare.
-
-    The library adds a generic 400 (an array of pydantic errors) to every operation that does not
-    declare one; ours never answer that shape, and routes without input cannot answer 400 at all.
-    """
+    """flask-openapi3's app with wamulti's request class (its document: api/openapi_document.py)."""
 
     request_class = ApiRequest
-
-    def generate_spec_json(self):
-        super().generate_spec_json()
-        self._note_key_policies()
-        for path_item in self.spec_json["paths"].values():
-            for operation in path_item.values():
-                answer = operation.get("responses", {}).get(str(VALIDATION_STATUS), {})
-                if answer.get("content", {}).get("application/json", {}).get("schema", {}).get("type") == "array":
-                    del operation["responses"][str(VALIDATION_STATUS)]
-
-
-    def _note_key_policies(self) -> None:
-        """Each operation behind a key says which keys it takes (x-wamulti-keys and its description)."""
-        for rule in self.url_map.iter_rules():
-            policy = auth.route_policy(self.view_functions.get(rule.endpoint))
-            path_item = self.spec_json["paths"].get(re.sub(r"<(?:[^<:>]+:)?([^<>]+)>", r"{\1}", rule.rule), {})
-            for method in rule.methods - {"HEAD", "OPTIONS"}:
-                operation = path_item.get(method.lower())
-                if policy is not None and operation is not None:
-                    operation[KEY_EXTENSION] = policy
-                    operation["description"] = f"{operation.get('description', '')}\n\n{KEY_NOTES[policy]}".strip()
 
 
 def create_app(settings: Settings, registry, events=None, metrics=None, keys=None) -> OpenAPI:

@@ -1,19 +1,19 @@
 """GET /openapi.json (the document flask-openapi3 builds from the routes' models) and GET /docs.
 
-The explorer is Swagger UI from the installed flask-openapi3-swagger package, served by us under
-/docs/assets/, so the page works without internet. Both need no key: the contract is public, and
+The explorer is Swagger UI from the installed flask-openapi3-swagger package (the static folder of
+the blueprint its plugin makes), served by us under /docs/assets/, so the page works without internet. Both need no key: the contract is public, and
 a browser loading the page sends no header; trying a route in it asks for the key (Authorize).
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import flask_openapi3_swagger
 from flask import Blueprint, Response, current_app
+from flask_openapi3_swagger.plugins import RegisterPlugin
 
-SWAGGER_ASSETS = Path(flask_openapi3_swagger.__file__).parent / "templates" / "swagger"
-bp = Blueprint("docs", __name__, static_folder=str(SWAGGER_ASSETS), static_url_path="/docs/assets")
+from .openapi_document import api_document
+
+SWAGGER_ASSETS = RegisterPlugin.register("/openapi.json").static_folder  # the plugin's own assets
+bp = Blueprint("docs", __name__, static_folder=SWAGGER_ASSETS, static_url_path="/docs/assets")
 
 PAGE = """<!doctype html>
 <html lang="en">
@@ -42,7 +42,7 @@ PAGE = """<!doctype html>
 @bp.get("/openapi.json")
 def openapi_json():
     """The OpenAPI 3.1 document of every route."""
-    return current_app.api_doc
+    return api_document(current_app)
 
 
 @bp.get("/docs")
