@@ -8,8 +8,6 @@ our validator, so what the document promises is what the code checks.
 
 from __future__ import annotations
 
-import copy
-from types import MappingProxyType
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, model_validator
@@ -20,6 +18,7 @@ from ..events.fields import check_event_id, check_event_type, check_event_types,
 from ..events.model import EventType
 from ..fields import CLIENT_ID_MAX, TEXT_MAX_CHARS, validate_client_id, validate_text
 from ..phone import normalize_phone, normalize_recipient
+from ..seams.flask_openapi3 import CachedSchema
 
 INVALID_FIELD = "invalid_field"  # the pydantic error type that carries our own message
 CLIENT_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
@@ -136,35 +135,6 @@ def _idempotency_key(raw: str) -> str:
         raise InvalidField("Idempotency-Key", f"Header 'Idempotency-Key' must be 1-{IDEMPOTENCY_KEY_MAX} "
                                               "printable ASCII characters.")
     return key
-
-
-class CachedSchema(BaseModel):
-    """A model whose JSON schema is made once per class and set of arguments: flask-openapi3 asks for the
-    schema of a header or query model on every request it validates (a fifth of a send's CPU).
-
-    That per-request call (no arguments) only reads the schema, so it gets one frozen copy shared by
-    all requests; calls with arguments (the OpenAPI document's) get a copy of their own to change."""
-
-    @classmethod
-    def model_json_schema(cls, *args, **kwargs) -> dict:
-        cache = cls.__dict__.get("_schema_cache")
-        if cache is None:
-            cache = {}
-            setattr(cls, "_schema_cache", cache)
-        key = (args, tuple(sorted(kwargs.items())))
-        if key not in cache:
-            schema = super().model_json_schema(*args, **kwargs)
-            cache[key] = _frozen(schema) if not args and not kwargs else schema
-        return cache[key] if not args and not kwargs else copy.deepcopy(cache[key])
-
-
-def _frozen(value):
-    """A JSON value that cannot be changed: mappings read-only, lists as tuples."""
-    if isinstance(value, dict):
-        return MappingProxyType({k: _frozen(v) for k, v in value.items()})
-    if isinstance(value, list):
-        return tuple(_frozen(v) for v in value)
-    return value
 
 
 class SendHeaders(CachedSchema):
