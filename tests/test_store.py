@@ -270,6 +270,17 @@ def test_a_connection_lost_mid_transaction_writes_nothing_of_it(mariadb):
     store.close()
 
 
+def test_transactions_begin_without_a_begin_statement(mariadb):
+    store = open_store(mariadb.settings(mariadb.new_database(), db_pool_size=1))
+    for n in range(3):
+        store.create_client(ClientRecord(f"quiet{n}", "READY"))
+    with store._tx() as cur:
+        cur.execute("SHOW SESSION STATUS LIKE 'Com_begin'")
+        assert int(cur.fetchone()[1]) == 0, "autocommit is off: the first statement opens each transaction"
+    assert len(store.list_clients()) == 3
+    store.close()
+
+
 def test_a_connection_killed_while_resting_is_reopened_before_its_next_use(mariadb):
     from wamulti.store import mysql
 

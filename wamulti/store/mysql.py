@@ -85,6 +85,8 @@ class MySQLStore(MySQLOutbox, MySQLOutbound, SQLKeys, SessionStore):
                 # _tx ends every transaction itself (commit or rollback): no rollback on return, which
                 # the pool would send while holding its lock, a round trip that serialises every return
                 reset=False,
+                # what DBUtils' default would be for PyMySQL, said here rather than found from the connection class
+                failures=(pymysql.err.OperationalError, pymysql.err.InterfaceError, pymysql.err.InternalError),
                 host=settings.db_host, port=settings.db_port, user=settings.db_user,
                 password=settings.db_password, database=settings.db_name, charset="utf8mb4",
                 autocommit=False, connect_timeout=CONNECT_TIMEOUT, read_timeout=IO_TIMEOUT,
