@@ -13,6 +13,7 @@ import pytest
 
 from wamulti.backends.golock import Deadlines, GoLock, StartHold
 from wamulti.backends.neonize_gocalls import GoCalls, _enter_go, threads_in_go
+from wamulti.seams.neonize import go_library, replace_go_library
 
 BLOCKED = 0.3  # how long a thread must stay blocked to count as waiting
 libc = ctypes.CDLL(None)
@@ -260,7 +261,7 @@ class Client:
     """Test double for a neonize NewClient: only the attribute its library lives in."""
 
     def __init__(self, library):
-        self._NewClient__client = library
+        replace_go_library(self, library)
 
 
 def test_gocalls_take_the_lock_as_each_go_function_needs_it():
@@ -269,7 +270,7 @@ def test_gocalls_take_the_lock_as_each_go_function_needs_it():
     entering, returned = [], []
     client = Client(library)
     calls = GoCalls.install(client, lock, lambda: entering.append(1), lambda: returned.append(1))
-    assert client._NewClient__client is calls
+    assert go_library(client) is calls
     assert calls.Neonize(b"db", b"uuid") == "Neonize" and entering == returned == [1]
     sender = in_thread(lambda: calls.SendMessage(b"uuid", b"jid", 3))
     time.sleep(0.05)

@@ -1,7 +1,8 @@
 """Go's log lines (whatsmeow), tagged with their client, into Python logging.
 
 neonize's connect() gives Go its module-level `log_whatsmeow` as the log callback, and the lines
-carry no client. The backend swaps in a callback from here for each start, so every line is tagged
+carry no client. The backend swaps in a callback from here for each start (`route_go_log`,
+seams/neonize.py), so every line is tagged
 `[clientId]`. Go's callback must not block, so one thread decodes and logs the lines; it also tells
 the backend when a client's socket logs "Dialing" (Go has registered the client by then; Go logs
 that line only at DEBUG). Every line that reaches it has crossed cgo and taken the GIL: Go's own
