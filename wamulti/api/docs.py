@@ -1,8 +1,10 @@
-"""GET /openapi.json (the document flask-openapi3 builds from the routes' models) and GET /docs.
+"""GET /openapi.json (the document flask-openapi3 builds from the routes' models, openapi_document.py)
+and GET /docs.
 
 The explorer is Swagger UI from the installed flask-openapi3-swagger package (the static folder of
-the blueprint its plugin makes), served by us under /docs/assets/, so the page works without internet. Both need no key: the contract is public, and
-a browser loading the page sends no header; trying a route in it asks for the key (Authorize).
+the blueprint its plugin makes), served by us under /docs/assets/, so the page works without
+internet. Both need no key: the contract is public, and a browser loading the page sends no header;
+trying a route in it asks for the key (Authorize).
 """
 
 from __future__ import annotations
