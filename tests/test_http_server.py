@@ -4,6 +4,8 @@ one kept-alive connection."""
 
 from __future__ import annotations
 
+import os
+import signal
 import socket
 import threading
 from types import SimpleNamespace
@@ -103,3 +105,40 @@ def test_small_answers_keep_coming_on_one_kept_alive_connection(serve):
         assert received.startswith(b"HTTP/1.1 200 OK\r\n") and b"Content-Length: 11\r\n" in received
         assert received.count(b"HTTP/1.1") == 1
     client.close()
+
+
+@pytest.mark.parametrize("seams", [frozenset(), frozenset({"channel"}), frozenset({"channel", "passes"})],
+                         ids=["public", "channel", "channel+passes"])
+def test_a_stop_signal_ends_the_serving_loop_on_the_main_thread(seams):
+    """As in serve(): the loop runs on the main thread until SIGTERM; its request threads are gone after."""
+    def app(environ, start_response):
+        start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", "11")])
+        return [b'{"ok":true}']
+
+    settings = SimpleNamespace(host="127.0.0.1", port=0, http_threads=2, max_body_bytes=1 << 20,
+                               http_connection_limit=10)
+    server = server_module._http_server(settings, app, seams)
+    answers = []
+
+    def caller():
+        client = socket.create_connection(("127.0.0.1", int(server.effective_port)), timeout=5)
+        for _ in range(3):
+            client.sendall(b"GET / HTTP/1.1\r\nHost: test\r\n\r\n")
+            received = bytearray()
+            while not received.endswith(b'{"ok":true}'):
+                received += client.recv(1 << 16)
+            answers.append(bytes(received))
+        os.kill(os.getpid(), signal.SIGTERM)  # with the connection still open, as a kept-alive caller's
+
+    handlers = signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)
+    stop = server_module._StopSignal.install()
+    try:
+        threading.Thread(target=caller, daemon=True).start()
+        stop.serve(server_module._serving_loop(server, seams))
+    finally:
+        signal.signal(signal.SIGTERM, handlers[0])
+        signal.signal(signal.SIGINT, handlers[1])
+        server.close()
+    assert stop.name == "SIGTERM"
+    assert len(answers) == 3 and all(a.startswith(b"HTTP/1.1 200 OK\r\n") for a in answers)
+    assert server.task_dispatcher.threads == set()

@@ -15,6 +15,8 @@ from .config import ConfigError, Settings, load_settings
 log = logging.getLogger("wamulti")
 
 STORE_WAIT_SECONDS = 30.0
+# the parts of wamulti/seams/waitress.py the service uses (bench/README.md: what each buys)
+WAITRESS_SEAMS: frozenset = frozenset()
 
 
 def configure_logging(level: str) -> None:
@@ -76,22 +78,23 @@ class _StopSignal:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         signal.signal(signal.SIGINT, signal.SIG_IGN)
 
-    def serve(self, server) -> None:
-        """Run waitress's loop (`server.run()`) on this, the main, thread until a stop signal."""
+    def serve(self, run) -> None:
+        """Run waitress's loop (`run`: server.run or the seam's) on this, the main, thread until a stop signal."""
         self.serving = True
         try:
             if self.name is None:  # else a signal came during start-up
-                server.run()  # catches the handler's SystemExit and stops the request threads
+                run()  # catches the handler's SystemExit and stops the request threads
         except SystemExit:  # the signal came between the check and run()
             pass
         finally:
             self.serving = False
 
 
-def serve(settings: Settings, customize_app=None) -> int:
+def serve(settings: Settings, customize_app=None, waitress_seams: frozenset = WAITRESS_SEAMS) -> int:
     """Run the service until SIGINT/SIGTERM; return the exit code.
 
-    customize_app(app) may add routes before serving (the API-overhead benchmark's bare endpoint).
+    customize_app(app) may add routes before serving (the API-overhead benchmark's bare endpoint);
+    waitress_seams: the parts of wamulti/seams/waitress.py to use (the benchmarks measure without).
     """
     from .app import create_app
     from .store import StoreError, open_store
@@ -109,7 +112,7 @@ def serve(settings: Settings, customize_app=None) -> int:
                      service.keys)
     if customize_app is not None:
         customize_app(app)
-    server = _http_server(settings, app)
+    server = _http_server(settings, app, waitress_seams)
     stop = _StopSignal.install()
     announce_generated_key(settings)
     freeze_startup_objects()
@@ -118,7 +121,7 @@ def serve(settings: Settings, customize_app=None) -> int:
         log.info("listening on http://%s:%s (backend %s, store %s, console %s)", settings.host,
                  server.effective_port, service.backend.name, store.kind,
                  "on" if service.prompter.enabled else "off")
-        stop.serve(server)
+        stop.serve(_serving_loop(server, waitress_seams))
         log.info("%s received: stopping", stop.name)
     finally:
         _StopSignal.ignore()
@@ -213,21 +216,37 @@ SLOW_CLIENT_LIMITS = dict(
 )
 
 
-def _http_server(settings: Settings, app):
+def _http_server(settings: Settings, app, seams: frozenset = frozenset()):
+    """waitress for `app` with wamulti's settings; `seams`: parts of wamulti/seams/waitress.py, if any."""
     from waitress import create_server
 
-    return create_server(app, host=settings.host, port=settings.port, threads=settings.http_threads,
-                         ident="wamulti", clear_untrusted_proxy_headers=True,
-                         # well above MAX_BODY_BYTES so Flask answers oversized bodies with JSON;
-                         # waitress's own (plain-text) 413 only guards against absurd uploads
-                         max_request_body_size=max(8 * settings.max_body_bytes, 16 << 20),
-                         # select() fails once descriptors pass 1024 (many clients, each with
-                         # session files and sockets): poll() has no such limit
-                         asyncore_use_poll=True,
-                         **SLOW_CLIENT_LIMITS,
-                         # sized to the descriptors the process may open (config.py); past it waitress
-                         # stops accepting and everyone waits: slow clients must not get there first
-                         connection_limit=settings.http_connection_limit)
+    from .seams.waitress import create_tuned_server
+
+    adjustments = dict(
+        host=settings.host, port=settings.port, threads=settings.http_threads,
+        ident="wamulti", clear_untrusted_proxy_headers=True,
+        # well above MAX_BODY_BYTES so Flask answers oversized bodies with JSON;
+        # waitress's own (plain-text) 413 only guards against absurd uploads
+        max_request_body_size=max(8 * settings.max_body_bytes, 16 << 20),
+        # select() fails once descriptors pass 1024 (many clients, each with
+        # session files and sockets): poll() has no such limit
+        asyncore_use_poll=True,
+        **SLOW_CLIENT_LIMITS,
+        # sized to the descriptors the process may open (config.py); past it waitress
+        # stops accepting and everyone waits: slow clients must not get there first
+        connection_limit=settings.http_connection_limit)
+    if seams:
+        return create_tuned_server(app, seams, **adjustments)
+    return create_server(app, **adjustments)
+
+
+def _serving_loop(server, seams: frozenset):
+    """The callable that runs `server`'s loop: waitress's own, or the seam's that ends each pass."""
+    from .seams.waitress import run_in_passes
+
+    if "passes" in seams:
+        return lambda: run_in_passes(server)
+    return server.run
 
 
 def main() -> int:

@@ -1,0 +1,1 @@
+"""Seams into other projects' internals: one module per project, each pinned by a contract test."""
