@@ -43,9 +43,10 @@ def create_tuned_server(app, parts: frozenset, threads: int, **adjustments):
 
 
 def run_in_passes(server) -> None:
-    """server.run(), waking the request threads after every pass; ends as it does, on SystemExit."""
+    """server.run(), waking the request threads after every pass; ends as it does, on SystemExit (or
+    once its connections are all closed)."""
     try:
-        while True:
+        while server._map:
             server.asyncore.loop(timeout=server.adj.asyncore_loop_timeout, map=server._map,
                                  use_poll=server.adj.asyncore_use_poll, count=1)
             server.task_dispatcher.wake_pending()
