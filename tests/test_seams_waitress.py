@@ -56,7 +56,7 @@ def test_the_task_dispatcher_has_what_pass_dispatcher_uses():
     assert "timeout" in inspect.signature(dispatcher.shutdown).parameters
 
 
-def test_channel_and_task_have_what_quiet_channel_and_one_send_task_use(monkeypatch):
+def test_server_channel_task_and_request_have_what_the_seam_uses(monkeypatch):
     for method in ("writable", "write_soon", "service"):
         assert callable(getattr(HTTPChannel, method))
     for method in ("write", "build_response_header"):
@@ -70,6 +70,10 @@ def test_channel_and_task_have_what_quiet_channel_and_one_send_task_use(monkeypa
             return super().write(data)
 
     monkeypatch.setattr(seam.QuietChannel, "task_class", RecordingTask)
+    queued = []  # (task, its first request's method) as waitress hands them to the dispatcher
+    add_task = seam.PassDispatcher.add_task
+    monkeypatch.setattr(seam.PassDispatcher, "add_task", lambda self, task: queued.append(
+        (task, task.requests[0].command)) or add_task(self, task))
 
     def app(environ, start_response):
         start_response("200 OK", [("Content-Length", "2")])
@@ -77,8 +81,8 @@ def test_channel_and_task_have_what_quiet_channel_and_one_send_task_use(monkeypa
 
     settings = SimpleNamespace(host="127.0.0.1", port=0, http_threads=1, max_body_bytes=1 << 20,
                                http_connection_limit=10)
-    server = server_module._http_server(settings, app, frozenset({"channel"}))
-    loop = threading.Thread(target=server.run, name="loop", daemon=True)
+    server = server_module._http_server(settings, app, seam.PARTS)
+    loop = threading.Thread(target=seam.run_in_passes, args=(server,), name="loop", daemon=True)
     loop.start()
     try:
         client = socket.create_connection(("127.0.0.1", int(server.effective_port)), timeout=5)
@@ -96,3 +100,5 @@ def test_channel_and_task_have_what_quiet_channel_and_one_send_task_use(monkeypa
     assert callable(channel.outbuf_lock.acquire) and callable(channel.outbuf_lock.release)
     assert isinstance(channel.total_outbufs_len, int) and isinstance(channel.requests, list)
     assert isinstance(server._map, dict) and server.adj.asyncore_use_poll is True  # noqa: SLF001
+    assert isinstance(server.task_dispatcher, seam.PassDispatcher)
+    assert len(queued) == 1 and queued[0][0] is channel and queued[0][1] == "GET"  # a channel is the task
