@@ -142,3 +142,11 @@ def test_a_stop_signal_ends_the_serving_loop_on_the_main_thread(seams):
     assert stop.name == "SIGTERM"
     assert len(answers) == 3 and all(a.startswith(b"HTTP/1.1 200 OK\r\n") for a in answers)
     assert server.task_dispatcher.threads == set()
+
+
+def test_a_stop_signal_during_start_up_keeps_the_loop_from_starting():
+    stop = server_module._StopSignal()
+    stop(signal.SIGTERM, None)  # before serve(): remembered, nothing raised into start-up
+    ran = []
+    stop.serve(lambda: ran.append(True))
+    assert stop.name == "SIGTERM" and ran == []
