@@ -20,6 +20,8 @@ off (SEND_RATE_PER_MINUTE=0). Store: embedded SQLite.
     python -m bench.sends --mariadb    # each queue run (after, and --base's) also on a throwaway MariaDB
     python -m bench.sends --base REV --rounds 3   # base and after alternate, 3 rounds (this machine's
                                        # speed drifts within minutes: the order must not favour either)
+    python -m bench.sends --seams none,channel   # after also with these parts of wamulti/seams/waitress.py
+                                       # (`none`: waitress's public interface only), in the same rounds
 """
 
 from __future__ import annotations
@@ -166,9 +168,13 @@ def completed_at(server: ServerProcess, message_id: str) -> float | None:
     return datetime.fromisoformat(row["sentAt"].replace("Z", "+00:00")).timestamp() if row["sentAt"] else 0.0
 
 
-def run_after(tmp: Path, base: str | None = None, db: dict | None = None, round_no: int = 0) -> dict:
-    """This tree's queue, or (`base`) commit base's; on SQLite, or on the database of `db` (DB_* settings)."""
-    env, name = {**ENV, **(db or {})}, f"{base or 'after'}-{'mariadb' if db else 'sqlite'}-{round_no}"
+def run_after(tmp: Path, base: str | None = None, db: dict | None = None, round_no: int = 0,
+              seams: str | None = None) -> dict:
+    """This tree's queue, or (`base`) commit base's; on SQLite, or on the database of `db` (DB_* settings);
+    `seams`: the parts of wamulti/seams/waitress.py this tree's server uses instead of its default."""
+    env = {**ENV, **(db or {}), **({"BENCH_WAITRESS_SEAMS": seams} if seams else {})}
+    label = f"{base or 'after'}{f' seams={seams}' if seams else ''}"
+    name = f"{label.replace(' ', '-').replace('=', '-').replace(',', '+')}-{'mariadb' if db else 'sqlite'}-{round_no}"
     server = BareStackServer(tmp / name, env)
     if base is not None:  # another commit's tree, unpacked once
         tree = tmp / f"tree-{base}"
@@ -187,7 +193,7 @@ def run_after(tmp: Path, base: str | None = None, db: dict | None = None, round_
         prober.join()
         (bare_seconds, bare_answers, _), bare_cpu, bare_own = bare
         accepted, ceiling = len(answers) / seconds, len(bare_answers) / bare_seconds
-        return {"run": f"{base or 'after'} (queue, wait:false, {'MariaDB' if db else 'SQLite'})",
+        return {"run": f"{label} (queue, wait:false, {'MariaDB' if db else 'SQLite'})",
                 "sends": len(answers), "errors": errors, "bare_per_s": round(ceiling, 1),
                 "accepted_per_s": round(accepted, 1), "accept_ratio": round(accepted / ceiling, 2),
                 "completed_per_s": round(len(answers) / (done - began_wall), 1),
@@ -242,13 +248,14 @@ def on_mariadb(tmp: Path, base: str | None) -> list[dict]:
         mariadb.destroy()
 
 
-def alternating(tmp: Path, base: str | None, rounds: int) -> list[dict]:
-    """The queue runs: `base` and after in turn, first one first and then the other, round by round."""
+def alternating(tmp: Path, base: str | None, rounds: int, seams: list[str] = ()) -> list[dict]:
+    """The queue runs: `base`, after and after with each of `seams` in turn, forwards in one round and
+    backwards in the next."""
     rows = []
     for n in range(max(rounds, 1)):
-        order = [base, None] if base else [None]
-        for rev in order if n % 2 == 0 else order[::-1]:
-            row = run_after(tmp, rev, round_no=n)
+        order = ([(base, None)] if base else []) + [(None, None)] + [(None, s) for s in seams]
+        for rev, parts in order if n % 2 == 0 else order[::-1]:
+            row = run_after(tmp, rev, round_no=n, seams=parts)
             rows.append({**row, "run": row["run"] + (f" round {n + 1}" if rounds > 1 else "")})
     return rows
 
@@ -258,9 +265,12 @@ def main() -> None:
     parser.add_argument("--base", help="also measure the queue of this commit, the same way, in the same run")
     parser.add_argument("--mariadb", action="store_true", help="also run the queue runs on MariaDB")
     parser.add_argument("--rounds", type=int, default=1, help="queue runs of --base and after, alternating order")
+    parser.add_argument("--seams", default="", help="comma-separated variants of wamulti/seams/waitress.py's parts "
+                        "to run after with as well ('none', 'channel', 'channel+passes'), same rounds")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="wamulti-bench-sends-") as tmp:
-        rows = [run_before(Path(tmp))] + alternating(Path(tmp), args.base, args.rounds)
+        variants = [v for v in args.seams.split(",") if v]
+        rows = [run_before(Path(tmp))] + alternating(Path(tmp), args.base, args.rounds, variants)
         if args.mariadb:
             rows += on_mariadb(Path(tmp), args.base)
     report("sends", rows, {"clients": CLIENTS, "sim_send_delay_s": 0.3, "callers": CALLERS,

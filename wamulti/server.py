@@ -15,6 +15,9 @@ from .config import ConfigError, Settings, load_settings
 log = logging.getLogger("wamulti")
 
 STORE_WAIT_SECONDS = 30.0
+# the parts of wamulti/seams/waitress.py the service uses; each pays (bench/README.md): `channel` in server
+# CPU per accepted send, `passes` in the p99 of status GETs during a burst of sends
+WAITRESS_SEAMS: frozenset = frozenset({"channel", "passes"})
 
 
 def configure_logging(level: str) -> None:
@@ -48,14 +51,20 @@ def use_prompt_aware_logging(prompter) -> None:
 
 
 class _StopSignal:
-    """Remembers SIGINT/SIGTERM. The handler only sets a flag: an exception raised from a signal
-    handler can surface inside waitress's channel code, which logs it and carries on serving."""
+    """Ends waitress's serving loop on the first SIGINT/SIGTERM, the way waitress is stopped: its
+    `server.run()` returns when SystemExit is raised inside it. Until the loop runs (start-up, the
+    clients' restore) a signal is only remembered, so start-up is never cut off half-way."""
 
     def __init__(self):
         self.name: str | None = None
+        self.serving = False
 
     def __call__(self, signum, frame) -> None:
+        if self.name is not None:  # a second signal: the stop is already under way
+            return
         self.name = signal.Signals(signum).name
+        if self.serving:
+            raise SystemExit(0)
 
     @classmethod
     def install(cls) -> "_StopSignal":
@@ -70,14 +79,23 @@ class _StopSignal:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         signal.signal(signal.SIGINT, signal.SIG_IGN)
 
+    def serve(self, run) -> None:
+        """Run waitress's loop (`run`: server.run or the seam's) on this, the main, thread until a stop signal."""
+        self.serving = True
+        try:
+            if self.name is None:  # else a signal came during start-up
+                run()  # catches the handler's SystemExit and stops the request threads
+        except SystemExit:  # the signal came between the check and run()
+            pass
+        finally:
+            self.serving = False
 
-LOOP_TIMEOUT = 0.5  # seconds: how soon a signal is noticed by the serving loop
 
-
-def serve(settings: Settings, customize_app=None) -> int:
+def serve(settings: Settings, customize_app=None, waitress_seams: frozenset = WAITRESS_SEAMS) -> int:
     """Run the service until SIGINT/SIGTERM; return the exit code.
 
-    customize_app(app) may add routes before serving (the API-overhead benchmark's bare endpoint).
+    customize_app(app) may add routes before serving (the API-overhead benchmark's bare endpoint);
+    waitress_seams: the parts of wamulti/seams/waitress.py to use (the benchmarks measure without).
     """
     from .app import create_app
     from .store import StoreError, open_store
@@ -95,7 +113,7 @@ def serve(settings: Settings, customize_app=None) -> int:
                      service.keys)
     if customize_app is not None:
         customize_app(app)
-    server = _http_server(settings, app)
+    server = _http_server(settings, app, waitress_seams)
     stop = _StopSignal.install()
     announce_generated_key(settings)
     freeze_startup_objects()
@@ -104,22 +122,14 @@ def serve(settings: Settings, customize_app=None) -> int:
         log.info("listening on http://%s:%s (backend %s, store %s, console %s)", settings.host,
                  server.effective_port, service.backend.name, store.kind,
                  "on" if service.prompter.enabled else "off")
-        _serve_until(server, stop)
+        stop.serve(_serving_loop(server, waitress_seams))
         log.info("%s received: stopping", stop.name)
     finally:
         _StopSignal.ignore()
-        server.close()
-        server.task_dispatcher.shutdown(timeout=1)
+        server.close()  # the listening socket: new callers are refused from here on
         service.close()
         log.info("stopped")
     return 0
-
-
-def _serve_until(server, stop: _StopSignal) -> None:
-    """waitress's serving loop, one pass at a time (a stop signal is seen within LOOP_TIMEOUT)."""
-    while stop.name is None:
-        server.asyncore.loop(timeout=LOOP_TIMEOUT, map=server._map, use_poll=True, count=1)
-        server.task_dispatcher.wake_pending()  # the requests this pass read go to the threads now
 
 
 @dataclass
@@ -207,33 +217,37 @@ SLOW_CLIENT_LIMITS = dict(
 )
 
 
-def _http_server(settings: Settings, app):
+def _http_server(settings: Settings, app, seams: frozenset = frozenset()):
+    """waitress for `app` with wamulti's settings; `seams`: parts of wamulti/seams/waitress.py, if any."""
     from waitress import create_server
 
-    from .http_channel import QuietChannel
-    from .http_dispatch import PassDispatcher
+    from .seams.waitress import create_tuned_server
 
-    server = create_server(app, host=settings.host, port=settings.port, threads=settings.http_threads,
-                           # waitress's own pool, reordered (http_dispatch.py); `_dispatcher` is how
-                           # create_server takes one (waitress is pinned in requirements.txt)
-                           _dispatcher=PassDispatcher(settings.http_threads),
-                           ident="wamulti", clear_untrusted_proxy_headers=True,
-                           # well above MAX_BODY_BYTES so Flask answers oversized bodies with JSON;
-                           # waitress's own (plain-text) 413 only guards against absurd uploads
-                           max_request_body_size=max(8 * settings.max_body_bytes, 16 << 20),
-                           # select() fails once descriptors pass 1024 (many clients, each with
-                           # session files and sockets): poll() has no such limit
-                           asyncore_use_poll=True,
-                           # the request thread sends its own answer: with waitress's default
-                           # (18,000) a small answer waits for the serving loop, which meanwhile
-                           # spins on the still-busy channel, taking the GIL each time
-                           send_bytes=1,
-                           **SLOW_CLIENT_LIMITS,
-                           # sized to the descriptors the process may open (config.py); past it waitress
-                           # stops accepting and everyone waits: slow clients must not get there first
-                           connection_limit=settings.http_connection_limit)
-    server.channel_class = QuietChannel  # the loop leaves a channel alone while its thread writes
-    return server
+    adjustments = dict(
+        host=settings.host, port=settings.port, threads=settings.http_threads,
+        ident="wamulti", clear_untrusted_proxy_headers=True,
+        # well above MAX_BODY_BYTES so Flask answers oversized bodies with JSON;
+        # waitress's own (plain-text) 413 only guards against absurd uploads
+        max_request_body_size=max(8 * settings.max_body_bytes, 16 << 20),
+        # select() fails once descriptors pass 1024 (many clients, each with
+        # session files and sockets): poll() has no such limit
+        asyncore_use_poll=True,
+        **SLOW_CLIENT_LIMITS,
+        # sized to the descriptors the process may open (config.py); past it waitress
+        # stops accepting and everyone waits: slow clients must not get there first
+        connection_limit=settings.http_connection_limit)
+    if seams:
+        return create_tuned_server(app, seams, **adjustments)
+    return create_server(app, **adjustments)
+
+
+def _serving_loop(server, seams: frozenset):
+    """The callable that runs `server`'s loop: waitress's own, or the seam's that ends each pass."""
+    from .seams.waitress import run_in_passes
+
+    if "passes" in seams:
+        return lambda: run_in_passes(server)
+    return server.run
 
 
 def main() -> int:

@@ -1,32 +1,31 @@
-"""QuietChannel: the serving loop leaves a channel alone while its request thread writes, and sends
-what the socket did not take once the thread lets go; OneSendTask: an answer in one piece goes out
-with its header in one send. Through the real server set-up (_http_server)."""
+"""What wamulti/seams/waitress.py's parts do. QuietChannel: the serving loop leaves a channel alone while
+its request thread writes, and sends what the socket did not take once the thread lets go; OneSendTask:
+an answer in one piece goes out with its header in one send; PassDispatcher: request threads woken
+once per serving-loop pass, reads ahead of queued sends."""
 
 from __future__ import annotations
 
 import socket
 import threading
 import time
-from types import SimpleNamespace
 
 import pytest
 
-from wamulti import server as server_module
-from wamulti.http_channel import QuietChannel
+from tests.conftest import wait_until
+from wamulti.seams.waitress import PassDispatcher, QuietChannel, create_tuned_server, run_in_passes
 
 CHUNK = 12 << 20  # far more than the sockets take at once (send buffers grow to 4 MiB by default)
 
 
 @pytest.fixture
-def serve(monkeypatch):
-    """serve(app): a real server (_http_server) for a WSGI app, its loop on a thread; stopped after."""
-    monkeypatch.setattr(server_module, "LOOP_TIMEOUT", 30.0)  # the loop wakes only when told to
+def serve():
+    """serve(app): a server with both parts for a WSGI app, run_in_passes on a thread; stopped after."""
     running = []
 
     def start(app):
-        settings = SimpleNamespace(host="127.0.0.1", port=0, http_threads=2, max_body_bytes=1 << 20,
-                                   http_connection_limit=100)
-        server = server_module._http_server(settings, app)
+        # the loop wakes only when told to (waitress's default is 1 s), so a missed trigger shows as a stall
+        server = create_tuned_server(app, frozenset({"channel", "passes"}), threads=2, host="127.0.0.1", port=0,
+                                     asyncore_use_poll=True, asyncore_loop_timeout=30)
         passes = threading.Semaphore(0)
         wake_pending = server.task_dispatcher.wake_pending
 
@@ -35,17 +34,16 @@ def serve(monkeypatch):
             passes.release()
 
         server.task_dispatcher.wake_pending = counted_wake_pending
-        server.passes, stop = passes, SimpleNamespace(name=None)
-        loop = threading.Thread(target=server_module._serve_until, args=(server, stop), name="loop", daemon=True)
+        server.passes = passes
+        loop = threading.Thread(target=run_in_passes, args=(server,), name="loop", daemon=True)
         loop.start()
-        running.append((server, stop, loop))
+        running.append(server)
         return server
 
     yield start
-    for server, stop, loop in running:
-        stop.name = "test"
-        server.pull_trigger()
-        loop.join(5)
+    for server in running:
+        # the listener and the trigger; the loop (a daemon) ends once its 30 s poll returns, as the tests'
+        # connections are closed too: not waited for
         server.close()
         server.task_dispatcher.shutdown(timeout=2)
 
@@ -173,3 +171,54 @@ def test_an_answer_given_in_one_piece_goes_out_with_its_header_in_one_send(serve
     assert received.startswith(b"HTTP/1.1 200 OK\r\n") and b"Content-Length: 11\r\n" in received
     assert len(sends) == 1 and sends[0] == bytes(received), "header and body in one send"
     client.close()
+
+
+class RecordingTask:
+    """Test double for a waitress channel: its first request's method, and when it was served."""
+
+    def __init__(self, command: str, served: list):
+        self.requests = [type("Request", (), {"command": command})()]
+        self.command, self.served = command, served
+
+    def service(self) -> None:
+        self.served.append(self.command)
+
+    def cancel(self) -> None:
+        pass
+
+
+def test_reads_go_ahead_of_queued_sends_in_the_order_they_came():
+    served: list[str] = []
+    dispatcher = PassDispatcher(0)  # no thread yet: everything stays queued
+    for command in ("POST", "GET", "POST", "HEAD", "DELETE", "GET"):
+        dispatcher.add_task(RecordingTask(command, served))
+    assert [task.command for task in dispatcher.queue] == ["GET", "HEAD", "GET", "POST", "POST", "DELETE"]
+    dispatcher.set_thread_count(1)
+    dispatcher.wake_pending()
+    wait_until(lambda: len(served) == 6)
+    assert served == ["GET", "HEAD", "GET", "POST", "POST", "DELETE"]
+    dispatcher.shutdown(timeout=2)
+
+
+def test_a_task_the_loop_queues_waits_for_the_end_of_the_pass():
+    served: list[str] = []
+    dispatcher = PassDispatcher(2)
+    wait_until(lambda: dispatcher.active_count == 0)  # both threads idle, waiting for work
+    dispatcher.add_task(RecordingTask("POST", served))
+    dispatcher.add_task(RecordingTask("POST", served))
+    time.sleep(0.3)
+    assert served == []  # queued, nobody woken yet
+    dispatcher.wake_pending()
+    wait_until(lambda: len(served) == 2)
+    dispatcher.shutdown(timeout=2)
+
+
+def test_a_task_another_thread_queues_is_served_at_once():
+    served: list[str] = []
+    dispatcher = PassDispatcher(1)
+    wait_until(lambda: dispatcher.active_count == 0)
+    other = threading.Thread(target=dispatcher.add_task, args=(RecordingTask("POST", served),))
+    other.start()
+    other.join()
+    wait_until(lambda: served == ["POST"])  # without any wake_pending()
+    dispatcher.shutdown(timeout=2)
