@@ -88,7 +88,7 @@ def _is_connection_error(exc: Exception) -> bool:
 
 class MySQLStore(MySQLSnapshotWrites, SQLOutbox, MySQLOutbound, SQLKeys, SessionStore):
     kind = "mysql"
-    _key_sql = KeySQL("%s", lambda t: t, lambda t: t)
+    _key_sql = KeySQL("%s", _as_is, _as_is)
     _scope_lock = " FOR UPDATE"  # a client deleted meanwhile waits for the key's commit
     _outbox_sql = _OUTBOX_SQL
 
