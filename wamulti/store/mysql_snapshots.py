@@ -19,8 +19,8 @@ PACKET_OVERHEAD = 1024  # the statement around a blob
 # two clients' first snapshots can deadlock on the gap both locked; InnoDB undoes one, which runs again
 DEADLOCK_TRIES = 3
 _INSERT_SNAPSHOTS = "INSERT INTO session_snapshots (client_id, data, sha256, version, generation, updated_at) VALUES "
-_UPDATE_SNAPSHOT = "UPDATE session_snapshots SET data = "
-_UPDATE_SNAPSHOT_TAIL = ", sha256 = %s, version = version + 1, generation = %s, updated_at = %s WHERE client_id = %s"
+# stored snapshots are updated in one statement per packet, each column's new value picked by client id
+_UPDATE_SNAPSHOTS = "UPDATE session_snapshots SET data = CASE client_id "
 
 
 def _binary_literal(data: bytes) -> bytes:
@@ -33,6 +33,19 @@ def _binary_literal(data: bytes) -> bytes:
                          (b"\n", b"\\n"), (b"\r", b"\\r"), (b"\x1a", b"\\Z")):
         data = data.replace(raw, escaped)
     return b"_binary'" + data + b"'"
+
+
+def _rounds(writes: list[SnapshotWrite]) -> list[list[SnapshotWrite]]:
+    """The writes in rounds of one write per client, a client's later writes in later rounds."""
+    rounds: list[list[SnapshotWrite]] = []
+    next_round: dict[str, int] = {}
+    for w in writes:
+        n = next_round.get(w.client_id, 0)
+        if n == len(rounds):
+            rounds.append([])
+        rounds[n].append(w)
+        next_round[w.client_id] = n + 1
+    return rounds
 
 
 class MySQLSnapshotWrites:
@@ -66,7 +79,7 @@ class MySQLSnapshotWrites:
                     return row[1]
                 write = SnapshotWrite(client_id, data, sha256, (row[2] if row else 0) + 1)
                 if row:
-                    cur.execute(self._update_statement(cur, write))
+                    cur.execute(self._update_statement(cur, [write]))
                 else:
                     self._insert_new(cur, [write])
                 return (row[1] if row else 0) + 1
@@ -94,11 +107,13 @@ class MySQLSnapshotWrites:
                     (updates if w.client_id in held_before or w.client_id in new_ids else new).append(w)
                     new_ids.add(w.client_id)
                 self._insert_new(cur, new)  # first, so a later write of the same client updates
-                for w in updates:
-                    cur.execute(self._update_statement(cur, w))
+                for one_each in _rounds(updates):
+                    for chunk in self._packets(one_each):
+                        cur.execute(self._update_statement(cur, chunk))
                 return stored
         except StoreError as exc:
-            raise self._snapshot_error(exc, max(len(w.data) for w in writes), "a snapshot's client has no row") from None
+            largest = max(len(w.data) for w in writes)
+            raise self._snapshot_error(exc, largest, "a snapshot's client has no row") from None
 
     def _insert_new(self, cur, writes: list[SnapshotWrite]) -> None:
         """Insert first snapshots; one that another writer inserted meanwhile is updated instead (under
@@ -114,7 +129,7 @@ class MySQLSnapshotWrites:
         else:
             return
         for w in (w for chunk in chunks[n:] for w in chunk):
-            if not cur.execute(self._update_statement(cur, w)):
+            if not cur.execute(self._update_statement(cur, [w])):
                 cur.execute(_INSERT_SNAPSHOTS.encode() + self._row_literal(cur, w))
 
     def _packets(self, writes: list[SnapshotWrite]) -> list[list[SnapshotWrite]]:
@@ -137,9 +152,15 @@ class MySQLSnapshotWrites:
         return head.encode("utf-8") + _binary_literal(w.data) + tail.encode("utf-8")
 
     @staticmethod
-    def _update_statement(cur, w: SnapshotWrite) -> bytes:
-        tail = cur.mogrify(_UPDATE_SNAPSHOT_TAIL, (w.sha256, w.generation, utcnow(), w.client_id))
-        return _UPDATE_SNAPSHOT.encode() + _binary_literal(w.data) + tail.encode("utf-8")
+    def _update_statement(cur, writes: list[SnapshotWrite]) -> bytes:
+        """One UPDATE of the writes' rows (one write per client)."""
+        ids = [cur.mogrify("%s", (w.client_id,)) for w in writes]
+        data = b" ".join(f"WHEN {i} THEN ".encode() + _binary_literal(w.data) for i, w in zip(ids, writes))
+        sha = " ".join(cur.mogrify("WHEN %s THEN %s", (w.client_id, w.sha256)) for w in writes)
+        gen = " ".join(cur.mogrify("WHEN %s THEN %s", (w.client_id, w.generation)) for w in writes)
+        tail = (f" END, sha256 = CASE client_id {sha} END, generation = CASE client_id {gen} END, version = "
+                f"version + 1, updated_at = {cur.mogrify('%s', (utcnow(),))} WHERE client_id IN ({', '.join(ids)})")
+        return _UPDATE_SNAPSHOTS.encode() + data + tail.encode()
 
     def _check_size(self, size: int) -> None:
         if self.max_packet and size + PACKET_OVERHEAD > self.max_packet:
