@@ -2,7 +2,7 @@
 
 A snapshot already stored is updated and a new one inserted (an upsert would name the blob twice or
 need VALUES(), which MySQL 8.0.20 deprecates): the writes lock the clients' rows (FOR UPDATE) first,
-so they know which is which.
+so they know which is which. A batch's updates go in one statement per packet, as its inserts do.
 """
 
 from __future__ import annotations
