@@ -9,8 +9,11 @@ import time
 
 import pytest
 
+from tests.external_mysql import ENV as EXTERNAL
+from tests.external_mysql import ExternalMySQL
 from tests.fake_backend import FakeBackend, FakePrompter
 from tests.mariadb import MariaDB
+from tests.mysql_dialect import recording
 from wamulti.backends.base import Connected, SyncCompleted
 from wamulti.config import Settings
 from wamulti.registry import ClientRegistry
@@ -21,7 +24,13 @@ from wamulti.worker import CONNECTING, READY, ClientWorker
 
 @pytest.fixture(scope="session")
 def mariadb():
-    """A MariaDB server of our own on a free loopback port, for the whole test run."""
+    """A MariaDB server of our own on a free loopback port, for the whole test run (or the server
+    WAMULTI_TEST_MYSQL names: tests/external_mysql.py)."""
+    if os.environ.get(EXTERNAL):
+        server = ExternalMySQL(os.environ[EXTERNAL])
+        yield server
+        server.destroy()
+        return
     server = MariaDB()
     if server.mariadbd is None or server.install_db is None:
         if os.environ.get("CI"):
@@ -49,9 +58,13 @@ def store(request, tmp_path):
     """A fresh, empty store of each kind: the same tests run on both."""
     if request.param == "mysql":
         server = request.getfixturevalue("mariadb")
-        s = open_store(server.settings(server.new_database()), wait_seconds=10)
-    else:
-        s = open_store(Settings(api_key="t" * 16, data_dir=tmp_path / "data"))
+        with recording() as log:  # and every statement it sent is one MySQL 8 accepts (tests/mysql_dialect.py)
+            s = open_store(server.settings(server.new_database()), wait_seconds=10)
+            yield s
+            s.close()
+        assert log.offending() == {}, "MariaDB-only SQL sent by the MySQL store"
+        return
+    s = open_store(Settings(api_key="t" * 16, data_dir=tmp_path / "data"))
     yield s
     s.close()
 

@@ -107,6 +107,24 @@ def test_all_snapshot_meta_reads_every_stored_snapshot_at_once_as_each_reads_alo
     assert every["a"].updated_at is not None and every["a"].updated_at.tzinfo is None
 
 
+def test_a_batch_of_snapshots_stores_each_clients_writes_in_order_new_and_stored_alike(store):
+    for client_id in ("old", "other", "new"):
+        store.create_client(ClientRecord(client_id, "READY"))
+    store.save_snapshot("old", b"old 1", sha(b"old 1"))
+    store.save_snapshot("other", b"other 1", sha(b"other 1"))
+    stored = store.save_snapshots([
+        SnapshotWrite("old", b"old 2 'quoted' \\ \0", sha(b"old 2"), 2),
+        SnapshotWrite("new", b"new 1", sha(b"new 1"), 1),
+        SnapshotWrite("old", b"old 3", sha(b"old 3"), 3), SnapshotWrite("other", b"stale", sha(b"stale"), 1),
+        SnapshotWrite("new", b"new 2", sha(b"new 2"), 2), SnapshotWrite("other", b"other 2", sha(b"other 2"), 4)])
+    assert stored == [True, True, True, False, True, True]
+    loaded = {c: store.load_snapshot(c) for c in ("old", "other", "new")}
+    assert {c: (s.data, s.sha256, s.generation) for c, s in loaded.items()} == {
+        "old": (b"old 3", sha(b"old 3"), 3), "other": (b"other 2", sha(b"other 2"), 4),
+        "new": (b"new 2", sha(b"new 2"), 2)}
+    assert {c: s.version for c, s in loaded.items()} == {"old": 3, "other": 2, "new": 2}, "one per save"
+
+
 def test_snapshot_without_its_client_is_refused_and_not_stored(store):
     with pytest.raises(StoreError, match=r"^no client 'orphan' to attach a snapshot to$"):
         store.save_snapshot("orphan", b"x", sha(b"x"))

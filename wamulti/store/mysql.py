@@ -14,14 +14,15 @@ from contextlib import contextmanager
 import pymysql
 from dbutils.pooled_db import PooledDB, TooManyConnections
 
-from .base import (ClientRecord, DuplicateClient, SessionStore, Snapshot, SnapshotMeta, SnapshotWrite, StoreError,
+from .base import (ClientRecord, DuplicateClient, SessionStore, Snapshot, SnapshotMeta, StoreError,
                    StoreUnavailable)
 from .key_rows import KeySQL, SQLKeys
 from .mysql_codes import ACCESS_PROBLEMS, CONNECTION_CODES, FIRST_CLIENT_CODE, ServerCode
 from .mysql_connection import PyMySQLDriver
 from .mysql_outbound import MySQLOutbound
-from .mysql_outbox import MySQLOutbox
 from .mysql_schema import migrate
+from .mysql_snapshots import MySQLSnapshotWrites
+from .outbox_sql import OutboxDialect, OutboxSQL, SQLOutbox, mysql_lease_until
 from .rows import COLUMNS, record_from_row, row_values, stamped, utcnow
 
 log = logging.getLogger(__name__)
@@ -30,31 +31,35 @@ CONNECT_TIMEOUT = 5
 IDLE_PING = 1.0  # seconds a pooled connection may rest before its next borrow checks it first
 NEVER_PING = 0  # DBUtils' ping setting for "never": _borrow checks, outside the pool's lock
 IO_TIMEOUT = 30  # a 32 MiB snapshot must fit comfortably
-PACKET_OVERHEAD = 1024  # the statement around a blob
-# two clients' first snapshots can deadlock on the gap both locked; InnoDB undoes one, which runs again
-DEADLOCK_TRIES = 3
 CLIENT_MAX_PACKET = 1 << 30  # PyMySQL's own limit is 16 MiB; the server's setting is the one that counts
 # times are UTC; backslash escapes must work for _binary_literal
 SESSION_SETUP = "SET time_zone = '+00:00', sql_mode = REPLACE(@@sql_mode, 'NO_BACKSLASH_ESCAPES', '')"
 
-_UPSERT_CLIENT = (f"INSERT INTO clients ({COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s) "
-                  "ON DUPLICATE KEY UPDATE phone=VALUES(phone), jid=VALUES(jid), state=VALUES(state), "
-                  "last_error=VALUES(last_error), updated_at=VALUES(updated_at)")
-_UPSERT_HEAD = "INSERT INTO session_snapshots (client_id, data, sha256, version, generation, updated_at) VALUES "
-_UPSERT_TAIL = (" ON DUPLICATE KEY UPDATE data=VALUES(data), sha256=VALUES(sha256), version=version+1, "
-                "generation=VALUES(generation), updated_at=VALUES(updated_at)")
+# Upserts name the new values through a derived table: MySQL 8.0.20 deprecates VALUES() in ON DUPLICATE
+# KEY UPDATE, MariaDB has no `INSERT ... AS new` row alias, and PyMySQL's executemany cannot repeat a
+# row's parameters in the update clause (tests/test_mysql_dialect.py checks the dialect).
+_CLIENT_ROW = ", ".join(["%s"] * 7)
+_UPSERT_CLIENTS_HEAD = (f"INSERT INTO clients ({COLUMNS}) SELECT * FROM (SELECT "
+                        + ", ".join(f"%s AS {column}" for column in COLUMNS.split(", ")))
+_UPSERT_CLIENTS_TAIL = (") AS given ON DUPLICATE KEY UPDATE phone = given.phone, jid = given.jid, "
+                        "state = given.state, last_error = given.last_error, updated_at = given.updated_at")
 
 
-def _binary_literal(data: bytes) -> bytes:
-    """`_binary'...'` with MySQL's string escapes, about 1:1 in size.
+def _as_is(value):
+    return value  # DATETIME(6) columns: PyMySQL converts naive datetimes both ways
 
-    PyMySQL sends bytes parameters as hex (X'...'), which doubles the packet: a 32 MiB snapshot
-    would need max_allowed_packet > 64 MiB. The escapes are the ones PyMySQL uses for strings.
-    """
-    for raw, escaped in ((b"\\", b"\\\\"), (b"\0", b"\\0"), (b"'", b"\\'"), (b'"', b'\\"'),
-                         (b"\n", b"\\n"), (b"\r", b"\\r"), (b"\x1a", b"\\Z")):
-        data = data.replace(raw, escaped)
-    return b"_binary'" + data + b"'"
+
+_OUTBOX_SQL = OutboxSQL(OutboxDialect(
+    p="%s", write_time=_as_is, read_time=_as_is, keep_existing="ON DUPLICATE KEY UPDATE client_id = client_id",
+    upsert="ON DUPLICATE KEY UPDATE",
+    prune="DELETE FROM events WHERE event_id < %s AND delivery <> %s ORDER BY event_id LIMIT %s",
+    now=lambda: ("UTC_TIMESTAMP(6)", ()), lease_until=mysql_lease_until))
+
+
+def _upsert_clients(records: Sequence[ClientRecord]) -> tuple[str, list]:
+    """One statement that inserts the records or updates the stored ones (but for created_at)."""
+    sql = _UPSERT_CLIENTS_HEAD + f" UNION ALL SELECT {_CLIENT_ROW}" * (len(records) - 1) + _UPSERT_CLIENTS_TAIL
+    return sql, [value for record in records for value in row_values(record)]
 
 
 def _code(exc: Exception) -> int | None:
@@ -71,10 +76,11 @@ def _is_connection_error(exc: Exception) -> bool:
     return False
 
 
-class MySQLStore(MySQLOutbox, MySQLOutbound, SQLKeys, SessionStore):
+class MySQLStore(MySQLSnapshotWrites, SQLOutbox, MySQLOutbound, SQLKeys, SessionStore):
     kind = "mysql"
-    _key_sql = KeySQL("%s", lambda t: t, lambda t: t)
+    _key_sql = KeySQL("%s", _as_is, _as_is)
     _scope_lock = " FOR UPDATE"  # a client deleted meanwhile waits for the key's commit
+    _outbox_sql = _OUTBOX_SQL
 
     def __init__(self, settings):
         self._where = f"{settings.db_host}:{settings.db_port}"
@@ -144,6 +150,18 @@ class MySQLStore(MySQLOutbox, MySQLOutbound, SQLKeys, SessionStore):
                 return list(cur.fetchall()), changed
             yield run
 
+    @contextmanager
+    def _outbox_statements(self, write: bool, savepoint: bool = True):
+        """SQLOutbox's statements on one cursor in one transaction (reads and writes alike)."""
+        with self._tx() as cur:
+            def run(sql, args):
+                changed = cur.execute(sql, args)
+                return list(cur.fetchall()), changed
+            yield run, cur.executemany
+
+    def _missing_reference(self, exc: Exception) -> bool:
+        return isinstance(exc, StoreError) and exc.db_code == ServerCode.NO_REFERENCED_ROW
+
     def _borrow(self):
         """A pooled connection, checked (and reopened if lost) only when it rested or its last use failed:
         DBUtils' own check (ping=1) runs under the pool's lock, so every borrow waited for another
@@ -193,15 +211,17 @@ class MySQLStore(MySQLOutbox, MySQLOutbound, SQLKeys, SessionStore):
 
     def save_client(self, record: ClientRecord) -> ClientRecord:
         with self._tx() as cur:
-            cur.execute(_UPSERT_CLIENT, row_values(stamped(record, utcnow())))
+            cur.execute(*_upsert_clients([stamped(record, utcnow())]))
             cur.execute(f"SELECT {COLUMNS} FROM clients WHERE client_id = %s", (record.client_id,))
             row = cur.fetchone()
         return record_from_row(row)
 
     def save_clients(self, records: Sequence[ClientRecord]) -> None:
+        if not records:
+            return
         now = utcnow()
         with self._tx() as cur:
-            cur.executemany(_UPSERT_CLIENT, [row_values(stamped(r, now)) for r in records])
+            cur.execute(*_upsert_clients([stamped(r, now) for r in records]))
 
     def get_client(self, client_id: str) -> ClientRecord | None:
         with self._tx() as cur:
@@ -220,93 +240,6 @@ class MySQLStore(MySQLOutbox, MySQLOutbound, SQLKeys, SessionStore):
             for table in ("session_snapshots", "webhooks", "events", "delivery_lanes", "outbound"):
                 cur.execute(f"DELETE FROM {table} WHERE client_id = %s", (client_id,))
             return cur.execute("DELETE FROM clients WHERE client_id = %s", (client_id,)) > 0
-
-    def save_snapshot(self, client_id: str, data: bytes, sha256: str) -> int:
-        return self._again_after_deadlock(self._save_snapshot, client_id, data, sha256)
-
-    def save_snapshots(self, writes: Sequence[SnapshotWrite]) -> list[bool]:
-        return self._again_after_deadlock(self._save_snapshots, writes)
-
-    @staticmethod
-    def _again_after_deadlock(write, *args):
-        for attempt in range(DEADLOCK_TRIES):
-            try:
-                return write(*args)
-            except StoreError as exc:  # nothing of the undone transaction was stored
-                if exc.db_code != ServerCode.LOCK_DEADLOCK or attempt == DEADLOCK_TRIES - 1:
-                    raise
-
-    def _save_snapshot(self, client_id: str, data: bytes, sha256: str) -> int:
-        self._check_size(len(data))
-        try:
-            with self._tx() as cur:
-                cur.execute("SELECT sha256, version, generation FROM session_snapshots WHERE client_id = %s "
-                            "FOR UPDATE", (client_id,))
-                row = cur.fetchone()
-                if row and row[0] == sha256:
-                    return row[1]
-                write = SnapshotWrite(client_id, data, sha256, (row[2] if row else 0) + 1)
-                cur.execute(_UPSERT_HEAD.encode() + self._row_literal(cur, write) + _UPSERT_TAIL.encode())
-                return (row[1] if row else 0) + 1
-        except StoreError as exc:
-            raise self._snapshot_error(exc, len(data), f"no client {client_id!r} to attach a snapshot to") from None
-
-    def _save_snapshots(self, writes: Sequence[SnapshotWrite]) -> list[bool]:
-        for w in writes:
-            self._check_size(len(w.data))
-        ids = [w.client_id for w in writes]
-        try:
-            with self._tx() as cur:
-                if not ids:
-                    return []
-                cur.execute("SELECT client_id, generation FROM session_snapshots WHERE client_id IN "
-                            f"({', '.join(['%s'] * len(ids))}) FOR UPDATE", ids)
-                held = dict(cur.fetchall())
-                stored = []
-                for w in writes:  # in order, so a batch never lets an older write follow a newer one
-                    stored.append(held.get(w.client_id, -1) < w.generation)
-                    held[w.client_id] = max(held.get(w.client_id, -1), w.generation)
-                for chunk in self._packets([w for w, ok in zip(writes, stored) if ok]):
-                    rows = b", ".join(self._row_literal(cur, w) for w in chunk)
-                    cur.execute(_UPSERT_HEAD.encode() + rows + _UPSERT_TAIL.encode())
-                return stored
-        except StoreError as exc:
-            raise self._snapshot_error(exc, max(len(w.data) for w in writes), "a snapshot's client has no row") from None
-
-    def _packets(self, writes: list[SnapshotWrite]) -> list[list[SnapshotWrite]]:
-        """The writes in groups whose statement fits max_allowed_packet (escaping adds a little)."""
-        limit = (self.max_packet or (16 << 20)) // 2
-        groups: list[list[SnapshotWrite]] = []
-        size = limit
-        for w in writes:
-            if size + len(w.data) + PACKET_OVERHEAD > limit:
-                groups.append([])
-                size = 0
-            groups[-1].append(w)
-            size += len(w.data) + PACKET_OVERHEAD
-        return groups
-
-    @staticmethod
-    def _row_literal(cur, w: SnapshotWrite) -> bytes:
-        head = cur.mogrify("(%s, ", (w.client_id,))
-        tail = cur.mogrify(", %s, 1, %s, %s)", (w.sha256, w.generation, utcnow()))
-        return head.encode("utf-8") + _binary_literal(w.data) + tail.encode("utf-8")
-
-    def _check_size(self, size: int) -> None:
-        if self.max_packet and size + PACKET_OVERHEAD > self.max_packet:
-            raise self._too_large(size)
-
-    def _snapshot_error(self, exc: StoreError, largest: int, no_row: str) -> StoreError:
-        code = exc.db_code
-        if code == ServerCode.NET_PACKET_TOO_LARGE or (code == ServerCode.SERVER_GONE and largest > (1 << 20)):
-            return self._too_large(largest)
-        if code == ServerCode.NO_REFERENCED_ROW:
-            return StoreError(no_row)
-        return exc
-
-    def _too_large(self, size: int) -> StoreError:
-        return StoreError(f"snapshot of {size} bytes exceeds the database's max_allowed_packet "
-                          f"({self.max_packet} bytes); raise max_allowed_packet")
 
     def load_snapshot(self, client_id: str) -> Snapshot | None:
         with self._tx() as cur:

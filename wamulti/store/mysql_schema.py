@@ -13,7 +13,7 @@ import pymysql
 from .key_rows import MYSQL_KEY_TABLES
 from .mysql_codes import ALREADY_APPLIED
 from .mysql_outbound import OUTBOUND_OWNER, OUTBOUND_TABLE
-from .mysql_outbox import OUTBOX_TABLES
+from .outbox_sql import MYSQL_OUTBOX_TABLES
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +37,7 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
             CONSTRAINT fk_snapshot_client FOREIGN KEY (client_id) REFERENCES clients (client_id) ON DELETE CASCADE
         ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci""",
     ]),
-    (2, OUTBOX_TABLES),  # events, delivery lanes, webhooks
+    (2, MYSQL_OUTBOX_TABLES),  # events, delivery lanes, webhooks
     (3, OUTBOUND_TABLE),  # the outbound send queue
     (4, [  # the snapshot's generation, compared with the local file's sidecar
         "ALTER TABLE session_snapshots ADD COLUMN generation BIGINT NOT NULL DEFAULT 0",

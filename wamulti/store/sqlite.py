@@ -16,11 +16,11 @@ from pathlib import Path
 from .base import (ClientRecord, DuplicateClient, SessionStore, Snapshot, SnapshotMeta, SnapshotWrite, StoreError,
                    StoreUnavailable)
 from .key_rows import SQLITE_KEY_TABLES, KeySQL, SQLKeys
-from .rows import COLUMNS, record_from_row, row_values, stamped, utcnow
+from .outbox_sql import SQLITE_OUTBOX_TABLES, OutboxDialect, OutboxSQL, SQLOutbox, sqlite_lease_until
+from .rows import COLUMNS, read_time, record_from_row, row_values, stamped, text_time, utcnow
 from .sqlite_commit import BatchFailed, GroupCommit
 from .sqlite_outbound import OUTBOUND_OWNER, OUTBOUND_TABLE, SQLiteOutbound
 from .sqlite_pool import ConnectionPool
-from .sqlite_outbox import OUTBOX_TABLES, SQLiteOutbox, read_time, text_time
 
 FILE_NAME = "wamulti.db"
 
@@ -43,7 +43,7 @@ MIGRATIONS: list[tuple[int, str]] = [
             updated_at TEXT NOT NULL
         );
     """),
-    (2, OUTBOX_TABLES),  # events, delivery lanes, webhooks
+    (2, SQLITE_OUTBOX_TABLES),  # events, delivery lanes, webhooks
     (3, OUTBOUND_TABLE),  # the outbound send queue
     (4, """
         ALTER TABLE session_snapshots ADD COLUMN generation INTEGER NOT NULL DEFAULT 0;
@@ -60,6 +60,14 @@ _UPSERT_SNAPSHOT = (
     "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(client_id) DO UPDATE SET data=excluded.data, sha256=excluded.sha256, "
     "version=excluded.version, generation=excluded.generation, updated_at=excluded.updated_at")
 
+_OUTBOX_SQL = OutboxSQL(OutboxDialect(
+    p="?", write_time=text_time, read_time=read_time, keep_existing="ON CONFLICT DO NOTHING",
+    upsert="ON CONFLICT(client_id) DO UPDATE SET",
+    # SQLite's DELETE takes no LIMIT unless built with SQLITE_ENABLE_UPDATE_DELETE_LIMIT
+    prune="DELETE FROM events WHERE event_id IN (SELECT event_id FROM events WHERE event_id < ? "
+          "AND delivery <> ? ORDER BY event_id LIMIT ?)",
+    now=lambda: ("?", (text_time(utcnow()),)),
+    lease_until=lambda seconds: sqlite_lease_until(seconds, text_time)))
 
 CLOSE_WAIT_SECONDS = 5.0
 READERS_KEPT = 8  # idle read connections kept open; more are opened when needed and closed after
@@ -70,12 +78,13 @@ def _text(dt: datetime | None) -> str:
     return text_time(dt or utcnow())
 
 
-class SQLiteStore(SQLiteOutbox, SQLiteOutbound, SQLKeys, SessionStore):
+class SQLiteStore(SQLOutbox, SQLiteOutbound, SQLKeys, SessionStore):
     """One WAL-mode file: writes go through a GroupCommit (one connection, many writes per
     transaction), reads borrow a connection from a small pool; each call is one transaction."""
 
     kind = "sqlite"
     _key_sql = KeySQL("?", text_time, read_time)
+    _outbox_sql = _OUTBOX_SQL
 
     def __init__(self, data_dir: Path):
         self.path = Path(data_dir) / FILE_NAME
@@ -140,6 +149,18 @@ class SQLiteStore(SQLiteOutbox, SQLiteOutbound, SQLKeys, SessionStore):
                 cur = con.execute(sql, args)
                 return cur.fetchall(), cur.rowcount
             yield run
+
+    @contextmanager
+    def _outbox_statements(self, write: bool, savepoint: bool = True):
+        """SQLOutbox's statements in one transaction: a write joins the group commit, a read has its own."""
+        with self._tx(immediate=write, savepoint=savepoint) as con:
+            def run(sql, args):
+                cur = con.execute(sql, args)
+                return cur.fetchall(), cur.rowcount
+            yield run, con.executemany
+
+    def _missing_reference(self, exc: Exception) -> bool:
+        return isinstance(exc, sqlite3.IntegrityError)  # _tx lets these through unchanged
 
     def _migrate(self) -> None:
         with self._tx(immediate=True) as con:

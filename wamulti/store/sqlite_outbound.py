@@ -13,8 +13,7 @@ from datetime import datetime
 from ..errors import QueueFull
 from .outbound import PRUNE_BATCH, OutboundRow, OutboundStore, StateChange, outbound_values
 from .outbound_sql import OutboundSQL, by_state, id_chunks
-from .rows import utcnow
-from .sqlite_outbox import read_time, text_time
+from .rows import read_time, text_time, utcnow
 
 OUTBOUND_TABLE = """
     CREATE TABLE outbound (

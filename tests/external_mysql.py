@@ -1,0 +1,64 @@
+"""WAMULTI_TEST_MYSQL=host:port:user:password: the MySQL tests on a server of yours (MySQL 8/9) instead
+of the throwaway MariaDB. The user needs CREATE and DROP on databases named wa_test_*; each test's
+database is dropped at the end of the run. Tests that stop and start the server skip."""
+
+from __future__ import annotations
+
+import itertools
+import os
+
+import pymysql
+import pytest
+
+from wamulti.config import Settings
+
+ENV = "WAMULTI_TEST_MYSQL"
+
+
+class ExternalMySQL:
+    """The `mariadb` fixture's interface over a running server the tests neither start nor stop."""
+
+    mariadbd = install_db = "external"
+
+    def __init__(self, spec: str):
+        host, port, self.user, self.password = spec.split(":", 3)
+        self.host, self.port = host, int(port)
+        self._names = itertools.count(1)
+        self._made: list[str] = []
+
+    def root(self):
+        """An admin connection (the given user: the tests' admin work needs no more than its grants)."""
+        return pymysql.connect(host=self.host, port=self.port, user=self.user, password=self.password,
+                               autocommit=True)
+
+    def new_database(self) -> str:
+        name = f"wa_test_{os.getpid()}_{next(self._names)}"
+        con = self.root()
+        with con.cursor() as cur:
+            cur.execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
+        con.close()
+        self._made.append(name)
+        return name
+
+    def env(self, database: str) -> dict[str, str]:
+        return {"DB_HOST": self.host, "DB_PORT": str(self.port), "DB_USER": self.user,
+                "DB_PASSWORD": self.password, "DB_NAME": database}
+
+    def settings(self, database: str, **overrides) -> Settings:
+        values = dict(api_key="t" * 16, db_host=self.host, db_port=self.port, db_user=self.user,
+                      db_password=self.password, db_name=database, db_pool_size=8)
+        values.update(overrides)
+        return Settings(**values)
+
+    def stop(self) -> None:
+        pytest.skip(f"{ENV}: the tests do not stop a server they did not start")
+
+    def start(self) -> None:
+        pytest.skip(f"{ENV}: the tests do not start a server they did not start")
+
+    def destroy(self) -> None:
+        con = self.root()
+        with con.cursor() as cur:
+            for name in self._made:
+                cur.execute(f"DROP DATABASE IF EXISTS `{name}`")
+        con.close()
