@@ -163,7 +163,6 @@ class Unheard:
 def test_a_queue_started_during_the_read_waits_for_its_rows_and_one_loaded_already_is_left_out(sqlite_store):
     from wamulti.worker.outbound import Dispatcher, SendOptions
     from wamulti.worker.queue_load import load_queues
-    from wamulti.worker.waiters import Waiters
 
     for n in range(2):
         sqlite_store.create_client(ClientRecord(f"c{n}", READY, jid=JID.format(n)))
@@ -177,7 +176,7 @@ def test_a_queue_started_during_the_read_waits_for_its_rows_and_one_loaded_alrea
         gate.wait(5)
         return sqlite_store.load_open_sends(ids, *rest)
     counting.load_open_sends = slow_read
-    q0, q1 = (Dispatcher(f"c{n}", counting, Waiters(2), Unheard(), SendOptions(), lambda: None) for n in range(2))
+    q0, q1 = (Dispatcher(f"c{n}", counting, Unheard(), SendOptions(), lambda: None) for n in range(2))
     q1.start()  # a request started it first: it loads itself
     wait_until(lambda: counting.calls == {"fail_open_sends": 1, "open_sends": 1})
     loader = threading.Thread(target=load_queues, args=(counting, [q0, q1], ""))
@@ -187,7 +186,7 @@ def test_a_queue_started_during_the_read_waits_for_its_rows_and_one_loaded_alrea
     time.sleep(0.2)
     gate.set()
     loader.join(5)
-    wait_until(lambda: waiting.message_id in q0._known)
+    wait_until(lambda: q0.listen(waiting.message_id) is not None)
     assert asked == [["c0"]] and counting.calls == {"fail_open_sends": 1, "open_sends": 1}
     q0.stop()
     q1.stop()
