@@ -184,7 +184,8 @@ class EndingRunStore:
     """The store, where writing the first outcome ends the run (its sender shuts down meanwhile)."""
 
     def __init__(self, store, sender):
-        self._store, self._sender = store, sender
+        self._store = store
+        self._sender = sender
 
     def finish_send(self, *args):
         claimed = self._store.finish_send(*args)
@@ -200,7 +201,8 @@ def test_a_next_row_claimed_as_its_run_ended_is_sent_by_the_next_run_only_if_sti
         two_clients, monkeypatch, failed_meanwhile):
     s = two_clients
     first, second, third = enqueue(s, text="one"), enqueue(s, text="two"), enqueue(s, text="three")
-    ending, ready = OneSender(), [None]
+    ending = OneSender()
+    ready = [None]  # the current run's (session, sender), as ClientWorker._ready answers
     dispatcher = Dispatcher("alice", EndingRunStore(s, ending), Hearing("alice", RecordingSink()),
                             SendOptions(owner=ME), lambda: ready[0])
     ready[0] = ("session", ending)
