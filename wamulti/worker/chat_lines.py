@@ -26,6 +26,7 @@ class ChatLines:
         self._waiting: dict[str, list[Future]] = {}  # id of every row here -> futures of requests waiting
         self._busy: dict[str, str] = {}  # chat -> id of its send under way
         self._claimed: dict[str, float] = {}  # ids in a line claimed already (see Dispatcher) -> when
+        self._early: dict[str, list[Future]] = {}  # ids not here (yet) -> futures of replays waiting
 
     def has_work(self) -> bool:
         """A row is queued or under way."""
@@ -39,18 +40,25 @@ class ChatLines:
         """Queue a row not here yet, with the future of a request waiting for it; True if it may go at once."""
         if row.message_id in self._waiting:
             return False
-        self._waiting[row.message_id] = [future] if future is not None else []
+        waiting = self._early.pop(row.message_id, [])  # a replay can come before its row is queued here
+        if future is not None:
+            waiting.append(future)
+        self._waiting[row.message_id] = waiting
         line = self._lines.setdefault(row.recipient, deque())
         line.append(row)
         return len(line) == 1 and row.recipient not in self._busy
 
-    def listen(self, message_id: str) -> Future | None:
-        """A future told the send's outcome; None if the send is not here (it ended, or is not ours)."""
-        waiting = self._waiting.get(message_id)
-        if waiting is None:
-            return None
+    def listen(self, message_id: str) -> Future:
+        """A future told the send's outcome if it ends here, also if its row comes later; the caller
+        cancels it when it stops waiting (one for a send that ended, or is not ours, is never told)."""
         future: Future = Future()
-        waiting.append(future)
+        waiting = self._waiting.get(message_id)
+        if waiting is not None:
+            waiting.append(future)
+            return future
+        self._early = {key: futures for key, futures in self._early.items()
+                       if not all(f.cancelled() for f in futures)}  # those that stopped waiting
+        self._early.setdefault(message_id, []).append(future)
         return future
 
     def next_head(self) -> OutboundRow | None:

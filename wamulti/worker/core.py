@@ -143,7 +143,8 @@ class ClientWorker:
         always means a fresh pairing.
         """
         with self._lock:
-            running, run = self._alive(), self._run
+            running = self._alive()
+            run = self._run
             if running:
                 self._view.expect_new_code()
         if running and run.post(PairAgain(phone)):
@@ -235,19 +236,19 @@ class ClientWorker:
         answers a key seen before with its first send (IdempotencyKeyReused for another request).
         A paired client takes sends in any running state; they go out once it is READY."""
         record = self._view.record  # one read: state and jid of the same moment, never torn
-        state, paired = record.state, record.jid is not None
-        if not paired or state in (PAIRING, CLOSED):
-            raise NotReady(f"Client '{self.client_id}' is {state}, not READY.", current_state=state)
+        if record.jid is None or record.state in (PAIRING, CLOSED):
+            raise NotReady(f"Client '{self.client_id}' is {record.state}, not READY.", current_state=record.state)
         with self._admission.enter():  # NotFound once a delete has begun
             row, created, future = self._outbound.accept(to, text, idem, wait=wait > 0)
         if not created and idem is not None and row.idem_hash != idem[1]:
             raise IdempotencyKeyReused("This Idempotency-Key was used with another request; nothing was sent.")
         if wait <= 0:
             return _answer(row)
-        if not created:  # a replay: its send may be queued or under way here, or have ended
+        if not created:  # a replay: its send may be queued, under way, or have ended
             future = self._outbound.listen(row.message_id)
-            if future is None:
-                return _answer(self._latest(row))
+            if not (row := self._latest(row)).is_open:  # read after listen(): no outcome falls between
+                future.cancel()
+                return _answer(row)
         return self._await(row, future, wait)
 
     def _await(self, row: OutboundRow, future: Future, wait: float) -> Sent | Accepted:

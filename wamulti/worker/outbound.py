@@ -107,10 +107,10 @@ class Dispatcher:
         self._add([stored], future)  # the future is there before the row can be sent
         return stored, True, future
 
-    def listen(self, message_id: str) -> Future | None:
-        """A future told the outcome of a send queued or under way here; None if it is not (it ended:
-        the store has its outcome; or another instance holds it). A caller that stops waiting
-        cancels the future (or just drops it, if it never stopped waiting early)."""
+    def listen(self, message_id: str) -> Future:
+        """A future told the outcome of a send that ends here (an idempotent replay's: its row may be
+        queued here after this call, or have ended already, or be another instance's). The caller
+        reads the row after this call and cancels the future when it stops waiting."""
         with self._cond:
             return self._chats.listen(message_id)
 
@@ -254,13 +254,15 @@ class Dispatcher:
                 return False
             given = self._given
             self._given = None
-        try:
-            unknown, rows = given or (
-                self._store.fail_open_sends(self.client_id, SENDING, OUTCOME_UNKNOWN, owner=self._options.owner),
-                self._store.open_sends(self.client_id))
-        except StoreError as exc:
-            log.warning("[%s] queue not loaded (store: %s); retrying", self.client_id, exc)
-            return self._idle(IDLE_WAIT)
+        if given is None:  # nobody read them for this queue: it reads its own
+            try:
+                given = (self._store.fail_open_sends(self.client_id, SENDING, OUTCOME_UNKNOWN,
+                                                     owner=self._options.owner),
+                         self._store.open_sends(self.client_id))
+            except StoreError as exc:
+                log.warning("[%s] queue not loaded (store: %s); retrying", self.client_id, exc)
+                return self._idle(IDLE_WAIT)
+        unknown, rows = given
         for row in unknown:
             log.warning("[%s] send %s was under way when the process ended: failed (%s)", self.client_id,
                         row.message_id, OUTCOME_UNKNOWN)
