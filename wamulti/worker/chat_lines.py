@@ -36,21 +36,20 @@ class ChatLines:
         """A row waits in a line."""
         return bool(self._lines)
 
-    def add(self, row: OutboundRow, future: Future | None = None) -> bool:
-        """Queue a row not here yet, with the future of a request waiting for it; True if it may go at once."""
+    def add(self, row: OutboundRow) -> bool:
+        """Queue a row not here yet, with the futures of the requests listening for it; True if it may
+        go at once."""
         if row.message_id in self._waiting:
             return False
-        waiting = self._early.pop(row.message_id, [])  # a replay can come before its row is queued here
-        if future is not None:
-            waiting.append(future)
-        self._waiting[row.message_id] = waiting
+        self._waiting[row.message_id] = self._early.pop(row.message_id, [])
         line = self._lines.setdefault(row.recipient, deque())
         line.append(row)
         return len(line) == 1 and row.recipient not in self._busy
 
     def listen(self, message_id: str) -> Future:
-        """A future told the send's outcome if it ends here, also if its row comes later; the caller
-        cancels it when it stops waiting (one for a send that ended, or is not ours, is never told)."""
+        """A future told the send's outcome if it ends here, also if its row comes later (a new send,
+        or a replay's); the caller cancels it when it stops waiting (one for a send that ended, or is
+        not ours, is never told)."""
         future: Future = Future()
         waiting = self._waiting.get(message_id)
         if waiting is not None:

@@ -100,11 +100,19 @@ class Dispatcher:
         if `wait`); or, for an idempotency key already held, (that row, False, None): see listen()."""
         key, digest = idem or (None, None)
         row = OutboundRow(new_message_id(), self.client_id, recipient, text, idem_key=key, idem_hash=digest)
-        stored, created = self._store.enqueue_send(row, self._options.queue_max, self._idem_since())
+        # listened for before the row is stored: the queue's first load may read and send it before _add
+        future = self.listen(row.message_id) if wait else None
+        try:
+            stored, created = self._store.enqueue_send(row, self._options.queue_max, self._idem_since())
+        except BaseException:
+            if future is not None:
+                future.cancel()
+            raise
         if not created:
+            if future is not None:
+                future.cancel()  # this id was never queued
             return stored, False, None
-        future: Future | None = Future() if wait else None
-        self._add([stored], future)  # the future is there before the row can be sent
+        self._add([stored])
         return stored, True, future
 
     def listen(self, message_id: str) -> Future:
@@ -162,11 +170,11 @@ class Dispatcher:
     def _idem_since(self):
         return utcnow() - timedelta(hours=IDEMPOTENCY_HOURS)
 
-    def _add(self, rows: list[OutboundRow], future: Future | None = None) -> None:
+    def _add(self, rows: list[OutboundRow]) -> None:
         with self._cond:
             startable = False  # a row that may go at once: the queue thread must look now
             for row in rows:
-                startable |= self._chats.add(row, future)
+                startable |= self._chats.add(row)
             self._ensure_thread()
             if startable:  # else the send under way for its chat wakes the thread as it ends
                 self._cond.notify_all()
