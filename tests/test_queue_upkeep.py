@@ -219,3 +219,20 @@ def test_a_next_row_claimed_as_its_run_ended_is_sent_by_the_next_run_only_if_sti
     assert s.get_send(second.message_id).state == (FAILED if failed_meanwhile else SERVER)
     dispatcher.stop()
     assert dispatcher.join(5)
+
+
+def test_a_request_listening_before_the_queue_loads_its_row_hears_the_outcome(two_clients):
+    s = two_clients
+    queued = enqueue(s, text="left by an earlier life")
+    sender = OneSender()
+    dispatcher = Dispatcher("alice", s, Hearing("alice", RecordingSink()), SendOptions(owner=ME),
+                            lambda: ("session", sender))
+    early = dispatcher.listen(queued.message_id)
+    stopped = dispatcher.listen(queued.message_id)
+    assert stopped.cancel()  # this one stopped waiting before the outcome
+    dispatcher.start()
+    outcome = early.result(timeout=5)
+    assert isinstance(outcome, Sent) and outcome.message_id == queued.message_id
+    assert sender.sent == ["left by an earlier life"] and stopped.cancelled()
+    dispatcher.stop()
+    assert dispatcher.join(5)
