@@ -22,7 +22,7 @@ from wamulti.worker.outbound import SendOptions
 from wamulti.worker.ratecap import RateCap
 from wamulti.worker.outcome import Accepted
 from wamulti.worker.sender import Sent, new_message_id
-from wamulti.worker.waiters import Waiters
+from wamulti.worker.wait_slots import WaitSlots
 
 JID_A = "491577777777@s.whatsapp.net"
 LONG_AGO = timedelta(hours=24)
@@ -205,14 +205,21 @@ def test_concurrent_retries_with_one_key_send_once_and_another_body_is_refused(m
 
 
 def test_waiting_takes_a_slot_and_with_none_free_the_answer_comes_at_once():
-    waiters = Waiters(1)
-    assert waiters.take_slot() and not waiters.take_slot()
-    waiters.give_slot()
-    assert not Waiters(0).take_slot(), "a single HTTP thread never waits"
-    waiters.register("M1")
-    threading.Timer(0.05, lambda: waiters.tell("M1", "sent")).start()
-    assert waiters.wait("M1", 2) == (True, "sent")
-    assert not waiters.tell("M1", "again"), "no one waits any more"
+    slots = WaitSlots(1)
+    assert slots.take() and not slots.take()
+    slots.give()
+    assert slots.take(), "a slot given back is free again"
+    assert not WaitSlots(0).take(), "a single HTTP thread never waits"
+
+
+def test_a_replay_waits_for_the_send_under_way_and_one_that_stopped_waiting_is_not_told(ready):
+    worker, session, _ = ready()
+    session.send_delay = 0.3
+    first = worker.submit(JID_A, "slow", ("k-slow", "h"), wait=0.05)
+    assert isinstance(first, Accepted), "stopped waiting before the outcome"
+    again = worker.submit(JID_A, "slow", ("k-slow", "h"), wait=5)
+    assert isinstance(again, Sent) and again.message_id == first.message_id, "the replay heard the outcome"
+    assert isinstance(worker.submit(JID_A, "slow", ("k-slow", "h"), wait=5), Sent), "an ended one answers at once"
 
 
 def test_a_chats_next_send_is_claimed_in_the_write_of_the_one_before_and_sent_by_the_same_thread(

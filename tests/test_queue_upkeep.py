@@ -6,6 +6,7 @@ ack statuses are written in batches, forward only."""
 
 from __future__ import annotations
 
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
@@ -26,7 +27,6 @@ from wamulti.worker.outbound import Dispatcher, SendOptions
 from wamulti.worker.queue_upkeep import QueueUpkeep
 from wamulti.worker.sender import Sent, new_message_id
 from wamulti.worker.sendstatus import SendStatus, status_writer_for
-from wamulti.worker.waiters import Waiters
 
 ME, OTHER = "a" * 16, "b" * 16
 SINCE = timedelta(hours=24)
@@ -63,7 +63,7 @@ def test_start_up_fails_only_the_sending_rows_of_its_own_instance(two_clients):
     mine, theirs, queued = enqueue(s, text="mine"), enqueue(s, text="theirs"), enqueue(s, text="queued")
     s.claim_send(mine.message_id, ME), s.claim_send(theirs.message_id, OTHER)
     sink = RecordingSink()
-    dispatcher = Dispatcher("alice", s, Waiters(2), Hearing("alice", sink), SendOptions(owner=ME), lambda: None)
+    dispatcher = Dispatcher("alice", s, Hearing("alice", sink), SendOptions(owner=ME), lambda: None)
     dispatcher.start()  # loads the queue: what this instance left `sending` died with its earlier life
     wait_until(lambda: s.get_send(mine.message_id).state == FAILED)
     dispatcher.stop()
@@ -161,35 +161,78 @@ def test_acks_from_many_threads_reach_their_rows_through_one_writer(two_clients)
     assert status_writer_for(s).batches <= 60
 
 
-class ShutDownSender:
-    """Test double of a Sender whose pool is shut down (the run is ending): it sends nothing more."""
+class OneSender:
+    """Test double of a run's Sender: sends each row at once on a thread of its own, until shut down."""
 
-    open = False
+    def __init__(self):
+        self.open = True
+        self.sent: list[str] = []
 
     def submit(self, session, row, lane) -> bool:
-        return False
+        if not self.open:
+            return False
+        threading.Thread(target=self._run, args=(row, lane)).start()
+        return True
+
+    def _run(self, row, lane) -> None:
+        while row is not None:
+            self.sent.append(row.body)
+            _, row = lane.finish(row, Sent(row.message_id, "WA", "x@s.whatsapp.net", datetime.now(timezone.utc)), self)
 
 
-def test_a_next_row_claimed_as_its_run_ended_is_sent_later_only_if_still_sending(two_clients, monkeypatch):
+class EndingRunStore:
+    """The store, where writing the first outcome ends the run (its sender shuts down meanwhile)."""
+
+    def __init__(self, store, sender):
+        self._store = store
+        self._sender = sender
+
+    def finish_send(self, *args):
+        claimed = self._store.finish_send(*args)
+        self._sender.open = False
+        return claimed
+
+    def __getattr__(self, name):
+        return getattr(self._store, name)
+
+
+@pytest.mark.parametrize("failed_meanwhile", [False, True])
+def test_a_next_row_claimed_as_its_run_ended_is_sent_by_the_next_run_only_if_still_sending(
+        two_clients, monkeypatch, failed_meanwhile):
     s = two_clients
     first, second, third = enqueue(s, text="one"), enqueue(s, text="two"), enqueue(s, text="three")
-    sender = ShutDownSender()
-    dispatcher = Dispatcher("alice", s, Waiters(2), Hearing("alice", RecordingSink()), SendOptions(owner=ME),
-                            lambda: ("session", sender))
+    ending = OneSender()
+    ready = [None]  # the current run's (session, sender), as ClientWorker._ready answers
+    dispatcher = Dispatcher("alice", EndingRunStore(s, ending), Hearing("alice", RecordingSink()),
+                            SendOptions(owner=ME), lambda: ready[0])
+    ready[0] = ("session", ending)
     dispatcher.start()
-    wait_until(lambda: dispatcher._loaded)
+    wait_until(lambda: s.get_send(second.message_id).state == SENDING)
+    assert ending.sent == ["one"], "claimed with the first one's outcome, not sent by the run that ended"
+    if failed_meanwhile:  # it waited past the bound in the queue, and upkeep failed it as outcome_unknown
+        monkeypatch.setattr(outbound, "FRESH_CLAIM", 0.0)
+        s.fail_open_sends("alice", SENDING, "outcome_unknown")
+    following = OneSender()
+    ready[0] = ("session", following)
+    wait_until(lambda: s.get_send(third.message_id).state == SERVER)
+    assert following.sent == (["three"] if failed_meanwhile else ["two", "three"])
+    assert s.get_send(second.message_id).state == (FAILED if failed_meanwhile else SERVER)
     dispatcher.stop()
     assert dispatcher.join(5)
-    with dispatcher._cond:  # as the queue thread hands the first row out
-        dispatcher._running = True
-        dispatcher._pending[first.recipient].popleft()
-    assert dispatcher.take(first)
-    dispatcher.record(first, Sent(first.message_id, "WA1", "x@s.whatsapp.net", datetime.now(timezone.utc)), sender)
-    assert s.get_send(second.message_id).state == SENDING, "claimed with the first one's outcome"
-    with dispatcher._cond:  # the pool took nothing: it went back to the queue, where the thread takes it next
-        assert dispatcher._pending[second.recipient].popleft() == second
-    assert dispatcher.take(second), "handed over at once: no look needed"
-    dispatcher.record(second, Sent(second.message_id, "WA2", "x@s.whatsapp.net", datetime.now(timezone.utc)), sender)
-    monkeypatch.setattr(outbound, "FRESH_CLAIM", 0.0)  # the third waited past the bound in the queue
-    s.fail_open_sends("alice", SENDING, "outcome_unknown")  # as upkeep does to a row sending that long
-    assert not dispatcher.take(third), "failed meanwhile: not sent"
+
+
+def test_a_request_listening_before_the_queue_loads_its_row_hears_the_outcome(two_clients):
+    s = two_clients
+    queued = enqueue(s, text="left by an earlier life")
+    sender = OneSender()
+    dispatcher = Dispatcher("alice", s, Hearing("alice", RecordingSink()), SendOptions(owner=ME),
+                            lambda: ("session", sender))
+    early = dispatcher.listen(queued.message_id)
+    stopped = dispatcher.listen(queued.message_id)
+    assert stopped.cancel()  # this one stopped waiting before the outcome
+    dispatcher.start()
+    outcome = early.result(timeout=5)
+    assert isinstance(outcome, Sent) and outcome.message_id == queued.message_id
+    assert sender.sent == ["left by an earlier life"] and stopped.cancelled()
+    dispatcher.stop()
+    assert dispatcher.join(5)

@@ -155,6 +155,19 @@ def test_each_queue_loads_itself_when_the_bulk_read_fails(make_registry, sqlite_
     assert counting.calls.get("open_sends") == 3 and counting.calls.get("fail_open_sends") == 3
 
 
+class HandedOver:
+    """Test double of a run's Sender: keeps the ids of the rows it is handed, sends none."""
+
+    open = True
+
+    def __init__(self):
+        self.rows: list[str] = []
+
+    def submit(self, session, row, lane) -> bool:
+        self.rows.append(row.message_id)
+        return True
+
+
 class Unheard:
     def send_failed(self, *args) -> None:
         pass
@@ -163,7 +176,6 @@ class Unheard:
 def test_a_queue_started_during_the_read_waits_for_its_rows_and_one_loaded_already_is_left_out(sqlite_store):
     from wamulti.worker.outbound import Dispatcher, SendOptions
     from wamulti.worker.queue_load import load_queues
-    from wamulti.worker.waiters import Waiters
 
     for n in range(2):
         sqlite_store.create_client(ClientRecord(f"c{n}", READY, jid=JID.format(n)))
@@ -177,7 +189,9 @@ def test_a_queue_started_during_the_read_waits_for_its_rows_and_one_loaded_alrea
         gate.wait(5)
         return sqlite_store.load_open_sends(ids, *rest)
     counting.load_open_sends = slow_read
-    q0, q1 = (Dispatcher(f"c{n}", counting, Waiters(2), Unheard(), SendOptions(), lambda: None) for n in range(2))
+    sender = HandedOver()
+    q0 = Dispatcher("c0", counting, Unheard(), SendOptions(), lambda: ("session", sender))
+    q1 = Dispatcher("c1", counting, Unheard(), SendOptions(), lambda: None)
     q1.start()  # a request started it first: it loads itself
     wait_until(lambda: counting.calls == {"fail_open_sends": 1, "open_sends": 1})
     loader = threading.Thread(target=load_queues, args=(counting, [q0, q1], ""))
@@ -187,7 +201,7 @@ def test_a_queue_started_during_the_read_waits_for_its_rows_and_one_loaded_alrea
     time.sleep(0.2)
     gate.set()
     loader.join(5)
-    wait_until(lambda: waiting.message_id in q0._known)
-    assert asked == [["c0"]] and counting.calls == {"fail_open_sends": 1, "open_sends": 1}
+    wait_until(lambda: sender.rows == [waiting.message_id])  # loaded, then claimed and handed over
+    assert asked == [["c0"]] and counting.calls == {"fail_open_sends": 1, "open_sends": 1, "claim_send": 1}
     q0.stop()
     q1.stop()

@@ -31,7 +31,7 @@ from .worker.outbound import EXPIRED, SendOptions
 from .worker.outcome import Accepted, request_hash
 from .worker.queue_load import load_queues
 from .worker.sender import Sent
-from .worker.waiters import Waiters
+from .worker.wait_slots import WaitSlots
 from .worker.unlink import Unlinked
 
 log = logging.getLogger(__name__)
@@ -97,7 +97,7 @@ class ClientRegistry:
         self._worker_options = worker_options  # e.g. send_timeout, snapshot_interval (tests, benchmarks)
         self._send_options = send_options or SendOptions()
         # request threads waiting for sends: at most wait_slots at once (half of HTTP_THREADS)
-        self._waiters = Waiters(wait_slots)
+        self._wait_slots = WaitSlots(wait_slots)
         self._lock = threading.Lock()
         self._entries: dict[str, Entry] = {}
         self._stopping = threading.Event()  # stop_all began: the restore thread starts no more workers
@@ -139,7 +139,7 @@ class ClientRegistry:
     def _new_worker(self, record: ClientRecord) -> ClientWorker:
         return ClientWorker(record, backend=self._backend, store=self._store, prompter=self._prompter,
                             data_dir=self._data_dir, pairing_timeout=self._pairing_timeout, events=self._events,
-                            waiters=self._waiters, send_options=self._send_options, **self._worker_options)
+                            send_options=self._send_options, **self._worker_options)
 
     def _require_phone_or_console(self, phone: str | None) -> None:
         if phone is None and not self.console_enabled:
@@ -266,12 +266,12 @@ class ClientRegistry:
         WhatsApp resolves first. An idempotency key answers a repeated request with its first send."""
         worker = self._worker(client_id)
         idem = (idempotency_key, request_hash(client_id, to, text)) if idempotency_key else None
-        slot = wait and self._waiters.take_slot()
+        slot = wait and self._wait_slots.take()
         try:
             return worker.submit(to, text, idem, wait=self._send_options.wait if slot else 0.0)
         finally:
             if slot:
-                self._waiters.give_slot()
+                self._wait_slots.give()
 
     def message_status(self, message_id: str) -> OutboundRow:
         """A send's row (NotFound if unknown); a queued one past SEND_EXPIRY reads (and becomes) failed."""

@@ -28,12 +28,11 @@ from .persistence import Persistence
 from .outbound import Dispatcher, SendOptions
 from .outcome import Accepted, accepted, outcome_of_row
 from .run import Options, Run
-from .sender import SEND_THREADS, SEND_TIMEOUT, Sender, Sent
+from .sender import SEND_TIMEOUT, Sender, Sent
 from .sendstatus import SendStatus
 from .states import CLOSED, PAIRING, READY, ClientStatus
 from .unlink import NOT_LINKED, UNLINK_SECONDS, Unlinked, connect_and_log_out, not_confirmed, not_unlinked
 from .view import ClientView
-from .waiters import Waiters
 
 log = logging.getLogger(__package__)
 
@@ -48,7 +47,7 @@ class ClientWorker:
     def __init__(self, record: ClientRecord, *, backend: Backend, store: SessionStore, prompter: Prompter,
                  data_dir: Path, pairing_timeout: float, send_timeout: float = SEND_TIMEOUT,
                  snapshot_interval: float = SNAPSHOT_INTERVAL, events: EventSink | None = None,
-                 waiters: Waiters | None = None, send_options: SendOptions | None = None,
+                 send_options: SendOptions | None = None,
                  unlink_timeout: float = UNLINK_SECONDS):
         self.client_id = record.client_id
         self.session_path = Path(data_dir) / "sessions" / f"{record.client_id}.session"
@@ -59,9 +58,8 @@ class ClientWorker:
         # lasts across runs: ack order; acks of queued sends move their rows forward (SendStatus)
         self._hearing = Hearing(record.client_id, SendStatus(events or NoEvents(), store))
         self._send_timeout = send_timeout
-        self._waiters = waiters or Waiters(SEND_THREADS)
         self._store = store
-        self._outbound = Dispatcher(record.client_id, store, self._waiters, self._hearing,
+        self._outbound = Dispatcher(record.client_id, store, self._hearing,
                                     send_options or SendOptions(), self._ready)
         self._admission = Admission(record.client_id)  # shut by delete: no send row after the client's
         self._lock = threading.Lock()  # guards _thread and _run; never held across I/O
@@ -145,7 +143,8 @@ class ClientWorker:
         always means a fresh pairing.
         """
         with self._lock:
-            running, run = self._alive(), self._run
+            running = self._alive()
+            run = self._run
             if running:
                 self._view.expect_new_code()
         if running and run.post(PairAgain(phone)):
@@ -237,27 +236,30 @@ class ClientWorker:
         answers a key seen before with its first send (IdempotencyKeyReused for another request).
         A paired client takes sends in any running state; they go out once it is READY."""
         record = self._view.record  # one read: state and jid of the same moment, never torn
-        state, paired = record.state, record.jid is not None
-        if not paired or state in (PAIRING, CLOSED):
-            raise NotReady(f"Client '{self.client_id}' is {state}, not READY.", current_state=state)
+        if record.jid is None or record.state in (PAIRING, CLOSED):
+            raise NotReady(f"Client '{self.client_id}' is {record.state}, not READY.", current_state=record.state)
         with self._admission.enter():  # NotFound once a delete has begun
-            row, created = self._outbound.accept(to, text, idem, wait=wait > 0)
+            row, created, future = self._outbound.accept(to, text, idem, wait=wait > 0)
         if not created and idem is not None and row.idem_hash != idem[1]:
-            self._end_wait(row, wait)
             raise IdempotencyKeyReused("This Idempotency-Key was used with another request; nothing was sent.")
         if wait <= 0:
             return _answer(row)
-        if not created and not (row := self._latest(row)).is_open:  # a replay of a send that had ended
-            self._end_wait(row, wait)
-            return _answer(row)
-        done, outcome = self._waiters.wait(row.message_id, wait)
-        if done:
-            return _answer_outcome(outcome)
-        return _answer(self._latest(row))
+        if not created:  # a replay: its send may be queued, under way, or have ended
+            future = self._outbound.listen(row.message_id)
+            if not (row := self._latest(row)).is_open:  # read after listen(): no outcome falls between
+                future.cancel()
+                return _answer(row)
+        return self._await(row, future, wait)
 
-    def _end_wait(self, row: OutboundRow, wait: float) -> None:
-        if wait > 0:
-            self._waiters.wait(row.message_id, 0)
+    def _await(self, row: OutboundRow, future: Future, wait: float) -> Sent | Accepted:
+        """The send's outcome if it comes within `wait` seconds, else its row as it is then."""
+        try:
+            return future.result(timeout=wait)  # or raises the error the send failed with
+        except FutureTimeout:
+            pass
+        if not future.cancel():  # the outcome came as the wait ended
+            return future.result()
+        return _answer(self._latest(row))
 
     def _latest(self, row: OutboundRow) -> OutboundRow:
         try:

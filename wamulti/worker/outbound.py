@@ -2,10 +2,13 @@
 
 The store holds the queue (store/outbound.py); the dispatcher keeps the client's open rows in
 memory too, per recipient in order of acceptance, and runs a thread `wa-<clientId>-queue` while
-there is anything to send. While the client is READY it hands the first row of every recipient
-that has no send under way to the Sender (at most SEND_THREADS at once, and no faster than the
-rate cap); a recipient's next row goes only after the one before it ended, so each chat gets its
-messages in order.
+there is anything to send. A row moves one way: it waits in its chat's line (chat_lines.py) until
+the queue thread claims it in the store and hands it to the Sender (at most SEND_THREADS under way,
+no faster than the rate cap, the first row of a chat with nothing under way); the send thread sends
+it and reports the outcome once (finish), which stores it, tells the requests waiting for it (their
+futures) and, in the same write, claims the chat's next row, which that thread sends next (no
+hand-over to another thread between a chat's sends). A chat's next row goes only after the one
+before it ended, so each chat gets its messages in order.
 
 The first time the queue is loaded in this process (at start-up: read with every returning client's
 rows at once, wamulti/worker/queue_load.py), a row found `sending` that this instance took
@@ -21,8 +24,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections import deque
 from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -32,10 +35,10 @@ from ..store.base import SessionStore, StoreError
 from ..store.outbound import FAILED, IDEMPOTENCY_HOURS, QUEUED, SENDING, OutboundRow
 from ..store.rows import utcnow
 from .hearing import Hearing
+from .chat_lines import ChatLines, tell
 from .outcome import deleted_error, expiry_error, outcome_change
 from .ratecap import RateCap
 from .sender import SEND_THREADS, Outcome, Sender, new_message_id
-from .waiters import Waiters
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +46,8 @@ IDLE_WAIT = 1.0  # seconds between looks at a client that is not READY (or a sto
 LINGER = 2.0  # seconds an idle queue thread waits for new work before it ends
 EXPIRE_EVERY = 1.0  # seconds between looks for expired rows (not every pass: a pass follows every send)
 FRESH_CLAIM = 60.0  # seconds within which a row claimed with the send before it is sent without a look
-OUTCOME_UNKNOWN, EXPIRED = "outcome_unknown", "expired"
+OUTCOME_UNKNOWN = "outcome_unknown"
+EXPIRED = "expired"
 
 
 @dataclass(frozen=True)
@@ -69,49 +73,54 @@ Ready = Callable[[], tuple[BackendSession, Sender] | None]
 
 
 class Dispatcher:
-    """Any thread may accept(); the queue thread dispatches; send threads call take/record/release."""
+    """Any thread may accept() and listen(); the queue thread claims and hands out rows; send threads
+    call finish()."""
 
-    def __init__(self, client_id: str, store: SessionStore, waiters: Waiters, hearing: Hearing,
-                 options: SendOptions, ready: Ready):
+    def __init__(self, client_id: str, store: SessionStore, hearing: Hearing, options: SendOptions, ready: Ready):
         self.client_id = client_id
-        self._store, self._waiters, self._hearing = store, waiters, hearing
-        self._options, self._ready = options, ready
+        self._store = store
+        self._hearing = hearing
+        self._options = options
+        self._ready = ready
         self._cap = RateCap(options.rate_per_minute)
-        self._cond = threading.Condition()  # guards everything below
-        self._pending: dict[str, deque[OutboundRow]] = {}  # recipient -> rows in order
-        self._known: set[str] = set()  # ids of rows pending or in flight
-        self._busy: dict[str, str] = {}  # recipient -> id of its send under way
-        self._claimed: dict[str, float] = {}  # ids marked sending with the send before them -> when
-        self._retry: set[str] = set()  # ids the store did not let a send thread take: queued again
+        self._cond = threading.Condition()  # guards _chats, _cap and the fields below
+        self._chats = ChatLines(SEND_THREADS)
         self._loaded = False  # the store's open rows were read in this process
         self._held = False  # the restore reads them with every other client's: the first load waits
         self._given: tuple[list[OutboundRow], list[OutboundRow]] | None = None  # what it read
-        self._next_expiry = 0.0  # monotonic time of the next look for expired rows
         self._running = False  # start() was called and stop() not since
         self._deleted = False  # forget() was called: the client and its rows are gone
         self._thread: threading.Thread | None = None
+        self._next_expiry = 0.0  # monotonic time of the next look for expired rows (queue thread only)
 
     # ---- any thread ----------------------------------------------------------------------------
     def accept(self, recipient: str, text: str, idem: tuple[str, str] | None = None,
-               wait: bool = False) -> tuple[OutboundRow, bool]:
-        """Store a new queued row (its id given here) and queue it: (row, True); or, for an idempotency
-        key already held, (that row, False). With `wait`, register a waiter before the send can end."""
+               wait: bool = False) -> tuple[OutboundRow, bool, Future | None]:
+        """Store a new queued row (its id given here) and queue it: (row, True, a future told its outcome
+        if `wait`); or, for an idempotency key already held, (that row, False, None): see listen()."""
         key, digest = idem or (None, None)
         row = OutboundRow(new_message_id(), self.client_id, recipient, text, idem_key=key, idem_hash=digest)
-        if wait:
-            self._waiters.register(row.message_id)
+        # listened for before the row is stored: the queue's first load may read and send it before _add
+        future = self.listen(row.message_id) if wait else None
         try:
             stored, created = self._store.enqueue_send(row, self._options.queue_max, self._idem_since())
         except BaseException:
-            if wait:
-                self._waiters.wait(row.message_id, 0)  # ends the registration
+            if future is not None:
+                future.cancel()
             raise
-        if not created and wait:
-            self._waiters.wait(row.message_id, 0)
-            self._waiters.register(stored.message_id)
-        if created:
-            self._add([stored])
-        return stored, created
+        if not created:
+            if future is not None:
+                future.cancel()  # this id was never queued
+            return stored, False, None
+        self._add([stored])
+        return stored, True, future
+
+    def listen(self, message_id: str) -> Future:
+        """A future told the outcome of a send that ends here (an idempotent replay's: its row may be
+        queued here after this call, or have ended already, or be another instance's). The caller
+        reads the row after this call and cancels the future when it stops waiting."""
+        with self._cond:
+            return self._chats.listen(message_id)
 
     def start(self) -> None:
         """The client runs: send what is queued whenever it is READY."""
@@ -137,14 +146,12 @@ class Dispatcher:
     def forget(self) -> None:
         """The client was deleted (its rows with it): requests waiting for a send not yet begun hear so."""
         with self._cond:
-            self._running, self._deleted = False, True
-            unsent = [row.message_id for rows in self._pending.values() for row in rows]
-            self._pending.clear()
-            self._known.clear()
-            self._claimed.clear()
+            self._running = False
+            self._deleted = True
+            unsent = self._chats.drop_lines()
             self._cond.notify_all()
-        for message_id in unsent:
-            self._waiters.tell(message_id, deleted_error(self.client_id))
+        for futures in unsent:
+            tell(futures, deleted_error(self.client_id))
 
     def hold_load(self) -> bool:
         """Start-up: the first load waits for the rows read for many clients at once (give_load);
@@ -156,7 +163,8 @@ class Dispatcher:
     def give_load(self, loaded: tuple[list[OutboundRow], list[OutboundRow]] | None) -> None:
         """The rows read for this client (failed as outcome_unknown, open), or None: it reads its own."""
         with self._cond:
-            self._held, self._given = False, loaded
+            self._held = False
+            self._given = loaded
             self._cond.notify_all()
 
     def _idem_since(self):
@@ -166,110 +174,67 @@ class Dispatcher:
         with self._cond:
             startable = False  # a row that may go at once: the queue thread must look now
             for row in rows:
-                if row.message_id not in self._known:
-                    self._known.add(row.message_id)
-                    queue = self._pending.setdefault(row.recipient, deque())
-                    startable |= not queue and row.recipient not in self._busy
-                    queue.append(row)
+                startable |= self._chats.add(row)
             self._ensure_thread()
-            if startable:  # else the send under way for its recipient wakes the thread as it ends
+            if startable:  # else the send under way for its chat wakes the thread as it ends
                 self._cond.notify_all()
 
     def _ensure_thread(self) -> None:
         """Under the lock: a queue thread runs while the client runs and has work (or must load)."""
-        if self._thread is None and self._running and (self._known or not self._loaded):
+        if self._thread is None and self._running and (self._chats.has_work() or not self._loaded):
             self._thread = threading.Thread(target=self._main, name=f"wa-{self.client_id}-queue", daemon=True)
             self._thread.start()
 
-    # ---- the send threads (Lane) ---------------------------------------------------------------
-    def take(self, row: OutboundRow) -> bool:
-        with self._cond:
-            claimed_at = self._claimed.pop(row.message_id, None)
-        try:
-            if claimed_at is not None:  # marked sending already, with the send before it
-                # handed over at once, as usual; one that waited (its run ended) is checked: upkeep
-                # may have failed it as outcome_unknown meanwhile
-                fresh = time.monotonic() - claimed_at < FRESH_CLAIM
-                return fresh or self._still_sending(row)
-            if self._store.claim_send(row.message_id, self._options.owner):
-                return True
-        except StoreError as exc:  # not taken: it goes back to the head of its recipient's queue
-            log.warning("[%s] send %s not started (store: %s)", self.client_id, row.message_id, exc)
-            with self._cond:
-                self._retry.add(row.message_id)
-                if claimed_at is not None:
-                    self._claimed[row.message_id] = claimed_at
-        return False  # else the row is no longer queued (expired meanwhile): not ours to send
-
-    def _still_sending(self, row: OutboundRow) -> bool:
-        stored = self._store.get_send(row.message_id)
-        return stored is not None and stored.state == SENDING
-
-    def record(self, row: OutboundRow, outcome: Outcome, sender: Sender) -> tuple[bool, OutboundRow | None]:
-        """Store the outcome and, in the same write, mark the chat's next row sending, which the
-        sender's thread then sends next: a chat's sends follow each other without a pass of the queue
-        thread or a hand-over in between. With no next row yet, the chat is free from here on."""
-        ready, following = self._ready(), None
-        if ready is not None and ready[1] is sender:  # else this thread's run has ended
-            following = self._following(row)
+    # ---- the send threads ----------------------------------------------------------------------
+    def finish(self, row: OutboundRow, outcome: Outcome, sender: Sender) -> tuple[bool, OutboundRow | None]:
+        """Store the outcome, tell the requests waiting for it, and, in the same write, claim the chat's
+        next row, which the sender's thread then sends next: a chat's sends follow each other without
+        a pass of the queue thread or a hand-over in between. (True if a request was told, that row.)"""
+        following = self._following(row, sender)
         try:
             claimed = self._store.finish_send(row.message_id, outcome_change(outcome),
                                               following.message_id if following else None, self._options.owner)
         except StoreError as exc:  # the row stays `sending`: after a restart it reads outcome_unknown
             log.warning("[%s] outcome of send %s not stored: %s", self.client_id, row.message_id, exc)
             claimed = False
-        if following is not None:
-            following = self._go_on(following, claimed, sender)
-        else:
-            self._free(row)
-        if self._deleted and isinstance(outcome, DomainError):  # it failed as the delete ended the session
-            outcome = deleted_error(self.client_id)
-        return self._waiters.tell(row.message_id, outcome), following
-
-    def _free(self, row: OutboundRow) -> None:
-        """The outcome is stored: the chat may go on (before this thread publishes the acks)."""
         with self._cond:
-            if self._busy.get(row.recipient) == row.message_id:
-                del self._busy[row.recipient]
-                if self._pending:  # this chat's next row, or another's that waited for a free send thread
-                    self._cond.notify_all()
+            waiting = self._chats.settle(row.message_id)
+            following = self._go_on(row, following, claimed, sender)
+            deleted = self._deleted
+        if deleted and isinstance(outcome, DomainError):  # it failed as the delete ended the session
+            outcome = deleted_error(self.client_id)
+        return tell(waiting, outcome), following
 
-    def _following(self, row: OutboundRow) -> OutboundRow | None:
-        """The chat's next row if it may go now (running, under the rate cap, not expired), taken off."""
+    def _following(self, row: OutboundRow, sender: Sender) -> OutboundRow | None:
+        """The chat's next row if it may go now (this run's sender, under the rate cap, not expired),
+        left in its line until its claim is stored; the chat stays busy with it."""
+        ready = self._ready()
+        if ready is None or ready[1] is not sender:  # this thread's run has ended
+            return None
         cutoff = utcnow() - timedelta(seconds=self._options.expiry)
         with self._cond:
-            queue = self._pending.get(row.recipient)
-            if not self._running or not queue or self._cap.wait_seconds() > 0 or \
-                    (queue[0].created_at and queue[0].created_at < cutoff):
+            following = self._chats.head(row.recipient)
+            if not self._running or following is None or self._cap.wait_seconds() > 0:
+                return None
+            if following.created_at and following.created_at < cutoff:
                 return None
             self._cap.take()
-            following = queue.popleft()
-            if not queue:
-                del self._pending[row.recipient]
-            self._busy[row.recipient] = following.message_id
+            self._chats.start(following)
             return following
 
-    def _go_on(self, following: OutboundRow, claimed: bool, sender: Sender) -> OutboundRow | None:
-        """The claimed next row, to be sent next by the sender's thread; or None: queued again."""
-        if claimed:
-            with self._cond:
-                self._claimed[following.message_id] = time.monotonic()
+    def _go_on(self, row: OutboundRow, following: OutboundRow | None, claimed: bool,
+               sender: Sender) -> OutboundRow | None:
+        """Under the lock, the outcome stored: the claimed next row if the sender's thread sends it, else
+        the chat is free (a row claimed as its run ended stays in its line, marked claimed)."""
+        if following is not None and claimed:
             if sender.open:
+                self._chats.leave(following)
                 return following
-        self._requeue(following)
+            self._chats.mark_claimed(following, time.monotonic())  # it stays in line: the next run sends it
+        self._chats.free(row.recipient)
+        if self._chats.has_lines():  # this chat's next row, or another's that waited for a free send thread
+            self._cond.notify_all()
         return None
-
-    def release(self, row: OutboundRow) -> None:
-        with self._cond:
-            if freed := self._busy.get(row.recipient) == row.message_id:
-                del self._busy[row.recipient]
-            if retried := row.message_id in self._retry:
-                self._retry.discard(row.message_id)
-                self._pending.setdefault(row.recipient, deque()).appendleft(row)
-            else:
-                self._known.discard(row.message_id)
-            if retried or (freed and self._pending):  # else the queue thread has nothing new to do
-                self._cond.notify_all()
 
     # ---- the queue thread ----------------------------------------------------------------------
     def _main(self) -> None:
@@ -295,14 +260,17 @@ class Dispatcher:
                 self._cond.wait()
             if self._held:  # stopped while the restore reads: a later start loads
                 return False
-            given, self._given = self._given, None
-        try:
-            unknown, rows = given or (
-                self._store.fail_open_sends(self.client_id, SENDING, OUTCOME_UNKNOWN, owner=self._options.owner),
-                self._store.open_sends(self.client_id))
-        except StoreError as exc:
-            log.warning("[%s] queue not loaded (store: %s); retrying", self.client_id, exc)
-            return self._idle(IDLE_WAIT)
+            given = self._given
+            self._given = None
+        if given is None:  # nobody read them for this queue: it reads its own
+            try:
+                given = (self._store.fail_open_sends(self.client_id, SENDING, OUTCOME_UNKNOWN,
+                                                     owner=self._options.owner),
+                         self._store.open_sends(self.client_id))
+            except StoreError as exc:
+                log.warning("[%s] queue not loaded (store: %s); retrying", self.client_id, exc)
+                return self._idle(IDLE_WAIT)
+        unknown, rows = given
         for row in unknown:
             log.warning("[%s] send %s was under way when the process ended: failed (%s)", self.client_id,
                         row.message_id, OUTCOME_UNKNOWN)
@@ -321,13 +289,13 @@ class Dispatcher:
         with self._cond:
             if not self._running:
                 return False
-            if not self._known:  # a while for more before the thread ends: a steady trickle keeps one thread
+            if not self._chats.has_work():  # a while for more before the thread ends: a steady trickle keeps one
                 self._cond.wait(LINGER)
-                return self._running and bool(self._known)
+                return self._running and self._chats.has_work()
         if ready is None:
             return self._idle(IDLE_WAIT)
-        wait = self._dispatch(*ready)
-        return self._idle(wait)
+        session, sender = ready
+        return self._idle(self._dispatch(session, sender))
 
     def _idle(self, seconds: float) -> bool:
         with self._cond:
@@ -336,62 +304,68 @@ class Dispatcher:
             return self._running
 
     def _dispatch(self, session: BackendSession, sender: Sender) -> float:
-        """Hand out rows; how long to wait before the next look."""
-        while True:
+        """Claim rows and hand them to the sender; how long to wait before the next look."""
+        while sender.open:
             with self._cond:
-                row = self._next_row()
+                row = self._chats.next_head()
                 if row is None:
                     return IDLE_WAIT
                 if (pause := self._cap.wait_seconds()) > 0:
-                    self._pending.setdefault(row.recipient, deque()).appendleft(row)
                     return pause
                 self._cap.take()
-                self._busy[row.recipient] = row.message_id
-            if not sender.submit(session, row, self):  # the run is ending: put it back
-                self._requeue(row)
+                self._chats.start(row)
+            claimed = self._claim(row)
+            with self._cond:
+                if claimed:
+                    self._chats.leave(row)
+                else:
+                    self._chats.free(row.recipient)
+                if claimed is False:  # no longer queued (expired or failed meanwhile): not ours to send
+                    self._chats.drop(row)
+            if claimed is None:  # the store did not answer: the row stays first in its line
                 return IDLE_WAIT
+            if claimed and not sender.submit(session, row, self):
+                self._unsent(row)
+                return IDLE_WAIT
+        return IDLE_WAIT
 
-    def _next_row(self) -> OutboundRow | None:
-        """Under the lock: the oldest first row of a recipient with nothing under way, taken off."""
-        if len(self._busy) >= SEND_THREADS:
-            return None
-        heads = [(q[0].seq, r) for r, q in self._pending.items() if q and r not in self._busy]
-        if not heads:
-            return None
-        recipient = min(heads)[1]
-        row = self._pending[recipient].popleft()
-        if not self._pending[recipient]:
-            del self._pending[recipient]
-        return row
-
-    def _requeue(self, row: OutboundRow) -> None:
-        """Back to the head of its chat's queue; a claimed row stays in _claimed: take() needs no write."""
+    def _claim(self, row: OutboundRow) -> bool | None:
+        """Mark the row sending in the store: True; False if it is no longer queued; None: no answer."""
         with self._cond:
-            if self._busy.get(row.recipient) == row.message_id:
-                del self._busy[row.recipient]
-            self._pending.setdefault(row.recipient, deque()).appendleft(row)
-            self._cond.notify_all()
+            claimed_at = self._chats.claimed_at(row)
+        try:
+            if claimed_at is not None:  # marked sending already, with the send before it, as its run ended
+                # at once, it is ours; after a while it is checked: upkeep may have failed it as outcome_unknown
+                return time.monotonic() - claimed_at < FRESH_CLAIM or self._still_sending(row)
+            return self._store.claim_send(row.message_id, self._options.owner)
+        except Exception as exc:  # StoreError, or a store that broke otherwise: the row stays queued
+            log.warning("[%s] send %s not started (store: %s)", self.client_id, row.message_id, exc)
+            if claimed_at is not None:
+                with self._cond:
+                    self._chats.mark_claimed(row, claimed_at)
+            return None
 
-    give_back = _requeue  # Lane: a row handed on that its thread will not send after all
+    def _still_sending(self, row: OutboundRow) -> bool:
+        stored = self._store.get_send(row.message_id)
+        return stored is not None and stored.state == SENDING
+
+    def _unsent(self, row: OutboundRow) -> None:
+        """The sender shut down between the claim and the hand-over: the row, claimed, waits for the next run."""
+        with self._cond:
+            self._chats.keep_claimed(row, time.monotonic())
+            self._chats.free(row.recipient)
+            self._cond.notify_all()
 
     def _expire(self) -> None:
         cutoff = utcnow() - timedelta(seconds=self._options.expiry)
         with self._cond:
-            old = [row for q in self._pending.values() for row in q if row.created_at and row.created_at < cutoff]
+            old = self._chats.older_than(cutoff)
         for row in old:
             try:
                 expired = self._store.set_send_state(row.message_id, FAILED, reason=EXPIRED)
             except StoreError:
                 return  # the next pass tries again
-            self._drop(row)
-            if expired and not self._waiters.tell(row.message_id, expiry_error(self._options.expiry)):
+            with self._cond:
+                waiting = self._chats.drop(row)
+            if expired and not tell(waiting, expiry_error(self._options.expiry)):
                 self._hearing.send_failed(row.recipient, row.message_id, EXPIRED)
-
-    def _drop(self, row: OutboundRow) -> None:
-        with self._cond:
-            queue = self._pending.get(row.recipient)
-            if queue is not None and row in queue:
-                queue.remove(row)
-                if not queue:
-                    del self._pending[row.recipient]
-            self._known.discard(row.message_id)

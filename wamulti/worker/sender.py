@@ -3,9 +3,10 @@
 Every send has its message id before anything goes out (`new_message_id`, given when the send is
 accepted into the queue), so a caller who stopped waiting still holds the id by which its outcome
 is told. A recipient given as '+<digits>' is first resolved with WhatsApp (RecipientBook).
-Which row is sent when (order per chat, the rate cap) is the Dispatcher's business (outbound.py);
-this module sends a row, reports how it ended, and sends the chat's next row next if the Dispatcher
-hands it back (a hand-over per send woke another pool thread for it: CPU for nothing).
+Which row is sent when (order per chat, the rate cap) is the Dispatcher's business (outbound.py):
+it hands over a row claimed in the store; this module sends it and reports how it ended, once; the
+answer may be the chat's next row, claimed with that outcome, which the same thread sends next (a
+hand-over per send woke another pool thread for it: CPU for nothing).
 """
 
 from __future__ import annotations
@@ -50,20 +51,11 @@ Outcome = Sent | DomainError
 
 
 class Lane(Protocol):
-    """What the Sender needs of the queue it sends for (the Dispatcher)."""
+    """Where a send's outcome goes (the Dispatcher): a row comes claimed and leaves with its outcome."""
 
-    def take(self, row: OutboundRow) -> bool:
-        """Mark the row as being sent (in the store); False: it is not to be sent (any more)."""
-
-    def record(self, row: OutboundRow, outcome: Outcome, sender: "Sender") -> tuple[bool, OutboundRow | None]:
+    def finish(self, row: OutboundRow, outcome: Outcome, sender: "Sender") -> tuple[bool, OutboundRow | None]:
         """Keep how the send ended: (True if a request was waiting for it and was told, the chat's
-        next row if it may go now and is this thread's to send next)."""
-
-    def release(self, row: OutboundRow) -> None:
-        """The row's thread is done with it (sent, failed, or not taken): its chat may go on."""
-
-    def give_back(self, row: OutboundRow) -> None:
-        """A row record() handed on that this thread will not send after all: queued again."""
+        next row, claimed in the same write, if this thread is to send it next)."""
 
 
 class Sender:
@@ -96,42 +88,27 @@ class Sender:
 
     # ---- the send threads ----------------------------------------------------------------------
     def _run(self, session: BackendSession, row: OutboundRow, lane: Lane) -> None:
-        """Send the row, then the rows of its chat that may follow it at once, on this thread: no
-        hand-over to another thread between a chat's sends."""
+        """Send the claimed row, then the rows of its chat that may follow it at once, on this thread:
+        no hand-over to another thread between a chat's sends."""
         next_row: OutboundRow | None = row
         while next_row is not None:
-            next_row = self._send(session, next_row, lane)
-
-    def _send(self, session: BackendSession, row: OutboundRow, lane: Lane) -> OutboundRow | None:
-        """take, send, record, then the acks (`server` after the row says sent), then release; the
-        chat's next row if this thread sends it next."""
-        following = None
-        try:
-            if not self._take(row, lane):
-                return None
             self._hearing.send_started()
-            outcome = self._attempt(session, row)
-            told, following = lane.record(row, outcome, self)
+            outcome = self._attempt(session, next_row)
+            told, following = lane.finish(next_row, outcome, self)
+            self._acknowledge(next_row, outcome, told)
+            next_row = following
+
+    def _acknowledge(self, row: OutboundRow, outcome: Outcome, told: bool) -> None:
+        """The acks, after the row says how it ended (`server` after `sent`)."""
+        try:
             if isinstance(outcome, Sent):
                 self._hearing.send_ended(outcome.to, SentMessage(outcome.wa_message_id, outcome.timestamp),
                                          row.message_id)
             else:  # told in the answer: a `failed` ack only when no request heard it
                 self._hearing.send_ended(row.chat or row.recipient, None, row.message_id,
                                          failure=None if told else outcome.message)
-        except BaseException:
-            if following is not None:  # never left stranded as this chat's send under way
-                lane.give_back(following)
-            raise
-        finally:
-            lane.release(row)
-        return following
-
-    def _take(self, row: OutboundRow, lane: Lane) -> bool:
-        try:
-            return lane.take(row)
-        except Exception:  # the store is down: the row stays queued for a later pass
-            log.warning("[%s] send %s not started: the store did not answer", self._client_id, row.message_id)
-            return False
+        except Exception:  # a bug must not strand the chat's next row: log it and go on
+            log.exception("[%s] acks of send %s not published", self._client_id, row.message_id)
 
     def _attempt(self, session: BackendSession, row: OutboundRow) -> Outcome:
         try:
