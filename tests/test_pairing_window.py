@@ -21,6 +21,7 @@ from tests.server_process import ServerProcess
 from wamulti.backends.base import PairingError, QrUpdated
 from wamulti.backends.simulator import QR_SHARES, SimulatorBackend
 from wamulti.console import ConsolePrompter
+from wamulti.errors import Conflict
 from wamulti.worker import CLOSED, CONNECTING, PAIRING
 from wamulti.worker.timers import Timer, Timers
 
@@ -41,6 +42,12 @@ def open_window(worker, backend, generation=1):
     session.emit(QrUpdated(f"2@qr-{generation}"))
     worker.wait_for_pairing_code(5)
     return session
+
+
+def show_first_qr(reg, backend, generation, client_id="a"):
+    """The registry's client gets its session's first QR, and with it a pairing code."""
+    backend.wait_session(generation).emit(QrUpdated(f"2@qr-{generation}"))
+    wait_until(lambda: reg.get(client_id).pairing_code is not None)
 
 
 # ---- worker, over the FakeBackend test double ---------------------------------------------------
@@ -102,13 +109,21 @@ def test_registry_pair_without_phone_gives_an_expired_client_a_fresh_code(make_r
     fake_backend.pairing_window = 0.4
     reg = make_registry(console=False)
     reg.create("a", PHONE)
-    open_window(reg._worker("a"), fake_backend)
-    assert reg._worker("a").wait_for_state({CLOSED}, 5) and reg.get("a").last_error == "pairing_expired"
+    fake_backend.wait_session(1).emit(QrUpdated("2@qr-1"))  # the window opens, and closes 0.4 s later
+    wait_until(lambda: reg.get("a").state == CLOSED)
+    assert reg.get("a").last_error == "pairing_expired"
     fake_backend.next_code = "NEWC-ODE1"
     fake_backend.pairing_window = 30.0
-    reg._worker("a").join(5)
-    reg.pair("a", None)  # the stored number pairs again, console or not
-    open_window(reg._worker("a"), fake_backend, generation=2)
+
+    def paired_again() -> bool:
+        try:
+            reg.pair("a", None)  # the stored number pairs again, console or not
+            return True
+        except Conflict:  # the expired run is still ending ("try again in a moment")
+            return False
+
+    wait_until(paired_again)
+    show_first_qr(reg, fake_backend, generation=2)
     status = reg.get("a")
     assert (status.state, status.pairing_code, status.phone) == (PAIRING, "NEWC-ODE1", PHONE)
     assert status.pairing_expires_at is not None
