@@ -17,6 +17,7 @@ from wamulti.registry import ClientRegistry
 from wamulti.store import open_store
 from wamulti.store.base import ClientRecord, StoreUnavailable
 from wamulti.worker import CONNECTING, READY, ClientWorker
+from wamulti.worker.sender import Sent
 
 
 @pytest.fixture(scope="session")
@@ -69,6 +70,17 @@ def wait_until(predicate, timeout: float = 5.0) -> None:
     while not predicate():
         assert time.monotonic() < deadline, "condition not reached in time"
         time.sleep(0.01)
+
+
+SEND_WAIT = 20.0  # seconds a test waits for WhatsApp's answer to a send; a slow machine takes a while
+
+
+def send_and_wait(worker, to: str, text: str, wait: float = SEND_WAIT):
+    """Send through the worker's queue and wait for the outcome, as POST /api/messages/send does:
+    Sent, or raise what it failed with; a send still under way after `wait` fails the test."""
+    answer = worker.submit(to, text, wait=wait)
+    assert isinstance(answer, Sent), f"no answer within {wait:g} s: {answer}"
+    return answer
 
 
 class FlakyStore:
