@@ -64,6 +64,11 @@ def drive_to_ready(session) -> None:
     session.emit(SyncCompleted())
 
 
+# The bound of a wait for something that will happen: reached at once on a quiet machine, it only
+# says when to give up, so it is long enough for one under heavy load (load average in the hundreds).
+BUSY_BOUND = 120.0
+
+
 def wait_until(predicate, timeout: float = 5.0) -> None:
     """Wait on a condition that another thread makes true (bounded; for what nothing notifies on)."""
     deadline = time.monotonic() + timeout
