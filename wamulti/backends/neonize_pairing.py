@@ -91,6 +91,11 @@ class PairingChildSession(bk.BackendSession):
         """The child's process id while it was started (read-only; for tests and logs)."""
         return None if self._proc is None else self._proc.pid
 
+    @property
+    def exit_code(self) -> int | None:
+        """The child's exit status once it was reaped, else None (read-only; for tests and logs)."""
+        return None if self._proc is None else self._proc.returncode
+
     # ---- connect: the connection thread --------------------------------------------------------
     def connect(self) -> None:
         with self._lock:
