@@ -7,7 +7,7 @@
    - dialling: the proxy is a loopback listener that accepts and never answers; each client holds
      its library client (Go) in a dial that hangs, as while WhatsApp is slow to answer.
    Reading: the server's RSS once every client got there (and SETTLE seconds more), MB per
-   additional client.
+   additional client (0, 50, 200 waiting; 0, 50 dialling, whose starts go one at a time).
 2. Unpaired clients pair in a child process each (backends/neonize_pairing_child.py): CHILDREN of
    them are started as the server starts them, one after another, against a loopback listener that
    accepts and never answers (a dial that hangs, as a pairing waits for its QR). Reading, per child
@@ -15,7 +15,7 @@
 
 Every process that may dial WhatsApp has HTTPS_PROXY/HTTP_PROXY on loopback: nothing leaves the machine.
 
-    .venv/bin/python -m bench.memory    # target: <= 2 MB per additional paired client at 200
+    .venv/bin/python -m bench.memory    # target: <= 2 MB per additional paired client
 """
 
 from __future__ import annotations
@@ -31,7 +31,9 @@ from bench.common import ServerProcess, cpu_seconds, report, rss_mb
 from tests.server_process import free_port
 from tests.silent_listener import SilentListener
 
-COUNTS = (0, 50, 200)
+COUNTS = {"waiting": (0, 50, 200),
+          # a start whose dial hangs holds the Go lock ~1 s (docs/neonize.md "The Go lock"): 200 take minutes
+          "dialling": (0, 50)}
 CHILDREN = 5
 SETTLE = 5.0  # seconds after the last client reached its steady state
 CLOSED_PROXY = f"http://127.0.0.1:{free_port()}"  # bound and closed again: nothing listens there
@@ -137,7 +139,7 @@ def main() -> None:
         tmp = Path(tmp_name)
         database = session_database(tmp)
         for network in ("waiting", "dialling"):
-            readings = {n: paired_server_rss(n, database, tmp, network) for n in COUNTS}
+            readings = {n: paired_server_rss(n, database, tmp, network) for n in COUNTS[network]}
             for n, (rss, took) in readings.items():
                 per = (rss - readings[0][0]) / n if n else 0.0
                 rows.append({"what": f"paired, {network}", "clients": n, "rss_mb": round(rss, 1),
@@ -149,9 +151,9 @@ def main() -> None:
     for row in rows:
         row.setdefault("startup_cpu_s", "")
         row.setdefault("to_dial_s", "")
-    paired_200 = max(r["mb_per_client"] for r in rows if r["clients"] == 200)
+    paired = max(r["mb_per_client"] for r in rows if r["what"].startswith("paired"))
     report("memory", rows, {
-        "target": "<= 2 MB per additional paired client at 200", "met": paired_200 <= 2.0,
+        "target": "<= 2 MB per additional paired client", "met": paired <= 2.0,
         "pairing_child_mean_rss_mb": round(sum(c["rss_mb"] for c in children) / len(children), 1),
         "pairing_child_mean_startup_cpu_s": round(sum(c["startup_cpu_s"] for c in children) / len(children), 2)})
 
