@@ -20,6 +20,7 @@ from wamulti.registry import ClientRegistry
 from wamulti.store import open_store
 from wamulti.store.base import ClientRecord, StoreUnavailable
 from wamulti.worker import CONNECTING, READY, ClientWorker
+from wamulti.worker.sender import Sent
 
 
 @pytest.fixture(scope="session")
@@ -76,12 +77,28 @@ def drive_to_ready(session) -> None:
     session.emit(SyncCompleted())
 
 
+# The bound of a wait for something that will happen: reached at once on a quiet machine, it only
+# says when to give up, so it is long enough for one under heavy load (load average in the hundreds).
+BUSY_BOUND = 120.0
+
+
 def wait_until(predicate, timeout: float = 5.0) -> None:
     """Wait on a condition that another thread makes true (bounded; for what nothing notifies on)."""
     deadline = time.monotonic() + timeout
     while not predicate():
         assert time.monotonic() < deadline, "condition not reached in time"
         time.sleep(0.01)
+
+
+SEND_WAIT = 20.0  # seconds a test waits for WhatsApp's answer to a send; a slow machine takes a while
+
+
+def send_and_wait(worker, to: str, text: str, wait: float = SEND_WAIT):
+    """Send through the worker's queue and wait for the outcome, as POST /api/messages/send does:
+    Sent, or raise what it failed with; a send still under way after `wait` fails the test."""
+    answer = worker.submit(to, text, wait=wait)
+    assert isinstance(answer, Sent), f"no answer within {wait:g} s: {answer}"
+    return answer
 
 
 class FlakyStore:

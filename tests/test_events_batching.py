@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 
+from tests.conftest import wait_until
 from wamulti.events.directory import WebhookConfig, WebhookDirectory
 from wamulti.events.fields import new_secret
 from wamulti.events.log import EventLog
@@ -92,14 +93,12 @@ def test_a_failed_batch_is_held_whole_in_order_and_written_later(store):
     others.join(30)
     assert len(recording.calls) == 2 and len(recording.calls[1]) == 12, "one batch, and it failed"
     assert log.held() == 12, "the whole failed batch is held"
-    held = [(c, event.id) for c, queue in log._backlog.items() for event, _ in queue]
-    assert in_id_order_per_client(held) and sorted(held) == sorted(recording.calls[1])
     log.start()
-    deadline = time.monotonic() + 10
-    while log.held() and time.monotonic() < deadline:
-        time.sleep(0.02)  # polling observable state until the backlog thread has written everything
+    wait_until(lambda: not log.held(), 10)  # the backlog thread has written everything
     stored = [(r.client_id, r.event_id) for r in store.list_events(limit=100)]
-    assert len(stored) == 13 and in_id_order_per_client([p for call in recording.calls[2:] for p in call])
+    written_later = [p for call in recording.calls[2:] for p in call]
+    assert len(stored) == 13 and in_id_order_per_client(written_later)
+    assert sorted(written_later) == sorted(recording.calls[1]), "exactly the failed batch, written later"
     assert log.close() == 0
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import send_and_wait
 from tests.server_process import ROOT, ServerProcess
 from tests.offline import require_offline_proxy
 from wamulti import sessionfile
@@ -361,7 +362,7 @@ def test_state_machine_from_real_events_with_logout_removing_keys(store, held_ba
         assert worker.wait_for_state({SYNCING}, 5)
         assert worker.wait_for_state({READY}, 5), "sync fallback timer"
         with pytest.raises(Exception) as err:  # a send on a held (never dialled) connection
-            worker.send_text("4915000000000@s.whatsapp.net", "hi")
+            send_and_wait(worker, "4915000000000@s.whatsapp.net", "hi")
         assert err.value.__class__.__name__ == "Upstream"
         assert worker.state == READY, "a failed send must not change the state"
         feed(session, ev.LoggedOutEv(Reason=ConnectFailureReason.MAIN_DEVICE_GONE))

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import send_and_wait
 from tests.test_neonize_backend import HeldConnectionBackend, feed, make_whatsmeow_file, start_worker  # skips offline
 from tests.test_neonize_backend import settings, store  # noqa: F401  (fixtures)
 from tests.test_neonize_events import receipt
@@ -140,8 +141,8 @@ def ready_worker(store, settings):
 
 def test_a_number_is_resolved_once_and_the_text_goes_to_the_jid_whatsapp_gave(ready_worker):
     worker, session, double, sink = ready_worker
-    first = worker.send_text(f"+{BR_ASKED}", "oi @5511987654321")
-    second = worker.send_text(f"+{BR_ASKED}", "de novo")
+    first = send_and_wait(worker, f"+{BR_ASKED}", "oi @5511987654321")
+    second = send_and_wait(worker, f"+{BR_ASKED}", "de novo")
     assert double.lookups == [(f"+{BR_ASKED}",)], "asked once, with the '+' whatsmeow wants"
     for to, message in double.sent:
         assert (to.User, to.Server) == (BR_ACCOUNT, "s.whatsapp.net")
@@ -160,9 +161,9 @@ def test_a_number_without_an_account_is_refused_and_nothing_is_sent(ready_worker
     worker, session, double, sink = ready_worker
     for _ in range(2):
         with pytest.raises(RecipientNotOnWhatsApp):
-            worker.send_text("+4915100000000", "hello?")
+            send_and_wait(worker, "+4915100000000", "hello?")
     assert len(double.lookups) == 1, "the 'no' is remembered too"
     assert double.sent == [] and sink.of_type("message.ack") == []
-    group = worker.send_text("120363012345678901@g.us", "hi all")
+    group = send_and_wait(worker, "120363012345678901@g.us", "hi all")
     assert (double.sent[0][0].Server, group.to) == ("g.us", "120363012345678901@g.us")
     assert len(double.lookups) == 1, "a JID is sent as given, without a lookup"

@@ -133,3 +133,34 @@ def test_every_operation_behind_a_key_says_which_keys_it_takes(doc):
     assert policies[("GET", "/metrics")] == ADMIN_ONLY
     assert policies[("POST", "/api/messages/send")] == policies[("GET", "/api/events")] == CLIENT_SCOPED
     assert doc["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
+
+
+OPERATION_IDS = {
+    ("POST", "/api/clients"): "createClient",
+    ("GET", "/api/clients"): "listClients",
+    ("GET", "/api/clients/{client_id}"): "getClient",
+    ("POST", "/api/clients/{client_id}/pair"): "pairClient",
+    ("GET", "/api/clients/{client_id}/qr"): "getClientQr",
+    ("DELETE", "/api/clients/{client_id}"): "deleteClient",
+    ("POST", "/api/messages/send"): "sendMessage",
+    ("GET", "/api/messages/{message_id}"): "getMessageStatus",
+    ("GET", "/api/events"): "listEvents",
+    ("POST", "/api/events/{event_id}/redeliver"): "redeliverEvent",
+    ("PUT", "/api/clients/{client_id}/webhook"): "putWebhook",
+    ("GET", "/api/clients/{client_id}/webhook"): "getWebhook",
+    ("DELETE", "/api/clients/{client_id}/webhook"): "deleteWebhook",
+    ("POST", "/api/clients/{client_id}/webhook/replay"): "replayEvents",
+    ("POST", "/api/keys"): "createApiKey",
+    ("GET", "/api/keys"): "listApiKeys",
+    ("DELETE", "/api/keys/{key_id}"): "revokeApiKey",
+    ("GET", "/healthz"): "getHealth",
+    ("GET", "/metrics"): "getMetrics",
+}
+
+
+def test_every_operation_has_a_deliberate_camel_case_id(doc):
+    """A client generated from the document gets names a person chose, not ones made from the path."""
+    ids = {(method, path): operation.get("operationId") for method, path, operation in operations(doc)}
+    assert all(op_id and re.fullmatch(r"[a-z]+(?:[A-Z][a-z]+)*", op_id) for op_id in ids.values()), ids
+    assert len(set(ids.values())) == len(ids), "operationIds must be unique"
+    assert ids == OPERATION_IDS

@@ -125,7 +125,7 @@ def sent_texts(session):
     return [(c[1], c[2]) for c in session.calls if c[0] == "send_text"]
 
 
-def test_each_recipient_gets_its_messages_in_order_while_recipients_go_in_parallel(ready):
+def test_each_recipient_gets_its_messages_in_order_while_recipients_go_in_parallel(ready, sqlite_store):
     worker, session, sink = ready()
     session.send_delay = 0.05
     chats = [f"4915100000{n:03d}@s.whatsapp.net" for n in range(4)]
@@ -137,20 +137,20 @@ def test_each_recipient_gets_its_messages_in_order_while_recipients_go_in_parall
     for chat in chats:
         assert [t for c, t in sent_texts(session) if c == chat] == [f"{chat[-20:-16]}-{i}" for i in range(5)]
     assert elapsed < 5 * 0.05 * 4 * 0.9, f"the four chats went in parallel ({elapsed:.2f}s)"
-    wait_until(lambda: all(worker._store.get_send(a.message_id).state == SERVER for a in answers))
+    wait_until(lambda: all(sqlite_store.get_send(a.message_id).state == SERVER for a in answers))
 
 
-def test_the_rate_cap_spaces_sends_and_the_rest_waits_queued(ready):
+def test_the_rate_cap_spaces_sends_and_the_rest_waits_queued(ready, sqlite_store):
     worker, session, sink = ready(send_options=SendOptions(rate_per_minute=240))  # one per 0.25 s
     started_at = []  # when each send reached the backend (the stored sent_at comes later, by load)
     backend_send = session.send_text
     session.send_text = lambda *args, **kw: started_at.append(time.monotonic()) or backend_send(*args, **kw)
     answers = [worker.submit(f"4915100000{n:03d}@s.whatsapp.net", "x") for n in range(4)]
     time.sleep(0.1)
-    states = [worker._store.get_send(a.message_id).state for a in answers]
+    states = [sqlite_store.get_send(a.message_id).state for a in answers]
     assert states[0] in (SENT, SERVER) and states[1:] == [QUEUED] * 3, states
     wait_until(lambda: len(sent_texts(session)) == 4, timeout=5)
-    wait_until(lambda: all(worker._store.get_send(a.message_id).sent_at for a in answers))
+    wait_until(lambda: all(sqlite_store.get_send(a.message_id).sent_at for a in answers))
     gaps = [b - a for a, b in zip(started_at, started_at[1:])]
     assert len(started_at) == 4 and all(gap >= 0.2 for gap in gaps), gaps  # 0.25 s apart, less scheduling jitter
 
@@ -231,14 +231,14 @@ def test_a_chats_next_send_is_claimed_in_the_write_of_the_one_before_and_sent_by
     monkeypatch.setattr(sqlite_store, "claim_send", lambda *args: claimed.append(args[0]) or real_claim(*args))
     session.send_text = lambda *args, **kw: threads.append(threading.current_thread()) or backend_send(*args, **kw)
     answers = [worker.submit(JID_A, f"m{i}") for i in range(5)]
-    wait_until(lambda: all(worker._store.get_send(a.message_id).state == SERVER for a in answers))
+    wait_until(lambda: all(sqlite_store.get_send(a.message_id).state == SERVER for a in answers))
     assert [t for _, t in sent_texts(session)] == [f"m{i}" for i in range(5)]
     assert claimed == [answers[0].message_id], "the rest went on from the send before, without a claim of their own"
-    assert [worker._store.get_send(a.message_id).attempts for a in answers] == [1] * 5
+    assert [sqlite_store.get_send(a.message_id).attempts for a in answers] == [1] * 5
     assert len(set(threads)) == 1, "no hand-over to another thread between a chat's sends"
 
 
-def test_a_send_whose_acks_fail_leaves_the_next_one_of_its_chat_to_be_sent(ready, monkeypatch):
+def test_a_send_whose_acks_fail_leaves_the_next_one_of_its_chat_to_be_sent(ready, sqlite_store, monkeypatch):
     from wamulti.worker.hearing import Hearing
 
     worker, session, _ = ready()
@@ -253,5 +253,5 @@ def test_a_send_whose_acks_fail_leaves_the_next_one_of_its_chat_to_be_sent(ready
 
     monkeypatch.setattr(Hearing, "send_ended", send_ended_failing_once)
     answers = [worker.submit(JID_A, f"m{i}") for i in range(3)]
-    wait_until(lambda: all(worker._store.get_send(a.message_id).state == SERVER for a in answers))
+    wait_until(lambda: all(sqlite_store.get_send(a.message_id).state == SERVER for a in answers))
     assert failed and [t for _, t in sent_texts(session)] == ["m0", "m1", "m2"]

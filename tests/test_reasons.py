@@ -169,3 +169,28 @@ def test_seconds_until_a_ban_ends_is_never_negative():
     assert reasons.seconds_until(None) == 0.0
     assert reasons.seconds_until(now - timedelta(seconds=5)) == 0.0
     assert 99.0 < reasons.seconds_until(now + timedelta(seconds=100)) <= 100.0
+
+
+GO_DIAL_ERROR = ("failed to connect: failed to dial whatsapp web websocket: proxyconnect tcp: dial tcp "
+                 "127.0.0.1:9: connect: connection refused; then: failed to dial whatsapp web websocket: "
+                 "dial tcp: lookup web.whatsapp.com on 127.0.0.53:53: no such host (after 3 attempts)")
+
+
+def test_a_long_library_error_is_cut_after_a_whole_word_with_an_ellipsis():
+    """An offline client's lastError is a Go error chain of ~250 characters: it must not end mid-word."""
+    clipped = reasons.clip(GO_DIAL_ERROR)
+    assert len(clipped) <= reasons.REASON_LIMIT and clipped.endswith("…")
+    kept = clipped[:-1]
+    assert GO_DIAL_ERROR.startswith(kept) and GO_DIAL_ERROR[len(kept)] == " "  # the next character is a space
+    assert not kept.endswith((" ", ":", ";"))
+
+
+def test_a_short_error_is_kept_whole_on_one_line():
+    assert reasons.clip("dial tcp:\n  connection   refused") == "dial tcp: connection refused"
+    assert reasons.clip("x" * reasons.REASON_LIMIT) == "x" * reasons.REASON_LIMIT
+
+
+def test_one_very_long_word_is_cut_where_the_limit_is():
+    """A token without spaces (a URL, a base64 blob) is cut at the limit rather than dropped."""
+    clipped = reasons.clip("see " + "a" * 500, limit=50)
+    assert len(clipped) == 50 and clipped.startswith("see aaa") and clipped.endswith("…")

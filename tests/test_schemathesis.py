@@ -38,7 +38,6 @@ EXPLAINED = {
     "500": "a bug; documented on every route, never expected",
     "502": "WhatsApp refused a send: the simulator only fails sends when told to (SIM_FAIL_SENDS)",
     "422": "a number with no account: the simulator has none unless SIM_NOT_ON_WHATSAPP lists it (test_sending.py)",
-    "504": "a send under way past SEND_TIMEOUT: test_sending.py holds a send that long",
     "202": "a send accepted into the queue needs a READY client and a valid recipient: test_e2e_queue.py",
     "429": "a full outbound queue (SEND_QUEUE_MAX): test_e2e_queue.py fills one",
     "503": "store unreachable or client not READY: test_api.py and test_drills.py provoke those",

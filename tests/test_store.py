@@ -12,6 +12,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from tests.conftest import wait_until
 from wamulti.config import Settings
 from wamulti.store import open_store
 from wamulti.store.base import ClientRecord, DuplicateClient, SnapshotWrite, StoreError, StoreUnavailable
@@ -270,20 +271,53 @@ def test_open_store_retries_unreachable_database_then_gives_up_without_logging_p
     assert len(tries) >= 2 and all("secret-pw" not in r.getMessage() for r in caplog.records)
 
 
+def store_connection_ids(root, database: str) -> list[int]:
+    """The server's ids of the store's connections, as the root account sees them."""
+    with root.cursor() as admin:
+        admin.execute("SELECT ID FROM information_schema.PROCESSLIST WHERE DB = %s ORDER BY ID", (database,))
+        return [row[0] for row in admin.fetchall()]
+
+
 def test_a_connection_lost_mid_transaction_writes_nothing_of_it(mariadb):
-    store = open_store(mariadb.settings(mariadb.new_database(), db_pool_size=1))
-    root = mariadb.root()
-    insert = "INSERT INTO clients (client_id, state, created_at, updated_at) VALUES (%s, 'READY', NOW(), NOW())"
-    with pytest.raises(StoreUnavailable):
-        with store._tx() as cur:
-            cur.execute(insert, ("one",))
-            cur.execute("SELECT CONNECTION_ID()")
-            with root.cursor() as admin:
-                admin.execute(f"KILL {cur.fetchone()[0]}")
-            cur.execute(insert, ("two",))  # must not run alone on a new connection
-    assert store.list_clients() == [], "neither half of the transaction is stored"
-    store.create_client(ClientRecord("after", "READY"))  # the pool has a working connection again
-    assert [c.client_id for c in store.list_clients()] == ["after"]
+    """delete_client is several DELETEs in one transaction: killed between two of them, none is kept."""
+    database = mariadb.new_database()
+    store = open_store(mariadb.settings(database, db_pool_size=1))
+    store.create_client(ClientRecord("one", "READY"))
+    store.save_snapshot("one", b"keys", sha(b"keys"))
+    root, holder = mariadb.root(), mariadb.root()
+    with holder.cursor() as cur:  # holds the client's row: the delete's last statement waits for it
+        cur.execute("BEGIN")
+        cur.execute(f"SELECT client_id FROM `{database}`.clients WHERE client_id = 'one' FOR UPDATE")
+    outcome = {}
+
+    def delete():
+        try:
+            outcome["deleted"] = store.delete_client("one")
+        except StoreError as exc:
+            outcome["error"] = exc
+
+    deleting = threading.Thread(target=delete, name="delete-one")
+    deleting.start()
+    waiting = []
+
+    def waits_for_the_row() -> bool:
+        with root.cursor() as admin:
+            admin.execute("SELECT ID FROM information_schema.PROCESSLIST WHERE DB = %s "
+                          "AND INFO LIKE 'DELETE FROM clients%%'", (database,))
+            waiting[:] = [row[0] for row in admin.fetchall()]
+        return bool(waiting)
+
+    wait_until(waits_for_the_row, 60)  # the snapshot is deleted; the client's row is what it waits for
+    with root.cursor() as admin:
+        admin.execute(f"KILL {waiting[0]}")
+    deleting.join(60)
+    holder.rollback()
+    assert isinstance(outcome.get("error"), StoreUnavailable), outcome
+    assert [c.client_id for c in store.list_clients()] == ["one"], "the client is still there"
+    assert store.load_snapshot("one").data == b"keys", "and so is its snapshot, deleted earlier in the transaction"
+    assert store.delete_client("one")  # the pool has a working connection again
+    assert store.list_clients() == []
+    holder.close()
     root.close()
     store.close()
 
@@ -302,18 +336,16 @@ def test_transactions_begin_without_a_begin_statement(mariadb):
 def test_a_connection_killed_while_resting_is_reopened_before_its_next_use(mariadb):
     from wamulti.store import mysql
 
-    store = open_store(mariadb.settings(mariadb.new_database(), db_pool_size=1))
+    database = mariadb.new_database()
+    store = open_store(mariadb.settings(database, db_pool_size=1))
     root = mariadb.root()
-    with store._tx() as cur:
-        cur.execute("SELECT CONNECTION_ID()")
-        first = cur.fetchone()[0]
+    store.ping()
+    [first] = store_connection_ids(root, database)
     with root.cursor() as admin:
         admin.execute(f"KILL {first}")
     time.sleep(mysql.IDLE_PING + 0.1)  # it rested: the borrow checks it and opens a new one
     store.create_client(ClientRecord("after-rest", "READY"))
-    with store._tx() as cur:
-        cur.execute("SELECT CONNECTION_ID()")
-        assert cur.fetchone()[0] != first
+    assert first not in store_connection_ids(root, database)
     assert [c.client_id for c in store.list_clients()] == ["after-rest"]
     root.close()
     store.close()

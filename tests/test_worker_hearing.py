@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from datetime import datetime, timezone
 
-from tests.conftest import wait_until
+from tests.conftest import send_and_wait, wait_until
 from tests.test_worker import pair_and_get_ready
 from wamulti.backends.base import Location, MessageReceived, ReceiptReceived, SentMessage
 from wamulti.events.model import EventType
@@ -118,7 +118,7 @@ def test_a_send_publishes_its_server_ack_before_any_receipt(make_worker, fake_ba
     session = pair_and_get_ready(worker, fake_backend, JID_A)
     session.send_delay = 0.5
     result = {}
-    sender = threading.Thread(target=lambda: result.update(sent=worker.send_text(JID_B, "hello")))
+    sender = threading.Thread(target=lambda: result.update(sent=send_and_wait(worker, JID_B, "hello")))
     sender.start()
     wait_until(lambda: any(call[0] == "send_text" for call in session.calls))
     session.emit(receipt("delivered", "FAKE-ID-NOT-YET-KNOWN"))
@@ -141,7 +141,7 @@ def test_a_failed_send_publishes_no_ack(make_worker, fake_backend):
     session.send_error = SendFailed("refused")
     states_before = len(sink.of_type("client.state"))
     try:
-        worker.send_text(JID_B, "x")
+        send_and_wait(worker, JID_B, "x")
     except Upstream:
         pass
     else:

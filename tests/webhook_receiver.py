@@ -109,7 +109,8 @@ class Receiver:
         except Exception:
             return False
 
-    def _handle(self, handler: BaseHTTPRequestHandler) -> None:
+    def receive(self, handler: BaseHTTPRequestHandler) -> None:
+        """Record one POST and answer it as told (called by the server's handler thread)."""
         body = handler.rfile.read(int(handler.headers.get("Content-Length", 0)))
         headers = {k.lower(): v for k, v in handler.headers.items()}
         hit = Hit(handler.path, headers, body, time.monotonic(), self._verify(body, headers))
@@ -160,7 +161,7 @@ class Receiver:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self):  # noqa: N802 (http.server's naming)
                 try:
-                    receiver._handle(self)
+                    receiver.receive(self)
                 except OSError:  # the sender cut the connection off
                     pass
 

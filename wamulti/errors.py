@@ -47,18 +47,6 @@ class RecipientNotOnWhatsApp(DomainError):
     """WhatsApp answered that the phone number has no account; nothing was sent."""
 
 
-class SendTimeout(DomainError):
-    """A send started but did not finish within the send timeout: it may still go out later.
-
-    `message_id` is the id the send was given before it started; its outcome arrives later as a
-    `message.ack` event with that `messageId` (`server` or `failed`).
-    """
-
-    def __init__(self, message: str, message_id: str):
-        super().__init__(message)
-        self.message_id = message_id
-
-
 class QueueFull(DomainError):
     """The client's outbound queue holds as many sends as it may; nothing was accepted."""
 

@@ -296,10 +296,6 @@ class ClientRegistry:
         return {"store_ok": store_ok, "clients": len(workers),
                 "snapshots": {"behind": len(behind), "maxLagSeconds": round(max(behind, default=0.0), 1)}}
 
-    def session_files(self) -> dict[str, Path]:
-        """Each client's session file path (for the metrics' snapshot lag)."""
-        return {client_id: worker.session_path for client_id, worker in self._live_workers()}
-
     # ---- process lifecycle ---------------------------------------------------------------------
     def restore_all(self, stagger: float = RESTORE_STAGGER) -> int:
         """Load every stored client and reconnect the paired ones (see comes_back); never prompts.

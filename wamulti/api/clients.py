@@ -39,7 +39,7 @@ def client_json(status) -> dict:
     }
 
 
-@bp.post("", responses=responses({201: CreatedClient}, 400, 403, 409, 503, *BODY))
+@bp.post("", operation_id="createClient", responses=responses({201: CreatedClient}, 400, 403, 409, 503, *BODY))
 @admin_only
 def create(body: CreateClient):
     """Create a client and start pairing it; 201 with its Location.
@@ -51,28 +51,29 @@ def create(body: CreateClient):
     return client_json(status), 201, {"Location": f"/api/clients/{status.client_id}"}
 
 
-@bp.get("", responses=responses({200: ClientList}))
+@bp.get("", operation_id="listClients", responses=responses({200: ClientList}))
 @client_scoped
 def list_clients():
     """Every client, sorted by id."""
     return [client_json(status) for status in registry().list()]
 
 
-@bp.get("/<client_id>", responses=responses({200: ClientOut}, 400, 404))
+@bp.get("/<client_id>", operation_id="getClient", responses=responses({200: ClientOut}, 400, 404))
 @client_scoped
 def get(path: ClientPath):
     """One client."""
     return client_json(registry().get(path.client_id))
 
 
-@bp.post("/<client_id>/pair", responses=responses({200: ClientOut}, 400, 404, 409, 503, *BODY))
+@bp.post("/<client_id>/pair", operation_id="pairClient",
+         responses=responses({200: ClientOut}, 400, 404, 409, 503, *BODY))
 @client_scoped
 def pair(path: ClientPath, body: PairClient):
     """Pair a closed or unpaired client again; the body (with 'phone') is optional."""
     return client_json(registry().pair(path.client_id, body.phone))
 
 
-@bp.get("/<client_id>/qr", responses=responses({200: QR_IMAGE}, 400, 404))
+@bp.get("/<client_id>/qr", operation_id="getClientQr", responses=responses({200: QR_IMAGE}, 400, 404))
 @client_scoped
 def qr(path: ClientPath, query: QrQuery):
     """The pending QR code as a PNG, or its raw string with ?format=text."""
@@ -83,7 +84,7 @@ def qr(path: ClientPath, query: QrQuery):
     return Response(qr_png(data), mimetype="image/png", headers=headers)
 
 
-@bp.delete("/<client_id>", responses=responses({200: ClientDeleted}, 400, 403, 404, 503))
+@bp.delete("/<client_id>", operation_id="deleteClient", responses=responses({200: ClientDeleted}, 400, 403, 404, 503))
 @admin_only
 def delete(path: ClientPath):
     """Unlink (within a few seconds), stop and remove a client in any state; says whether the phone still lists it."""

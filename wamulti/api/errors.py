@@ -63,7 +63,6 @@ DOMAIN_STATUS = {
     domain.Upstream: (502, "upstream_error"),
     domain.NotReady: (503, "client_not_ready"),
     domain.RecipientNotOnWhatsApp: (422, "recipient_not_on_whatsapp"),
-    domain.SendTimeout: (504, "send_timeout"),
     domain.QueueFull: (429, "queue_full"),
     domain.IdempotencyKeyReused: (422, "idempotency_key_reused"),
 }
@@ -106,8 +105,6 @@ def handle_domain_error(exc: domain.DomainError) -> Response:
         body["currentState"] = exc.current_state
         slow = exc.current_state in SLOW_RETRY_STATES
         headers["Retry-After"] = str(SLOW_RETRY_SECONDS if slow else FAST_RETRY_SECONDS)
-    if isinstance(exc, domain.SendTimeout):
-        body["messageId"] = exc.message_id  # the outcome is unknown: this id tells it later
     if isinstance(exc, domain.QueueFull):
         headers["Retry-After"] = str(QUEUE_RETRY_SECONDS)  # nothing was accepted: retrying is safe
     return json_error(status, body, headers)

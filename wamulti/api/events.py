@@ -29,7 +29,7 @@ def event_json(status) -> dict:
     }
 
 
-@bp.get("", responses=responses({200: EventPage}, 400, 503))
+@bp.get("", operation_id="listEvents", responses=responses({200: EventPage}, 400, 503))
 @client_scoped
 def list_events(query: EventsQuery):
     """Events oldest first: ?clientId=&type=&after=<eventId>&limit=100; `next` is the following page's cursor."""
@@ -37,7 +37,7 @@ def list_events(query: EventsQuery):
     return {"events": [event_json(s) for s in page.events], "next": page.next}
 
 
-@bp.post("/<event_id>/redeliver", responses=responses({200: EventOut}, 404, 409, 503))
+@bp.post("/<event_id>/redeliver", operation_id="redeliverEvent", responses=responses({200: EventOut}, 404, 409, 503))
 @client_scoped
 def redeliver(path: EventPath):
     """Queue one event for delivery again (404 unknown, 409 when no webhook applies to it)."""

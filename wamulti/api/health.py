@@ -10,7 +10,7 @@ from .responses import Degraded, Health
 bp = APIBlueprint("health", __name__, abp_tags=[Tag(name="health")])
 
 
-@bp.get("/healthz", responses={200: Health, 503: Degraded})
+@bp.get("/healthz", operation_id="getHealth", responses={200: Health, 503: Degraded})
 def healthz():
     """Liveness and store reachability: 200 ok, or 503 degraded while the store is unreachable."""
     registry = current_registry()

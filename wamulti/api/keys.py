@@ -26,7 +26,7 @@ def key_json(info: KeyInfo) -> dict:
             "createdAt": iso_utc(info.created_at), "lastUsedAt": iso_utc(info.last_used_at)}
 
 
-@bp.post("", responses=responses({201: CreatedKey}, 400, 403, 404, 503, *BODY))
+@bp.post("", operation_id="createApiKey", responses=responses({201: CreatedKey}, 400, 403, 404, 503, *BODY))
 @admin_only
 def create_key(body: CreateKey):
     """Make a key reaching only the named clients (each must exist, else 404); the key is in this answer only."""
@@ -34,14 +34,14 @@ def create_key(body: CreateKey):
     return {**key_json(issued.info), "key": issued.key}, 201, {"Cache-Control": "no-store"}
 
 
-@bp.get("", responses=responses({200: KeyList}, 403, 503))
+@bp.get("", operation_id="listApiKeys", responses=responses({200: KeyList}, 403, 503))
 @admin_only
 def list_keys():
     """Every scoped key, oldest first, with the clients it reaches and when it was last used."""
     return [key_json(info) for info in api_keys().list()]
 
 
-@bp.delete("/<key_id>", responses=responses({200: KeyRevoked}, 403, 404, 503))
+@bp.delete("/<key_id>", operation_id="revokeApiKey", responses=responses({200: KeyRevoked}, 403, 404, 503))
 @admin_only
 def revoke_key(path: KeyPath):
     """Revoke a key: every instance sharing the store refuses it from the next request on."""

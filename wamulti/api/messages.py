@@ -26,7 +26,8 @@ class MessageIdConverter(BaseConverter):
 bp.record_once(lambda state: state.app.url_map.converters.setdefault("message_id", MessageIdConverter))
 
 
-@bp.post("/send", responses=responses({200: Sent, 202: Queued}, 400, 404, 422, 429, 502, 503, *BODY))
+@bp.post("/send", operation_id="sendMessage",
+         responses=responses({200: Sent, 202: Queued}, 400, 404, 422, 429, 502, 503, *BODY))
 @client_scoped
 def send(body: SendText, header: SendHeaders):
     """Send a text: every field is validated, then the send is accepted into the client's queue.
@@ -56,7 +57,7 @@ def send(body: SendText, header: SendHeaders):
     }
 
 
-@bp.get("/<message_id:message_id>", responses=responses({200: MessageStatus}, 404))
+@bp.get("/<message_id:message_id>", operation_id="getMessageStatus", responses=responses({200: MessageStatus}, 404))
 @client_scoped
 def status(path: MessagePath):
     """A send's status by wamulti's messageId (404 unknown, malformed, or deleted with its client)."""

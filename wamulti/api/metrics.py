@@ -18,7 +18,7 @@ TEXT = {"description": "Prometheus text exposition format 0.0.4.",
                                    "example": "wamulti_clients{state=\"READY\"} 3.0\n"}}}
 
 
-@bp.get("/metrics", responses=responses({200: TEXT}, 403, 503))
+@bp.get("/metrics", operation_id="getMetrics", responses=responses({200: TEXT}, 403, 503))
 @admin_only
 def metrics():
     """Prometheus metrics: clients per state, sends, receives, store calls, webhooks, process."""

@@ -47,9 +47,6 @@ ERRORS: dict[int, ErrorSpec] = {
     503: ErrorSpec(("client_not_ready", "store_unavailable"), "The client is not READY (currentState says "
                    "why), or the database is unreachable (nothing was changed).", RETRY_AFTER,
                    currentState=CURRENT_STATE),
-    504: ErrorSpec(("send_timeout",), "The send was under way when SEND_TIMEOUT passed: it may still go out. "
-                   "Its outcome arrives as a message.ack event with this messageId.",
-                   messageId=(str, Field(description="wamulti's id of the send, given before it started."))),
 }
 COMMON = (401, 500, 503)  # 503: a scoped key is looked up in the store, on every route behind a key
 BODY = (413, 415)

@@ -31,7 +31,7 @@ def webhook_json(client_id: str, hook, show_secret: bool = False) -> dict:
     }
 
 
-@bp.put("/<client_id>/webhook", responses=responses({200: WebhookOut}, 400, 404, 503, *BODY))
+@bp.put("/<client_id>/webhook", operation_id="putWebhook", responses=responses({200: WebhookOut}, 400, 404, 503, *BODY))
 @client_scoped
 def put_webhook(path: ClientPath, body: PutWebhook):
     """Set the client's own webhook {"url", "events"?, "secret"?}; a generated secret is shown only here.
@@ -45,7 +45,7 @@ def put_webhook(path: ClientPath, body: PutWebhook):
     return webhook_json(client_id, hook, show_secret=generated)
 
 
-@bp.get("/<client_id>/webhook", responses=responses({200: WebhookOut}, 400, 404, 503))
+@bp.get("/<client_id>/webhook", operation_id="getWebhook", responses=responses({200: WebhookOut}, 400, 404, 503))
 @client_scoped
 def get_webhook(path: ClientPath):
     """The client's own webhook, secret masked (404 if it has none: the global one applies)."""
@@ -53,7 +53,7 @@ def get_webhook(path: ClientPath):
     return webhook_json(client_id, registry().while_live(client_id, partial(events().webhook, client_id)))
 
 
-@bp.delete("/<client_id>/webhook", responses=responses({200: Deleted}, 400, 404, 503))
+@bp.delete("/<client_id>/webhook", operation_id="deleteWebhook", responses=responses({200: Deleted}, 400, 404, 503))
 @client_scoped
 def delete_webhook(path: ClientPath):
     """Remove the client's own webhook; the global one (if any) applies again."""
@@ -62,7 +62,8 @@ def delete_webhook(path: ClientPath):
     return {"clientId": client_id, "deleted": True}
 
 
-@bp.post("/<client_id>/webhook/replay", responses=responses({200: Replayed}, 400, 404, 409, 503, *BODY))
+@bp.post("/<client_id>/webhook/replay", operation_id="replayEvents",
+         responses=responses({200: Replayed}, 400, 404, 409, 503, *BODY))
 @client_scoped
 def replay(path: ClientPath, body: Replay):
     """Queue every event of the client after {"after": "<eventId>"} again, in order (all without 'after')."""

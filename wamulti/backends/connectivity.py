@@ -32,6 +32,7 @@ import time
 from typing import Callable, Mapping
 
 from . import netprobe
+from .reasons import clip
 
 log = logging.getLogger(__name__)
 
@@ -94,8 +95,7 @@ def why_down(error: str) -> str:
 
 
 def _short(text: str) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= REASON_LIMIT else text[: REASON_LIMIT - 3] + "..."
+    return clip(text, REASON_LIMIT)
 
 
 class ConnectivityGate:

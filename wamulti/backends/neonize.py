@@ -42,6 +42,7 @@ from ..seams import neonize as neonize_seam
 from .neonize_starts import LockBounds, Starts, StoppedBeforeStart
 from . import neonize_reasons as reasons
 from .neonize_events import translate_message, translate_receipt
+from .reasons import clip
 from .neonize_pairing import PAIRING_WINDOW, ChildSpec, PairingChildSession
 
 log = logging.getLogger(__name__)
@@ -49,12 +50,10 @@ log = logging.getLogger(__name__)
 START_SPACING = 0.02  # seconds between two starts
 STOP_WAIT = 10.0  # a stop waits this long for its own start's Go code to read the maps for the last time
 SYNC_FALLBACK = 20.0  # READY this long after Connected even if OfflineSyncCompleted never comes
-REASON_LIMIT = 200
 
 
 def _short(exc: BaseException) -> str:
-    text = " ".join(str(exc).split()) or type(exc).__name__
-    return text if len(text) <= REASON_LIMIT else text[: REASON_LIMIT - 3] + "..."
+    return clip(str(exc)) or type(exc).__name__
 
 
 def _raise_fd_limit() -> int:

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Callable
 
 from . import base as bk
+from .reasons import clip
 
 log = logging.getLogger("wamulti.backends.neonize")
 
@@ -35,7 +36,6 @@ CHILD_MODULE = "wamulti.backends.neonize_pairing_child"
 CODE_ANSWER_SECONDS = 20.0  # longest pair_phone waits for the child's answer
 TERM_GRACE = 2.0  # after SIGTERM, before SIGKILL
 EXIT_GRACE = 10.0  # a child that said its last word exits by itself; this long at most
-REASON_LIMIT = 200
 
 
 @dataclass(frozen=True)
@@ -90,6 +90,11 @@ class PairingChildSession(bk.BackendSession):
     def pid(self) -> int | None:
         """The child's process id while it was started (read-only; for tests and logs)."""
         return None if self._proc is None else self._proc.pid
+
+    @property
+    def exit_code(self) -> int | None:
+        """The child's exit status once it was reaped, else None (read-only; for tests and logs)."""
+        return None if self._proc is None else self._proc.returncode
 
     # ---- connect: the connection thread --------------------------------------------------------
     def connect(self) -> None:
@@ -148,9 +153,9 @@ class PairingChildSession(bk.BackendSession):
             log.warning("[%s] %s", self.client_id, why)
             self._emit(bk.PairFailed(why))
         elif "failed" in last:
-            self._emit(bk.PairFailed(str(last["failed"])[:REASON_LIMIT]))
+            self._emit(bk.PairFailed(clip(str(last["failed"]))))
         elif last.get("ended"):
-            raise bk.ConnectFailed(str(last["ended"])[:REASON_LIMIT])
+            raise bk.ConnectFailed(clip(str(last["ended"])))
 
     # ---- calls: the worker thread --------------------------------------------------------------
     def pair_phone(self, phone_digits: str) -> str:
@@ -161,7 +166,7 @@ class PairingChildSession(bk.BackendSession):
             raise bk.PairingError("no answer from the pairing process") from None
         if "code" in answer:
             return str(answer["code"])
-        raise bk.PairingError(str(answer["code_error"])[:REASON_LIMIT])
+        raise bk.PairingError(clip(str(answer["code_error"])))
 
     def _ask(self, command: dict) -> None:
         with self._lock:

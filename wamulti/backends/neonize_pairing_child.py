@@ -30,13 +30,13 @@ import queue
 import sys
 import threading
 
+from .reasons import clip
+
 log = logging.getLogger("wamulti.backends.pairing_child")
-REASON_LIMIT = 200
 
 
 def _short(exc: BaseException) -> str:
-    text = " ".join(str(exc).split()) or type(exc).__name__
-    return text[:REASON_LIMIT]
+    return clip(str(exc)) or type(exc).__name__
 
 
 class Reporter:
@@ -90,7 +90,7 @@ class PairingChild:
         if ev.Status == ev.SUCCESS:
             self.inbox.put(("paired", f"{ev.ID.User}@{ev.ID.Server or 's.whatsapp.net'}"))
         else:
-            self.inbox.put(("failed", (ev.Error or "pairing refused")[:REASON_LIMIT]))
+            self.inbox.put(("failed", clip(ev.Error or "pairing refused")))
 
     def start(self) -> None:
         threading.Thread(target=self._connect, name="connect", daemon=True).start()

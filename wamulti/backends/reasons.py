@@ -33,6 +33,22 @@ _UNTIL = re.compile(r"\(until (\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ)\)$")
 _ISO = "%Y-%m-%dT%H:%M:%SZ"
 
 
+REASON_LIMIT = 200  # characters of a library's error text kept in lastError
+
+
+def clip(text: str, limit: int = REASON_LIMIT) -> str:
+    """`text` on one line, at most `limit` characters, cut after a whole word and ended with '…' if longer."""
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    head = text[: limit - 1]
+    # cut at the last space, unless that leaves too little (one very long token, like a URL)
+    space = head.rfind(" ")
+    if space >= limit // 2:
+        head = head[:space]
+    return head.rstrip(" ,;:") + "…"
+
+
 def _coded(table: dict[int, str], code: int | None) -> str:
     if code is None:
         return "unknown reason"

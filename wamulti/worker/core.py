@@ -17,7 +17,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from ..backends.base import Backend, BackendSession
-from ..errors import DomainError, IdempotencyKeyReused, NotReady, SendTimeout
+from ..errors import DomainError, IdempotencyKeyReused, NotReady
 from ..store.base import ClientRecord, SessionStore, SnapshotMeta, StoreError
 from ..store.outbound import OutboundRow
 from .admission import Admission
@@ -28,7 +28,7 @@ from .persistence import Persistence
 from .outbound import Dispatcher, SendOptions
 from .outcome import Accepted, accepted, outcome_of_row
 from .run import Options, Run
-from .sender import SEND_TIMEOUT, Sender, Sent
+from .sender import Sender, Sent
 from .sendstatus import SendStatus
 from .states import CLOSED, PAIRING, READY, ClientStatus
 from .unlink import NOT_LINKED, UNLINK_SECONDS, Unlinked, connect_and_log_out, not_confirmed, not_unlinked
@@ -45,7 +45,7 @@ class ClientWorker:
     """One client: its state, its thread, its backend session and its persisted data."""
 
     def __init__(self, record: ClientRecord, *, backend: Backend, store: SessionStore, prompter: Prompter,
-                 data_dir: Path, pairing_timeout: float, send_timeout: float = SEND_TIMEOUT,
+                 data_dir: Path, pairing_timeout: float,
                  snapshot_interval: float = SNAPSHOT_INTERVAL, events: EventSink | None = None,
                  send_options: SendOptions | None = None,
                  unlink_timeout: float = UNLINK_SECONDS):
@@ -57,14 +57,13 @@ class ClientWorker:
         self._persist = Persistence(record.client_id, store, self.session_path)
         # lasts across runs: ack order; acks of queued sends move their rows forward (SendStatus)
         self._hearing = Hearing(record.client_id, SendStatus(events or NoEvents(), store))
-        self._send_timeout = send_timeout
         self._store = store
         self._outbound = Dispatcher(record.client_id, store, self._hearing,
                                     send_options or SendOptions(), self._ready)
         self._admission = Admission(record.client_id)  # shut by delete: no send row after the client's
         self._lock = threading.Lock()  # guards _thread and _run; never held across I/O
         self._thread: threading.Thread | None = None
-        self._run = self._new_run()  # idle until start(); stop() and send_text() use it meanwhile
+        self._run = self._new_run()  # idle until start(); stop() uses it meanwhile
 
     def _new_run(self) -> Run:
         return Run(self._options, self._view, self._persist, self._hearing)
@@ -266,16 +265,6 @@ class ClientWorker:
             return self._store.get_send(row.message_id) or row
         except StoreError:
             return row
-
-    def send_text(self, to: str, text: str) -> Sent:
-        """Send and wait up to the send timeout (tests, scripts): Sent, or raise what it failed with, or
-        SendTimeout (still queued or under way: it goes out later, told by its id)."""
-        answer = self.submit(to, text, wait=self._send_timeout)
-        if isinstance(answer, Accepted):
-            raise SendTimeout(f"WhatsApp did not confirm the message within {self._send_timeout:g} seconds; it "
-                              f"is {answer.status} and its outcome follows as a message.ack event with this "
-                              "messageId.", answer.message_id)
-        return answer
 
     def _ready(self) -> tuple[BackendSession, Sender] | None:
         """The session and sender of the current run while the client is READY (the queue asks)."""

@@ -27,7 +27,6 @@ from .recipients import RecipientBook
 
 log = logging.getLogger(__name__)
 
-SEND_TIMEOUT = 20.0  # how long ClientWorker.send_text() waits (tests, scripts); the API waits SEND_WAIT
 SEND_THREADS = 4
 
 
