@@ -13,7 +13,7 @@ import time
 from flask_openapi3 import OpenAPI
 from pydantic import create_model
 
-from wamulti.api.schemas import ClientPath, SendHeaders
+from wamulti.web.schemas import ClientPath, SendHeaders
 
 from .common import report
 

@@ -12,7 +12,7 @@ from dataclasses import replace
 import pytest
 
 from tests.server_process import ServerProcess
-from wamulti import sessionfile
+from wamulti.sessions import session_file as sessionfile
 
 pytestmark = pytest.mark.slow
 

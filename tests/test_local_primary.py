@@ -12,10 +12,10 @@ import zlib
 import pytest
 
 from tests.conftest import FlakyStore
-from wamulti import sessionfile
-from wamulti.store.base import ClientRecord, SnapshotWrite
-from wamulti.worker.persistence import Persistence, Restore, Write
-from wamulti.worker.group_commit import RowWriter, SnapshotWriter
+from wamulti.sessions import session_file as sessionfile
+from wamulti.store.store_api import ClientRecord, SnapshotWrite
+from wamulti.sessions.persistence import Persistence, Restore, Write
+from wamulti.sessions.group_commit import RowWriter, SnapshotWriter
 
 JID = "4915123456789@s.whatsapp.net"
 

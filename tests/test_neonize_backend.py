@@ -20,22 +20,23 @@ import pytest
 from tests.conftest import send_and_wait
 from tests.server_process import ROOT, ServerProcess
 from tests.offline import require_offline_proxy
-from wamulti import sessionfile
-from wamulti.backends import base as bk
+from wamulti.sessions import session_file as sessionfile
+from wamulti.backends import backend_api as bk
 from wamulti.config import Settings
 from wamulti.store import open_store
-from wamulti.store.base import ClientRecord
-from wamulti.worker import CLOSED, CONNECTING, READY, SYNCING, ClientWorker
+from wamulti.store.store_api import ClientRecord
+from wamulti.clients.states import CLOSED, CONNECTING, READY, SYNCING
+from wamulti.clients.worker import ClientWorker
 
 require_offline_proxy()
 
 neonize_events = pytest.importorskip("neonize.events")
 from neonize.proto.Neonize_pb2 import JID, ConnectFailureReason, LogEntry  # noqa: E402
 
-from wamulti.backends.golock import GoLock  # noqa: E402
-from wamulti.backends.golog import GoLogRouter  # noqa: E402
-from wamulti.backends.neonize import NeonizeBackend, NeonizeSession  # noqa: E402
-from wamulti.backends.neonize_starts import LockBounds  # noqa: E402
+from wamulti.backends.neonize.golock import GoLock  # noqa: E402
+from wamulti.backends.neonize.golog import GoLogRouter  # noqa: E402
+from wamulti.backends.neonize.neonize_backend import NeonizeBackend, NeonizeSession  # noqa: E402
+from wamulti.backends.neonize.starts import LockBounds  # noqa: E402
 
 ev = neonize_events
 
@@ -281,7 +282,7 @@ def test_go_log_router_tags_lines_with_their_client_and_passes_on_its_level_and_
 
 
 def test_go_log_router_skips_empty_and_undecodable_lines_and_keeps_routing(caplog):
-    caplog.set_level(logging.DEBUG, logger="wamulti.backends.neonize")
+    caplog.set_level(logging.DEBUG, logger="wamulti.backends.neonize.neonize_backend")
     dialing: list[str] = []
     router = GoLogRouter(logging.WARNING, dialing.append, LogEntry.FromString)
     on_log = router.callback_for("c")
@@ -291,7 +292,7 @@ def test_go_log_router_skips_empty_and_undecodable_lines_and_keeps_routing(caplo
     go_log(on_log, "Dialing wss://web.whatsapp.com/ws/chat")
     router.close()
     assert dialing == ["c"], "the router survived the undecodable line"
-    assert [r.getMessage() for r in caplog.records if r.name == "wamulti.backends.neonize"] == [
+    assert [r.getMessage() for r in caplog.records if r.name == "wamulti.backends.neonize.neonize_backend"] == [
         "undecodable Go log line"]
 
 
@@ -546,8 +547,8 @@ sys.path.insert(0, sys.argv[1])
 logging.basicConfig(level=logging.ERROR)
 from pathlib import Path
 from wamulti.config import Settings
-from wamulti.backends.neonize import NeonizeBackend
-from wamulti.backends.base import ConnectFailed
+from wamulti.backends.neonize import NeonizeBackend  # noqa: E402
+from wamulti.backends.backend_api import ConnectFailed
 data = Path(sys.argv[2]); seconds = float(sys.argv[3])
 backend = NeonizeBackend(Settings(api_key="k" * 16, data_dir=data, log_level="ERROR"))
 cycles = [0] * 20

@@ -15,12 +15,12 @@ from tests.test_neonize_backend import HeldConnectionBackend, feed, make_whatsme
 from tests.test_neonize_backend import settings, store  # noqa: F401  (fixtures)
 from tests.test_neonize_events import receipt
 from tests.test_worker_hearing import RecordingSink
-from wamulti import sessionfile
-from wamulti.backends import neonize_send
-from wamulti.backends.neonize import NeonizeBackend
+from wamulti.sessions import session_file as sessionfile
+from wamulti.backends.neonize import outgoing as neonize_send
+from wamulti.backends.neonize.neonize_backend import NeonizeBackend
 from wamulti.errors import RecipientNotOnWhatsApp
-from wamulti.seams.neonize import detach_stop_on_collect
-from wamulti.worker import READY
+from wamulti.seams.neonize_internals import detach_stop_on_collect
+from wamulti.clients.states import READY
 
 import neonize  # noqa: E402  (after the skip above)
 import neonize.client  # noqa: E402

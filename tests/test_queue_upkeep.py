@@ -15,18 +15,18 @@ import pytest
 
 from tests.conftest import wait_until
 from tests.test_worker_hearing import RecordingSink
-from wamulti.store.base import ClientRecord
-from wamulti.events.model import EventType
-from wamulti.store.outbound import DELIVERED, FAILED, QUEUED, READ, SENDING, SERVER, OutboundRow, StateChange
-from wamulti.store.rows import utcnow
-from wamulti.worker import READY
-from wamulti.worker import outbound, queue_upkeep
-from wamulti.worker.hearing import Hearing
-from wamulti.worker.instance import instance_id
-from wamulti.worker.outbound import Dispatcher, SendOptions
-from wamulti.worker.queue_upkeep import QueueUpkeep
-from wamulti.worker.sender import Sent, new_message_id
-from wamulti.worker.sendstatus import SendStatus, status_writer_for
+from wamulti.store.store_api import ClientRecord
+from wamulti.hearing.event_model import EventType
+from wamulti.store.send_rows import DELIVERED, FAILED, QUEUED, READ, SENDING, SERVER, OutboundRow, StateChange
+from wamulti.store.client_rows import utcnow
+from wamulti.clients.states import READY
+from wamulti.sending import dispatcher as outbound, queue_upkeep
+from wamulti.hearing.heard_events import Hearing
+from wamulti.clients.instance_id import instance_id
+from wamulti.sending.dispatcher import Dispatcher, SendOptions
+from wamulti.sending.queue_upkeep import QueueUpkeep
+from wamulti.sending.sender import Sent, new_message_id
+from wamulti.sending.send_status import SendStatus, status_writer_for
 
 ME, OTHER = "a" * 16, "b" * 16
 SINCE = timedelta(hours=24)

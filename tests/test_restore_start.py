@@ -10,12 +10,12 @@ import zlib
 from datetime import timedelta
 
 from tests.conftest import drive_to_ready, wait_until
-from wamulti import sessionfile
-from wamulti.store.base import ClientRecord, SnapshotWrite, StoreUnavailable
-from wamulti.store.outbound import FAILED, QUEUED, SENDING, OutboundRow
-from wamulti.store.rows import utcnow
-from wamulti.worker import CONNECTING, READY
-from wamulti.worker.sender import new_message_id
+from wamulti.sessions import session_file as sessionfile
+from wamulti.store.store_api import ClientRecord, SnapshotWrite, StoreUnavailable
+from wamulti.store.send_rows import FAILED, QUEUED, SENDING, OutboundRow
+from wamulti.store.client_rows import utcnow
+from wamulti.clients.states import CONNECTING, READY
+from wamulti.sending.sender import new_message_id
 
 JID = "4915000000{}@s.whatsapp.net"
 
@@ -174,8 +174,8 @@ class Unheard:
 
 
 def test_a_queue_started_during_the_read_waits_for_its_rows_and_one_loaded_already_is_left_out(sqlite_store):
-    from wamulti.worker.outbound import Dispatcher, SendOptions
-    from wamulti.worker.queue_load import load_queues
+    from wamulti.sending.dispatcher import Dispatcher, SendOptions
+    from wamulti.sending.queue_load import load_queues
 
     for n in range(2):
         sqlite_store.create_client(ClientRecord(f"c{n}", READY, jid=JID.format(n)))

@@ -1,4 +1,4 @@
-"""Contract of wamulti/seams/flask_openapi3.py and of the Swagger assets api/docs.py serves."""
+"""Contract of wamulti/seams/openapi3_internals.py and of the Swagger assets api/docs.py serves."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from flask_openapi3 import OpenAPI
 from flask_openapi3_swagger.plugins import RegisterPlugin
 
 from tests.seams_pins import assert_installed_as_pinned
-from wamulti.api import docs
-from wamulti.seams.flask_openapi3 import CachedSchema
+from wamulti.web.routes import docs_routes as docs
+from wamulti.seams.openapi3_internals import CachedSchema
 
 
 def test_the_pinned_versions_are_installed():

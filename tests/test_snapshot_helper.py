@@ -12,8 +12,8 @@ import zlib
 
 import pytest
 
-from wamulti import sessionfile, snapshot_helper
-from wamulti.snapshot_helper import HelperFailed, HelperPool
+from wamulti.sessions import session_file as sessionfile, snapshot_helpers as snapshot_helper
+from wamulti.sessions.snapshot_helpers import HelperFailed, HelperPool
 
 
 @pytest.fixture

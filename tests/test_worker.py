@@ -13,15 +13,16 @@ import pytest
 from tests.conftest import BUSY_BOUND, drive_to_ready, send_and_wait, wait_until
 from tests.fake_backend import FakePrompter, FakeSession
 from tests.test_connectivity import ScriptedProbe
-from wamulti import sessionfile
-from wamulti.backends.base import (ConnectFailed, Connected, Disconnected, LoggedOut, PairSuccess, QrUpdated,
-                                   RetryLater, SendFailed, Terminated)
+from wamulti.sessions import session_file as sessionfile
+from wamulti.backends.backend_api import (ConnectFailed, Connected, Disconnected, LoggedOut, PairSuccess, QrUpdated,
+    RetryLater, SendFailed, Terminated)
 from wamulti.backends.connectivity import ConnectivityGate
-from wamulti.registry import comes_back
-from wamulti.store.base import ClientRecord
+from wamulti.clients.registry import comes_back
+from wamulti.store.store_api import ClientRecord
 from wamulti.errors import NotReady, Upstream
-from wamulti.worker import CLOSED, CONNECTING, PAIRING, READY, SYNCING, backoff_delay
-from wamulti.worker.outcome import Accepted
+from wamulti.clients.states import CLOSED, CONNECTING, PAIRING, READY, SYNCING
+from wamulti.clients.connection import backoff_delay
+from wamulti.sending.outcome import Accepted
 
 PHONE = "4915123456789"
 
@@ -354,7 +355,7 @@ def paired(make_worker, **options):
 
 
 def test_transient_failures_never_close_a_client(make_worker, fake_backend, monkeypatch):
-    monkeypatch.setattr("wamulti.worker.run.backoff_delay", lambda attempt: 0.005)  # 150 attempts in a second
+    monkeypatch.setattr("wamulti.clients.run.backoff_delay", lambda attempt: 0.005)  # 150 attempts in a second
     fake_backend.connect_failure = "dial tcp: lookup web.whatsapp.com: no such host"  # no gate: plain backoff
     w = paired(make_worker)
     w.start()
