@@ -1,4 +1,4 @@
-"""One worker per client: a thread that owns the client's backend session and its state machine.
+"""Clients: the registry of every client, and one worker per client owning its backend session and state.
 
 Threads of a client `<id>`:
 - `wa-<id>` (the worker thread) is the only place where the client's state changes and where the
@@ -6,19 +6,12 @@ Threads of a client `<id>`:
   commands arrive through one inbox queue; timers (backoff, pairing timeout, snapshot checks) are
   deadlines that bound the wait on that queue, so nothing sleeps to poll.
 - `wa-<id>-conn` runs a backend's connect(), which blocks while it is connected.
-- `wa-<id>-send_N` (a small pool) runs sends, so a request waits a bounded time.
+- `wa-<id>-send_N` (a small pool, wamulti.sending) runs sends, so a request waits a bounded time.
 A CLOSED client keeps no thread: its worker only answers queries; pair() starts a thread again.
 
-Parts, each readable alone: core.ClientWorker (what any thread may call), run.Run (one run of
-the worker thread: the state machine), view (what other threads see), persistence (the store),
-connection (sessions and the connection thread), pairing (the number, the console prompt),
-sender (the send pool), timers, messages (the inbox), states.
+Parts, each readable alone: registry.ClientRegistry (all clients, what the routes call),
+worker.ClientWorker (what any thread may call of one client), run.Run (one run of the worker
+thread: the state machine), view (what other threads see), connection (sessions and the connection
+thread), pairing (the number, the console prompt), unlink, timers, inbox, states; and the client's
+own vocabulary: phone numbers, client fields, QR codes, the instance id.
 """
-
-from .connection import backoff_delay
-from .worker import ClientWorker
-from .pairing import Prompter
-from .states import CLOSED, CONNECTING, PAIRING, READY, SYNCING, ClientStatus, State
-
-__all__ = ["CLOSED", "CONNECTING", "PAIRING", "READY", "SYNCING", "ClientStatus", "ClientWorker", "Prompter",
-           "State", "backoff_delay"]
