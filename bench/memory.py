@@ -50,7 +50,7 @@ def session_database(tmp: Path) -> bytes:
     compressed as the store keeps it; made in a child so that this process never loads Go."""
     path = tmp / "made.session"
     code = ("import sys; from pathlib import Path; from wamulti.config import Settings; "
-            "from wamulti.backends import backend_api as bk; from wamulti.backends.neonize import NeonizeBackend\n"
+            "from wamulti.backends import backend_api as bk; from wamulti.backends.neonize.neonize_backend import NeonizeBackend\n"
             "backend = NeonizeBackend(Settings(api_key='k' * 16, data_dir=Path(sys.argv[1]).parent))\n"
             "session = backend.new_session('maker', Path(sys.argv[1]), lambda e: None)\n"
             "try:\n    session.connect()\nexcept bk.ConnectFailed:\n    pass\n"

@@ -38,7 +38,7 @@ MAKE_SESSION = """
 import sys
 from pathlib import Path
 from wamulti.config import Settings
-from wamulti.backends.neonize import NeonizeBackend
+from wamulti.backends.neonize.neonize_backend import NeonizeBackend
 from wamulti.backends.backend_api import ConnectFailed
 path = Path(sys.argv[1])
 backend = NeonizeBackend(Settings(api_key="k" * 16, data_dir=path.parent, log_level="ERROR"))

@@ -46,7 +46,7 @@ CLIENTS, SENDS, BEFORE_SENDS, CALLERS = 100, 3000, 600, 16
 ENV = {"SIM_SEND_DELAY": "0.3", "SEND_RATE_PER_MINUTE": "0", "SIM_PAIR_DELAY": "0.05", "LOG_LEVEL": "WARNING",
        "SIM_READ_DELAY": "1"}
 # the seed's simulator could only be given a send delay in code: this entry point does it
-SEED_ENTRY = ("import sys; from wamulti.backends.simulator import SimulatorBackend as S; "
+SEED_ENTRY = ("import sys; from wamulti.backends.simulator.sim_backend import SimulatorBackend as S; "
               "S.from_settings = classmethod(lambda c, s: c(s.sim_connect_delay, s.sim_pair_delay, s.sim_sync_delay, "
               "s.sim_read_delay, frozenset(s.sim_not_on_whatsapp), 0.3)); "
               "from wamulti.server import main; sys.exit(main())")

@@ -34,8 +34,8 @@ CHILD = """
 import json, sys
 from pathlib import Path
 from wamulti.config import Settings
-from wamulti.backends.neonize import NeonizeBackend
-from wamulti.backends import base as bk
+from wamulti.backends.neonize.neonize_backend import NeonizeBackend
+from wamulti.backends import backend_api as bk
 backend = NeonizeBackend(Settings(api_key="k" * 16, data_dir=Path(sys.argv[1]), log_level="ERROR"))
 raw = []
 report = backend.connectivity.dial_failed

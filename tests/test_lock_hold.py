@@ -115,7 +115,7 @@ sys.path.insert(0, sys.argv[1])
 import logging; logging.basicConfig(level=logging.ERROR)
 from pathlib import Path
 from wamulti.backends.backend_api import BackendError
-from wamulti.backends.neonize import NeonizeBackend
+from wamulti.backends.neonize.neonize_backend import NeonizeBackend
 from wamulti.config import Settings
 data = Path(sys.argv[2])
 backend = NeonizeBackend(Settings(api_key="k" * 16, data_dir=data, log_level="WARNING"))

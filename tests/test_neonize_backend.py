@@ -547,7 +547,7 @@ sys.path.insert(0, sys.argv[1])
 logging.basicConfig(level=logging.ERROR)
 from pathlib import Path
 from wamulti.config import Settings
-from wamulti.backends.neonize import NeonizeBackend  # noqa: E402
+from wamulti.backends.neonize.neonize_backend import NeonizeBackend
 from wamulti.backends.backend_api import ConnectFailed
 data = Path(sys.argv[2]); seconds = float(sys.argv[3])
 backend = NeonizeBackend(Settings(api_key="k" * 16, data_dir=data, log_level="ERROR"))

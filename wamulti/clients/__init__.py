@@ -12,6 +12,6 @@ A CLOSED client keeps no thread: its worker only answers queries; pair() starts 
 Parts, each readable alone: registry.ClientRegistry (all clients, what the routes call),
 worker.ClientWorker (what any thread may call of one client), run.Run (one run of the worker
 thread: the state machine), view (what other threads see), connection (sessions and the connection
-thread), pairing (the number, the console prompt), unlink, timers, inbox, states; and the client's
-own vocabulary: phone numbers, client fields, QR codes, the instance id.
+thread), pairing (the number, the console prompt), unlink, timers, inbox, states, QR codes
+(qr_codes) and the instance id recorded in the rows a process takes (instance_id).
 """

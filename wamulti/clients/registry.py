@@ -22,19 +22,19 @@ from typing import Callable, Iterator, TypeVar
 
 from ..backends.backend_api import Backend
 from ..errors import Conflict, InvalidField, NotFound
-from ..store.store_api import ClientRecord, DuplicateClient, SessionStore, SnapshotMeta, StoreError
-from ..store.send_rows import FAILED, QUEUED, OutboundRow
-from ..store.client_rows import utcnow
-from .states import CLOSED, CONNECTING, PAIRING, READY, SYNCING, ClientStatus
-from .worker import ClientWorker
-from .pairing import Prompter
 from ..hearing.heard_events import EventSink
 from ..sending.dispatcher import EXPIRED, SendOptions
 from ..sending.outcome import Accepted, request_hash
 from ..sending.queue_load import load_queues
 from ..sending.sender import Sent
 from ..sending.wait_slots import WaitSlots
+from ..store.client_rows import utcnow
+from ..store.send_rows import FAILED, QUEUED, OutboundRow
+from ..store.store_api import ClientRecord, DuplicateClient, SessionStore, SnapshotMeta, StoreError
+from .pairing import Prompter
+from .states import CLOSED, CONNECTING, PAIRING, READY, SYNCING, ClientStatus
 from .unlink import Unlinked
+from .worker import ClientWorker
 
 log = logging.getLogger(__name__)
 

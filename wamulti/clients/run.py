@@ -20,15 +20,15 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from ..backends.backend_api import (Backend, BackendError, Connected, Disconnected, Event, KeepAliveMissed,
-    KeepAliveRestored, LoggedOut, PairFailed, PairSuccess, QrUpdated, RetryLater, SyncCompleted, TemporaryBan,
-    Terminated)
+                                    KeepAliveRestored, LoggedOut, PairFailed, PairSuccess, QrUpdated, RetryLater,
+                                    SyncCompleted, TemporaryBan, Terminated)
 from ..backends.reasons import retry_at_of, seconds_until
-from .connection import ATTEMPTS_AT_CAP, Connection, NetworkBack, backoff_delay
 from ..hearing.heard_events import Hearing
+from ..sending.sender import Sender
+from ..sessions.persistence import Persistence, Restore
+from .connection import ATTEMPTS_AT_CAP, Connection, NetworkBack, backoff_delay
 from .inbox import ConnectionEnded, PairAgain, PhoneAnswer, SessionEvent, Stop
 from .pairing import Pairing, Prompter
-from ..sessions.persistence import Persistence, Restore
-from ..sending.sender import Sender
 from .states import CLOSED, CONNECTING, PAIRING, READY, SYNCING
 from .timers import Timer, Timers
 from .unlink import NOT_LINKED, Unlinked, connect_and_log_out, log_out, not_unlinked

@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass
 
 from ..backends.backend_api import (Backend, BackendSession, Connected, Event, LoggedOut, RetryLater, SyncCompleted,
-    TemporaryBan, Terminated)
+                                    TemporaryBan, Terminated)
 
 log = logging.getLogger(__package__)
 

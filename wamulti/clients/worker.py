@@ -18,18 +18,18 @@ from pathlib import Path
 
 from ..backends.backend_api import Backend, BackendSession
 from ..errors import DomainError, IdempotencyKeyReused, NotReady
-from ..store.store_api import ClientRecord, SessionStore, SnapshotMeta, StoreError
-from ..store.send_rows import OutboundRow
-from ..sending.admission import Admission
 from ..hearing.heard_events import EventSink, Hearing, NoEvents
-from .inbox import PairAgain, Stop
-from .pairing import Prompter
-from ..sessions.persistence import Persistence
+from ..sending.admission import Admission
 from ..sending.dispatcher import Dispatcher, SendOptions
 from ..sending.outcome import Accepted, accepted, outcome_of_row
-from .run import Options, Run
-from ..sending.sender import Sender, Sent
 from ..sending.send_status import SendStatus
+from ..sending.sender import Sender, Sent
+from ..sessions.persistence import Persistence
+from ..store.send_rows import OutboundRow
+from ..store.store_api import ClientRecord, SessionStore, SnapshotMeta, StoreError
+from .inbox import PairAgain, Stop
+from .pairing import Prompter
+from .run import Options, Run
 from .states import CLOSED, PAIRING, READY, ClientStatus
 from .unlink import NOT_LINKED, UNLINK_SECONDS, Unlinked, connect_and_log_out, not_confirmed, not_unlinked
 from .view import ClientView

@@ -11,7 +11,7 @@ import time
 from typing import Callable
 
 from ..errors import InvalidField
-from ..clients.phone import normalize_phone
+from ..fields.phone import normalize_phone
 from .screen import PromptAwareHandler, Screen
 from .terminal_input import TerminalInput, Waited, readable_fd
 

@@ -7,8 +7,8 @@ import time
 from collections.abc import Callable, Sequence
 from urllib.parse import urlsplit
 
-from ..store.event_rows import NONE, AttemptResult, EventRow
 from ..store.client_rows import utcnow
+from ..store.event_rows import NONE, AttemptResult, EventRow
 from .event_model import DeliveryState
 from .retry import Outcome, RetryPolicy
 

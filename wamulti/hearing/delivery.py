@@ -21,8 +21,8 @@ import time
 import uuid
 from datetime import timedelta
 
-from ..store.store_api import StoreError
 from ..store.client_rows import utcnow
+from ..store.store_api import StoreError
 from .courier import Courier
 from .delivery_lanes import WorkQueue
 from .event_model import event_id_floor

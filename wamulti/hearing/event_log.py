@@ -25,9 +25,9 @@ from datetime import datetime
 from typing import Any
 
 from ..batches import BatchThread
-from ..store.store_api import StoreError
-from ..store.event_rows import NONE, PENDING, EventRow
 from ..store.client_rows import naive_utc, utcnow
+from ..store.event_rows import NONE, PENDING, EventRow
+from ..store.store_api import StoreError
 from .event_model import Event, EventType, iso_ms
 
 log = logging.getLogger(__name__)

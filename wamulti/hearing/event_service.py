@@ -16,13 +16,13 @@ from ..destinations.policy import DestinationPolicy
 from ..errors import Conflict, NotFound
 from ..store.event_rows import EventRow
 from .delivery import Delivery
-from .webhook_directory import CACHE_SECONDS, WebhookConfig, WebhookDirectory
 from .event_fields import new_secret
 from .event_log import EventLog
 from .event_model import DeliveryState, Event, EventStatus, EventType
 from .retry import RetryPolicy
-from .webhook_post import TIMEOUT, WebhookSender
 from .watchdog import Watchdog
+from .webhook_directory import CACHE_SECONDS, WebhookConfig, WebhookDirectory
+from .webhook_post import TIMEOUT, WebhookSender
 
 
 @dataclass(frozen=True)

@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from ..errors import NotFound
-from ..store.store_api import StoreError
 from ..store.event_rows import WebhookRow
+from ..store.store_api import StoreError
 from .event_fields import ALL_TYPES
 from .event_model import EventType
 

@@ -13,9 +13,9 @@ import time
 from prometheus_client import CollectorRegistry, Counter, Histogram, ProcessCollector
 from prometheus_client.core import GaugeMetricFamily
 
+from ..clients.states import State
 from ..errors import IdempotencyKeyReused, NotFound, NotReady, QueueFull, RecipientNotOnWhatsApp, Upstream
 from ..hearing.event_model import DeliveryState, EventType
-from ..clients.states import State
 
 SEND_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30)
 STORE_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)

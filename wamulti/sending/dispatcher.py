@@ -31,10 +31,10 @@ from datetime import timedelta
 
 from ..backends.backend_api import BackendSession
 from ..errors import DomainError
-from ..store.store_api import SessionStore, StoreError
-from ..store.send_rows import FAILED, IDEMPOTENCY_HOURS, QUEUED, SENDING, OutboundRow
-from ..store.client_rows import utcnow
 from ..hearing.heard_events import Hearing
+from ..store.client_rows import utcnow
+from ..store.send_rows import FAILED, IDEMPOTENCY_HOURS, QUEUED, SENDING, OutboundRow
+from ..store.store_api import SessionStore, StoreError
 from .chat_lines import ChatLines, tell
 from .outcome import deleted_error, expiry_error, outcome_change
 from .ratecap import RateCap

@@ -12,8 +12,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
-from ..store.store_api import SessionStore, StoreError
 from ..store.send_rows import SENDING, OutboundRow
+from ..store.store_api import SessionStore, StoreError
 from .dispatcher import OUTCOME_UNKNOWN, Dispatcher
 
 log = logging.getLogger(__name__)

@@ -17,10 +17,10 @@ import threading
 from datetime import datetime, timedelta, timezone
 
 from ..hearing.event_model import EventType, iso_ms
-from ..store.store_api import SessionStore, StoreError
-from ..store.send_rows import IDEMPOTENCY_HOURS, PRUNE_BATCH, QUEUED, SENDING, OutboundRow
-from ..store.client_rows import utcnow
 from ..hearing.heard_events import EventSink
+from ..store.client_rows import utcnow
+from ..store.send_rows import IDEMPOTENCY_HOURS, PRUNE_BATCH, QUEUED, SENDING, OutboundRow
+from ..store.store_api import SessionStore, StoreError
 from .dispatcher import EXPIRED, OUTCOME_UNKNOWN
 
 log = logging.getLogger(__name__)

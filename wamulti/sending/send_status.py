@@ -20,9 +20,9 @@ from typing import Any
 
 from ..batches import BatchThread
 from ..hearing.event_model import EventType
-from ..store.store_api import SessionStore, StoreError
-from ..store.send_rows import DELIVERED, READ
 from ..hearing.heard_events import EventSink
+from ..store.send_rows import DELIVERED, READ
+from ..store.store_api import SessionStore, StoreError
 
 log = logging.getLogger(__name__)
 

@@ -19,10 +19,10 @@ from typing import Protocol
 
 from ..backends.backend_api import BackendError, BackendSession, NotConnected, SentMessage
 from ..errors import DomainError, RecipientNotOnWhatsApp, Upstream
-from ..clients.phone import phone_of_recipient
+from ..fields.phone import phone_of_recipient
+from ..hearing.heard_events import Hearing
 from ..randomness import random_bytes
 from ..store.send_rows import OutboundRow
-from ..hearing.heard_events import Hearing
 from .recipients import RecipientBook
 
 log = logging.getLogger(__name__)

@@ -16,9 +16,9 @@ import threading
 import weakref
 from pathlib import Path
 
-from . import session_file as sessionfile
 from ..batches import BatchThread
 from ..store.store_api import ClientRecord, SessionStore, SnapshotWrite, StoreError, StoreUnavailable
+from . import session_file as sessionfile
 
 BATCH_WINDOW = 0.1  # seconds the first write of a batch waits for more
 MAX_BATCH = 200

@@ -28,8 +28,8 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Callable
 
-from . import session_file as sessionfile, snapshot_helpers as snapshot_helper
 from ..store.store_api import ClientRecord, SessionStore, SnapshotMeta, SnapshotWrite, StoreError
+from . import session_file as sessionfile, snapshot_helpers as snapshot_helper
 from .group_commit import writers_for
 
 log = logging.getLogger(__package__)

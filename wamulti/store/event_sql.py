@@ -16,9 +16,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from ..errors import NotFound
-from .event_rows import (EVENT_COLUMNS, PENDING, PRUNE_BATCH, WEBHOOK_COLUMNS, EventRow, OutboxStore, WebhookRow,
-    due_prefix, event_filter, event_from_row, event_values, short_error, webhook_from_row, webhook_values)
 from .client_rows import utcnow
+from .event_rows import (EVENT_COLUMNS, PENDING, PRUNE_BATCH, WEBHOOK_COLUMNS, EventRow, OutboxStore, WebhookRow,
+                         due_prefix, event_filter, event_from_row, event_values, short_error, webhook_from_row,
+                         webhook_values)
 
 _BIN = "CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"
 _ASCII = "CHARACTER SET ascii COLLATE ascii_bin"

@@ -11,10 +11,10 @@ from dataclasses import replace
 from datetime import datetime
 
 from ..errors import QueueFull
-from .store_api import DuplicateClient
+from .client_rows import utcnow
 from .send_rows import PRUNE_BATCH, OutboundRow, OutboundStore, StateChange, outbound_values
 from .send_sql import OutboundSQL, by_state, id_chunks
-from .client_rows import utcnow
+from .store_api import DuplicateClient
 
 _BIN = "CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"
 _ASCII = "CHARACTER SET ascii COLLATE ascii_bin"

@@ -14,15 +14,15 @@ from contextlib import contextmanager
 import pymysql
 from dbutils.pooled_db import PooledDB, TooManyConnections
 
-from .store_api import ClientRecord, DuplicateClient, SessionStore, Snapshot, SnapshotMeta, StoreError, StoreUnavailable
+from .client_rows import COLUMNS, record_from_row, row_values, stamped, utcnow
+from .event_sql import OutboxDialect, OutboxSQL, SQLOutbox, mysql_lease_until
 from .key_rows import KeySQL, SQLKeys
 from .mysql_codes import ACCESS_PROBLEMS, CONNECTION_CODES, FIRST_CLIENT_CODE, ServerCode
 from .mysql_connection import PyMySQLDriver
-from .mysql_sends import MySQLOutbound
 from .mysql_schema import migrate
+from .mysql_sends import MySQLOutbound
 from .mysql_snapshots import MySQLSnapshotWrites
-from .event_sql import OutboxDialect, OutboxSQL, SQLOutbox, mysql_lease_until
-from .client_rows import COLUMNS, record_from_row, row_values, stamped, utcnow
+from .store_api import ClientRecord, DuplicateClient, SessionStore, Snapshot, SnapshotMeta, StoreError, StoreUnavailable
 
 log = logging.getLogger(__name__)
 

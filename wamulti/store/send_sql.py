@@ -8,8 +8,8 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
-from .send_rows import (OUTBOUND_COLUMNS, FAILED, OPEN, QUEUED, RANK, SENDING, OutboundRow, StateChange,
-    lower_states, outbound_from_row, short_reason)
+from .send_rows import (OUTBOUND_COLUMNS, FAILED, OPEN, QUEUED, RANK, SENDING, OutboundRow, StateChange, lower_states,
+                        outbound_from_row, short_reason)
 
 
 IDS_PER_STATEMENT = 500  # client ids in one IN list (old SQLite builds take at most 999 parameters)

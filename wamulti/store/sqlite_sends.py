@@ -11,9 +11,9 @@ from dataclasses import replace
 from datetime import datetime
 
 from ..errors import QueueFull
+from .client_rows import read_time, text_time, utcnow
 from .send_rows import PRUNE_BATCH, OutboundRow, OutboundStore, StateChange, outbound_values
 from .send_sql import OutboundSQL, by_state, id_chunks
-from .client_rows import read_time, text_time, utcnow
 
 OUTBOUND_TABLE = """
     CREATE TABLE outbound (

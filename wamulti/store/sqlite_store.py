@@ -13,14 +13,14 @@ from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
-from .store_api import (ClientRecord, DuplicateClient, SessionStore, Snapshot, SnapshotMeta, SnapshotWrite,
-    StoreError, StoreUnavailable)
-from .key_rows import SQLITE_KEY_TABLES, KeySQL, SQLKeys
-from .event_sql import SQLITE_OUTBOX_TABLES, OutboxDialect, OutboxSQL, SQLOutbox, sqlite_lease_until
 from .client_rows import COLUMNS, read_time, record_from_row, row_values, stamped, text_time, utcnow
+from .event_sql import SQLITE_OUTBOX_TABLES, OutboxDialect, OutboxSQL, SQLOutbox, sqlite_lease_until
+from .key_rows import SQLITE_KEY_TABLES, KeySQL, SQLKeys
 from .sqlite_commit import BatchFailed, GroupCommit
-from .sqlite_sends import OUTBOUND_OWNER, OUTBOUND_TABLE, SQLiteOutbound
 from .sqlite_pool import ConnectionPool
+from .sqlite_sends import OUTBOUND_OWNER, OUTBOUND_TABLE, SQLiteOutbound
+from .store_api import (ClientRecord, DuplicateClient, SessionStore, Snapshot, SnapshotMeta, SnapshotWrite, StoreError,
+                        StoreUnavailable)
 
 FILE_NAME = "wamulti.db"
 

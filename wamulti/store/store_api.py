@@ -12,9 +12,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from .event_rows import OutboxStore
 from .key_rows import KeyStore
 from .send_rows import OutboundStore
-from .event_rows import OutboxStore
 
 
 class StoreError(Exception):

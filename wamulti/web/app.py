@@ -5,19 +5,19 @@ from __future__ import annotations
 from flask_openapi3 import Info, OpenAPI
 
 from .. import __version__
+from ..config import Settings
 from . import auth
-from .routes import (client_routes as clients, docs_routes as docs, health_routes as health,
-    message_routes as messages, webhook_routes as webhooks)
-from .routes import metrics_routes
-from .routes import event_routes as events_routes
-from .routes import key_routes as keys_routes
 from .error_handlers import register_error_handlers
 from .events_port import EVENTS_EXTENSION
 from .openapi_document import VALIDATION_STATUS
 from .registry_port import REGISTRY_EXTENSION
 from .responses import ERROR_MODELS
+from .routes import (client_routes as clients, docs_routes as docs, health_routes as health, message_routes as messages,
+                     webhook_routes as webhooks)
+from .routes import metrics_routes
+from .routes import event_routes as events_routes
+from .routes import key_routes as keys_routes
 from .validation import ApiRequest, raise_bad_request
-from ..config import Settings
 
 JSON_MIMETYPE = "application/json; charset=utf-8"
 DESCRIPTION = ("Many WhatsApp accounts behind one REST API. Every route under /api/ needs a key in the header "

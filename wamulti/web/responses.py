@@ -11,8 +11,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, RootModel, create_model
 
-from ..hearing.event_model import DeliveryState, EventType
 from ..clients.states import State
+from ..hearing.event_model import DeliveryState, EventType
 
 RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait before trying again.", "schema": {"type": "integer"}}}
 ALLOW = {"Allow": {"description": "The methods the route accepts.", "schema": {"type": "string"}}}

@@ -14,10 +14,10 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstr
 from pydantic_core import PydanticCustomError
 
 from ..errors import InvalidField
+from ..fields.client_fields import CLIENT_ID_MAX, TEXT_MAX_CHARS, validate_client_id, validate_text
+from ..fields.phone import normalize_phone, normalize_recipient
 from ..hearing.event_fields import check_event_id, check_event_type, check_event_types, check_secret, check_url
 from ..hearing.event_model import EventType
-from ..clients.client_fields import CLIENT_ID_MAX, TEXT_MAX_CHARS, validate_client_id, validate_text
-from ..clients.phone import normalize_phone, normalize_recipient
 from ..seams.openapi3_internals import CachedSchema
 
 INVALID_FIELD = "invalid_field"  # the pydantic error type that carries our own message

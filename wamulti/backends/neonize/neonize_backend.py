@@ -32,18 +32,18 @@ import uuid as uuidlib
 from pathlib import Path
 from typing import Callable
 
+from ...seams import neonize_internals as neonize_seam
 from .. import backend_api as bk
-from . import outgoing as neonize_send
 from ..connectivity import ConnectivityGate
+from ..reasons import clip
+from . import outgoing as neonize_send
+from . import wa_reasons as reasons
+from .gocalls import GoCalls, threads_in_go
 from .golock import Deadlines, GoLock, StartHold
 from .golog import GoLogRouter
-from .gocalls import GoCalls, threads_in_go
-from ...seams import neonize_internals as neonize_seam
-from .starts import LockBounds, Starts, StoppedBeforeStart
-from . import wa_reasons as reasons
 from .incoming import translate_message, translate_receipt
-from ..reasons import clip
 from .pairing_children import PAIRING_WINDOW, ChildSpec, PairingChildSession
+from .starts import LockBounds, Starts, StoppedBeforeStart
 
 log = logging.getLogger(__name__)
 

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Callable
 
 from ..backend_api import (Backend, BackendSession, Connected, ConnectFailed, Event, LoggedOut, MessageReceived,
-    NotConnected, PairingError, PairSuccess, QrUpdated, SentMessage, SyncCompleted)
+                           NotConnected, PairingError, PairSuccess, QrUpdated, SentMessage, SyncCompleted)
 from .simnet import SimNetwork, number_of, phone_jid
 
 CODE_ALPHABET = "123456789ABCDEFGHJKLMNPQRSTVWXYZ"
