@@ -8,7 +8,7 @@
      its library client (Go) in a dial that hangs, as while WhatsApp is slow to answer.
    Reading: the server's RSS once every client got there (and SETTLE seconds more), MB per
    additional client (0, 50, 200 waiting; 0, 50 dialling, whose starts go one at a time).
-2. Unpaired clients pair in a child process each (backends/neonize_pairing_child.py): CHILDREN of
+2. Unpaired clients pair in a child process each (backends/neonize/pairing_child.py): CHILDREN of
    them are started as the server starts them, one after another, against a loopback listener that
    accepts and never answers (a dial that hangs, as a pairing waits for its QR). Reading, per child
    once it is dialling: its RSS and the CPU it took to start (Python, neonize, Go, the dial).

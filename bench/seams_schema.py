@@ -1,4 +1,4 @@
-"""What seams/flask_openapi3.py's CachedSchema saves per validated request, with and without it in one run.
+"""What seams/openapi3_internals.py's CachedSchema saves per validated request, with and without it in one run.
 
 A flask-openapi3 app validates the send route's headers (SendHeaders) and a client path on every
 request; the same models built on plain pydantic BaseModel make pydantic rebuild their JSON schema

@@ -46,9 +46,12 @@ CLIENTS, SENDS, BEFORE_SENDS, CALLERS = 100, 3000, 600, 16
 ENV = {"SIM_SEND_DELAY": "0.3", "SEND_RATE_PER_MINUTE": "0", "SIM_PAIR_DELAY": "0.05", "LOG_LEVEL": "WARNING",
        "SIM_READ_DELAY": "1"}
 # the seed's simulator could only be given a send delay in code: this entry point does it
-SEED_ENTRY = ("import sys; from wamulti.backends.simulator.sim_backend import SimulatorBackend as S; "
+# (a --base tree from before the folder per concept has the simulator at wamulti/backends/simulator.py)
+SEED_ENTRY = ("import sys\n"
+              "try:\n    from wamulti.backends.simulator.sim_backend import SimulatorBackend as S\n"
+              "except ImportError:\n    from wamulti.backends.simulator import SimulatorBackend as S\n"
               "S.from_settings = classmethod(lambda c, s: c(s.sim_connect_delay, s.sim_pair_delay, s.sim_sync_delay, "
-              "s.sim_read_delay, frozenset(s.sim_not_on_whatsapp), 0.3)); "
+              "s.sim_read_delay, frozenset(s.sim_not_on_whatsapp), 0.3))\n"
               "from wamulti.server import main; sys.exit(main())")
 
 

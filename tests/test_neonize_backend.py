@@ -20,7 +20,7 @@ import pytest
 from tests.conftest import send_and_wait
 from tests.server_process import ROOT, ServerProcess
 from tests.offline import require_offline_proxy
-from wamulti.sessions import session_file as sessionfile
+from wamulti.sessions import session_file
 from wamulti.backends import backend_api as bk
 from wamulti.config import Settings
 from wamulti.store import open_store
@@ -346,7 +346,7 @@ def test_state_machine_from_real_events_with_logout_removing_keys(store, held_ba
     real = NeonizeBackend(settings)
     source = settings.data_dir / "source.session"
     make_whatsmeow_file(real, source)
-    snap = sessionfile.read_snapshot(source)
+    snap = session_file.read_snapshot(source)
     worker = start_worker(store, held_backend, settings, jid="4915123456789@s.whatsapp.net")
     store.save_snapshot("w1", snap.data, snap.sha256)
     worker.start()
@@ -392,7 +392,7 @@ def test_real_messages_and_receipts_reach_the_event_log_through_a_worker(store, 
     real = NeonizeBackend(settings)
     make_whatsmeow_file(real, settings.data_dir / "source.session")
     real.close()
-    snap = sessionfile.read_snapshot(settings.data_dir / "source.session")
+    snap = session_file.read_snapshot(settings.data_dir / "source.session")
     store.save_snapshot("w1", snap.data, snap.sha256)
     worker.start()
     try:
@@ -528,9 +528,9 @@ def test_snapshot_of_a_real_whatsmeow_file_round_trips(settings, tmp_path):
     path = settings.data_dir / "real.session"
     make_whatsmeow_file(backend, path)
     size = path.stat().st_size
-    snap = sessionfile.read_snapshot(path)
+    snap = session_file.read_snapshot(path)
     restored = tmp_path / "restored.session"
-    sessionfile.restore_snapshot(restored, snap.data)
+    session_file.restore_snapshot(restored, snap.data)
     assert sqlite_check(restored).split() == ["ok", sqlite_check(path).split()[1]]
     reopened = backend.new_session("reopen", restored, lambda e: None)
     with pytest.raises(bk.ConnectFailed, match="dial"):  # opened the file, then failed only at the network

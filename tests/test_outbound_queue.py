@@ -71,7 +71,7 @@ def test_a_killed_sends_rows_fail_as_unknown_and_old_rows_expire(queue_store):
 
 
 def test_many_clients_queues_load_at_once_as_each_loads_alone(queue_store, monkeypatch):
-    from wamulti.store import send_sql as outbound_sql
+    from wamulti.store import send_sql
 
     s = queue_store
     for client_id in ("bob", "carol"):
@@ -82,7 +82,7 @@ def test_many_clients_queues_load_at_once_as_each_loads_alone(queue_store, monke
     s.claim_send(theirs.message_id, "other")
     queued = [s.enqueue_send(row(c, text=f"{c} waits"), 10, utcnow() - LONG_AGO)[0] for c in ("alice", "bob", "carol")]
     outside, _ = s.enqueue_send(row("carol", text="not asked for"), 10, utcnow() - LONG_AGO)
-    monkeypatch.setattr(outbound_sql, "IDS_PER_STATEMENT", 1)  # one client per statement: still one transaction
+    monkeypatch.setattr(send_sql, "IDS_PER_STATEMENT", 1)  # one client per statement: still one transaction
     failed, open_rows = s.load_open_sends(["alice", "bob"], SENDING, "outcome_unknown", "me")
     assert [r.message_id for r in failed] == [mine.message_id]
     assert (s.get_send(mine.message_id).state, s.get_send(mine.message_id).reason) == (FAILED, "outcome_unknown")

@@ -20,7 +20,7 @@ from wamulti.hearing.event_model import EventType
 from wamulti.store.send_rows import DELIVERED, FAILED, QUEUED, READ, SENDING, SERVER, OutboundRow, StateChange
 from wamulti.store.client_rows import utcnow
 from wamulti.clients.states import READY
-from wamulti.sending import dispatcher as outbound, queue_upkeep
+from wamulti.sending import queue_upkeep
 from wamulti.hearing.heard_events import Hearing
 from wamulti.clients.instance_id import instance_id
 from wamulti.sending.dispatcher import Dispatcher, SendOptions
@@ -210,7 +210,7 @@ def test_a_next_row_claimed_as_its_run_ended_is_sent_by_the_next_run_only_if_sti
     wait_until(lambda: s.get_send(second.message_id).state == SENDING)
     assert ending.sent == ["one"], "claimed with the first one's outcome, not sent by the run that ended"
     if failed_meanwhile:  # it waited past the bound in the queue, and upkeep failed it as outcome_unknown
-        monkeypatch.setattr(outbound, "FRESH_CLAIM", 0.0)
+        monkeypatch.setattr("wamulti.sending.dispatcher.FRESH_CLAIM", 0.0)
         s.fail_open_sends("alice", SENDING, "outcome_unknown")
     following = OneSender()
     ready[0] = ("session", following)

@@ -10,7 +10,7 @@ import zlib
 from datetime import timedelta
 
 from tests.conftest import drive_to_ready, wait_until
-from wamulti.sessions import session_file as sessionfile
+from wamulti.sessions import session_file
 from wamulti.store.store_api import ClientRecord, SnapshotWrite, StoreUnavailable
 from wamulti.store.send_rows import FAILED, QUEUED, SENDING, OutboundRow
 from wamulti.store.client_rows import utcnow
@@ -47,7 +47,7 @@ def local_file(data_dir, client_id: str, keys: bytes, generation: int):
     path = data_dir / "sessions" / f"{client_id}.session"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(keys)
-    sessionfile.write_sidecar(path, sessionfile.Sidecar(generation, hashlib.sha256(keys).hexdigest()))
+    session_file.write_sidecar(path, session_file.Sidecar(generation, hashlib.sha256(keys).hexdigest()))
     return path
 
 
@@ -66,7 +66,7 @@ def test_restore_reads_the_meta_once_and_decides_as_each_worker_would(make_regis
         fake_backend.wait_session(n)
     assert counting.calls.get("all_snapshot_meta") == 1 and "snapshot_meta" not in counting.calls
     assert newer_local.read_bytes() == b"local, after 2", "a local file newer than the store is never overwritten"
-    assert newer_stored.read_bytes() == b"stored 5" and sessionfile.read_sidecar(newer_stored).generation == 5
+    assert newer_stored.read_bytes() == b"stored 5" and session_file.read_sidecar(newer_stored).generation == 5
     assert (data / "sessions" / "no-file.session").read_bytes() == b"stored 1"
     assert counting.calls.get("load_snapshot") == 2, "only the clients that need the stored copy read it"
 

@@ -13,7 +13,7 @@ import pytest
 from tests.conftest import BUSY_BOUND, drive_to_ready, send_and_wait, wait_until
 from tests.fake_backend import FakePrompter, FakeSession
 from tests.test_connectivity import ScriptedProbe
-from wamulti.sessions import session_file as sessionfile
+from wamulti.sessions import session_file
 from wamulti.backends.backend_api import (ConnectFailed, Connected, Disconnected, LoggedOut, PairSuccess, QrUpdated,
     RetryLater, SendFailed, Terminated)
 from wamulti.backends.connectivity import ConnectivityGate
@@ -314,9 +314,9 @@ def test_snapshot_reader_copies_a_sqlite_file_consistently(tmp_path):
     con.execute("insert into t values ('ключ 🔑')")
     con.commit()
     con.close()
-    snap = sessionfile.read_snapshot(path)
+    snap = session_file.read_snapshot(path)
     restored = tmp_path / "restored.db"
-    sessionfile.restore_snapshot(restored, snap.data)
+    session_file.restore_snapshot(restored, snap.data)
     con = sqlite3.connect(restored)
     assert con.execute("pragma integrity_check").fetchone() == ("ok",)
     assert con.execute("select v from t").fetchone() == ("ключ 🔑",)

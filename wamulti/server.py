@@ -147,7 +147,7 @@ class _Service:
 
     @classmethod
     def build(cls, settings: Settings, store) -> "_Service":
-        from .sessions import snapshot_helpers as snapshot_helper
+        from .sessions import snapshot_helpers
         from .backends import make_backend
         from .console import ConsolePrompter
         from .hearing.courier import where
@@ -162,7 +162,7 @@ class _Service:
         metrics = Metrics()
         store = metrics.wrap_store(store)  # closed through the wrapper: close() passes through
         backend = make_backend(settings)
-        snapshot_helper.configure(settings.snapshot_helpers)
+        snapshot_helpers.configure(settings.snapshot_helpers)
         prompter = ConsolePrompter(settings.pairing_console, settings.pairing_timeout)
         if prompter.enabled:
             use_prompt_aware_logging(prompter)

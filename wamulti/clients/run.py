@@ -47,7 +47,7 @@ class Options:
     session_path: Path
     pairing_timeout: float
     snapshot_interval: float
-    unlink_timeout: float = 5.0  # a delete's attempt to connect and log out (worker/unlink.py)
+    unlink_timeout: float = 5.0  # a delete's attempt to connect and log out (clients/unlink.py)
 
 
 class Run:

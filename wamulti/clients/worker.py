@@ -162,7 +162,7 @@ class ClientWorker:
         A stopped, linked client's keys are fetched from the store first if the working file is
         gone, so that it can still log out. Store writes are then blocked (after one in flight), so
         no late write brings the row back, and the rows are deleted. If either raises StoreError
-        nothing changed and the client goes on. Unlinking (worker/unlink.py), stop and removing the
+        nothing changed and the client goes on. Unlinking (clients/unlink.py), stop and removing the
         keys run on the worker thread (or a thread of their own), never the caller's; the caller
         waits at most unlink_timeout + DELETE_MARGIN seconds for the outcome.
         """

@@ -1,4 +1,4 @@
-"""Normalisation of phone numbers and recipient JIDs (client ids and text: fields.py).
+"""Normalisation of phone numbers and recipient JIDs (client ids and text: client_fields.py).
 
 Pure functions: each returns the normalised value or raises InvalidField with one sentence that
 names the field. Offending input is quoted only as a single character, so messages stay short.

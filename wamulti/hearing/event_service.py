@@ -1,7 +1,7 @@
 """EventService: the events part of the server, built once from the settings and a store.
 
 server.py makes one, start()s it after the store is open and stop()s it before the store closes;
-app.py hands it to the routes (they use the EventsPort methods below); the worker publishes
+web/app.py hands it to the routes (they use the EventsPort methods below); the worker publishes
 through `service.log.publish(client_id, type, data)`.
 """
 

@@ -1,6 +1,6 @@
 """Where wamulti reads CPython's frames of other threads (3.11 to 3.13, setup.cfg's python_requires).
 
-The Go lock must tell a thread inside a C call from one about to make it (GoLock, neonize_gocalls.py):
+The Go lock must tell a thread inside a C call from one about to make it (GoLock, backends/neonize/gocalls.py):
 a thread that waits for the GIL on its way in has not entered Go yet, and counting it as inside
 would let a writer pass before the call's client lookup. Only the frames say which: a thread stopped
 at a function's call instruction is in that call (it released the GIL there), one stopped anywhere

@@ -3,11 +3,11 @@
 neonize offers no public way to see or steer what these do; each line names what it relies on, and
 tests/test_seams_neonize.py fails when the pinned version changes any of it.
 - `NewClient._NewClient__client`: the ctypes library a client calls Go through. The Go lock stands
-  in for it (neonize_gocalls.py) so each Go call holds the lock only while Go reads its maps.
+  in for it (backends/neonize/gocalls.py) so each Go call holds the lock only while Go reads its maps.
 - `neonize.client.log_whatsmeow`: the module global connect() hands Go as its log callback. One per
   start, so Go's lines carry their client and show when it registered (golog.py).
 - `client.event.execute`: the method connect() hands Go as its event callback; wrapped so a start
-  learns when Go calls back (its last map read is over, neonize_starts.py).
+  learns when Go calls back (its last map read is over, backends/neonize/starts.py).
 - `client._stop_finalizer`: the finalizer that calls Go's Stop(uuid) when the client is collected;
   detached once the client is stopped, so a later collection cannot stop a reused uuid.
 - `client.event._qr`: the QR handler Go's callback runs (the test-only pairing feed calls it).

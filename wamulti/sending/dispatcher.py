@@ -1,6 +1,6 @@
 """Dispatcher: one client's outbound queue, sent in order per recipient by the client's own sender.
 
-The store holds the queue (store/outbound.py); the dispatcher keeps the client's open rows in
+The store holds the queue (store/send_rows.py); the dispatcher keeps the client's open rows in
 memory too, per recipient in order of acceptance, and runs a thread `wa-<clientId>-queue` while
 there is anything to send. A row moves one way: it waits in its chat's line (chat_lines.py) until
 the queue thread claims it in the store and hands it to the Sender (at most SEND_THREADS under way,
@@ -59,7 +59,7 @@ class SendOptions:
     expiry: float = 3600.0  # SEND_EXPIRY: a row not sent by then fails with reason `expired`
     queue_max: int = 1000  # SEND_QUEUE_MAX: open rows per client
     rate_per_minute: int = 0  # SEND_RATE_PER_MINUTE: sends started per minute per client, 0 = no cap
-    owner: str = ""  # this process's instance id (instance.py), recorded in the rows it takes
+    owner: str = ""  # this process's instance id (clients/instance_id.py), recorded in the rows it takes
 
 
 def send_options(settings, owner: str = "") -> SendOptions:

@@ -3,7 +3,7 @@
 Every send has its message id before anything goes out (`new_message_id`, given when the send is
 accepted into the queue), so a caller who stopped waiting still holds the id by which its outcome
 is told. A recipient given as '+<digits>' is first resolved with WhatsApp (RecipientBook).
-Which row is sent when (order per chat, the rate cap) is the Dispatcher's business (outbound.py):
+Which row is sent when (order per chat, the rate cap) is the Dispatcher's business (dispatcher.py):
 it hands over a row claimed in the store; this module sends it and reports how it ended, once; the
 answer may be the chat's next row, claimed with that outcome, which the same thread sends next (a
 hand-over per send woke another pool thread for it: CPU for nothing).

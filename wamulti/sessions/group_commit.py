@@ -5,7 +5,7 @@ Each worker thread hands its write over and waits for the transaction that carri
 whatever queued while the previous one was written, and the first snapshot of a batch also waits
 up to BATCH_WINDOW for others, so hundreds of busy clients cost a few transactions a second
 instead of one each, and a thousand clients starting at once do not queue for the database pool
-one row at a time. A worker keeps its delete guard (worker/persistence.py) held while it waits,
+one row at a time. A worker keeps its delete guard (sessions/persistence.py) held while it waits,
 so a delete still never overtakes a write in flight. One writer of each kind per store, made on
 first use; its thread ends when idle and starts again on demand.
 """
@@ -18,7 +18,7 @@ from pathlib import Path
 
 from ..batches import BatchThread
 from ..store.store_api import ClientRecord, SessionStore, SnapshotWrite, StoreError, StoreUnavailable
-from . import session_file as sessionfile
+from . import session_file
 
 BATCH_WINDOW = 0.1  # seconds the first write of a batch waits for more
 MAX_BATCH = 200
@@ -104,7 +104,7 @@ class SnapshotWriter(_GroupCommit):
     def _save(self, batch: list[_Pending]) -> list[bool | StoreError]:
         try:
             for directory in {p.directory for p in batch}:
-                sessionfile.sync_directory(directory)  # the sidecars first: never a store ahead of them
+                session_file.sync_directory(directory)  # the sidecars first: never a store ahead of them
         except OSError as exc:
             return [StoreError(f"sidecar not synced ({type(exc).__name__})")] * len(batch)
         try:

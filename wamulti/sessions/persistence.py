@@ -7,7 +7,7 @@ is provably newer, and guards deletion: once the rows are deleted, no late write
 back. It returns outcomes and logs store trouble; it never changes the client's state.
 
 Generations ("never restore older over newer"): each snapshot carries a generation, kept in the
-store with it and in a sidecar next to the file (sessionfile.Sidecar), which says "this file is at
+store with it and in a sidecar next to the file (session_file.Sidecar), which says "this file is at
 least as new as generation N". A snapshot of generation N+1 is saved by (1) reading the file, (2)
 writing the sidecar N+1 durably, (3) writing the store. A crash before (2) leaves both at N; after
 (2), the sidecar is ahead of the store: either way the local file is kept. Start-up restores only
@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Callable
 
 from ..store.store_api import ClientRecord, SessionStore, SnapshotMeta, SnapshotWrite, StoreError
-from . import session_file as sessionfile, snapshot_helpers as snapshot_helper
+from . import session_file, snapshot_helpers
 from .group_commit import writers_for
 
 log = logging.getLogger(__package__)
@@ -63,7 +63,7 @@ class Persistence:
         self._deleted = False
         self._row_dirty = False
         self._saved_sha: str | None = None  # of the last snapshot the store holds
-        self._saved_signature: sessionfile.Signature | None = None  # of the file the store holds a copy of
+        self._saved_signature: session_file.Signature | None = None  # of the file the store holds a copy of
         self._snapshot_pending = False  # a snapshot failed: try again even if the file looks unchanged
         self._generation = 0  # the highest generation the local file is known to be at least as new as
         self._generation_known = False  # whether the store's generation was looked up (restore, first save)
@@ -87,7 +87,7 @@ class Persistence:
 
     def _write_row(self, record: ClientRecord) -> None:
         """With other clients' rows in one transaction when helpers are in use (group_commit.py)."""
-        if snapshot_helper.shared_pool() is None:
+        if snapshot_helpers.shared_pool() is None:
             self._store.save_client(record)
         else:
             writers_for(self._store)[0].save(record)
@@ -102,7 +102,7 @@ class Persistence:
             self.save_row(record)
         if record.jid is None:
             return Write.UNCHANGED
-        signature = sessionfile.file_signature(self.session_path)
+        signature = session_file.file_signature(self.session_path)
         if signature is None:
             return Write.UNCHANGED
         if not (force_snapshot or self._snapshot_pending or signature != self._saved_signature):
@@ -111,10 +111,10 @@ class Persistence:
             self._behind_since = time.monotonic()
         return self._save_snapshot(signature)
 
-    def _save_snapshot(self, signature: sessionfile.Signature) -> Write:
+    def _save_snapshot(self, signature: session_file.Signature) -> Write:
         try:
-            snap = sessionfile.read_snapshot(self.session_path, known_sha=self._saved_sha)
-        except sessionfile.SnapshotFailed as exc:
+            snap = session_file.read_snapshot(self.session_path, known_sha=self._saved_sha)
+        except session_file.SnapshotFailed as exc:
             log.warning("[%s] %s", self._client_id, exc)
             self._snapshot_pending = True
             return Write.FAILED
@@ -124,10 +124,10 @@ class Persistence:
         if not self._learn_stored_generation():
             return Write.FAILED
         write = SnapshotWrite(self._client_id, snap.data, snap.sha256, self._generation + 1)
-        batched = snapshot_helper.shared_pool() is not None
+        batched = snapshot_helpers.shared_pool() is not None
         try:  # first the sidecar: from now on the local file counts as at least this new
-            sessionfile.write_sidecar(self.session_path, sessionfile.Sidecar(write.generation, snap.sha256, signature),
-                                      sync_dir=not batched)
+            sidecar = session_file.Sidecar(write.generation, snap.sha256, signature)
+            session_file.write_sidecar(self.session_path, sidecar, sync_dir=not batched)
         except OSError as exc:
             log.warning("[%s] snapshot not saved: sidecar not written (%s)", self._client_id, type(exc).__name__)
             self._snapshot_pending = True
@@ -166,7 +166,7 @@ class Persistence:
         if not stored:
             raise StoreError(f"the store holds a newer snapshot than generation {write.generation}")
 
-    def _synced(self, signature: sessionfile.Signature | None) -> None:
+    def _synced(self, signature: session_file.Signature | None) -> None:
         self._saved_signature = signature
         self._snapshot_pending = False
         self._synced_at = _utcnow()
@@ -208,7 +208,7 @@ class Persistence:
         if not self.session_path.exists():  # StoreError goes to the caller: nothing to fall back on
             self._known_meta = None  # the snapshot itself is read, with its meta
             return Restore.FROM_STORE if self._restore_from_store(None) else Restore.MISSING
-        sidecar = sessionfile.read_sidecar(self.session_path)
+        sidecar = session_file.read_sidecar(self.session_path)
         try:
             meta = self._stored_meta()
         except StoreError as exc:
@@ -220,7 +220,7 @@ class Persistence:
             return Restore.LOCAL_COPY
         return Restore.FROM_STORE if self._restore_from_store(sidecar) else Restore.MISSING
 
-    def _keep_local(self, sidecar: sessionfile.Sidecar | None, meta: SnapshotMeta | None, looked_up=True) -> None:
+    def _keep_local(self, sidecar: session_file.Sidecar | None, meta: SnapshotMeta | None, looked_up=True) -> None:
         """The local file is primary: learn what the store already has of it."""
         self._generation = max(sidecar.generation if sidecar else 0, meta.generation if meta else 0)
         self._generation_known = looked_up
@@ -231,17 +231,17 @@ class Persistence:
         self._synced_at = meta.updated_at if meta else None
         self._behind_since = None if in_sync else time.monotonic()
 
-    def _restore_from_store(self, sidecar: sessionfile.Sidecar | None) -> bool:
+    def _restore_from_store(self, sidecar: session_file.Sidecar | None) -> bool:
         snap = self._store.load_snapshot(self._client_id)
         if snap is None:
             return False
         if sidecar is not None:
             log.info("[%s] the stored snapshot (generation %d) is newer than the local file (%d); restoring it",
                      self._client_id, snap.generation, sidecar.generation)
-        self._saved_sha = sessionfile.restore_snapshot(self.session_path, snap.data)
-        self._saved_signature = sessionfile.file_signature(self.session_path)
-        sessionfile.write_sidecar(self.session_path,  # after the file: a crash before this restores again
-                                  sessionfile.Sidecar(snap.generation, self._saved_sha, self._saved_signature))
+        self._saved_sha = session_file.restore_snapshot(self.session_path, snap.data)
+        self._saved_signature = session_file.file_signature(self.session_path)
+        session_file.write_sidecar(self.session_path,  # after the file: a crash before this restores again
+                                  session_file.Sidecar(snap.generation, self._saved_sha, self._saved_signature))
         self._generation, self._generation_known = snap.generation, True
         self._synced_at, self._behind_since = snap.updated_at, None
         return True
@@ -249,7 +249,7 @@ class Persistence:
     def forget_keys(self) -> None:
         """Remove the working session file and its sidecar (the store's snapshot stays until replaced
         or removed)."""
-        sessionfile.remove_session_file(self.session_path)
+        session_file.remove_session_file(self.session_path)
         self._saved_sha, self._saved_signature, self._generation = None, None, 0
         self._generation_known = False
         self._synced_at, self._behind_since = None, None

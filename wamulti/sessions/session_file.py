@@ -7,7 +7,7 @@ child per snapshot (`snapshot_child.py`). Both copy a SQLite file with the onlin
 consistent view) and read any other file (the simulator's) as it is.
 
 The sidecar `<file>.gen` records the generation of the newest stored snapshot the local file is
-known to be at least as new as (worker/persistence.py has the rules). Go writes the session file
+known to be at least as new as (sessions/persistence.py has the rules). Go writes the session file
 itself, so the generation cannot live inside it.
 """
 
@@ -22,9 +22,9 @@ import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import snapshot_helpers as snapshot_helper
+from . import snapshot_helpers
 
-_CHILD = snapshot_helper.CHILD
+_CHILD = snapshot_helpers.CHILD
 CHILD_TIMEOUT = 60.0
 SIDE_FILES = ("-wal", "-journal")  # SQLite's: the main file may not change while these do (-shm is an index)
 SIDECAR = ".gen"
@@ -70,12 +70,12 @@ def file_signature(path: Path) -> Signature | None:
 
 def read_snapshot(path: Path, known_sha: str | None = None) -> FileSnapshot:
     """A consistent, compressed copy of the session file, read by another process."""
-    pool = snapshot_helper.shared_pool()
+    pool = snapshot_helpers.shared_pool()
     if pool is None:
         return _read_in_child(path, known_sha)
     try:
         sha, data = pool.read(path, known_sha)
-    except snapshot_helper.HelperFailed as exc:
+    except snapshot_helpers.HelperFailed as exc:
         raise SnapshotFailed(str(exc)) from None
     return FileSnapshot(data=data, sha256=sha)
 

@@ -1,7 +1,7 @@
 """The embedded default store: one SQLite file in DATA_DIR (stdlib sqlite3, WAL mode).
 
 Only the server process's own store lives here; whatsmeow's session files are never opened
-with sqlite3 in the server process (see sessionfile.py).
+with sqlite3 in the server process (see sessions/session_file.py).
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
-"""The session store interface: client rows, session snapshots, the event outbox (outbox.py), the
-outbound send queue (outbound.py) and scoped API keys (key_rows.py).
+"""The session store interface: client rows, session snapshots, the event outbox (event_rows.py), the
+outbound send queue (send_rows.py) and scoped API keys (key_rows.py).
 
 The store is the source of truth for client rows; for session keys the local file under DATA_DIR
-is primary and the store keeps generation-numbered snapshots of it (worker/persistence.py).
+is primary and the store keeps generation-numbered snapshots of it (sessions/persistence.py).
 """
 
 from __future__ import annotations
@@ -58,7 +58,7 @@ class Snapshot:
     sha256: str
     version: int
     updated_at: datetime | None = None
-    generation: int = 0  # the lineage counter also kept next to the local file (worker/persistence.py)
+    generation: int = 0  # the lineage counter also kept next to the local file (sessions/persistence.py)
 
 
 @dataclass(frozen=True)

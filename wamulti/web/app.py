@@ -12,11 +12,11 @@ from .events_port import EVENTS_EXTENSION
 from .openapi_document import VALIDATION_STATUS
 from .registry_port import REGISTRY_EXTENSION
 from .responses import ERROR_MODELS
-from .routes import (client_routes as clients, docs_routes as docs, health_routes as health, message_routes as messages,
-                     webhook_routes as webhooks)
+from .routes import (client_routes, docs_routes, health_routes, message_routes,
+                     webhook_routes)
 from .routes import metrics_routes
-from .routes import event_routes as events_routes
-from .routes import key_routes as keys_routes
+from .routes import event_routes
+from .routes import key_routes
 from .validation import ApiRequest, raise_bad_request
 
 JSON_MIMETYPE = "application/json; charset=utf-8"
@@ -28,7 +28,7 @@ DESCRIPTION = ("Many WhatsApp accounts behind one REST API. Every route under /a
 
 
 class ApiApp(OpenAPI):
-    """flask-openapi3's app with wamulti's request class (its document: api/openapi_document.py)."""
+    """flask-openapi3's app with wamulti's request class (its document: web/openapi_document.py)."""
 
     request_class = ApiRequest
 
@@ -54,16 +54,16 @@ def create_app(settings: Settings, registry, events=None, metrics=None, keys=Non
 
     auth.init_app(app, settings.api_key, keys)
     register_error_handlers(app)
-    app.register_blueprint(docs.bp)
-    app.register_api(health.bp)
-    app.register_api(clients.bp)
-    app.register_api(messages.bp)
+    app.register_blueprint(docs_routes.bp)
+    app.register_api(health_routes.bp)
+    app.register_api(client_routes.bp)
+    app.register_api(message_routes.bp)
     if events is not None:
         app.extensions[EVENTS_EXTENSION] = events
-        app.register_api(events_routes.bp)
-        app.register_api(webhooks.bp)
+        app.register_api(event_routes.bp)
+        app.register_api(webhook_routes.bp)
     if keys is not None:
-        app.register_api(keys_routes.bp)
+        app.register_api(key_routes.bp)
     if metrics is not None:
         app.extensions[metrics_routes.METRICS_EXTENSION] = metrics
         app.register_api(metrics_routes.bp)

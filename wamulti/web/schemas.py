@@ -1,9 +1,10 @@
 """The request models: what each route accepts, validated by pydantic and published as OpenAPI.
 
-The field types wrap the service's own validators (fields.py, phone.py, events/fields.py), so a
-bad value answers with the same one sentence naming the field as before; pydantic adds the type
-and presence checks and the JSON Schema. Constraints given to Field() are enforced as well, after
-our validator, so what the document promises is what the code checks.
+The field types wrap the service's own validators (fields/client_fields.py, fields/phone.py,
+hearing/event_fields.py), so a bad value answers with the same one sentence naming the field as
+before; pydantic adds the type and presence checks and the JSON Schema. Constraints given to
+Field() are enforced as well, after our validator, so what the document promises is what the code
+checks.
 """
 
 from __future__ import annotations

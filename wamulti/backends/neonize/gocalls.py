@@ -1,6 +1,6 @@
 """Every call a neonize client makes into Go, held on the GoLock only as long as Go needs it.
 
-neonize 0.5.2's NewClient calls its ctypes library through one private attribute (seams/neonize.py);
+neonize 0.5.2's NewClient calls its ctypes library through one private attribute (seams/neonize_internals.py);
 `GoCalls` stands in for it on each client the backend creates, so every call is seen on its own thread right before
 it enters Go. What each Go function does with the client maps (read in goneonize/main.go,
 docs/neonize.md "Where Go touches its maps"):
@@ -14,8 +14,8 @@ docs/neonize.md "Where Go touches its maps"):
   holds up nobody.
 
 Every call enters Go through `_enter_go`, so `threads_in_go` can tell from a thread's top frame
-(seams/cpython.py) that it has left Python: stopped inside that one call instruction, a thread is in the C call (it
-gave up the GIL there). A thread on its way in that waits for the GIL waits at the function's
+(seams/cpython_internals.py) that it has left Python: stopped inside that one call instruction, a
+thread is in the C call (it gave up the GIL there). A thread on its way in that waits for the GIL waits at the function's
 first instruction instead, so time spent waiting for the GIL never counts as time in Go.
 """
 

@@ -2,12 +2,12 @@
 
 neonize's connect() gives Go its module-level `log_whatsmeow` as the log callback, and the lines
 carry no client. The backend swaps in a callback from here for each start (`route_go_log`,
-seams/neonize.py), so every line is tagged
+seams/neonize_internals.py), so every line is tagged
 `[clientId]`. Go's callback must not block, so one thread decodes and logs the lines; it also tells
 the backend when a client's socket logs "Dialing" (Go has registered the client by then; Go logs
 that line only at DEBUG). Every line that reaches it has crossed cgo and taken the GIL: Go's own
-level decides how many do (backends/neonize.py), and `counts` tells (bench/golog_cpu.py).
-The decoder is passed in so that only backends/neonize.py imports neonize.
+level decides how many do (backends/neonize/neonize_backend.py), and `counts` tells (bench/golog_cpu.py).
+The decoder is passed in so that only backends/neonize/neonize_backend.py imports neonize.
 """
 
 from __future__ import annotations

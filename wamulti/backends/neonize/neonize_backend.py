@@ -2,10 +2,10 @@
 
 Hazards measured in docs/neonize.md drive this module:
 - Go keeps its client tables in unlocked maps: `GoLock` (golock.py), a process-wide readers/writer
-  lock, is taken at the boundary of each Go call (`GoCalls`, neonize_gocalls.py) only while Go uses
+  lock, is taken at the boundary of each Go call (`GoCalls`, gocalls.py) only while Go uses
   the maps. A lookup call (send, number lookup, pairing code, logout) is shared until it returns,
   or until a waiting writer has seen it inside Go for ENTRY_MARGIN: its network wait holds nobody
-  up. A start (neonize_starts.py, with the bounds) is exclusive until Go registered its client
+  up. A start (starts.py, with the bounds) is exclusive until Go registered its client
   ("Dialing" at DEBUG, or seen in Go for REGISTER_HOLD), then keeps writers out, not lookups, until
   its Go code read the maps for the last time (connect() returned, Go called back) or START_SETTLE
   passed. A stop disconnects (a call), waits for its own start's Go code, then runs Stop exclusively.
@@ -36,8 +36,8 @@ from ...seams import neonize_internals as neonize_seam
 from .. import backend_api as bk
 from ..connectivity import ConnectivityGate
 from ..reasons import clip
-from . import outgoing as neonize_send
-from . import wa_reasons as reasons
+from . import outgoing
+from . import wa_reasons
 from .gocalls import GoCalls, threads_in_go
 from .golock import Deadlines, GoLock, StartHold
 from .golog import GoLogRouter
@@ -68,18 +68,18 @@ def _raise_fd_limit() -> int:
 
 class NeonizeBackend(bk.Backend):
     name = "neonize"
-    pairing_window = PAIRING_WINDOW  # whatsmeow's QR schedule (neonize_pairing.py)
+    pairing_window = PAIRING_WINDOW  # whatsmeow's QR schedule (pairing_children.py)
 
     def __init__(self, settings, *, sync_fallback: float = SYNC_FALLBACK, start_spacing: float = START_SPACING,
                  bounds: LockBounds = LockBounds(),
                  dial_budget: int | None = None, pairing_child: ChildSpec | None = None):
-        """`bounds`: how long the Go lock is held (neonize_starts.py, the module docstring);
+        """`bounds`: how long the Go lock is held (starts.py, the module docstring);
         `dial_budget`: failed dials allowed in this process (default: half the descriptor limit);
         `pairing_child`: how pairing children start (tests only; by default the server's environment)."""
         # neonize reads Go's log level from this logger at each connect(), and Go keeps it for the
         # session's life. At DEBUG every protocol message would be formatted and pushed through cgo
         # and the GIL, so Go runs at WARNING (DEBUG only with LOG_LEVEL=DEBUG); a start then counts
-        # as registered after a measured bound instead of at "Dialing" (neonize_starts.py).
+        # as registered after a measured bound instead of at "Dialing" (starts.py).
         self._pairing_child = pairing_child or ChildSpec(settings.log_level)
         go_level = logging.DEBUG if settings.log_level == "DEBUG" else logging.WARNING
         logging.getLogger("neonize.utils.log").setLevel(go_level)
@@ -115,10 +115,10 @@ class NeonizeBackend(bk.Backend):
         self.connectivity.close()
 
     def go_calls_for(self, session: "NeonizeSession") -> GoCalls:
-        """Put the lock between the session's neonize client and Go (neonize_gocalls.py)."""
+        """Put the lock between the session's neonize client and Go (gocalls.py)."""
         return GoCalls.install(session.client, self._lock, session.entering_start, session.start_returned)
 
-    # ---- the start protocol (neonize_starts.py) ----------------------------------------------------
+    # ---- the start protocol (starts.py) ----------------------------------------------------
     def begin_start(self, session: "NeonizeSession") -> StartHold:
         """Wait for the session's turn; its StartHold takes the lock as the start enters Go."""
         return self._starts.begin(session, session.fresh_file)
@@ -181,14 +181,14 @@ class NeonizeSession(bk.BackendSession):
         on(ConnectedEv)(self._on_connected)
         on(OfflineSyncCompletedEv)(lambda _c, _e: self._sync_done())
         on(PairStatusEv)(self._on_pair_status)
-        # WhatsApp's reasons are kept (neonize_reasons.py)
-        on(LoggedOutEv)(lambda _c, ev: self._finish(reasons.logged_out(ev)))
+        # WhatsApp's reasons are kept (wa_reasons.py)
+        on(LoggedOutEv)(lambda _c, ev: self._finish(wa_reasons.logged_out(ev)))
         on(StreamReplacedEv)(lambda _c, _e: self._finish(bk.Terminated("stream_replaced")))
-        on(TemporaryBanEv)(lambda _c, ev: self._finish(reasons.temporary_ban(ev)))
-        on(ConnectFailureEv)(lambda _c, ev: self._finish(reasons.connect_failure(ev)))
+        on(TemporaryBanEv)(lambda _c, ev: self._finish(wa_reasons.temporary_ban(ev)))
+        on(ConnectFailureEv)(lambda _c, ev: self._finish(wa_reasons.connect_failure(ev)))
         on(ClientOutdatedEv)(lambda _c, _e: self._finish(bk.Terminated("client_outdated")))
         on(DisconnectedEv)(lambda _c, _e: self._on_disconnected(bk.Disconnected("disconnected")))
-        on(KeepAliveTimeoutEv)(lambda _c, ev: self._on_keepalive(reasons.keepalive_timeout(ev)))
+        on(KeepAliveTimeoutEv)(lambda _c, ev: self._on_keepalive(wa_reasons.keepalive_timeout(ev)))
         on(KeepAliveRestoredEv)(lambda _c, _e: self._on_keepalive(bk.KeepAliveRestored()))
         on(MessageEv)(lambda _c, ev: self._hand_over(translate_message, ev))
         on(ReceiptEv)(lambda _c, ev: self._hand_over(translate_receipt, ev))
@@ -310,14 +310,14 @@ class NeonizeSession(bk.BackendSession):
 
     def send_text(self, to_jid: str, text: str, message_id: str | None = None) -> bk.SentMessage:
         """A plain `conversation` text to the JID as given; `message_id` cannot be used: neonize 0.5.2
-        has no way to send with a chosen id, so whatsmeow's own id is returned (neonize_send.py)."""
+        has no way to send with a chosen id, so whatsmeow's own id is returned (outgoing.py)."""
         with self._send_call():
-            wa_id, when = neonize_send.send_text(self.client, to_jid, text)
+            wa_id, when = outgoing.send_text(self.client, to_jid, text)
         return bk.SentMessage(message_id=wa_id, timestamp=when)
 
     def lookup_phone(self, digits: str) -> str | None:
         with self._send_call():
-            return neonize_send.lookup_phone(self.client, digits, self._backend.library_error)
+            return outgoing.lookup_phone(self.client, digits, self._backend.library_error)
 
     @contextlib.contextmanager
     def _send_call(self):

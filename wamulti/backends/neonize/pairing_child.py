@@ -140,9 +140,9 @@ class PairingChild:
             threading.Thread(target=self._pair_phone, args=(command["pair_phone"],), name="pair-phone",
                              daemon=True).start()
         elif self._test_feed and "feed" in command:
-            from . import pairing_feed as neonize_pairing_feed
+            from . import pairing_feed
 
-            neonize_pairing_feed.feed(self.client, command)
+            pairing_feed.feed(self.client, command)
 
 
 def main(argv: list[str]) -> None:

@@ -1,6 +1,6 @@
 """The server's side of pairing in a child process: a BackendSession that runs the pairing child.
 
-A client with no linked device pairs in `neonize_pairing_child` (see there why a process).
+A client with no linked device pairs in `pairing_child` (see there why a process).
 `connect()` starts the child on the connection thread and relays its reports as events until it
 ends; `pair_phone()` asks it for a code; `stop()` ends it (SIGTERM, then SIGKILL, bounded waits)
 and reaps it, so an abandoned pairing (timeout, re-pair, delete, shutdown) leaves nothing behind.

@@ -7,7 +7,7 @@ What neonize 0.5.2 carries (neonize/proto/Neonize_pb2.pyi, goneonize/utils/encod
   `reason` attribute holds WhatsApp's exact number (used first).
 - TemporaryBanEv: `Code` (TempBanReason enum 1..5) and `Expire` (whole seconds from now; 0 unknown).
 - KeepAliveTimeoutEv: `ErrorCount` and `LastSuccess` (unix seconds).
-Only attributes are read here, so this module needs no neonize import (backends/neonize.py registers).
+Only attributes are read here, so this module needs no neonize import (backends/neonize/neonize_backend.py registers).
 """
 
 from __future__ import annotations
