@@ -32,7 +32,7 @@ import threading
 
 from ..reasons import clip
 
-log = logging.getLogger("wamulti.backends.pairing_child")
+log = logging.getLogger("wamulti.backends.neonize.pairing_child")
 
 
 def _short(exc: BaseException) -> str:
