@@ -1,7 +1,7 @@
 """The real server plus one bare endpoint on the same waitress/Flask stack and auth (API-overhead baseline).
 
 Run by bench.api_overhead as `python -m bench.bare_server`; settings from the environment, and
-BENCH_WAITRESS_SEAMS: the parts of wamulti/seams/waitress.py to use, `+`-joined (`none`: none), instead
+BENCH_WAITRESS_SEAMS: the parts of wamulti/seams/waitress_internals.py to use, `+`-joined (`none`: none), instead
 of the service's default (bench.sends --seams).
 """
 
@@ -12,7 +12,7 @@ import sys
 
 from flask import Blueprint
 
-from wamulti.api.json_body import json_object
+from wamulti.web.json_body import json_object
 from wamulti.config import load_settings
 from wamulti.server import WAITRESS_SEAMS, configure_logging, serve
 

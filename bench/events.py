@@ -14,10 +14,10 @@ import threading
 import time
 
 from bench.common import report, start_mariadb
-from wamulti.events.directory import WebhookConfig, WebhookDirectory
-from wamulti.events.fields import new_secret
-from wamulti.events.log import EventLog
-from wamulti.events.service import EventService
+from wamulti.hearing.webhook_directory import WebhookConfig, WebhookDirectory
+from wamulti.hearing.event_fields import new_secret
+from wamulti.hearing.event_log import EventLog
+from wamulti.hearing.event_service import EventService
 from wamulti.store import open_store
 
 INGEST_EVENTS, INGEST_THREADS, INGEST_CLIENTS, SINGLE_EVENTS = 8000, 8, 64, 2000

@@ -24,7 +24,7 @@ the same path without Go (a libc write). 4 threads keep a number lookup waiting 
 client whose dial hangs) while the starts go on. Then, twice in the same way, once on this tree and
 once on commit BEFORE's (unpacked with `git archive`), only what both versions have: other
 clients' sends during 4 hanging starts, and beside a start that comes while a lookup waits in Go. Figures are p50 / p99 / max in milliseconds; the
-bounds chosen from them are in wamulti/backends/neonize_starts.py.
+bounds chosen from them are in wamulti/backends/neonize/starts.py.
 """
 
 from __future__ import annotations
@@ -70,7 +70,7 @@ class Timings:
         self._guard = threading.Lock()
 
     def __getattr__(self, name):
-        from wamulti.backends.neonize_gocalls import _enter_go  # so the lock still sees the call in Go
+        from wamulti.backends.neonize.gocalls import _enter_go  # so the lock still sees the call in Go
 
         function = getattr(self._library, name)
 
@@ -93,8 +93,8 @@ class Child:
     """One child's backend, instrumented: Go calls beneath the lock, "Dialing" where Go calls Python."""
 
     def __init__(self, data: Path, go_level: str, settle: float | None = None):
-        from wamulti.backends import neonize as nb
-        from wamulti.backends.neonize_starts import LockBounds
+        from wamulti.backends.neonize import neonize_backend as nb
+        from wamulti.backends.neonize.starts import LockBounds
         from wamulti.config import Settings
 
         logging.basicConfig(level=logging.ERROR)
@@ -153,7 +153,7 @@ class Child:
                 if s.client_id in self.dialing and s.uuid in self.timings.entered]
 
     def call_loop(self, sessions: list, until: threading.Event, lookups: bool) -> None:
-        from wamulti.backends.base import BackendError
+        from wamulti.backends.backend_api import BackendError
 
         i = 0
         while not until.is_set():
@@ -190,7 +190,7 @@ class Child:
         from neonize.proto.waE2E.WAWebProtobufsE2E_pb2 import Message
         from neonize.utils import build_jid
 
-        from wamulti.backends.neonize_gocalls import _enter_go
+        from wamulti.backends.neonize.gocalls import _enter_go  # so the lock still sees the call in Go
 
         write = ctypes.CDLL(None).write
 
@@ -240,7 +240,7 @@ def refused_child(data: Path) -> dict:
 
 
 def churn_loop(child: Child, n: int, until: threading.Event) -> None:
-    from wamulti.backends.base import ConnectFailed
+    from wamulti.backends.backend_api import ConnectFailed
 
     while not until.is_set():
         session = child.backend.new_session(f"churn{n}", child.data / f"churn{n}.session", lambda event: None)
@@ -278,7 +278,7 @@ def hanging_child(data: Path, go_level: str) -> dict:
 
 
 def slow_loop(sessions: list, n: int) -> None:
-    from wamulti.backends.base import BackendError
+    from wamulti.backends.backend_api import BackendError
 
     while True:
         live = list(sessions)
@@ -300,8 +300,8 @@ def compare_child(data: Path) -> dict:
     beside a start that comes while a number lookup waits ~60 s in Go (Go at WARNING, existing files).
     Each window counts every send under way in it, with how long it had been under way by the time
     it returned or the window closed."""
-    from wamulti.backends.base import BackendError
-    from wamulti.backends.neonize import NeonizeBackend
+    from wamulti.backends.backend_api import BackendError
+    from wamulti.backends.neonize.neonize_backend import NeonizeBackend
     from wamulti.config import Settings
 
     logging.basicConfig(level=logging.ERROR)
@@ -408,7 +408,7 @@ def unpack(rev: str, into: Path) -> Path:
 def main(base: str = BEFORE) -> None:
     sys.path.insert(0, str(ROOT))
     from tests.silent_listener import SilentListener
-    from wamulti.backends.neonize_starts import ENTRY_MARGIN, REGISTER_HOLD, REGISTER_HOLD_FRESH, START_SETTLE
+    from wamulti.backends.neonize.starts import ENTRY_MARGIN, REGISTER_HOLD, REGISTER_HOLD_FRESH, START_SETTLE
 
     load_before = loadavg()
     with tempfile.TemporaryDirectory(prefix="wamulti-golock-") as tmp:

@@ -39,7 +39,7 @@ def cpu_now() -> float:
 
 
 def dial_all(backend, data_dir: Path) -> None:
-    from wamulti.backends.base import ConnectFailed
+    from wamulti.backends.backend_api import ConnectFailed
 
     for round_ in range(DIALS_EACH):
         for i in range(CLIENTS):
@@ -71,7 +71,7 @@ def per_line_cost(backend) -> float:
 
 def child(go_level: str) -> None:
     """One process: the backend as configured, Go at go_level; prints its figures as JSON."""
-    from wamulti.backends.neonize import NeonizeBackend
+    from wamulti.backends.neonize.neonize_backend import NeonizeBackend
     from wamulti.config import Settings
 
     with tempfile.TemporaryDirectory(prefix="wamulti-golog-") as tmp:

@@ -8,7 +8,7 @@
      its library client (Go) in a dial that hangs, as while WhatsApp is slow to answer.
    Reading: the server's RSS once every client got there (and SETTLE seconds more), MB per
    additional client (0, 50, 200 waiting; 0, 50 dialling, whose starts go one at a time).
-2. Unpaired clients pair in a child process each (backends/neonize_pairing_child.py): CHILDREN of
+2. Unpaired clients pair in a child process each (backends/neonize/pairing_child.py): CHILDREN of
    them are started as the server starts them, one after another, against a loopback listener that
    accepts and never answers (a dial that hangs, as a pairing waits for its QR). Reading, per child
    once it is dialling: its RSS and the CPU it took to start (Python, neonize, Go, the dial).
@@ -37,7 +37,7 @@ COUNTS = {"waiting": (0, 50, 200),
 CHILDREN = 5
 SETTLE = 5.0  # seconds after the last client reached its steady state
 CLOSED_PROXY = f"http://127.0.0.1:{free_port()}"  # bound and closed again: nothing listens there
-PAIRING_CHILD = "wamulti.backends.neonize_pairing_child"
+PAIRING_CHILD = "wamulti.backends.neonize.pairing_child"
 REFUSED = ("connect_failed", "waiting_for_network")  # a paired client after its first refused dial
 
 
@@ -50,7 +50,7 @@ def session_database(tmp: Path) -> bytes:
     compressed as the store keeps it; made in a child so that this process never loads Go."""
     path = tmp / "made.session"
     code = ("import sys; from pathlib import Path; from wamulti.config import Settings; "
-            "from wamulti.backends import base as bk; from wamulti.backends.neonize import NeonizeBackend\n"
+            "from wamulti.backends import backend_api as bk; from wamulti.backends.neonize.neonize_backend import NeonizeBackend\n"
             "backend = NeonizeBackend(Settings(api_key='k' * 16, data_dir=Path(sys.argv[1]).parent))\n"
             "session = backend.new_session('maker', Path(sys.argv[1]), lambda e: None)\n"
             "try:\n    session.connect()\nexcept bk.ConnectFailed:\n    pass\n"
@@ -67,7 +67,7 @@ def seed(data_dir: Path, count: int, database: bytes) -> None:
 
     from wamulti.config import Settings
     from wamulti.store import open_store
-    from wamulti.store.base import ClientRecord
+    from wamulti.store.store_api import ClientRecord
 
     store = open_store(Settings(api_key="k" * 16, data_dir=data_dir))
     compressed, sha = zlib.compress(database), hashlib.sha256(database).hexdigest()

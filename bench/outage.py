@@ -30,16 +30,16 @@ from pathlib import Path
 
 from bench.common import ROOT, ServerProcess, cpu_seconds, report, rss_mb
 from tests.loopback_proxy import LoopbackProxy
-from wamulti.store.base import ClientRecord
-from wamulti.store.sqlite import SQLiteStore
+from wamulti.store.store_api import ClientRecord
+from wamulti.store.sqlite_store import SQLiteStore
 
 DEAD_PROXY = "http://127.0.0.1:9"
 MAKE_SESSION = """
 import sys
 from pathlib import Path
 from wamulti.config import Settings
-from wamulti.backends.neonize import NeonizeBackend
-from wamulti.backends.base import ConnectFailed
+from wamulti.backends.neonize.neonize_backend import NeonizeBackend
+from wamulti.backends.backend_api import ConnectFailed
 path = Path(sys.argv[1])
 backend = NeonizeBackend(Settings(api_key="k" * 16, data_dir=path.parent, log_level="ERROR"))
 session = backend.new_session("maker", path, lambda event: None)

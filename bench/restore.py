@@ -28,7 +28,7 @@ from pathlib import Path
 from bench.common import ServerProcess, report, start_mariadb
 from bench.sends import unpack
 from wamulti.store import open_store
-from wamulti.store.base import ClientRecord
+from wamulti.store.store_api import ClientRecord
 
 COUNT = 1000
 POLL = 0.25  # seconds between two looks at the client list

@@ -1,4 +1,4 @@
-"""What seams/flask_openapi3.py's CachedSchema saves per validated request, with and without it in one run.
+"""What seams/openapi3_internals.py's CachedSchema saves per validated request, with and without it in one run.
 
 A flask-openapi3 app validates the send route's headers (SendHeaders) and a client path on every
 request; the same models built on plain pydantic BaseModel make pydantic rebuild their JSON schema
@@ -13,7 +13,7 @@ import time
 from flask_openapi3 import OpenAPI
 from pydantic import create_model
 
-from wamulti.api.schemas import ClientPath, SendHeaders
+from wamulti.web.schemas import ClientPath, SendHeaders
 
 from .common import report
 

@@ -20,7 +20,7 @@ off (SEND_RATE_PER_MINUTE=0). Store: embedded SQLite.
     python -m bench.sends --mariadb    # each queue run (after, and --base's) also on a throwaway MariaDB
     python -m bench.sends --base REV --rounds 3   # base and after alternate, 3 rounds (this machine's
                                        # speed drifts within minutes: the order must not favour either)
-    python -m bench.sends --seams none,channel   # after also with these parts of wamulti/seams/waitress.py
+    python -m bench.sends --seams none,channel   # after also with these parts of wamulti/seams/waitress_internals.py
                                        # (`none`: waitress's public interface only), in the same rounds
 """
 
@@ -46,9 +46,12 @@ CLIENTS, SENDS, BEFORE_SENDS, CALLERS = 100, 3000, 600, 16
 ENV = {"SIM_SEND_DELAY": "0.3", "SEND_RATE_PER_MINUTE": "0", "SIM_PAIR_DELAY": "0.05", "LOG_LEVEL": "WARNING",
        "SIM_READ_DELAY": "1"}
 # the seed's simulator could only be given a send delay in code: this entry point does it
-SEED_ENTRY = ("import sys; from wamulti.backends.simulator import SimulatorBackend as S; "
+# (a --base tree from before the folder per concept has the simulator at wamulti/backends/simulator.py)
+SEED_ENTRY = ("import sys\n"
+              "try:\n    from wamulti.backends.simulator.sim_backend import SimulatorBackend as S\n"
+              "except ImportError:\n    from wamulti.backends.simulator import SimulatorBackend as S\n"
               "S.from_settings = classmethod(lambda c, s: c(s.sim_connect_delay, s.sim_pair_delay, s.sim_sync_delay, "
-              "s.sim_read_delay, frozenset(s.sim_not_on_whatsapp), 0.3)); "
+              "s.sim_read_delay, frozenset(s.sim_not_on_whatsapp), 0.3))\n"
               "from wamulti.server import main; sys.exit(main())")
 
 
@@ -171,7 +174,7 @@ def completed_at(server: ServerProcess, message_id: str) -> float | None:
 def run_after(tmp: Path, base: str | None = None, db: dict | None = None, round_no: int = 0,
               seams: str | None = None) -> dict:
     """This tree's queue, or (`base`) commit base's; on SQLite, or on the database of `db` (DB_* settings);
-    `seams`: the parts of wamulti/seams/waitress.py this tree's server uses instead of its default."""
+    `seams`: the parts of wamulti/seams/waitress_internals.py this tree's server uses instead of its default."""
     env = {**ENV, **(db or {}), **({"BENCH_WAITRESS_SEAMS": seams} if seams else {})}
     label = f"{base or 'after'}{f' seams={seams}' if seams else ''}"
     name = f"{label.replace(' ', '-').replace('=', '-').replace(',', '+')}-{'mariadb' if db else 'sqlite'}-{round_no}"
@@ -265,7 +268,7 @@ def main() -> None:
     parser.add_argument("--base", help="also measure the queue of this commit, the same way, in the same run")
     parser.add_argument("--mariadb", action="store_true", help="also run the queue runs on MariaDB")
     parser.add_argument("--rounds", type=int, default=1, help="queue runs of --base and after, alternating order")
-    parser.add_argument("--seams", default="", help="comma-separated variants of wamulti/seams/waitress.py's parts "
+    parser.add_argument("--seams", default="", help="comma-separated variants of wamulti/seams/waitress_internals.py's parts "
                         "to run after with as well ('none', 'channel', 'channel+passes'), same rounds")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="wamulti-bench-sends-") as tmp:

@@ -14,13 +14,14 @@ from tests.external_mysql import ExternalMySQL
 from tests.fake_backend import FakeBackend, FakePrompter
 from tests.mariadb import MariaDB
 from tests.mysql_dialect import recording
-from wamulti.backends.base import Connected, SyncCompleted
+from wamulti.backends.backend_api import Connected, SyncCompleted
 from wamulti.config import Settings
-from wamulti.registry import ClientRegistry
+from wamulti.clients.registry import ClientRegistry
 from wamulti.store import open_store
-from wamulti.store.base import ClientRecord, StoreUnavailable
-from wamulti.worker import CONNECTING, READY, ClientWorker
-from wamulti.worker.sender import Sent
+from wamulti.store.store_api import ClientRecord, StoreUnavailable
+from wamulti.clients.states import CONNECTING, READY
+from wamulti.clients.worker import ClientWorker
+from wamulti.sending.sender import Sent
 
 
 @pytest.fixture(scope="session")

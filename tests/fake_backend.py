@@ -11,7 +11,7 @@ import threading
 from datetime import datetime, timezone
 from pathlib import Path
 
-from wamulti.backends.base import Backend, BackendSession, ConnectFailed, Event, SentMessage
+from wamulti.backends.backend_api import Backend, BackendSession, ConnectFailed, Event, SentMessage
 
 
 class SessionRecorder:
@@ -118,7 +118,7 @@ class FakeBackend(SessionRecorder, Backend):
 
 
 class FakePrompter:
-    """A test double of ConsolePrompter (it fits wamulti.worker.Prompter): answers are given by the test."""
+    """A test double of ConsolePrompter (it fits wamulti.clients.Prompter): answers are given by the test."""
 
     def __init__(self, enabled: bool = True):
         self.enabled = enabled

@@ -1,4 +1,4 @@
-"""FakeRegistry: a hand-written, in-memory test double of wamulti.registry.ClientRegistry.
+"""FakeRegistry: a hand-written, in-memory test double of wamulti.clients.registry.ClientRegistry.
 
 It keeps ClientStatus objects in a dict, records every call in `calls`, and raises whatever
 exception is put in `fail[method_name]` (StoreUnavailable, Upstream, RuntimeError, ...).
@@ -11,10 +11,10 @@ import itertools
 from dataclasses import replace
 from datetime import datetime, timezone
 
-from wamulti.worker.sender import Sent
+from wamulti.sending.sender import Sent
 from wamulti.errors import Conflict, InvalidField, NotFound, NotReady
-from wamulti.registry import ClientStatus, Unlinked
-from wamulti.worker.unlink import LOGGED_OUT, NOT_LINKED
+from wamulti.clients.registry import ClientStatus, Unlinked
+from wamulti.clients.unlink import LOGGED_OUT, NOT_LINKED
 
 FAKE_PAIRING_CODE = "ABCD-EFGH"
 FAKE_TIME = datetime(2024, 5, 6, 7, 8, 9, 123456, tzinfo=timezone.utc)

@@ -5,15 +5,15 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from wamulti.app import create_app
+from wamulti.web.app import create_app
 from wamulti.config import Settings
-from wamulti.events.service import EventService
+from wamulti.hearing.event_service import EventService
 from wamulti.keys import ApiKeys
-from wamulti.metrics import Metrics
-from wamulti.store.base import ClientRecord
-from wamulti.store.outbound import OutboundRow
-from wamulti.store.rows import utcnow
-from wamulti.worker import CLOSED
+from wamulti.metrics.prometheus_metrics import Metrics
+from wamulti.store.store_api import ClientRecord
+from wamulti.store.send_rows import OutboundRow
+from wamulti.store.client_rows import utcnow
+from wamulti.clients.states import CLOSED
 
 ADMIN_KEY = "admin-key-0123456789abcdef"
 CLIENTS = ("alice", "bob", "carol")

@@ -13,7 +13,7 @@ from contextlib import contextmanager
 
 import pymysql.connections
 
-from wamulti.store.mysql import SESSION_SETUP
+from wamulti.store.mysql_store import SESSION_SETUP
 
 _I = re.IGNORECASE | re.DOTALL
 MARIADB_ONLY: list[tuple[str, re.Pattern]] = [

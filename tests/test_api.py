@@ -9,10 +9,10 @@ import logging
 import pytest
 
 from tests.fake_registry import FAKE_PAIRING_CODE, FakeRegistry
-from wamulti.app import create_app
+from wamulti.web.app import create_app
 from wamulti.config import Settings
 from wamulti.errors import Upstream
-from wamulti.store.base import StoreError, StoreUnavailable
+from wamulti.store.store_api import StoreError, StoreUnavailable
 
 KEY = "test-key-0123456789abcdef"
 MAX_BODY = 1024 * 1024

@@ -40,10 +40,29 @@ def test_every_function_is_under_the_line_limit():
     assert not too_long, f"functions of {FUNCTION_MAX_LINES} lines or more: {too_long}"
 
 
+def base_name_owners() -> dict[str, list[str]]:
+    """Each base name in the package (a module's file name without .py, a package's folder name) and
+    where it is used; `__init__` is not a name."""
+    owners: dict[str, list[str]] = {}
+    for path in sorted(PACKAGE.rglob("*.py")):
+        if path.name != "__init__.py":
+            owners.setdefault(path.stem, []).append(str(path.relative_to(PACKAGE.parent)))
+    for folder in sorted(p.parent for p in PACKAGE.rglob("__init__.py") if p.parent != PACKAGE):
+        owners.setdefault(folder.name, []).append(str(folder.relative_to(PACKAGE.parent)) + "/")
+    return owners
+
+
+def test_no_two_modules_or_packages_share_a_base_name():
+    # a traceback names a file by its base name: "registry.py" must say which registry
+    shared = {name: where for name, where in base_name_owners().items() if len(where) > 1}
+    assert not shared, f"base names used more than once: {shared}"
+
+
 def test_the_measure_sees_the_whole_package():
     # guards the two tests above against passing because they looked at nothing
     assert len(module_lengths()) >= 20
     assert any(name.endswith(" create_app") for name in function_lengths())
+    assert len(base_name_owners()) >= 20
 
 
 if __name__ == "__main__":
@@ -53,3 +72,6 @@ if __name__ == "__main__":
     for name, n in function_lengths().items():
         if n >= FUNCTION_MAX_LINES:
             print(f"function {n:4d}  {name}")
+    for name, where in base_name_owners().items():
+        if len(where) > 1:
+            print(f"name     {name}: {', '.join(where)}")

@@ -34,8 +34,8 @@ CHILD = """
 import json, sys
 from pathlib import Path
 from wamulti.config import Settings
-from wamulti.backends.neonize import NeonizeBackend
-from wamulti.backends import base as bk
+from wamulti.backends.neonize.neonize_backend import NeonizeBackend
+from wamulti.backends import backend_api as bk
 backend = NeonizeBackend(Settings(api_key="k" * 16, data_dir=Path(sys.argv[1]), log_level="ERROR"))
 raw = []
 report = backend.connectivity.dial_failed
@@ -80,7 +80,7 @@ def test_the_real_librarys_dial_errors_are_classified(tmp_path):
 def test_a_refused_proxy_in_this_process_is_a_network_failure(tmp_path):
     """The dead loopback proxy of the test run: the real library's text, straight from connect()."""
     require_offline_proxy()
-    neonize = pytest.importorskip("wamulti.backends.neonize")
+    neonize = pytest.importorskip("wamulti.backends.neonize.neonize_backend")
     backend = neonize.NeonizeBackend(Settings(api_key="k" * 16, data_dir=tmp_path, log_level="ERROR"))
     seen = []
     report = backend.connectivity.dial_failed

@@ -22,7 +22,7 @@ import pytest
 import segno
 
 from wamulti.console import LINK_STEPS, NO_PHONE, ConsolePrompter
-from wamulti.qr import PNG_BORDER, TEXT_BORDER, qr_png, qr_symbol, qr_text
+from wamulti.clients.qr_codes import PNG_BORDER, TEXT_BORDER, qr_png, qr_symbol, qr_text
 
 HARNESS = str(Path(__file__).with_name("console_harness.py"))
 ROOT = str(Path(__file__).resolve().parent.parent)

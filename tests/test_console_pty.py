@@ -12,7 +12,7 @@ import pexpect
 import pytest
 
 from tests.server_process import ROOT, ServerProcess
-from wamulti.qr import qr_png
+from wamulti.clients.qr_codes import qr_png
 
 CODE = r"[1-9A-HJ-NP-TV-Z]{4}-[1-9A-HJ-NP-TV-Z]{4}"
 PROMPT = r"\[([\w.-]+)\] Enter the phone number to pair \(with country code\): "

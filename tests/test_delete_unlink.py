@@ -18,12 +18,12 @@ import pytest
 from tests.conftest import FlakyStore, wait_until
 from tests.fake_backend import FakePrompter
 from tests.test_reasons import JID, pair_and_get_ready
-from wamulti.backends.base import Connected, Disconnected, LoggedOut, Terminated
-from wamulti.backends.simulator import SimulatorBackend
-from wamulti.registry import ClientRegistry
-from wamulti.store.base import StoreUnavailable
-from wamulti.worker import CLOSED, CONNECTING, READY
-from wamulti.worker.unlink import ALREADY_GONE, LOGGED_OUT, NOT_LINKED, STILL_LISTED
+from wamulti.backends.backend_api import Connected, Disconnected, LoggedOut, Terminated
+from wamulti.backends.simulator.sim_backend import SimulatorBackend
+from wamulti.clients.registry import ClientRegistry
+from wamulti.store.store_api import StoreUnavailable
+from wamulti.clients.states import CLOSED, CONNECTING, READY
+from wamulti.clients.unlink import ALREADY_GONE, LOGGED_OUT, NOT_LINKED, STILL_LISTED
 
 
 def answer_when_created(backend, count: int, event) -> threading.Thread:
@@ -135,8 +135,8 @@ def test_a_client_never_linked_has_nothing_to_unlink_and_answers_at_once(make_wo
 
 
 def test_the_store_down_changes_nothing_even_for_a_closed_linked_client(tmp_path, sqlite_store, fake_backend):
-    from wamulti.store.base import ClientRecord
-    from wamulti.worker import ClientWorker
+    from wamulti.store.store_api import ClientRecord
+    from wamulti.clients.worker import ClientWorker
 
     flaky = FlakyStore(sqlite_store)
     record = sqlite_store.create_client(ClientRecord("alice", CLOSED, jid=JID, last_error="stream_replaced"))
@@ -169,8 +169,8 @@ def test_the_simulator_logs_a_stopped_client_out_through_the_registry(tmp_path, 
 
 
 def test_a_damaged_stored_snapshot_does_not_block_the_delete(tmp_path, sqlite_store, fake_backend):
-    from wamulti.store.base import ClientRecord
-    from wamulti.worker import ClientWorker
+    from wamulti.store.store_api import ClientRecord
+    from wamulti.clients.worker import ClientWorker
 
     record = sqlite_store.create_client(ClientRecord("alice", CLOSED, jid=JID, last_error="stream_replaced"))
     sqlite_store.save_snapshot("alice", b"not zlib", "0" * 64)

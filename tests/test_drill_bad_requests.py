@@ -11,8 +11,8 @@ import pytest
 
 from tests.server_process import API_KEY, ServerProcess
 from wamulti.errors import InvalidField
-from wamulti.fields import validate_client_id, validate_text
-from wamulti.phone import normalize_phone, normalize_recipient
+from wamulti.fields.client_fields import validate_client_id, validate_text
+from wamulti.fields.phone import normalize_phone, normalize_recipient
 
 pytestmark = pytest.mark.slow
 

@@ -12,7 +12,7 @@ from dataclasses import replace
 import pytest
 
 from tests.server_process import ServerProcess
-from wamulti import sessionfile
+from wamulti.sessions import session_file
 
 pytestmark = pytest.mark.slow
 
@@ -48,7 +48,7 @@ def test_sigkill_restart_keeps_every_newer_local_file_and_brings_the_accounts_ba
         for i in range(COUNT):
             assert server.request("POST", "/api/clients", {"clientId": f"k{i:02d}", "phone": f"+3161234{i:04d}"}).status == 201
         server.wait_all_ready(COUNT, timeout=60)
-        server.wait_for(lambda: all(sessionfile.read_sidecar(session_path(tmp_path, f"k{i:02d}"))
+        server.wait_for(lambda: all(session_file.read_sidecar(session_path(tmp_path, f"k{i:02d}"))
                                     for i in range(COUNT)), 30, "every snapshot saved")
         server.kill()
     finally:

@@ -9,7 +9,7 @@ import pytest
 
 from tests.server_process import ServerProcess
 from tests.webhook_receiver import HANG, Receiver
-from wamulti.events.fields import new_secret
+from wamulti.hearing.event_fields import new_secret
 
 ALICE, BOB = "+49 151 0000 0001", "+49 151 0000 0002"
 ALICE_JID, BOB_JID = "4915100000001@s.whatsapp.net", "4915100000002@s.whatsapp.net"

@@ -6,15 +6,15 @@ import pytest
 
 from tests.fake_registry import FakeRegistry
 from tests.test_api import KEY, assert_error
-from wamulti.app import create_app
+from wamulti.web.app import create_app
 from wamulti.config import Settings
 from wamulti.destinations.policy import DestinationPolicy, allowed_networks
-from wamulti.events.directory import WebhookConfig
-from wamulti.events.fields import check_secret, new_secret
-from wamulti.events.model import EventType
-from wamulti.events.service import EventService
-from wamulti.store.base import ClientRecord
-from wamulti.store.outbox import AttemptResult
+from wamulti.hearing.webhook_directory import WebhookConfig
+from wamulti.hearing.event_fields import check_secret, new_secret
+from wamulti.hearing.event_model import EventType
+from wamulti.hearing.event_service import EventService
+from wamulti.store.store_api import ClientRecord
+from wamulti.store.event_rows import AttemptResult
 
 GLOBAL = WebhookConfig("http://127.0.0.1:9/global", new_secret(), frozenset({EventType.MESSAGE}))
 

@@ -9,15 +9,15 @@ import pytest
 
 from tests.webhook_receiver import HANG, TRICKLE, Receiver
 from wamulti.destinations.policy import DestinationPolicy, allowed_networks
-from wamulti.events.directory import WebhookConfig
-from wamulti.events.fields import new_secret
-from wamulti.events.model import DeliveryState, EventType
-from wamulti.events.retry import RetryPolicy
-from wamulti.events.service import EventService
+from wamulti.hearing.webhook_directory import WebhookConfig
+from wamulti.hearing.event_fields import new_secret
+from wamulti.hearing.event_model import DeliveryState, EventType
+from wamulti.hearing.retry import RetryPolicy
+from wamulti.hearing.event_service import EventService
 from wamulti.store import open_store
-from wamulti.store.base import ClientRecord
-from wamulti.store.outbox import EventRow
-from wamulti.store.rows import utcnow
+from wamulti.store.store_api import ClientRecord
+from wamulti.store.event_rows import EventRow
+from wamulti.store.client_rows import utcnow
 
 SECRET = new_secret()
 FAST = RetryPolicy(first=0.02, cap=0.2)

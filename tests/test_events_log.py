@@ -6,12 +6,12 @@ import json
 import time
 from datetime import datetime, timezone
 
-from wamulti.events.directory import WebhookConfig, WebhookDirectory
-from wamulti.events.fields import new_secret
-from wamulti.events.log import EventLog
-from wamulti.events.model import EventType
+from wamulti.hearing.webhook_directory import WebhookConfig, WebhookDirectory
+from wamulti.hearing.event_fields import new_secret
+from wamulti.hearing.event_log import EventLog
+from wamulti.hearing.event_model import EventType
 from wamulti.store import open_store
-from wamulti.store.base import ClientRecord
+from wamulti.store.store_api import ClientRecord
 
 HOOK = WebhookConfig("http://127.0.0.1:9/hook", new_secret(), frozenset({EventType.MESSAGE}))
 

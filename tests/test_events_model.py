@@ -9,9 +9,9 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from wamulti.errors import InvalidField
-from wamulti.events.fields import (check_event_id, check_event_type, check_event_types, check_secret, check_url,
-                                   mask_secret, new_secret)
-from wamulti.events.model import Event, EventType, event_id_floor, new_event_id
+from wamulti.hearing.event_fields import (check_event_id, check_event_type, check_event_types, check_secret,
+    check_url, mask_secret, new_secret)
+from wamulti.hearing.event_model import Event, EventType, event_id_floor, new_event_id
 
 
 def test_event_ids_are_ulids_that_strictly_increase_even_within_one_millisecond():

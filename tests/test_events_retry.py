@@ -8,9 +8,9 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from wamulti.events.lanes import WorkQueue
-from wamulti.events.model import DeliveryState
-from wamulti.events.retry import Outcome, RetryPolicy, parse_retry_after
+from wamulti.hearing.delivery_lanes import WorkQueue
+from wamulti.hearing.event_model import DeliveryState
+from wamulti.hearing.retry import Outcome, RetryPolicy, parse_retry_after
 
 T0 = datetime(2026, 1, 1, 12, 0, 0)
 

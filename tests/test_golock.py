@@ -1,5 +1,5 @@
-"""The bounded holds on the Go lock (wamulti/backends/golock.py) and the gateway that takes them at
-the boundary of every Go call (wamulti/backends/neonize_gocalls.py), without the library: calls
+"""The bounded holds on the Go lock (wamulti/backends/neonize/golock.py) and the gateway that takes them at
+the boundary of every Go call (wamulti/backends/neonize/gocalls.py), without the library: calls
 into Go are stood in for by real blocking C calls (libc poll), so a thread really leaves Python.
 """
 
@@ -11,9 +11,9 @@ import time
 
 import pytest
 
-from wamulti.backends.golock import Deadlines, GoLock, StartHold
-from wamulti.backends.neonize_gocalls import GoCalls, _enter_go, threads_in_go
-from wamulti.seams.neonize import go_library, replace_go_library
+from wamulti.backends.neonize.golock import Deadlines, GoLock, StartHold
+from wamulti.backends.neonize.gocalls import GoCalls, _enter_go, threads_in_go
+from wamulti.seams.neonize_internals import go_library, replace_go_library
 
 BLOCKED = 0.3  # how long a thread must stay blocked to count as waiting
 libc = ctypes.CDLL(None)

@@ -15,8 +15,8 @@ from tests.server_process import ServerProcess
 from tests.test_api import assert_error
 from wamulti.config import Settings
 from wamulti.store import open_store
-from wamulti.store.sqlite import FILE_NAME
-from wamulti.store.rows import utcnow
+from wamulti.store.sqlite_store import FILE_NAME
+from wamulti.store.client_rows import utcnow
 
 
 @pytest.fixture

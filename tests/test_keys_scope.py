@@ -10,8 +10,8 @@ import pytest
 
 from tests.keys_world import ADMIN_KEY, make_world
 from tests.test_api import assert_error
-from wamulti.api.auth import ADMIN_ONLY, CLIENT_SCOPED, route_policy
-from wamulti.events.model import new_event_id
+from wamulti.web.auth import ADMIN_ONLY, CLIENT_SCOPED, route_policy
+from wamulti.hearing.event_model import new_event_id
 
 GHOST = "dan"  # no such client (as long as "bob": the answers are compared byte for byte)
 # Every client-scoped route, with {c} for the client, {m} for one of its sends, {e} for one of its events.

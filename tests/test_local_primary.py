@@ -12,10 +12,10 @@ import zlib
 import pytest
 
 from tests.conftest import FlakyStore
-from wamulti import sessionfile
-from wamulti.store.base import ClientRecord, SnapshotWrite
-from wamulti.worker.persistence import Persistence, Restore, Write
-from wamulti.worker.group_commit import RowWriter, SnapshotWriter
+from wamulti.sessions import session_file
+from wamulti.store.store_api import ClientRecord, SnapshotWrite
+from wamulti.sessions.persistence import Persistence, Restore, Write
+from wamulti.sessions.group_commit import RowWriter, SnapshotWriter
 
 JID = "4915123456789@s.whatsapp.net"
 
@@ -49,7 +49,7 @@ def test_a_newer_local_file_is_kept_after_a_crash_and_saved_as_the_next_generati
     p = persistence(flaky, tmp_path)
     write(p.session_path, b"keys 1")
     assert p.flush(record(flaky)) is Write.WRITTEN
-    assert stored(flaky) == (b"keys 1", 1) and sessionfile.read_sidecar(p.session_path).generation == 1
+    assert stored(flaky) == (b"keys 1", 1) and session_file.read_sidecar(p.session_path).generation == 1
     write(p.session_path, b"keys 2, ratchet moved")  # then the process dies before the next check
     again = persistence(flaky, tmp_path)
     assert again.restore() is Restore.LOCAL_COPY
@@ -65,7 +65,7 @@ def test_a_crash_between_the_sidecar_and_the_store_keeps_the_local_file(flaky, t
     write(p.session_path, b"keys 2")
     flaky.down = True  # the sidecar is written, the store write is not
     assert p.flush(record(flaky)) is Write.FAILED
-    assert sessionfile.read_sidecar(p.session_path).generation == 2 and stored(flaky)[1] == 1
+    assert session_file.read_sidecar(p.session_path).generation == 2 and stored(flaky)[1] == 1
     flaky.down = False
     again = persistence(flaky, tmp_path)
     assert again.restore() is Restore.LOCAL_COPY and again.session_path.read_bytes() == b"keys 2"
@@ -92,7 +92,7 @@ def test_a_provably_newer_stored_copy_is_restored_and_its_generation_recorded(fl
     assert flaky.save_snapshots([SnapshotWrite("p", zlib.compress(raw), hashlib.sha256(raw).hexdigest(), 5)]) == [True]
     again = persistence(flaky, tmp_path)
     assert again.restore() is Restore.FROM_STORE and again.session_path.read_bytes() == raw
-    assert sessionfile.read_sidecar(again.session_path).generation == 5
+    assert session_file.read_sidecar(again.session_path).generation == 5
     assert again.snapshot_lag()[0] == 0.0
 
 
@@ -100,9 +100,9 @@ def test_a_crash_between_restoring_the_file_and_its_sidecar_restores_again(flaky
     raw = b"stored keys"
     flaky.save_snapshots([SnapshotWrite("p", zlib.compress(raw), hashlib.sha256(raw).hexdigest(), 3)])
     path = tmp_path / "p.session"
-    sessionfile.restore_snapshot(path, zlib.compress(raw))  # the file was written, the sidecar not
+    session_file.restore_snapshot(path, zlib.compress(raw))  # the file was written, the sidecar not
     assert persistence(flaky, tmp_path).restore() is Restore.LOCAL_COPY, "no sidecar: a file is never overwritten"
-    sessionfile.write_sidecar(path, sessionfile.Sidecar(2))  # an older sidecar from before the restore
+    session_file.write_sidecar(path, session_file.Sidecar(2))  # an older sidecar from before the restore
     assert persistence(flaky, tmp_path).restore() is Restore.FROM_STORE and path.read_bytes() == raw
 
 

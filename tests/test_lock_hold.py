@@ -28,11 +28,11 @@ from tests.silent_listener import SilentListener
 require_offline_proxy()
 pytest.importorskip("neonize")
 
-from wamulti.backends import base as bk  # noqa: E402
-from wamulti.backends.neonize import NeonizeBackend  # noqa: E402
-from wamulti.backends.neonize_starts import ENTRY_MARGIN, REGISTER_HOLD  # noqa: E402
-from wamulti.backends.neonize_gocalls import _enter_go, threads_in_go  # noqa: E402
-from wamulti.seams.neonize import go_library, replace_go_library  # noqa: E402
+from wamulti.backends import backend_api as bk  # noqa: E402
+from wamulti.backends.neonize.neonize_backend import NeonizeBackend  # noqa: E402
+from wamulti.backends.neonize.starts import ENTRY_MARGIN, REGISTER_HOLD  # noqa: E402
+from wamulti.backends.neonize.gocalls import _enter_go, threads_in_go  # noqa: E402
+from wamulti.seams.neonize_internals import go_library, replace_go_library  # noqa: E402
 from wamulti.config import Settings  # noqa: E402
 
 SLOW_SEND = 10.0
@@ -114,8 +114,8 @@ import json, os, sys, threading, time
 sys.path.insert(0, sys.argv[1])
 import logging; logging.basicConfig(level=logging.ERROR)
 from pathlib import Path
-from wamulti.backends.base import BackendError
-from wamulti.backends.neonize import NeonizeBackend
+from wamulti.backends.backend_api import BackendError
+from wamulti.backends.neonize.neonize_backend import NeonizeBackend
 from wamulti.config import Settings
 data = Path(sys.argv[2])
 backend = NeonizeBackend(Settings(api_key="k" * 16, data_dir=data, log_level="WARNING"))

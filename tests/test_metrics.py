@@ -9,7 +9,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tests.server_process import API_KEY, ServerProcess
 from tests.webhook_receiver import Receiver
-from wamulti.events.fields import new_secret
+from wamulti.hearing.event_fields import new_secret
 
 pytestmark = pytest.mark.slow
 

@@ -12,13 +12,13 @@ from datetime import timedelta
 import pytest
 
 from tests.mysql_dialect import MYSQL8_RESERVED, mariadb_only, recording, reserved_columns
-from wamulti.events.model import new_event_id
+from wamulti.hearing.event_model import new_event_id
 from wamulti.store import open_store
-from wamulti.store.base import ClientRecord, SessionStore, SnapshotWrite
+from wamulti.store.store_api import ClientRecord, SessionStore, SnapshotWrite
 from wamulti.store.key_rows import ApiKeyRow
-from wamulti.store.outbound import QUEUED, SENDING, SENT, OutboundRow, StateChange
-from wamulti.store.outbox import DELIVERED, PENDING, AttemptResult, EventRow, WebhookRow
-from wamulti.store.rows import utcnow
+from wamulti.store.send_rows import QUEUED, SENDING, SENT, OutboundRow, StateChange
+from wamulti.store.event_rows import DELIVERED, PENDING, AttemptResult, EventRow, WebhookRow
+from wamulti.store.client_rows import utcnow
 
 MARIADB_SQL = [
     "INSERT INTO t (a) VALUES (1) RETURNING a",

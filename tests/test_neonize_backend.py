@@ -20,22 +20,23 @@ import pytest
 from tests.conftest import send_and_wait
 from tests.server_process import ROOT, ServerProcess
 from tests.offline import require_offline_proxy
-from wamulti import sessionfile
-from wamulti.backends import base as bk
+from wamulti.sessions import session_file
+from wamulti.backends import backend_api as bk
 from wamulti.config import Settings
 from wamulti.store import open_store
-from wamulti.store.base import ClientRecord
-from wamulti.worker import CLOSED, CONNECTING, READY, SYNCING, ClientWorker
+from wamulti.store.store_api import ClientRecord
+from wamulti.clients.states import CLOSED, CONNECTING, READY, SYNCING
+from wamulti.clients.worker import ClientWorker
 
 require_offline_proxy()
 
 neonize_events = pytest.importorskip("neonize.events")
 from neonize.proto.Neonize_pb2 import JID, ConnectFailureReason, LogEntry  # noqa: E402
 
-from wamulti.backends.golock import GoLock  # noqa: E402
-from wamulti.backends.golog import GoLogRouter  # noqa: E402
-from wamulti.backends.neonize import NeonizeBackend, NeonizeSession  # noqa: E402
-from wamulti.backends.neonize_starts import LockBounds  # noqa: E402
+from wamulti.backends.neonize.golock import GoLock  # noqa: E402
+from wamulti.backends.neonize.golog import GoLogRouter  # noqa: E402
+from wamulti.backends.neonize.neonize_backend import NeonizeBackend, NeonizeSession  # noqa: E402
+from wamulti.backends.neonize.starts import LockBounds  # noqa: E402
 
 ev = neonize_events
 
@@ -281,7 +282,7 @@ def test_go_log_router_tags_lines_with_their_client_and_passes_on_its_level_and_
 
 
 def test_go_log_router_skips_empty_and_undecodable_lines_and_keeps_routing(caplog):
-    caplog.set_level(logging.DEBUG, logger="wamulti.backends.neonize")
+    caplog.set_level(logging.DEBUG, logger="wamulti.backends.neonize.neonize_backend")
     dialing: list[str] = []
     router = GoLogRouter(logging.WARNING, dialing.append, LogEntry.FromString)
     on_log = router.callback_for("c")
@@ -291,7 +292,7 @@ def test_go_log_router_skips_empty_and_undecodable_lines_and_keeps_routing(caplo
     go_log(on_log, "Dialing wss://web.whatsapp.com/ws/chat")
     router.close()
     assert dialing == ["c"], "the router survived the undecodable line"
-    assert [r.getMessage() for r in caplog.records if r.name == "wamulti.backends.neonize"] == [
+    assert [r.getMessage() for r in caplog.records if r.name == "wamulti.backends.neonize.neonize_backend"] == [
         "undecodable Go log line"]
 
 
@@ -345,7 +346,7 @@ def test_state_machine_from_real_events_with_logout_removing_keys(store, held_ba
     real = NeonizeBackend(settings)
     source = settings.data_dir / "source.session"
     make_whatsmeow_file(real, source)
-    snap = sessionfile.read_snapshot(source)
+    snap = session_file.read_snapshot(source)
     worker = start_worker(store, held_backend, settings, jid="4915123456789@s.whatsapp.net")
     store.save_snapshot("w1", snap.data, snap.sha256)
     worker.start()
@@ -391,7 +392,7 @@ def test_real_messages_and_receipts_reach_the_event_log_through_a_worker(store, 
     real = NeonizeBackend(settings)
     make_whatsmeow_file(real, settings.data_dir / "source.session")
     real.close()
-    snap = sessionfile.read_snapshot(settings.data_dir / "source.session")
+    snap = session_file.read_snapshot(settings.data_dir / "source.session")
     store.save_snapshot("w1", snap.data, snap.sha256)
     worker.start()
     try:
@@ -527,9 +528,9 @@ def test_snapshot_of_a_real_whatsmeow_file_round_trips(settings, tmp_path):
     path = settings.data_dir / "real.session"
     make_whatsmeow_file(backend, path)
     size = path.stat().st_size
-    snap = sessionfile.read_snapshot(path)
+    snap = session_file.read_snapshot(path)
     restored = tmp_path / "restored.session"
-    sessionfile.restore_snapshot(restored, snap.data)
+    session_file.restore_snapshot(restored, snap.data)
     assert sqlite_check(restored).split() == ["ok", sqlite_check(path).split()[1]]
     reopened = backend.new_session("reopen", restored, lambda e: None)
     with pytest.raises(bk.ConnectFailed, match="dial"):  # opened the file, then failed only at the network
@@ -546,8 +547,8 @@ sys.path.insert(0, sys.argv[1])
 logging.basicConfig(level=logging.ERROR)
 from pathlib import Path
 from wamulti.config import Settings
-from wamulti.backends.neonize import NeonizeBackend
-from wamulti.backends.base import ConnectFailed
+from wamulti.backends.neonize.neonize_backend import NeonizeBackend
+from wamulti.backends.backend_api import ConnectFailed
 data = Path(sys.argv[2]); seconds = float(sys.argv[3])
 backend = NeonizeBackend(Settings(api_key="k" * 16, data_dir=data, log_level="ERROR"))
 cycles = [0] * 20

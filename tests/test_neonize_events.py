@@ -10,9 +10,9 @@ from datetime import datetime, timezone
 
 import pytest
 
-from wamulti.backends import base as bk
-from wamulti.backends.neonize_events import translate_message, translate_receipt
-from wamulti.seams.neonize import detach_stop_on_collect
+from wamulti.backends import backend_api as bk
+from wamulti.backends.neonize.incoming import translate_message, translate_receipt
+from wamulti.seams.neonize_internals import detach_stop_on_collect
 
 neonize_events = pytest.importorskip("neonize.events")
 from neonize.client import NewClient  # noqa: E402

@@ -18,17 +18,18 @@ import pytest
 from tests.conftest import BUSY_BOUND, wait_until
 from tests.silent_listener import SilentListener
 from tests.offline import require_offline_proxy
-from wamulti.backends import base as bk
+from wamulti.backends import backend_api as bk
 from wamulti.config import Settings
 from wamulti.store import open_store
-from wamulti.store.base import ClientRecord
-from wamulti.worker import CLOSED, CONNECTING, ClientWorker
+from wamulti.store.store_api import ClientRecord
+from wamulti.clients.states import CLOSED, CONNECTING
+from wamulti.clients.worker import ClientWorker
 
 require_offline_proxy()
 pytest.importorskip("neonize")
 
-from wamulti.backends.neonize import NeonizeBackend, NeonizeSession  # noqa: E402
-from wamulti.backends.neonize_pairing import PAIRING_WINDOW, ChildSpec, PairingChildSession  # noqa: E402
+from wamulti.backends.neonize.neonize_backend import NeonizeBackend, NeonizeSession  # noqa: E402
+from wamulti.backends.neonize.pairing_children import PAIRING_WINDOW, ChildSpec, PairingChildSession  # noqa: E402
 
 JID = "4915123456789@s.whatsapp.net"
 
@@ -164,7 +165,7 @@ def test_the_child_exits_when_the_server_goes_away(tmp_path, silent):
     """stdin closes when the server dies (even by SIGKILL): the child must not outlive it."""
     read_fd, write_fd = os.pipe()
     env = {**os.environ, "HTTPS_PROXY": silent.url, "HTTP_PROXY": silent.url}
-    child = subprocess.Popen([sys.executable, "-m", "wamulti.backends.neonize_pairing_child",
+    child = subprocess.Popen([sys.executable, "-m", "wamulti.backends.neonize.pairing_child",
                               str(tmp_path / "k.session"), "orphan", str(write_fd), "INFO"],
                              stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, pass_fds=(write_fd,), env=env)
     os.close(write_fd)

@@ -13,12 +13,12 @@ import pytest
 
 from tests.test_neonize_backend import (BLOCKED, HeldConnectionBackend, feed, in_thread,  # skips unless offline
                                         make_whatsmeow_file, start_worker)
-from wamulti import sessionfile
-from wamulti.backends import base as bk
-from wamulti.backends.neonize import NeonizeBackend
+from wamulti.sessions import session_file
+from wamulti.backends import backend_api as bk
+from wamulti.backends.neonize.neonize_backend import NeonizeBackend
 from wamulti.config import Settings
 from wamulti.store import open_store
-from wamulti.worker import CONNECTING, READY, SYNCING
+from wamulti.clients.states import CONNECTING, READY, SYNCING
 
 from neonize.events import (ConnectFailureEv, ConnectedEv, KeepAliveRestoredEv, KeepAliveTimeoutEv,  # noqa: I001
                             LoggedOutEv, OfflineSyncCompletedEv, TemporaryBanEv)
@@ -100,7 +100,7 @@ def test_through_a_worker_a_missed_keepalive_stays_ready_and_a_ban_waits(store, 
     real = NeonizeBackend(settings)
     make_whatsmeow_file(real, settings.data_dir / "source.session")
     real.close()
-    snap = sessionfile.read_snapshot(settings.data_dir / "source.session")
+    snap = session_file.read_snapshot(settings.data_dir / "source.session")
     worker = start_worker(store, held, settings, jid=JID)
     store.save_snapshot("w1", snap.data, snap.sha256)
     worker.start()
@@ -163,11 +163,12 @@ def test_delete_of_a_closed_linked_client_tries_to_log_out_and_says_the_phone_st
                                                                                           settings):
     """The stored keys are restored, a real dial fails at the loopback proxy: unlinked false, keys gone."""
     from tests.fake_backend import FakePrompter
-    from wamulti.store.base import ClientRecord
-    from wamulti.worker import CLOSED, ClientWorker
+    from wamulti.store.store_api import ClientRecord
+    from wamulti.clients.states import CLOSED
+    from wamulti.clients.worker import ClientWorker
 
     make_whatsmeow_file(backend, settings.data_dir / "source.session")
-    snap = sessionfile.read_snapshot(settings.data_dir / "source.session")
+    snap = session_file.read_snapshot(settings.data_dir / "source.session")
     record = store.create_client(ClientRecord("gone", CLOSED, jid=JID, last_error="stream_replaced"))
     store.save_snapshot("gone", snap.data, snap.sha256)
     worker = ClientWorker(record, backend=backend, store=store, prompter=FakePrompter(), data_dir=settings.data_dir,

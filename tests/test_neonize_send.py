@@ -15,12 +15,12 @@ from tests.test_neonize_backend import HeldConnectionBackend, feed, make_whatsme
 from tests.test_neonize_backend import settings, store  # noqa: F401  (fixtures)
 from tests.test_neonize_events import receipt
 from tests.test_worker_hearing import RecordingSink
-from wamulti import sessionfile
-from wamulti.backends import neonize_send
-from wamulti.backends.neonize import NeonizeBackend
+from wamulti.sessions import session_file
+from wamulti.backends.neonize import outgoing
+from wamulti.backends.neonize.neonize_backend import NeonizeBackend
 from wamulti.errors import RecipientNotOnWhatsApp
-from wamulti.seams.neonize import detach_stop_on_collect
-from wamulti.worker import READY
+from wamulti.seams.neonize_internals import detach_stop_on_collect
+from wamulti.clients.states import READY
 
 import neonize  # noqa: E402  (after the skip above)
 import neonize.client  # noqa: E402
@@ -40,7 +40,7 @@ def answer(query: str, user: str = "", server: str = "s.whatsapp.net", is_in: bo
 # ---- the protos --------------------------------------------------------------------------------
 @pytest.mark.parametrize("text", ["hi", "call @4915123456789 now", "see @120363012345678901@g.us", "👋🏽 e\u0301"])
 def test_a_text_is_a_conversation_only_without_mentions_or_context(text):
-    message = neonize_send.text_message(text)
+    message = outgoing.text_message(text)
     assert isinstance(message, Message)
     assert [field.name for field, _ in message.ListFields()] == ["conversation"]
     again = Message.FromString(message.SerializeToString())
@@ -50,13 +50,13 @@ def test_a_text_is_a_conversation_only_without_mentions_or_context(text):
 @pytest.mark.parametrize("jid, server", [("4915123456789@s.whatsapp.net", "s.whatsapp.net"),
                                          ("120363012345678901@g.us", "g.us"), ("123456789012345@lid", "lid")])
 def test_a_jid_keeps_its_server_both_ways(jid, server):
-    proto = neonize_send.jid_proto(jid)
+    proto = outgoing.jid_proto(jid)
     assert (proto.User, proto.Server, proto.Device) == (jid.split("@")[0], server, 0)
-    assert neonize_send.jid_string(proto) == jid
+    assert outgoing.jid_string(proto) == jid
 
 
 def test_the_answer_gives_the_jid_whatsapp_has_which_may_be_another_form_or_a_lid():
-    pick = neonize_send.jid_from_answers
+    pick = outgoing.jid_from_answers
     assert pick([answer(f"+{BR_ASKED}", BR_ACCOUNT)], BR_ASKED) == f"{BR_ACCOUNT}@s.whatsapp.net"
     assert pick([answer("+5215512345678", "123456789012345", "lid")], "5215512345678") == "123456789012345@lid"
     assert pick([answer("+4915100000000", is_in=False)], "4915100000000") is None
@@ -73,24 +73,24 @@ def test_the_real_unconnected_library_fails_both_calls_as_client_is_nil_not_as_n
     client = neonize.client.NewClient(str(settings.data_dir / "nil.session"), uuid="nil#send")
     try:
         with pytest.raises(neonize.exc.NeonizeError, match="client is nil"):
-            neonize_send.lookup_phone(client, BR_ASKED, neonize.exc.NeonizeError)
+            outgoing.lookup_phone(client, BR_ASKED, neonize.exc.NeonizeError)
         with pytest.raises(neonize.exc.SendMessageError, match="client is nil"):
-            neonize_send.send_text(client, f"{BR_ACCOUNT}@s.whatsapp.net", "hi")
+            outgoing.send_text(client, f"{BR_ACCOUNT}@s.whatsapp.net", "hi")
     finally:
         detach_stop_on_collect(client)  # never connected: nothing on the Go side to stop
 
 
 def test_an_empty_answer_is_the_librarys_words_for_no_account():
     library = Path(neonize.__file__).parent / "neonize-linux-amd64.so"
-    assert neonize_send.EMPTY_ANSWER.encode() in library.read_bytes(), "the words are in the installed library"
+    assert outgoing.EMPTY_ANSWER.encode() in library.read_bytes(), "the words are in the installed library"
 
     class EmptyAnswerClient:
         """Test double: raises what neonize 0.5.2 raises when WhatsApp's answer names no user."""
 
         def is_on_whatsapp(self, *numbers):
-            raise IsOnWhatsAppError(neonize_send.EMPTY_ANSWER)
+            raise IsOnWhatsAppError(outgoing.EMPTY_ANSWER)
 
-    assert neonize_send.lookup_phone(EmptyAnswerClient(), "4915100000000", neonize.exc.NeonizeError) is None
+    assert outgoing.lookup_phone(EmptyAnswerClient(), "4915100000000", neonize.exc.NeonizeError) is None
 
 
 # ---- a whole send through a worker on a real session -------------------------------------------
@@ -124,7 +124,7 @@ def ready_worker(store, settings):
     backend = HeldConnectionBackend(settings, sync_fallback=5)
     sink = RecordingSink()
     worker = start_worker(store, backend, settings, jid="4915123456789@s.whatsapp.net", events=sink)
-    snap = sessionfile.read_snapshot(settings.data_dir / "source.session")
+    snap = session_file.read_snapshot(settings.data_dir / "source.session")
     store.save_snapshot("w1", snap.data, snap.sha256)
     worker.start()
     session = backend.wait_session(1)

@@ -10,13 +10,13 @@ from openapi_spec_validator import validate
 from pydantic import ValidationError
 
 from tests.fake_registry import FakeRegistry
-from wamulti.api import key_models, schemas
-from wamulti.api.auth import ADMIN_ONLY, CLIENT_SCOPED
-from wamulti.api.responses import COMMON, ERRORS
-from wamulti.app import create_app
+from wamulti.web import key_models, schemas
+from wamulti.web.auth import ADMIN_ONLY, CLIENT_SCOPED
+from wamulti.web.responses import COMMON, ERRORS
+from wamulti.web.app import create_app
 from wamulti.config import Settings
 from wamulti.keys import ApiKeys
-from wamulti.metrics import Metrics
+from wamulti.metrics.prometheus_metrics import Metrics
 
 KEY = "test-key-0123456789abcdef"
 NOT_IN_DOCUMENT = {"static", "docs.static", "docs.openapi_json", "docs.docs_page"}

@@ -14,15 +14,15 @@ import pytest
 
 from tests.conftest import drive_to_ready, wait_until
 from wamulti.errors import IdempotencyKeyReused, NotFound, NotReady, QueueFull
-from wamulti.store.base import ClientRecord
-from wamulti.store.outbound import FAILED, QUEUED, READ, SENDING, SENT, SERVER, OutboundRow
-from wamulti.store.rows import utcnow
-from wamulti.worker import READY
-from wamulti.worker.outbound import SendOptions
-from wamulti.worker.ratecap import RateCap
-from wamulti.worker.outcome import Accepted
-from wamulti.worker.sender import Sent, new_message_id
-from wamulti.worker.wait_slots import WaitSlots
+from wamulti.store.store_api import ClientRecord
+from wamulti.store.send_rows import FAILED, QUEUED, READ, SENDING, SENT, SERVER, OutboundRow
+from wamulti.store.client_rows import utcnow
+from wamulti.clients.states import READY
+from wamulti.sending.dispatcher import SendOptions
+from wamulti.sending.ratecap import RateCap
+from wamulti.sending.outcome import Accepted
+from wamulti.sending.sender import Sent, new_message_id
+from wamulti.sending.wait_slots import WaitSlots
 
 JID_A = "491577777777@s.whatsapp.net"
 LONG_AGO = timedelta(hours=24)
@@ -71,7 +71,7 @@ def test_a_killed_sends_rows_fail_as_unknown_and_old_rows_expire(queue_store):
 
 
 def test_many_clients_queues_load_at_once_as_each_loads_alone(queue_store, monkeypatch):
-    from wamulti.store import outbound_sql
+    from wamulti.store import send_sql
 
     s = queue_store
     for client_id in ("bob", "carol"):
@@ -82,7 +82,7 @@ def test_many_clients_queues_load_at_once_as_each_loads_alone(queue_store, monke
     s.claim_send(theirs.message_id, "other")
     queued = [s.enqueue_send(row(c, text=f"{c} waits"), 10, utcnow() - LONG_AGO)[0] for c in ("alice", "bob", "carol")]
     outside, _ = s.enqueue_send(row("carol", text="not asked for"), 10, utcnow() - LONG_AGO)
-    monkeypatch.setattr(outbound_sql, "IDS_PER_STATEMENT", 1)  # one client per statement: still one transaction
+    monkeypatch.setattr(send_sql, "IDS_PER_STATEMENT", 1)  # one client per statement: still one transaction
     failed, open_rows = s.load_open_sends(["alice", "bob"], SENDING, "outcome_unknown", "me")
     assert [r.message_id for r in failed] == [mine.message_id]
     assert (s.get_send(mine.message_id).state, s.get_send(mine.message_id).reason) == (FAILED, "outcome_unknown")
@@ -239,7 +239,7 @@ def test_a_chats_next_send_is_claimed_in_the_write_of_the_one_before_and_sent_by
 
 
 def test_a_send_whose_acks_fail_leaves_the_next_one_of_its_chat_to_be_sent(ready, sqlite_store, monkeypatch):
-    from wamulti.worker.hearing import Hearing
+    from wamulti.hearing.heard_events import Hearing
 
     worker, session, _ = ready()
     session.send_delay = 0.1

@@ -18,12 +18,12 @@ import pytest
 from tests.conftest import BUSY_BOUND, wait_until
 from tests.fake_backend import FakePrompter
 from tests.server_process import ServerProcess
-from wamulti.backends.base import PairingError, QrUpdated
-from wamulti.backends.simulator import QR_SHARES, SimulatorBackend
+from wamulti.backends.backend_api import PairingError, QrUpdated
+from wamulti.backends.simulator.sim_backend import QR_SHARES, SimulatorBackend
 from wamulti.console import ConsolePrompter
 from wamulti.errors import Conflict
-from wamulti.worker import CLOSED, CONNECTING, PAIRING
-from wamulti.worker.timers import Timer, Timers
+from wamulti.clients.states import CLOSED, CONNECTING, PAIRING
+from wamulti.clients.timers import Timer, Timers
 
 PHONE = "4915123456789"
 CODE = r"[1-9A-HJ-NP-TV-Z]{4}-[1-9A-HJ-NP-TV-Z]{4}"

@@ -1,12 +1,12 @@
-"""wamulti.phone: client ids, phone numbers, recipient JIDs and message text."""
+"""wamulti.fields.phone: client ids, phone numbers, recipient JIDs and message text."""
 
 from __future__ import annotations
 
 import pytest
 
 from wamulti.errors import InvalidField
-from wamulti.fields import validate_client_id, validate_text
-from wamulti.phone import normalize_phone, normalize_recipient, phone_of_recipient, user_jid
+from wamulti.fields.client_fields import validate_client_id, validate_text
+from wamulti.fields.phone import normalize_phone, normalize_recipient, phone_of_recipient, user_jid
 
 
 @pytest.mark.parametrize("value", ["a", "A", "7", "work-phone", "a.b_c-d", "x" * 64, "0abc", "Z9._-"])

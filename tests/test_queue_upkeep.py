@@ -15,18 +15,18 @@ import pytest
 
 from tests.conftest import wait_until
 from tests.test_worker_hearing import RecordingSink
-from wamulti.store.base import ClientRecord
-from wamulti.events.model import EventType
-from wamulti.store.outbound import DELIVERED, FAILED, QUEUED, READ, SENDING, SERVER, OutboundRow, StateChange
-from wamulti.store.rows import utcnow
-from wamulti.worker import READY
-from wamulti.worker import outbound, queue_upkeep
-from wamulti.worker.hearing import Hearing
-from wamulti.worker.instance import instance_id
-from wamulti.worker.outbound import Dispatcher, SendOptions
-from wamulti.worker.queue_upkeep import QueueUpkeep
-from wamulti.worker.sender import Sent, new_message_id
-from wamulti.worker.sendstatus import SendStatus, status_writer_for
+from wamulti.store.store_api import ClientRecord
+from wamulti.hearing.event_model import EventType
+from wamulti.store.send_rows import DELIVERED, FAILED, QUEUED, READ, SENDING, SERVER, OutboundRow, StateChange
+from wamulti.store.client_rows import utcnow
+from wamulti.clients.states import READY
+from wamulti.sending import queue_upkeep
+from wamulti.hearing.heard_events import Hearing
+from wamulti.clients.instance_id import instance_id
+from wamulti.sending.dispatcher import Dispatcher, SendOptions
+from wamulti.sending.queue_upkeep import QueueUpkeep
+from wamulti.sending.sender import Sent, new_message_id
+from wamulti.sending.send_status import SendStatus, status_writer_for
 
 ME, OTHER = "a" * 16, "b" * 16
 SINCE = timedelta(hours=24)
@@ -210,7 +210,7 @@ def test_a_next_row_claimed_as_its_run_ended_is_sent_by_the_next_run_only_if_sti
     wait_until(lambda: s.get_send(second.message_id).state == SENDING)
     assert ending.sent == ["one"], "claimed with the first one's outcome, not sent by the run that ended"
     if failed_meanwhile:  # it waited past the bound in the queue, and upkeep failed it as outcome_unknown
-        monkeypatch.setattr(outbound, "FRESH_CLAIM", 0.0)
+        monkeypatch.setattr("wamulti.sending.dispatcher.FRESH_CLAIM", 0.0)
         s.fail_open_sends("alice", SENDING, "outcome_unknown")
     following = OneSender()
     ready[0] = ("session", following)

@@ -12,10 +12,10 @@ from datetime import datetime, timedelta, timezone
 from tests.conftest import drive_to_ready, wait_until
 from tests.test_worker import pair_by_phone
 from wamulti.backends import reasons
-from wamulti.backends.base import (Disconnected, KeepAliveMissed, KeepAliveRestored, LoggedOut, PairSuccess,
-                                   RetryLater, TemporaryBan)
-from wamulti.store.base import ClientRecord
-from wamulti.worker import CLOSED, CONNECTING, READY
+from wamulti.backends.backend_api import (Disconnected, KeepAliveMissed, KeepAliveRestored, LoggedOut, PairSuccess,
+    RetryLater, TemporaryBan)
+from wamulti.store.store_api import ClientRecord
+from wamulti.clients.states import CLOSED, CONNECTING, READY
 
 JID = "491511111111@s.whatsapp.net"
 
@@ -96,11 +96,11 @@ def test_a_temporary_ban_waits_in_connecting_until_it_expires_then_reconnects(ma
 
 
 def test_a_restart_during_a_ban_reconnects_only_when_it_expires(make_worker, fake_backend, sqlite_store, tmp_path):
-    from wamulti import sessionfile
+    from wamulti.sessions import session_file
 
     keys = tmp_path / "keys.session"
     keys.write_bytes(b"stored keys")
-    snap = sessionfile.read_snapshot(keys)
+    snap = session_file.read_snapshot(keys)
     event = ban(1.5)
     w = make_worker(jid=JID)
     sqlite_store.save_client(ClientRecord("alice", CONNECTING, jid=JID, last_error=event.reason))
@@ -146,7 +146,7 @@ def test_missed_keepalives_leave_a_ready_client_ready_until_whatsmeow_drops_the_
     wait_until(lambda: w.status().last_error is None)
     assert w.state == READY
     session.emit(KeepAliveMissed(1))
-    session.emit(Disconnected("keepalive_timeout"))  # past whatsmeow's limit (neonize_reasons decides)
+    session.emit(Disconnected("keepalive_timeout"))  # past whatsmeow's limit (wa_reasons decides)
     assert w.wait_for_state({CONNECTING}, 5)
     assert w.status().last_error == "keepalive_timeout"
 

@@ -9,10 +9,10 @@ import zlib
 import pytest
 
 from tests.conftest import FlakyStore, drive_to_ready, wait_until
-from wamulti.backends.base import PairSuccess, QrUpdated, Terminated
+from wamulti.backends.backend_api import PairSuccess, QrUpdated, Terminated
 from wamulti.errors import Conflict, InvalidField, NotFound
-from wamulti.store.base import ClientRecord, StoreUnavailable
-from wamulti.worker import CLOSED, PAIRING, READY
+from wamulti.store.store_api import ClientRecord, StoreUnavailable
+from wamulti.clients.states import CLOSED, PAIRING, READY
 
 
 def test_a_taken_id_conflicts_and_the_list_is_sorted_by_id(make_registry, sqlite_store):

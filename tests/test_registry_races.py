@@ -8,10 +8,10 @@ import threading
 import pytest
 
 from tests.conftest import drive_to_ready, wait_until
-from wamulti.backends.base import PairSuccess, QrUpdated
+from wamulti.backends.backend_api import PairSuccess, QrUpdated
 from wamulti.errors import Conflict, NotFound
-from wamulti.worker import READY
-from wamulti.worker.outcome import Accepted
+from wamulti.clients.states import READY
+from wamulti.sending.outcome import Accepted
 
 PHONE, TO = "4915123456789", "4915100000001@s.whatsapp.net"
 

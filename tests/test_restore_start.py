@@ -10,12 +10,12 @@ import zlib
 from datetime import timedelta
 
 from tests.conftest import drive_to_ready, wait_until
-from wamulti import sessionfile
-from wamulti.store.base import ClientRecord, SnapshotWrite, StoreUnavailable
-from wamulti.store.outbound import FAILED, QUEUED, SENDING, OutboundRow
-from wamulti.store.rows import utcnow
-from wamulti.worker import CONNECTING, READY
-from wamulti.worker.sender import new_message_id
+from wamulti.sessions import session_file
+from wamulti.store.store_api import ClientRecord, SnapshotWrite, StoreUnavailable
+from wamulti.store.send_rows import FAILED, QUEUED, SENDING, OutboundRow
+from wamulti.store.client_rows import utcnow
+from wamulti.clients.states import CONNECTING, READY
+from wamulti.sending.sender import new_message_id
 
 JID = "4915000000{}@s.whatsapp.net"
 
@@ -47,7 +47,7 @@ def local_file(data_dir, client_id: str, keys: bytes, generation: int):
     path = data_dir / "sessions" / f"{client_id}.session"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(keys)
-    sessionfile.write_sidecar(path, sessionfile.Sidecar(generation, hashlib.sha256(keys).hexdigest()))
+    session_file.write_sidecar(path, session_file.Sidecar(generation, hashlib.sha256(keys).hexdigest()))
     return path
 
 
@@ -66,7 +66,7 @@ def test_restore_reads_the_meta_once_and_decides_as_each_worker_would(make_regis
         fake_backend.wait_session(n)
     assert counting.calls.get("all_snapshot_meta") == 1 and "snapshot_meta" not in counting.calls
     assert newer_local.read_bytes() == b"local, after 2", "a local file newer than the store is never overwritten"
-    assert newer_stored.read_bytes() == b"stored 5" and sessionfile.read_sidecar(newer_stored).generation == 5
+    assert newer_stored.read_bytes() == b"stored 5" and session_file.read_sidecar(newer_stored).generation == 5
     assert (data / "sessions" / "no-file.session").read_bytes() == b"stored 1"
     assert counting.calls.get("load_snapshot") == 2, "only the clients that need the stored copy read it"
 
@@ -174,8 +174,8 @@ class Unheard:
 
 
 def test_a_queue_started_during_the_read_waits_for_its_rows_and_one_loaded_already_is_left_out(sqlite_store):
-    from wamulti.worker.outbound import Dispatcher, SendOptions
-    from wamulti.worker.queue_load import load_queues
+    from wamulti.sending.dispatcher import Dispatcher, SendOptions
+    from wamulti.sending.queue_load import load_queues
 
     for n in range(2):
         sqlite_store.create_client(ClientRecord(f"c{n}", READY, jid=JID.format(n)))

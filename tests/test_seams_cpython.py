@@ -1,4 +1,4 @@
-"""Contract of wamulti/seams/cpython.py: this interpreter is in setup.cfg's range and its frames read as used."""
+"""Contract of wamulti/seams/cpython_internals.py: this interpreter is in setup.cfg's range and its frames read as used."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from wamulti.seams import cpython as seam
+from wamulti.seams import cpython_internals as seam
 
 SETUP_CFG = Path(__file__).resolve().parent.parent / "setup.cfg"
 

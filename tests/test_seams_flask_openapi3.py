@@ -1,4 +1,4 @@
-"""Contract of wamulti/seams/flask_openapi3.py and of the Swagger assets api/docs.py serves."""
+"""Contract of wamulti/seams/openapi3_internals.py and of the Swagger assets web/routes/docs_routes.py serves."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from flask_openapi3 import OpenAPI
 from flask_openapi3_swagger.plugins import RegisterPlugin
 
 from tests.seams_pins import assert_installed_as_pinned
-from wamulti.api import docs
-from wamulti.seams.flask_openapi3 import CachedSchema
+from wamulti.web.routes import docs_routes
+from wamulti.seams.openapi3_internals import CachedSchema
 
 
 def test_the_pinned_versions_are_installed():
@@ -62,6 +62,6 @@ def test_the_document_gets_a_copy_it_may_change():
 
 def test_the_swagger_plugin_serves_every_asset_the_docs_page_names():
     folder = Path(RegisterPlugin.register("/openapi.json").static_folder)
-    assert Path(docs.SWAGGER_ASSETS) == folder
-    named = re.findall(r"/docs/assets/([\w./-]+)", docs.PAGE)
+    assert Path(docs_routes.SWAGGER_ASSETS) == folder
+    named = re.findall(r"/docs/assets/([\w./-]+)", docs_routes.PAGE)
     assert named and all((folder / name).is_file() for name in named), named

@@ -1,4 +1,4 @@
-"""Contract of wamulti/seams/neonize.py: what it touches in neonize is still there, shaped as used."""
+"""Contract of wamulti/seams/neonize_internals.py: what it touches in neonize is still there, shaped as used."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import weakref
 import pytest
 
 from tests.seams_pins import assert_installed_as_pinned
-from wamulti.seams import neonize as seam
+from wamulti.seams import neonize_internals as seam
 
 neonize_client = pytest.importorskip("neonize.client")
 from neonize.events import EVENT_TO_INT, PairStatusEv  # noqa: E402

@@ -1,4 +1,4 @@
-"""The contract of wamulti/seams/waitress.py: the pinned waitress version, and every attribute and method
+"""The contract of wamulti/seams/waitress_internals.py: the pinned waitress version, and every attribute and method
 the seam touches, with the shape it expects. When waitress moves, this fails before the seam breaks."""
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from waitress.server import BaseWSGIServer
 from waitress.task import ThreadedTaskDispatcher, WSGITask
 
 from wamulti import server as server_module
-from wamulti.seams import waitress as seam
+from wamulti.seams import waitress_internals as seam
 
 
 def test_the_pinned_version_is_installed():

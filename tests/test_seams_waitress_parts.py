@@ -1,4 +1,4 @@
-"""What wamulti/seams/waitress.py's parts do. QuietChannel: the serving loop leaves a channel alone while
+"""What wamulti/seams/waitress_internals.py's parts do. QuietChannel: the serving loop leaves a channel alone while
 its request thread writes, and sends what the socket did not take once the thread lets go; OneSendTask:
 an answer in one piece goes out with its header in one send; PassDispatcher: request threads woken
 once per serving-loop pass, reads ahead of queued sends."""
@@ -12,7 +12,7 @@ import time
 import pytest
 
 from tests.conftest import wait_until
-from wamulti.seams.waitress import PassDispatcher, QuietChannel, create_tuned_server, run_in_passes
+from wamulti.seams.waitress_internals import PassDispatcher, QuietChannel, create_tuned_server, run_in_passes
 
 CHUNK = 12 << 20  # far more than the sockets take at once (send buffers grow to 4 MiB by default)
 

@@ -7,7 +7,7 @@ import threading
 import time
 
 from wamulti.errors import NotReady
-from wamulti.worker import PAIRING, READY
+from wamulti.clients.states import PAIRING, READY
 
 JID = "4915000000001@s.whatsapp.net"
 

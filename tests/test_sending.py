@@ -12,18 +12,18 @@ import pytest
 from tests.conftest import send_and_wait, wait_until
 from tests.fake_backend import FakePrompter
 from tests.test_worker_hearing import RecordingSink
-from wamulti.app import create_app
-from wamulti.backends.base import SendFailed
-from wamulti.backends.simnet import SimNetwork, other_forms
-from wamulti.backends.simulator import SimulatorBackend
+from wamulti.web.app import create_app
+from wamulti.backends.backend_api import SendFailed
+from wamulti.backends.simulator.simnet import SimNetwork, other_forms
+from wamulti.backends.simulator.sim_backend import SimulatorBackend
 from wamulti.config import Settings
 from wamulti.errors import RecipientNotOnWhatsApp, Upstream
-from wamulti.registry import ClientRegistry
-from wamulti.worker import READY
-from wamulti.worker.recipients import RecipientBook
-from wamulti.worker.outbound import SendOptions
-from wamulti.worker.outcome import Accepted
-from wamulti.worker.sender import new_message_id
+from wamulti.clients.registry import ClientRegistry
+from wamulti.clients.states import READY
+from wamulti.sending.recipients import RecipientBook
+from wamulti.sending.dispatcher import SendOptions
+from wamulti.sending.outcome import Accepted
+from wamulti.sending.sender import new_message_id
 
 KEY = "sending-key-0123456789"
 

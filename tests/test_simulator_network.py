@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from wamulti.backends import base as bk
-from wamulti.backends.simulator import SimulatorBackend
+from wamulti.backends import backend_api as bk
+from wamulti.backends.simulator.sim_backend import SimulatorBackend
 from wamulti.config import ConfigError, settings_from_env
 
 READ_DELAY = 0.3

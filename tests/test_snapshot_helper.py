@@ -12,8 +12,8 @@ import zlib
 
 import pytest
 
-from wamulti import sessionfile, snapshot_helper
-from wamulti.snapshot_helper import HelperFailed, HelperPool
+from wamulti.sessions import session_file, snapshot_helpers
+from wamulti.sessions.snapshot_helpers import HelperFailed, HelperPool
 
 
 @pytest.fixture
@@ -34,7 +34,7 @@ def wal_database(path):
 def rows_of(data: bytes, tmp_path) -> list:
     """The rows of a copy, restored to a file as the worker would (a WAL-mode copy needs a file)."""
     restored = tmp_path / "restored.session"
-    sessionfile.restore_snapshot(restored, data)
+    session_file.restore_snapshot(restored, data)
     copy = sqlite3.connect(restored)
     try:
         return copy.execute("SELECT n FROM keys ORDER BY n").fetchall()
@@ -46,10 +46,10 @@ def test_a_change_only_in_the_wal_is_detected_and_copied(tmp_path, pool):
     path = tmp_path / "a.session"
     con = wal_database(path)
     con.execute("INSERT INTO keys VALUES (1, x'00')")
-    before, main_before = sessionfile.file_signature(path), os.stat(path).st_mtime_ns
+    before, main_before = session_file.file_signature(path), os.stat(path).st_mtime_ns
     con.execute("INSERT INTO keys VALUES (2, x'01')")
     assert os.stat(path).st_mtime_ns == main_before, "the main file did not change"
-    assert sessionfile.file_signature(path) != before, "the -wal did, and the signature sees it"
+    assert session_file.file_signature(path) != before, "the -wal did, and the signature sees it"
     sha, data = pool.read(path)
     assert rows_of(data, tmp_path) == [(1,), (2,)]
     assert pool.read(path, known_sha=sha) == (sha, None), "unchanged contents are not sent again"
@@ -110,13 +110,13 @@ def test_with_no_helpers_a_child_process_reads_each_snapshot(tmp_path):
     path = tmp_path / "c.session"
     con = wal_database(path)
     con.execute("INSERT INTO keys VALUES (7, x'07')")
-    snapshot_helper.configure(0)
+    snapshot_helpers.configure(0)
     try:
-        assert snapshot_helper.shared_pool() is None
-        snap = sessionfile.read_snapshot(path)
+        assert snapshot_helpers.shared_pool() is None
+        snap = session_file.read_snapshot(path)
         assert rows_of(snap.data, tmp_path) == [(7,)]
-        assert sessionfile.read_snapshot(path, known_sha=snap.sha256).data is None
+        assert session_file.read_snapshot(path, known_sha=snap.sha256).data is None
     finally:
-        snapshot_helper.configure(snapshot_helper.DEFAULT_HELPERS)
-    assert rows_of(sessionfile.read_snapshot(path).data, tmp_path) == [(7,)]
+        snapshot_helpers.configure(snapshot_helpers.DEFAULT_HELPERS)
+    assert rows_of(session_file.read_snapshot(path).data, tmp_path) == [(7,)]
     con.close()

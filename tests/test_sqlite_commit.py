@@ -15,7 +15,7 @@ import pytest
 
 from wamulti.config import Settings
 from wamulti.store import open_store
-from wamulti.store.base import ClientRecord, DuplicateClient, StoreUnavailable
+from wamulti.store.store_api import ClientRecord, DuplicateClient, StoreUnavailable
 from wamulti.store.sqlite_commit import BatchFailed, GroupCommit
 
 

@@ -15,9 +15,9 @@ import pytest
 from tests.conftest import wait_until
 from wamulti.config import Settings
 from wamulti.store import open_store
-from wamulti.store.base import ClientRecord, DuplicateClient, SnapshotWrite, StoreError, StoreUnavailable
+from wamulti.store.store_api import ClientRecord, DuplicateClient, SnapshotWrite, StoreError, StoreUnavailable
 from wamulti.store.mysql_schema import MIGRATIONS as MYSQL_MIGRATIONS
-from wamulti.store.mysql import ServerCode
+from wamulti.store.mysql_store import ServerCode
 
 
 def sha(data: bytes) -> str:
@@ -334,7 +334,7 @@ def test_transactions_begin_without_a_begin_statement(mariadb):
 
 
 def test_a_connection_killed_while_resting_is_reopened_before_its_next_use(mariadb):
-    from wamulti.store import mysql
+    from wamulti.store import mysql_store
 
     database = mariadb.new_database()
     store = open_store(mariadb.settings(database, db_pool_size=1))
@@ -343,7 +343,7 @@ def test_a_connection_killed_while_resting_is_reopened_before_its_next_use(maria
     [first] = store_connection_ids(root, database)
     with root.cursor() as admin:
         admin.execute(f"KILL {first}")
-    time.sleep(mysql.IDLE_PING + 0.1)  # it rested: the borrow checks it and opens a new one
+    time.sleep(mysql_store.IDLE_PING + 0.1)  # it rested: the borrow checks it and opens a new one
     store.create_client(ClientRecord("after-rest", "READY"))
     assert first not in store_connection_ids(root, database)
     assert [c.client_id for c in store.list_clients()] == ["after-rest"]
@@ -367,7 +367,7 @@ def test_a_busy_connection_is_not_pinged_on_every_borrow(mariadb, monkeypatch):
 
 
 def test_a_deadlocked_snapshot_write_runs_again_and_other_errors_at_once():
-    from wamulti.store.mysql import MySQLStore
+    from wamulti.store.mysql_store import MySQLStore
 
     calls = []
 

@@ -9,12 +9,12 @@ from datetime import timedelta
 import pytest
 
 from wamulti.errors import NotFound
-from wamulti.events.model import new_event_id
+from wamulti.hearing.event_model import new_event_id
 from wamulti.store import open_store
-from wamulti.store.base import ClientRecord
+from wamulti.store.store_api import ClientRecord
 from wamulti.store.mysql_schema import MIGRATIONS as MYSQL_MIGRATIONS
-from wamulti.store.outbox import DELIVERED, FAILED, NONE, PENDING, AttemptResult, EventRow, WebhookRow
-from wamulti.store.rows import utcnow
+from wamulti.store.event_rows import DELIVERED, FAILED, NONE, PENDING, AttemptResult, EventRow, WebhookRow
+from wamulti.store.client_rows import utcnow
 
 LEASE = 30.0
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from wamulti.store.base import ClientRecord
+from wamulti.store.store_api import ClientRecord
 from wamulti.store.key_rows import ApiKeyRow
 
 T0 = datetime(2026, 12, 7, 4, 0, 0, 123456)

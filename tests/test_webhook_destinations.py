@@ -17,16 +17,16 @@ import pytest
 from tests.fake_registry import FakeRegistry
 from tests.test_api import KEY, assert_error
 from tests.webhook_receiver import Receiver
-from wamulti.app import create_app
+from wamulti.web.app import create_app
 from wamulti.config import Settings
 from wamulti.destinations.policy import DestinationPolicy, allowed_networks
-from wamulti.events.directory import WebhookConfig
-from wamulti.events.fields import new_secret
-from wamulti.events.model import EventType
-from wamulti.events.retry import RetryPolicy
-from wamulti.events.sender import WebhookSender
-from wamulti.events.service import EventService
-from wamulti.store.base import ClientRecord
+from wamulti.hearing.webhook_directory import WebhookConfig
+from wamulti.hearing.event_fields import new_secret
+from wamulti.hearing.event_model import EventType
+from wamulti.hearing.retry import RetryPolicy
+from wamulti.hearing.webhook_post import WebhookSender
+from wamulti.hearing.event_service import EventService
+from wamulti.store.store_api import ClientRecord
 
 SECRET = new_secret()
 FAST = RetryPolicy(first=0.05, cap=0.2)
@@ -159,7 +159,7 @@ def test_an_attempt_that_raises_is_recorded_retried_given_up_and_logged_once_eac
     service, _ = running(policy=RetryPolicy(first=0.05, cap=0.1, give_up=1.0))
     raw = receiver.url("/p\u00e4th")  # stored by an older version, unchecked: http.client cannot send it
     service.directory.save(WebhookConfig(raw, SECRET, client_id="a"))
-    caplog.set_level(logging.DEBUG, logger="wamulti.events.courier")
+    caplog.set_level(logging.DEBUG, logger="wamulti.hearing.courier")
     event = service.publish("a", EventType.MESSAGE, {})
 
     def failed():

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from wamulti.events.directory import CACHE_SECONDS, WebhookConfig, WebhookDirectory
-from wamulti.events.fields import new_secret
-from wamulti.store.base import ClientRecord, StoreUnavailable
-from wamulti.store.outbox import WebhookRow
+from wamulti.hearing.webhook_directory import CACHE_SECONDS, WebhookConfig, WebhookDirectory
+from wamulti.hearing.event_fields import new_secret
+from wamulti.store.store_api import ClientRecord, StoreUnavailable
+from wamulti.store.event_rows import WebhookRow
 
 
 class Counting:

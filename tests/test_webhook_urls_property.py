@@ -17,14 +17,14 @@ from hypothesis import strategies as st
 from tests.fake_registry import FakeRegistry
 from tests.test_api import KEY
 from tests.webhook_receiver import Receiver
-from wamulti.app import create_app
+from wamulti.web.app import create_app
 from wamulti.config import Settings
 from wamulti.destinations.policy import DestinationPolicy, allowed_networks
-from wamulti.events.fields import new_secret
-from wamulti.events.model import EventType
-from wamulti.events.retry import RetryPolicy
-from wamulti.events.service import EventService
-from wamulti.store.base import ClientRecord
+from wamulti.hearing.event_fields import new_secret
+from wamulti.hearing.event_model import EventType
+from wamulti.hearing.retry import RetryPolicy
+from wamulti.hearing.event_service import EventService
+from wamulti.store.store_api import ClientRecord
 
 SECRET = new_secret()
 REFUSED_AT_PUT = {"invalid_request", "destination_not_allowed"}

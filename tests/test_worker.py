@@ -13,15 +13,16 @@ import pytest
 from tests.conftest import BUSY_BOUND, drive_to_ready, send_and_wait, wait_until
 from tests.fake_backend import FakePrompter, FakeSession
 from tests.test_connectivity import ScriptedProbe
-from wamulti import sessionfile
-from wamulti.backends.base import (ConnectFailed, Connected, Disconnected, LoggedOut, PairSuccess, QrUpdated,
-                                   RetryLater, SendFailed, Terminated)
+from wamulti.sessions import session_file
+from wamulti.backends.backend_api import (ConnectFailed, Connected, Disconnected, LoggedOut, PairSuccess, QrUpdated,
+    RetryLater, SendFailed, Terminated)
 from wamulti.backends.connectivity import ConnectivityGate
-from wamulti.registry import comes_back
-from wamulti.store.base import ClientRecord
+from wamulti.clients.registry import comes_back
+from wamulti.store.store_api import ClientRecord
 from wamulti.errors import NotReady, Upstream
-from wamulti.worker import CLOSED, CONNECTING, PAIRING, READY, SYNCING, backoff_delay
-from wamulti.worker.outcome import Accepted
+from wamulti.clients.states import CLOSED, CONNECTING, PAIRING, READY, SYNCING
+from wamulti.clients.connection import backoff_delay
+from wamulti.sending.outcome import Accepted
 
 PHONE = "4915123456789"
 
@@ -313,9 +314,9 @@ def test_snapshot_reader_copies_a_sqlite_file_consistently(tmp_path):
     con.execute("insert into t values ('ключ 🔑')")
     con.commit()
     con.close()
-    snap = sessionfile.read_snapshot(path)
+    snap = session_file.read_snapshot(path)
     restored = tmp_path / "restored.db"
-    sessionfile.restore_snapshot(restored, snap.data)
+    session_file.restore_snapshot(restored, snap.data)
     con = sqlite3.connect(restored)
     assert con.execute("pragma integrity_check").fetchone() == ("ok",)
     assert con.execute("select v from t").fetchone() == ("ключ 🔑",)
@@ -354,7 +355,7 @@ def paired(make_worker, **options):
 
 
 def test_transient_failures_never_close_a_client(make_worker, fake_backend, monkeypatch):
-    monkeypatch.setattr("wamulti.worker.run.backoff_delay", lambda attempt: 0.005)  # 150 attempts in a second
+    monkeypatch.setattr("wamulti.clients.run.backoff_delay", lambda attempt: 0.005)  # 150 attempts in a second
     fake_backend.connect_failure = "dial tcp: lookup web.whatsapp.com: no such host"  # no gate: plain backoff
     w = paired(make_worker)
     w.start()

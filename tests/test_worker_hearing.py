@@ -7,9 +7,9 @@ from datetime import datetime, timezone
 
 from tests.conftest import send_and_wait, wait_until
 from tests.test_worker import pair_and_get_ready
-from wamulti.backends.base import Location, MessageReceived, ReceiptReceived, SentMessage
-from wamulti.events.model import EventType
-from wamulti.worker.hearing import Hearing, message_data
+from wamulti.backends.backend_api import Location, MessageReceived, ReceiptReceived, SentMessage
+from wamulti.hearing.event_model import EventType
+from wamulti.hearing.heard_events import Hearing, message_data
 
 JID_A = "491511111111@s.whatsapp.net"
 JID_B = "491522222222@s.whatsapp.net"
@@ -131,7 +131,7 @@ def test_a_send_publishes_its_server_ack_before_any_receipt(make_worker, fake_ba
 
 
 def test_a_failed_send_publishes_no_ack(make_worker, fake_backend):
-    from wamulti.backends.base import SendFailed
+    from wamulti.backends.backend_api import SendFailed
     from wamulti.errors import Upstream
 
     sink = RecordingSink()

@@ -11,11 +11,11 @@ from dataclasses import replace
 import pytest
 
 from tests.conftest import FlakyStore
-from wamulti.store.base import ClientRecord, StoreUnavailable
-from wamulti.worker import CLOSED, CONNECTING, PAIRING, READY
-from wamulti.worker.persistence import Persistence, Restore, Write
-from wamulti.worker.timers import IDLE_WAIT, Timer, Timers
-from wamulti.worker.view import ClientView
+from wamulti.store.store_api import ClientRecord, StoreUnavailable
+from wamulti.clients.states import CLOSED, CONNECTING, PAIRING, READY
+from wamulti.sessions.persistence import Persistence, Restore, Write
+from wamulti.clients.timers import IDLE_WAIT, Timer, Timers
+from wamulti.clients.view import ClientView
 
 JID = "4915123456789@s.whatsapp.net"
 
@@ -165,9 +165,9 @@ class PersistenceCountingForgets(Persistence):
 
 
 def test_a_delete_that_reaches_a_run_on_its_way_out_still_removes_the_keys(tmp_path, sqlite_store, fake_backend):
-    from wamulti.worker.messages import Stop
-    from wamulti.worker.hearing import Hearing, NoEvents
-    from wamulti.worker.run import Options, Run
+    from wamulti.clients.inbox import Stop
+    from wamulti.hearing.heard_events import Hearing, NoEvents
+    from wamulti.clients.run import Options, Run
 
     path = tmp_path / "alice.session"
     record = sqlite_store.create_client(ClientRecord("alice", CONNECTING, jid=JID))  # no keys anywhere

@@ -1,7 +1,7 @@
 """BatchThread: one thread, started on demand, that takes whatever other threads queued and hands
 it on a batch at a time; it ends after a while without work and starts again on the next item.
 
-The store writers (worker/group_commit.py, worker/sendstatus.py) use it so that many threads'
+The store writers (sessions/group_commit.py, sending/send_status.py) use it so that many threads'
 writes cost a few transactions a second instead of one each, with no thread kept while idle.
 """
 

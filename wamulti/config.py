@@ -11,8 +11,8 @@ from typing import Mapping
 
 from .destinations.policy import Network, allowed_networks
 from .errors import InvalidField
-from .events.fields import ALL_TYPES, check_event_types, check_secret, check_url
-from .phone import normalize_phone
+from .fields.phone import normalize_phone
+from .hearing.event_fields import ALL_TYPES, check_event_types, check_secret, check_url
 
 BACKENDS = ("neonize", "simulator")
 CONSOLE_MODES = ("auto", "on", "off")

@@ -1,6 +1,6 @@
 """Domain errors: what went wrong, in the service's own terms.
 
-They know nothing of HTTP. `api/errors.py` is the one place that maps each of them to a status
+They know nothing of HTTP. `web/error_handlers.py` is the one place that maps each of them to a status
 code, a stable error code and headers (such as Retry-After). Messages are one sentence, safe to show.
 """
 

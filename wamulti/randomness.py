@@ -4,7 +4,7 @@ os.urandom gives the GIL up for its system call, and taking it back waits behind
 0.12 ms a call (wall) in a request thread under load, and an accepted send (its message id) and its
 `server` ack (the event id) drew one each. The bytes are the same kernel CSPRNG output, each handed
 out once; a process made by fork draws a block of its own (it must not repeat its parent's ids).
-Standard library only, so the event vocabulary (events/model.py) stays pure.
+Standard library only, so the event vocabulary (hearing/event_model.py) stays pure.
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ from .config import ConfigError, Settings, load_settings
 log = logging.getLogger("wamulti")
 
 STORE_WAIT_SECONDS = 30.0
-# the parts of wamulti/seams/waitress.py the service uses; each pays (bench/README.md): `channel` in server
+# the parts of wamulti/seams/waitress_internals.py the service uses; each pays (bench/README.md): `channel` in server
 # CPU per accepted send, `passes` in the p99 of status GETs during a burst of sends
 WAITRESS_SEAMS: frozenset = frozenset({"channel", "passes"})
 
@@ -95,9 +95,9 @@ def serve(settings: Settings, customize_app=None, waitress_seams: frozenset = WA
     """Run the service until SIGINT/SIGTERM; return the exit code.
 
     customize_app(app) may add routes before serving (the API-overhead benchmark's bare endpoint);
-    waitress_seams: the parts of wamulti/seams/waitress.py to use (the benchmarks measure without).
+    waitress_seams: the parts of wamulti/seams/waitress_internals.py to use (the benchmarks measure without).
     """
-    from .app import create_app
+    from .web.app import create_app
     from .store import StoreError, open_store
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -147,22 +147,22 @@ class _Service:
 
     @classmethod
     def build(cls, settings: Settings, store) -> "_Service":
-        from . import snapshot_helper
+        from .sessions import snapshot_helpers
         from .backends import make_backend
         from .console import ConsolePrompter
-        from .events.courier import where
-        from .events.service import EventService
+        from .hearing.courier import where
+        from .hearing.event_service import EventService
         from .keys import ApiKeys
-        from .metrics import Metrics
-        from .registry import ClientRegistry
-        from .worker.instance import instance_id
-        from .worker.outbound import send_options
-        from .worker.queue_upkeep import QueueUpkeep
+        from .metrics.prometheus_metrics import Metrics
+        from .clients.registry import ClientRegistry
+        from .clients.instance_id import instance_id
+        from .sending.dispatcher import send_options
+        from .sending.queue_upkeep import QueueUpkeep
 
         metrics = Metrics()
         store = metrics.wrap_store(store)  # closed through the wrapper: close() passes through
         backend = make_backend(settings)
-        snapshot_helper.configure(settings.snapshot_helpers)
+        snapshot_helpers.configure(settings.snapshot_helpers)
         prompter = ConsolePrompter(settings.pairing_console, settings.pairing_timeout)
         if prompter.enabled:
             use_prompt_aware_logging(prompter)
@@ -218,10 +218,10 @@ SLOW_CLIENT_LIMITS = dict(
 
 
 def _http_server(settings: Settings, app, seams: frozenset = frozenset()):
-    """waitress for `app` with wamulti's settings; `seams`: parts of wamulti/seams/waitress.py, if any."""
+    """waitress for `app` with wamulti's settings; `seams`: parts of wamulti/seams/waitress_internals.py, if any."""
     from waitress import create_server
 
-    from .seams.waitress import create_tuned_server
+    from .seams.waitress_internals import create_tuned_server
 
     adjustments = dict(
         host=settings.host, port=settings.port, threads=settings.http_threads,
@@ -243,7 +243,7 @@ def _http_server(settings: Settings, app, seams: frozenset = frozenset()):
 
 def _serving_loop(server, seams: frozenset):
     """The callable that runs `server`'s loop: waitress's own, or the seam's that ends each pass."""
-    from .seams.waitress import run_in_passes
+    from .seams.waitress_internals import run_in_passes
 
     if "passes" in seams:
         return lambda: run_in_passes(server)

@@ -11,7 +11,7 @@ How it works
 - Typed-ahead input is DISCARDED when a prompt appears: a line typed while no prompt was showing
   (or a second line typed in one go after an answer) was not an answer to the prompt that comes
   next, so it must not be taken as one. Within one prompt, further lines answer its re-asks.
-- A prompt ends with on_answer(digits, None) for a valid number (wamulti.phone.normalize_phone),
+- A prompt ends with on_answer(digits, None) for a valid number (wamulti.fields.phone.normalize_phone),
   or on_answer(None, "no_phone_number") after `max_tries` invalid lines, after `timeout` seconds
   counted from the moment the prompt appeared, on EOF (sticky: once stdin reached end-of-file,
   later prompts answer at once), when the prompter closes, or at once when the console is off.

@@ -11,7 +11,7 @@ import time
 from typing import Callable
 
 from ..errors import InvalidField
-from ..phone import normalize_phone
+from ..fields.phone import normalize_phone
 from .screen import PromptAwareHandler, Screen
 from .terminal_input import TerminalInput, Waited, readable_fd
 
@@ -151,7 +151,7 @@ class ConsolePrompter:
 
     def show_qr(self, client_id: str, data: str) -> None:
         """Print the QR code as terminal text (console only, never logged)."""
-        from ..qr import qr_text  # segno only when a QR code is shown
+        from ..clients.qr_codes import qr_text  # segno only when a QR code is shown
 
         self._say(f"[{client_id}] Scan this QR code with WhatsApp > Settings > Linked devices > Link a device:\n"
                   f"{qr_text(data).rstrip(chr(10))}")

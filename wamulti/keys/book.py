@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from ..errors import NotFound
-from ..store.base import StoreError
+from ..store.client_rows import utcnow
 from ..store.key_rows import ApiKeyRow, KeyStore
-from ..store.rows import utcnow
+from ..store.store_api import StoreError
 from .checks import check_clients, check_label
 from .principal import Principal
 from .secret import is_key_id, key_hash, looks_like_key, new_key, new_key_id

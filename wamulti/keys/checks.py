@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..errors import InvalidField
-from ..fields import validate_client_id
+from ..fields.client_fields import validate_client_id
 
 MAX_CLIENTS_PER_KEY = 100
 LABEL_MAX = 100

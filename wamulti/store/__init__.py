@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import time
 
-from .base import ClientRecord, DuplicateClient, SessionStore, Snapshot, StoreError, StoreUnavailable
+from .store_api import ClientRecord, DuplicateClient, SessionStore, Snapshot, StoreError, StoreUnavailable
 
 __all__ = ["open_store", "ClientRecord", "DuplicateClient", "SessionStore", "Snapshot", "StoreError",
            "StoreUnavailable"]
@@ -17,10 +17,10 @@ def open_store(settings, *, wait_seconds: float = 30.0, log: logging.Logger | No
     """The configured store, ready to use; MySQL is retried with backoff for up to wait_seconds."""
     log = log or logging.getLogger(__name__)
     if not settings.db_host:
-        from .sqlite import SQLiteStore
+        from .sqlite_store import SQLiteStore
 
         return SQLiteStore(settings.data_dir)
-    from .mysql import MySQLStore
+    from .mysql_store import MySQLStore
 
     deadline = time.monotonic() + wait_seconds
     delay, attempt = FIRST_RETRY, 0

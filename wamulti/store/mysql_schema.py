@@ -10,10 +10,10 @@ import logging
 
 import pymysql
 
+from .event_sql import MYSQL_OUTBOX_TABLES
 from .key_rows import MYSQL_KEY_TABLES
 from .mysql_codes import ALREADY_APPLIED
-from .mysql_outbound import OUTBOUND_OWNER, OUTBOUND_TABLE
-from .outbox_sql import MYSQL_OUTBOX_TABLES
+from .mysql_sends import OUTBOUND_OWNER, OUTBOUND_TABLE
 
 log = logging.getLogger(__name__)
 

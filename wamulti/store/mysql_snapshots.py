@@ -11,9 +11,9 @@ from collections.abc import Sequence
 
 import pymysql
 
-from .base import SnapshotWrite, StoreError
+from .client_rows import utcnow
 from .mysql_codes import ServerCode
-from .rows import utcnow
+from .store_api import SnapshotWrite, StoreError
 
 PACKET_OVERHEAD = 1024  # the statement around a blob
 # two clients' first snapshots can deadlock on the gap both locked; InnoDB undoes one, which runs again

@@ -1,0 +1,1 @@
+"""The offline simulator backend (WA_BACKEND=simulator) and its loopback network."""

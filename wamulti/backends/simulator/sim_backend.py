@@ -1,0 +1,233 @@
+"""An offline stand-in for WhatsApp: same events, same session-file path, no network.
+
+Deterministic given its settings: connecting takes SIM_CONNECT_DELAY, the simulated phone
+"enters" a pairing code SIM_PAIR_DELAY after it was issued, and sync takes SIM_SYNC_DELAY.
+Pairing follows whatsmeow's QR schedule scaled to SIM_PAIRING_WINDOW: six QR codes, the first
+for 3/8 of the window and five more for 1/8 each; then the login socket is gone, a code not yet
+entered is dead, and (like the library) nothing is emitted: the worker's own timer closes it.
+Its session file is real (JSON with random keys) and goes through the same snapshot and restore
+path as neonize's, so restarts are exercised for real.
+
+The sessions of one SimulatorBackend form a loopback network (simnet.py): texts between them
+arrive as MessageReceived, and the sender gets delivered and read receipts (SIM_READ_DELAY).
+A send goes out with the message id wamulti chose (like a library that can choose ids), after
+`send_delay` seconds, +- `send_jitter` (SIM_SEND_DELAY, default 0.3: like WhatsApp; 0 in most tests). Phone numbers are resolved by the network's
+`lookup`, like WhatsApp's "is on WhatsApp?" (SIM_NOT_ON_WHATSAPP lists numbers with no account).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import secrets
+import threading
+import time
+import uuid
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable
+
+from ..backend_api import (Backend, BackendSession, Connected, ConnectFailed, Event, LoggedOut, MessageReceived,
+                           NotConnected, PairingError, PairSuccess, QrUpdated, SentMessage, SyncCompleted)
+from .simnet import SimNetwork, number_of, phone_jid
+
+CODE_ALPHABET = "123456789ABCDEFGHJKLMNPQRSTVWXYZ"
+# whatsmeow (qrchan.go, emitQRs): 6 codes, the first shown 60 s, each later one 20 s (160 s)
+QR_SHARES = (60 / 160,) + (20 / 160,) * 5
+
+
+def pairing_code() -> str:
+    """A random code 'XXXX-XXXX' from WhatsApp's pairing alphabet."""
+    chars = "".join(secrets.choice(CODE_ALPHABET) for _ in range(8))
+    return f"{chars[:4]}-{chars[4:]}"
+
+
+def _write_atomically(path: Path, payload: dict) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(payload), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+class SimulatorSession(BackendSession):
+    """One simulated connection; its whole life runs on the connection thread inside connect()."""
+
+    def __init__(self, client_id: str, path: Path, emit: Callable[[Event], None],
+                 delays: tuple[float, float, float, float], network: SimNetwork, send_jitter: float = 0.0,
+                 pairing_window: float = 160.0):
+        self._client_id = client_id
+        self._path = path
+        self._emit = emit
+        self._connect_delay, self._pair_delay, self._sync_delay, self._send_delay = delays
+        self._send_jitter = send_jitter
+        self._network = network
+        self._stop = threading.Event()
+        # reentrant: receive() emits under it, and an emit must not deadlock a same-thread send
+        self._lock = threading.RLock()
+        self._wake = threading.Condition(self._lock)
+        self._qr_shown = False
+        self._pairing_window = pairing_window
+        self._window_ends: float | None = None  # monotonic end of the QR window, once it opened
+        self._pair_phone: str | None = None
+        self._connected = False
+        self._number: str | None = None  # the paired phone's digits, once connected
+
+    def _load(self) -> dict | None:
+        try:
+            return json.loads(self._path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError) as exc:
+            raise ConnectFailed(f"session file unreadable: {type(exc).__name__}") from None
+
+    def _wait(self, seconds: float) -> bool:
+        """Wait up to seconds; False when stopped meanwhile."""
+        return not self._stop.wait(seconds)
+
+    def connect(self) -> None:
+        if not self._wait(self._connect_delay):
+            return
+        session = self._load()
+        if session is None:
+            session = self._pair()
+            if session is None:
+                return
+        number = number_of(session.get("jid", ""))
+        with self._lock:
+            if self._stop.is_set():
+                return
+            self._connected, self._number = True, number
+        self._emit(Connected())
+        if number is not None:  # after Connected: what waited offline arrives while syncing
+            self._network.attach(number, self)
+        if self._wait(self._sync_delay):
+            self._emit(SyncCompleted())
+        self._stop.wait()
+        self._go_offline()
+
+    def _go_offline(self) -> None:
+        with self._lock:
+            self._connected = False
+            number = self._number
+        if number is not None:
+            self._network.detach(number, self)
+
+    def receive(self, event: Event) -> bool:
+        """The network's hand-over (network thread): emit while connected, else refuse."""
+        with self._lock:  # held while emitting, so nothing is emitted once stop() returned
+            if not self._connected:
+                return False
+            self._emit(event)
+            return True
+
+    def _pair(self) -> dict | None:
+        """Show QR codes until a phone number is given, then 'enter' the code on the phone."""
+        phone = self._show_qr_codes()
+        if phone is None or not self._wait(self._pair_delay):
+            return None
+        if time.monotonic() >= self._window_ends:  # the code died with the login socket
+            self._stop.wait()
+            return None
+        session = {"jid": f"{phone}@s.whatsapp.net", "identity_key": secrets.token_hex(32),
+                   "registration_id": secrets.randbelow(1 << 14), "device_uuid": str(uuid.uuid4())}
+        self._path.parent.mkdir(parents=True, exist_ok=True)
+        _write_atomically(self._path, session)
+        self._emit(PairSuccess(session["jid"]))
+        return session
+
+    def _show_qr_codes(self) -> str | None:
+        """Rotate the QR codes of one window; the phone number given meanwhile, or None."""
+        with self._wake:
+            self._window_ends = time.monotonic() + self._pairing_window
+            for share in QR_SHARES:
+                if self._pair_phone is not None or self._stop.is_set():
+                    break
+                self._qr_shown = True
+                self._emit(QrUpdated(f"2@{secrets.token_urlsafe(24)},{secrets.token_urlsafe(32)},sim"))
+                shown_until = time.monotonic() + share * self._pairing_window
+                self._wake.wait_for(lambda: self._pair_phone is not None or self._stop.is_set()
+                                    or time.monotonic() >= shown_until, share * self._pairing_window)
+            phone = self._pair_phone
+        if phone is None:
+            self._stop.wait()  # the window closed unused: connect() blocks until stop, as neonize's does
+        return phone
+
+    def pair_phone(self, phone_digits: str) -> str:
+        with self._wake:
+            if not self._qr_shown:
+                raise PairingError("no QR window open yet")
+            if time.monotonic() >= self._window_ends:
+                raise PairingError("the QR window has closed")
+            self._pair_phone = phone_digits
+            self._wake.notify_all()
+        return pairing_code()
+
+    def lookup_phone(self, digits: str) -> str | None:
+        self._require_connected()
+        return self._network.lookup(digits)
+
+    def _require_connected(self) -> str | None:
+        """The session's number; raises NotConnected when offline."""
+        with self._lock:
+            if not self._connected:
+                raise NotConnected("websocket not connected")
+            return self._number
+
+    def send_text(self, to_jid: str, text: str, message_id: str | None = None) -> SentMessage:
+        self._require_connected()
+        delay = max(0.0, self._send_delay + random.uniform(-self._send_jitter, self._send_jitter))
+        if delay and not self._wait(delay):
+            raise NotConnected("websocket not connected")  # stopped while the send was under way
+        number = self._require_connected()
+        sent = SentMessage(message_id=message_id or "3EB0" + secrets.token_hex(9).upper(),
+                           timestamp=datetime.now(timezone.utc))
+        if number is not None:
+            self._network.send(number, to_jid, MessageReceived(
+                message_id=sent.message_id, chat=phone_jid(number), sender_jid=phone_jid(number),
+                sender_phone=number, is_group=False, from_me=False, push_name=self._client_id,
+                kind="text", text=text, sent_at=sent.timestamp))
+        return sent
+
+    def logout(self) -> None:
+        with self._lock:
+            number = self._number
+        if number is None:  # never connected in this process: the number is in the file
+            try:
+                number = number_of((self._load() or {}).get("jid", ""))
+            except ConnectFailed:  # unreadable: nothing on the network to take off
+                number = None
+        self._path.unlink(missing_ok=True)
+        if number is not None:
+            self._network.forget(number)
+        self._emit(LoggedOut("logged_out"))
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._go_offline()
+        with self._wake:
+            self._wake.notify_all()
+
+
+class SimulatorBackend(Backend):
+    name = "simulator"
+
+    def __init__(self, connect_delay: float, pair_delay: float, sync_delay: float, read_delay: float = 1.0,
+                 not_on_whatsapp: frozenset[str] = frozenset(), send_delay: float = 0.0, send_jitter: float = 0.0,
+                 pairing_window: float = 160.0):
+        self._delays = (connect_delay, pair_delay, sync_delay, send_delay)
+        self._send_jitter = send_jitter
+        self.pairing_window = pairing_window
+        self._network = SimNetwork(read_delay, not_on_whatsapp)  # per backend: tests can run several networks
+
+    @classmethod
+    def from_settings(cls, settings) -> "SimulatorBackend":
+        return cls(settings.sim_connect_delay, settings.sim_pair_delay, settings.sim_sync_delay,
+                   settings.sim_read_delay, frozenset(settings.sim_not_on_whatsapp), settings.sim_send_delay,
+                   settings.sim_send_jitter, settings.sim_pairing_window)
+
+    def new_session(self, client_id: str, session_path: Path, emit: Callable[[Event], None]) -> SimulatorSession:
+        return SimulatorSession(client_id, session_path, emit, self._delays, self._network, self._send_jitter,
+                                self.pairing_window)
+
+    def close(self) -> None:
+        self._network.close()

@@ -1,0 +1,70 @@
+"""The Flask application factory; wires settings, the registry, auth, errors and blueprints."""
+
+from __future__ import annotations
+
+from flask_openapi3 import Info, OpenAPI
+
+from .. import __version__
+from ..config import Settings
+from . import auth
+from .error_handlers import register_error_handlers
+from .events_port import EVENTS_EXTENSION
+from .openapi_document import VALIDATION_STATUS
+from .registry_port import REGISTRY_EXTENSION
+from .responses import ERROR_MODELS
+from .routes import (client_routes, docs_routes, health_routes, message_routes,
+                     webhook_routes)
+from .routes import metrics_routes
+from .routes import event_routes
+from .routes import key_routes
+from .validation import ApiRequest, raise_bad_request
+
+JSON_MIMETYPE = "application/json; charset=utf-8"
+DESCRIPTION = ("Many WhatsApp accounts behind one REST API. Every route under /api/ needs a key in the header "
+               "`x-api-key` (or `Authorization: Bearer <key>`): the admin key (API_KEY) reaches everything; a "
+               "scoped key made with POST /api/keys reaches only its clients on the routes marked "
+               "`x-wamulti-keys: scoped`, and sees every other client as unknown (404). Every error is "
+               "`{\"error\": \"<code>\", \"message\": \"<one sentence>\"}`.")
+
+
+class ApiApp(OpenAPI):
+    """flask-openapi3's app with wamulti's request class (its document: web/openapi_document.py)."""
+
+    request_class = ApiRequest
+
+
+def create_app(settings: Settings, registry, events=None, metrics=None, keys=None) -> OpenAPI:
+    """A new app serving `registry` (a ClientRegistry or a test double); starts no threads.
+
+    With `events` (an EventService, or anything with the EventsPort methods) it also serves the
+    events and webhook routes; with `metrics` (a wamulti.metrics.prometheus_metrics.Metrics) GET /metrics; with `keys`
+    (a wamulti.keys.ApiKeys) scoped keys and the /api/keys routes (without: the admin key only).
+    """
+    app = ApiApp(__name__, info=Info(title="wamulti", version=__version__, description=DESCRIPTION),
+                 security_schemes=auth.SECURITY_SCHEMES, doc_ui=False,
+                 validation_error_status=VALIDATION_STATUS, validation_error_model=ERROR_MODELS[VALIDATION_STATUS],
+                 validation_error_callback=raise_bad_request)
+    # Werkzeug refuses larger bodies with 413 (Content-Length and chunked alike); the error
+    # handlers turn that into JSON like every other error.
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
+    app.json.ensure_ascii = False  # unicode passes through unchanged, not as \u escapes
+    app.json.sort_keys = False  # keep the documented field order
+    app.json.mimetype = JSON_MIMETYPE
+    app.extensions[REGISTRY_EXTENSION] = registry
+
+    auth.init_app(app, settings.api_key, keys)
+    register_error_handlers(app)
+    app.register_blueprint(docs_routes.bp)
+    app.register_api(health_routes.bp)
+    app.register_api(client_routes.bp)
+    app.register_api(message_routes.bp)
+    if events is not None:
+        app.extensions[EVENTS_EXTENSION] = events
+        app.register_api(event_routes.bp)
+        app.register_api(webhook_routes.bp)
+    if keys is not None:
+        app.register_api(key_routes.bp)
+    if metrics is not None:
+        app.extensions[metrics_routes.METRICS_EXTENSION] = metrics
+        app.register_api(metrics_routes.bp)
+    return app

@@ -1,0 +1,50 @@
+"""What the API needs of the client registry, and the one way a route reaches it.
+
+The routes depend on this Protocol, not on ClientRegistry itself, so a test double (tests/
+fake_registry.py) fits the same seam and the API never reaches into worker internals. A scoped key
+gets the registry through ScopedRegistry (its clients only).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Callable, Protocol, TypeVar
+
+from flask import current_app
+
+from .auth import current_principal
+from .scoped import ScopedRegistry
+
+if TYPE_CHECKING:
+    from ..clients.registry import ClientStatus, Unlinked
+    from ..store.send_rows import OutboundRow
+    from ..sending.outcome import Accepted
+    from ..sending.sender import Sent
+
+REGISTRY_EXTENSION = "wamulti.clients.registry"
+T = TypeVar("T")
+
+
+class RegistryPort(Protocol):
+    """The registry operations the routes call; each raises domain errors (wamulti.errors)."""
+
+    store_kind: str
+    console_enabled: bool
+
+    def create(self, client_id: str, phone: str | None) -> ClientStatus: ...
+    def list(self) -> list[ClientStatus]: ...
+    def get(self, client_id: str) -> ClientStatus: ...
+    def pair(self, client_id: str, phone: str | None) -> ClientStatus: ...
+    def qr(self, client_id: str) -> str: ...
+    def delete(self, client_id: str) -> Unlinked: ...
+    def while_live(self, client_id: str, action: Callable[[], T]) -> T: ...
+    def send_text(self, client_id: str, to: str, text: str, *, wait: bool = True,
+                  idempotency_key: str | None = None) -> Sent | Accepted: ...
+    def message_status(self, message_id: str) -> OutboundRow: ...
+    def health(self) -> dict: ...
+
+
+def registry() -> RegistryPort:
+    """The registry of the app serving this request, as far as the request's key may see it."""
+    port = current_app.extensions[REGISTRY_EXTENSION]
+    principal = current_principal()
+    return port if principal.is_admin else ScopedRegistry(port, principal)
