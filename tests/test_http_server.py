@@ -1,4 +1,4 @@
-"""The real server set-up (_http_server) on waitress's public loop: an answer larger than the socket
+"""The real server set-up (build_http_server) on waitress's public loop: an answer larger than the socket
 takes at once reaches a slow reader while its request still runs, and small answers keep coming on
 one kept-alive connection."""
 
@@ -13,19 +13,20 @@ from types import SimpleNamespace
 import pytest
 
 from wamulti import server as server_module
+from wamulti.web import http_server
 
 CHUNK = 12 << 20  # far more than the sockets take at once (send buffers grow to 4 MiB by default)
 
 
 @pytest.fixture
 def serve():
-    """serve(app): a real server (_http_server) for a WSGI app, `server.run()` on a thread; closed after."""
+    """serve(app): a real server (build_http_server) for a WSGI app, `server.run()` on a thread; closed after."""
     running = []
 
     def start(app):
         settings = SimpleNamespace(host="127.0.0.1", port=0, http_threads=2, max_body_bytes=1 << 20,
                                    http_connection_limit=100)
-        server = server_module._http_server(settings, app)
+        server = http_server.build_http_server(settings, app)
         loop = threading.Thread(target=server.run, name="loop", daemon=True)
         loop.start()
         running.append((server, loop))
@@ -117,7 +118,7 @@ def test_a_stop_signal_ends_the_serving_loop_on_the_main_thread(seams):
 
     settings = SimpleNamespace(host="127.0.0.1", port=0, http_threads=2, max_body_bytes=1 << 20,
                                http_connection_limit=10)
-    server = server_module._http_server(settings, app, seams)
+    server = http_server.build_http_server(settings, app, seams)
     answers = []
 
     def caller():
@@ -131,10 +132,10 @@ def test_a_stop_signal_ends_the_serving_loop_on_the_main_thread(seams):
         os.kill(os.getpid(), signal.SIGTERM)  # with the connection still open, as a kept-alive caller's
 
     handlers = signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)
-    stop = server_module._StopSignal.install()
+    stop = server_module.StopSignal.install()
     try:
         threading.Thread(target=caller, daemon=True).start()
-        stop.serve(server_module._serving_loop(server, seams))
+        stop.serve(http_server.serving_loop(server, seams))
     finally:
         signal.signal(signal.SIGTERM, handlers[0])
         signal.signal(signal.SIGINT, handlers[1])
@@ -145,7 +146,7 @@ def test_a_stop_signal_ends_the_serving_loop_on_the_main_thread(seams):
 
 
 def test_a_stop_signal_during_start_up_keeps_the_loop_from_starting():
-    stop = server_module._StopSignal()
+    stop = server_module.StopSignal()
     stop(signal.SIGTERM, None)  # before serve(): remembered, nothing raised into start-up
     ran = []
     stop.serve(lambda: ran.append(True))

@@ -17,7 +17,7 @@ from waitress.channel import HTTPChannel
 from waitress.server import BaseWSGIServer
 from waitress.task import ThreadedTaskDispatcher, WSGITask
 
-from wamulti import server as server_module
+from wamulti.web import http_server
 from wamulti.seams import waitress_internals as seam
 
 
@@ -81,7 +81,7 @@ def test_server_channel_task_and_request_have_what_the_seam_uses(monkeypatch):
 
     settings = SimpleNamespace(host="127.0.0.1", port=0, http_threads=1, max_body_bytes=1 << 20,
                                http_connection_limit=10)
-    server = server_module._http_server(settings, app, seam.PARTS)
+    server = http_server.build_http_server(settings, app, seam.PARTS)
     loop = threading.Thread(target=seam.run_in_passes, args=(server,), name="loop", daemon=True)
     loop.start()
     try:

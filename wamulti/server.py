@@ -50,7 +50,7 @@ def use_prompt_aware_logging(prompter) -> None:
             root.addHandler(replacement)
 
 
-class _StopSignal:
+class StopSignal:
     """Ends waitress's serving loop on the first SIGINT/SIGTERM, the way waitress is stopped: its
     `server.run()` returns when SystemExit is raised inside it. Until the loop runs (start-up, the
     clients' restore) a signal is only remembered, so start-up is never cut off half-way."""
@@ -67,7 +67,7 @@ class _StopSignal:
             raise SystemExit(0)
 
     @classmethod
-    def install(cls) -> "_StopSignal":
+    def install(cls) -> "StopSignal":
         stop = cls()
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
@@ -91,13 +91,8 @@ class _StopSignal:
             self.serving = False
 
 
-def serve(settings: Settings, customize_app=None, waitress_seams: frozenset = WAITRESS_SEAMS) -> int:
-    """Run the service until SIGINT/SIGTERM; return the exit code.
-
-    customize_app(app) may add routes before serving (the API-overhead benchmark's bare endpoint);
-    waitress_seams: the parts of wamulti/seams/waitress_internals.py to use (the benchmarks measure without).
-    """
-    from .web.app import create_app
+def _open_store(settings: Settings):
+    """The session store, or None after saying on stderr why it cannot be used."""
     from .store import StoreError, open_store
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -105,16 +100,31 @@ def serve(settings: Settings, customize_app=None, waitress_seams: frozenset = WA
         store = open_store(settings, wait_seconds=STORE_WAIT_SECONDS, log=log)
     except StoreError as exc:
         print(f"wamulti: the session store cannot be used: {exc}", file=sys.stderr)
-        return 2
+        return None
     if store.kind == "sqlite":
         log.info("no DB_HOST set: using the embedded SQLite store in %s", settings.data_dir)
+    return store
+
+
+def serve(settings: Settings, customize_app=None, waitress_seams: frozenset = WAITRESS_SEAMS) -> int:
+    """Run the service until SIGINT/SIGTERM; return the exit code.
+
+    customize_app(app) may add routes before serving (the API-overhead benchmark's bare endpoint);
+    waitress_seams: the parts of wamulti/seams/waitress_internals.py to use (the benchmarks measure without).
+    """
+    from .web.app import create_app
+    from .web.http_server import build_http_server, serving_loop
+
+    store = _open_store(settings)
+    if store is None:
+        return 2
     service = _Service.build(settings, store)
     app = create_app(settings, service.metrics.wrap_registry(service.registry), service.events, service.metrics,
                      service.keys)
     if customize_app is not None:
         customize_app(app)
-    server = _http_server(settings, app, waitress_seams)
-    stop = _StopSignal.install()
+    server = build_http_server(settings, app, waitress_seams)
+    stop = StopSignal.install()
     announce_generated_key(settings)
     freeze_startup_objects()
     try:
@@ -122,10 +132,10 @@ def serve(settings: Settings, customize_app=None, waitress_seams: frozenset = WA
         log.info("listening on http://%s:%s (backend %s, store %s, console %s)", settings.host,
                  server.effective_port, service.backend.name, store.kind,
                  "on" if service.prompter.enabled else "off")
-        stop.serve(_serving_loop(server, waitress_seams))
+        stop.serve(serving_loop(server, waitress_seams))
         log.info("%s received: stopping", stop.name)
     finally:
-        _StopSignal.ignore()
+        StopSignal.ignore()
         server.close()  # the listening socket: new callers are refused from here on
         service.close()
         log.info("stopped")
@@ -198,56 +208,6 @@ def freeze_startup_objects() -> None:
     may drop later) is frozen."""
     gc.collect()
     gc.freeze()
-
-
-# waitress's settings for connections that send slowly or not at all (README.md, "Slow clients and the
-# reverse proxy"). waitress has no deadline for a whole request header: a connection that sends a byte
-# now and then is never idle, so only a connection limit bounds those, and a proxy in front ends them.
-SLOW_CLIENT_LIMITS = dict(
-    # a connection silent this long is closed (waitress: 120 s). Above nginx's upstream keepalive_timeout
-    # (deploy/wamulti-nginx.conf, 20 s), so the proxy drops an idle connection before waitress does and never
-    # sends a request down one waitress is closing
-    channel_timeout=30,
-    # how often the loop looks for such connections (waitress: 30 s, which let them live up to 150 s):
-    # one pass over the connections every 5 s is cheap even at the cap
-    cleanup_interval=5,
-    # the most an unfinished header holds in memory per connection (waitress: 256 KiB, 256 MB at a
-    # thousand connections); nginx forwards at most 4 x 8 KiB (large_client_header_buffers)
-    max_request_header_size=32 * 1024,
-)
-
-
-def _http_server(settings: Settings, app, seams: frozenset = frozenset()):
-    """waitress for `app` with wamulti's settings; `seams`: parts of wamulti/seams/waitress_internals.py, if any."""
-    from waitress import create_server
-
-    from .seams.waitress_internals import create_tuned_server
-
-    adjustments = dict(
-        host=settings.host, port=settings.port, threads=settings.http_threads,
-        ident="wamulti", clear_untrusted_proxy_headers=True,
-        # well above MAX_BODY_BYTES so Flask answers oversized bodies with JSON;
-        # waitress's own (plain-text) 413 only guards against absurd uploads
-        max_request_body_size=max(8 * settings.max_body_bytes, 16 << 20),
-        # select() fails once descriptors pass 1024 (many clients, each with
-        # session files and sockets): poll() has no such limit
-        asyncore_use_poll=True,
-        **SLOW_CLIENT_LIMITS,
-        # sized to the descriptors the process may open (config.py); past it waitress
-        # stops accepting and everyone waits: slow clients must not get there first
-        connection_limit=settings.http_connection_limit)
-    if seams:
-        return create_tuned_server(app, seams, **adjustments)
-    return create_server(app, **adjustments)
-
-
-def _serving_loop(server, seams: frozenset):
-    """The callable that runs `server`'s loop: waitress's own, or the seam's that ends each pass."""
-    from .seams.waitress_internals import run_in_passes
-
-    if "passes" in seams:
-        return lambda: run_in_passes(server)
-    return server.run
 
 
 def main() -> int:
