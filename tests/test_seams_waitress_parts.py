@@ -13,8 +13,8 @@ import pytest
 
 from tests.conftest import wait_until
 from wamulti.seams.waitress_internals import PassDispatcher, QuietChannel, create_tuned_server, run_in_passes
+from tests.slow_reading import CHUNK, slow_reader, streaming_server  # noqa: F401 (a fixture)
 
-CHUNK = 12 << 20  # far more than the sockets take at once (send buffers grow to 4 MiB by default)
 
 
 @pytest.fixture
@@ -46,36 +46,6 @@ def serve():
         # connections are closed too: not waited for
         server.close()
         server.task_dispatcher.shutdown(timeout=2)
-
-
-@pytest.fixture
-def streaming_server(serve):
-    """A server whose one route sends CHUNK bytes, then waits for `go` before it ends."""
-    go, waiting = threading.Event(), threading.Event()
-
-    def app(environ, start_response):
-        start_response("200 OK", [("Content-Length", str(CHUNK + 3))])
-        yield b"x" * CHUNK
-        waiting.set()  # the chunk is written: what the socket did not take is left for the loop
-        go.wait(10)
-        yield b"end"
-
-    server = serve(app)
-    server.waiting = waiting
-    yield server, go
-    go.set()
-
-
-def slow_reader(server) -> socket.socket:
-    """A client with a small receive buffer that asked for the route and has read nothing by the time
-    the request thread has written the chunk and waits for `go`."""
-    client = socket.socket()
-    client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16 << 10)
-    client.connect(("127.0.0.1", int(server.effective_port)))
-    client.sendall(b"GET / HTTP/1.1\r\nHost: test\r\n\r\n")
-    client.settimeout(5)
-    assert server.waiting.wait(5)
-    return client
 
 
 def the_channel(server) -> QuietChannel:
