@@ -88,7 +88,9 @@ def test_pairing_timeout_bounds_the_window_and_the_dial_before_it(make_worker, f
 
 def test_a_dropped_session_voids_its_code_and_the_next_one_opens_a_new_window(make_worker, fake_backend):
     fake_backend.pairing_window = 30.0
-    w = make_worker()
+    # the attempt's PAIRING_TIMEOUT well past both windows: with the two equal, each window would end at
+    # the attempt's one deadline and the two ends would differ only by clock jitter, either way
+    w = make_worker(pairing_timeout=300.0)
     w.start(phone=PHONE)
     first = open_window(w, fake_backend)
     first_end = w.status().pairing_expires_at
