@@ -10,12 +10,12 @@ import os
 import pymysql
 import pytest
 
-from wamulti.config import Settings
+from tests.mariadb import DatabaseLogin
 
 ENV = "WAMULTI_TEST_MYSQL"
 
 
-class ExternalMySQL:
+class ExternalMySQL(DatabaseLogin):
     """The `mariadb` fixture's interface over a running server the tests neither start nor stop."""
 
     mariadbd = install_db = "external"
@@ -39,16 +39,6 @@ class ExternalMySQL:
         con.close()
         self._made.append(name)
         return name
-
-    def env(self, database: str) -> dict[str, str]:
-        return {"DB_HOST": self.host, "DB_PORT": str(self.port), "DB_USER": self.user,
-                "DB_PASSWORD": self.password, "DB_NAME": database}
-
-    def settings(self, database: str, **overrides) -> Settings:
-        values = dict(api_key="t" * 16, db_host=self.host, db_port=self.port, db_user=self.user,
-                      db_password=self.password, db_name=database, db_pool_size=8)
-        values.update(overrides)
-        return Settings(**values)
 
     def stop(self) -> None:
         pytest.skip(f"{ENV}: the tests do not stop a server they did not start")

@@ -37,7 +37,28 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-class MariaDB:
+class DatabaseLogin:
+    """What a test server gives the service to log in with: its environment and its Settings.
+
+    Subclasses set host, port, user and password."""
+
+    host: str
+    port: int
+    user: str
+    password: str
+
+    def env(self, database: str) -> dict[str, str]:
+        return {"DB_HOST": self.host, "DB_PORT": str(self.port), "DB_USER": self.user,
+                "DB_PASSWORD": self.password, "DB_NAME": database}
+
+    def settings(self, database: str, **overrides) -> Settings:
+        values = dict(api_key="t" * 16, db_host=self.host, db_port=self.port, db_user=self.user,
+                      db_password=self.password, db_name=database, db_pool_size=8)
+        values.update(overrides)
+        return Settings(**values)
+
+
+class MariaDB(DatabaseLogin):
     """Start with start(); stop()/start() again keep the datadir and port (outage drills)."""
 
     def __init__(self):
@@ -97,16 +118,6 @@ class MariaDB:
             cur.execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
         con.close()
         return name
-
-    def env(self, database: str) -> dict[str, str]:
-        return {"DB_HOST": self.host, "DB_PORT": str(self.port), "DB_USER": self.user,
-                "DB_PASSWORD": self.password, "DB_NAME": database}
-
-    def settings(self, database: str, **overrides) -> Settings:
-        values = dict(api_key="t" * 16, db_host=self.host, db_port=self.port, db_user=self.user,
-                      db_password=self.password, db_name=database, db_pool_size=8)
-        values.update(overrides)
-        return Settings(**values)
 
     def stop(self) -> None:
         if self.proc and self.proc.poll() is None:
