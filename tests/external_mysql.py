@@ -5,7 +5,6 @@ database is dropped at the end of the run. Tests that stop and start the server 
 from __future__ import annotations
 
 import itertools
-import os
 
 import pymysql
 import pytest
@@ -32,11 +31,7 @@ class ExternalMySQL(DatabaseLogin):
                                autocommit=True)
 
     def new_database(self) -> str:
-        name = f"wa_test_{os.getpid()}_{next(self._names)}"
-        con = self.root()
-        with con.cursor() as cur:
-            cur.execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
-        con.close()
+        name = self.create_database()
         self._made.append(name)
         return name
 

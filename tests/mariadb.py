@@ -40,12 +40,21 @@ def _free_port() -> int:
 class DatabaseLogin:
     """What a test server gives the service to log in with: its environment and its Settings.
 
-    Subclasses set host, port, user and password."""
+    Subclasses set host, port, user, password and _names (a counter), and give root()."""
 
     host: str
     port: int
     user: str
     password: str
+
+    def create_database(self) -> str:
+        """A new empty database with a name of this process's own (root(): the subclass's admin login)."""
+        name = f"wa_test_{os.getpid()}_{next(self._names)}"
+        con = self.root()
+        with con.cursor() as cur:
+            cur.execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
+        con.close()
+        return name
 
     def env(self, database: str) -> dict[str, str]:
         return {"DB_HOST": self.host, "DB_PORT": str(self.port), "DB_USER": self.user,
@@ -112,12 +121,7 @@ class MariaDB(DatabaseLogin):
         return pymysql.connect(unix_socket=self.socket, user="root", autocommit=True)
 
     def new_database(self) -> str:
-        name = f"wa_test_{os.getpid()}_{next(self._names)}"
-        con = self.root()
-        with con.cursor() as cur:
-            cur.execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
-        con.close()
-        return name
+        return self.create_database()
 
     def stop(self) -> None:
         if self.proc and self.proc.poll() is None:

@@ -39,3 +39,11 @@ def slow_reader(server) -> socket.socket:
     client.settimeout(5)
     assert server.waiting.wait(5)
     return client
+
+
+def read_until(client: socket.socket, received: bytearray, size: int) -> None:
+    """Read into `received` until it holds `size` bytes (the server must not close first)."""
+    while len(received) < size:
+        data = client.recv(1 << 16)
+        assert data, "the server closed the connection"
+        received += data

@@ -14,7 +14,7 @@ import pytest
 
 from wamulti import server as server_module
 from wamulti.web import http_server
-from tests.slow_reading import CHUNK, slow_reader, streaming_server  # noqa: F401 (a fixture)
+from tests.slow_reading import CHUNK, read_until, slow_reader, streaming_server  # noqa: F401 (a fixture)
 
 
 
@@ -37,13 +37,6 @@ def serve():
         server.close()  # the listener and the trigger; the loop ends once the tests' connections have closed
         server.task_dispatcher.shutdown(timeout=2)
         loop.join(5)
-
-
-def read_until(client: socket.socket, received: bytearray, size: int) -> None:
-    while len(received) < size:
-        data = client.recv(1 << 16)
-        assert data, "the server closed the connection"
-        received += data
 
 
 def test_the_loop_sends_what_the_socket_did_not_take_while_the_request_still_runs(streaming_server):

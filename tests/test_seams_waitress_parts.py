@@ -13,7 +13,7 @@ import pytest
 
 from tests.conftest import wait_until
 from wamulti.seams.waitress_internals import PassDispatcher, QuietChannel, create_tuned_server, run_in_passes
-from tests.slow_reading import CHUNK, slow_reader, streaming_server  # noqa: F401 (a fixture)
+from tests.slow_reading import CHUNK, read_until, slow_reader, streaming_server  # noqa: F401 (a fixture)
 
 
 
@@ -50,13 +50,6 @@ def serve():
 
 def the_channel(server) -> QuietChannel:
     return next(c for c in server._map.values() if isinstance(c, QuietChannel))
-
-
-def read_until(client: socket.socket, received: bytearray, size: int) -> None:
-    while len(received) < size:
-        data = client.recv(1 << 16)
-        assert data, "the server closed the connection"
-        received += data
 
 
 def test_the_loop_sends_what_the_socket_did_not_take_while_the_request_still_runs(streaming_server):
