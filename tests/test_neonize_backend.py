@@ -37,6 +37,7 @@ from wamulti.backends.neonize.golock import GoLock  # noqa: E402
 from wamulti.backends.neonize.golog import GoLogRouter  # noqa: E402
 from wamulti.backends.neonize.neonize_backend import NeonizeBackend, NeonizeSession  # noqa: E402
 from wamulti.backends.neonize.starts import LockBounds  # noqa: E402
+from wamulti.seams import neonize_internals  # noqa: E402
 
 ev = neonize_events
 
@@ -62,8 +63,8 @@ def in_thread(fn) -> threading.Event:
 
 
 def show_qr(session: NeonizeSession, data: bytes) -> None:
-    """Deliver a QR code through the entry point Go calls (neonize has no public one)."""
-    session.client.event._qr(session.client, data)
+    """Deliver a QR code through the entry point Go calls (neonize has no public one: the seam's)."""
+    neonize_internals.show_qr(session.client, data)
 
 
 def go_log(callback, message: str, level: str = "DEBUG", name: str = "Client/Socket") -> None:
