@@ -65,3 +65,15 @@ class DestinationNotAllowed(DomainError):
 
     The message names the rule (e.g. 'a private address (RFC 1918)'), never the address a name resolved to.
     """
+
+
+class RateLimited(DomainError):
+    """A call the service paces (group metadata reads per client) came too soon; nothing was asked."""
+
+    def __init__(self, message: str, retry_after: float):
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class NotGroupAdmin(DomainError):
+    """WhatsApp refused a group change: this account is not an admin of the group."""

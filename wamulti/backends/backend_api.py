@@ -254,6 +254,13 @@ class BackendSession(ABC):
         Raises SendFailed/NotConnected when the lookup itself fails (no answer is not a "no").
         """
 
+    def groups(self):
+        """This session's group calls (backends/group_api.py GroupCalls; any thread); a backend without
+        them raises group_api.GroupsUnsupported."""
+        from .group_api import GroupsUnsupported  # group_api imports this module
+
+        raise GroupsUnsupported("this backend has no group calls")
+
     @abstractmethod
     def logout(self) -> None:
         """Unlink the device at WhatsApp, best effort; raises BackendError if it could not."""

@@ -22,6 +22,7 @@ from typing import Callable, Iterator, TypeVar
 
 from ..backends.backend_api import Backend
 from ..errors import Conflict, InvalidField, NotFound
+from ..groups.client_groups import ClientGroups
 from ..hearing.heard_events import EventSink
 from ..sending.dispatcher import EXPIRED, SendOptions
 from ..sending.outcome import Accepted, request_hash
@@ -274,6 +275,10 @@ class ClientRegistry:
         finally:
             if slot:
                 self._wait_slots.give()
+
+    def groups(self, client_id: str) -> ClientGroups:
+        """The client's groups (wamulti/groups/client_groups.py); NotFound for an unknown client."""
+        return self._worker(client_id).groups
 
     def message_status(self, message_id: str) -> OutboundRow:
         """A send's row (NotFound if unknown); a queued one past SEND_EXPIRY reads (and becomes) failed."""

@@ -17,7 +17,10 @@ from dataclasses import replace
 from pathlib import Path
 
 from ..backends.backend_api import Backend, BackendSession
+from ..backends.group_api import GroupCalls
 from ..errors import DomainError, IdempotencyKeyReused, NotReady
+from ..groups.client_groups import ClientGroups
+from ..groups.group_book import GroupBook
 from ..hearing.heard_events import EventSink, Hearing, NoEvents
 from ..sending.admission import Admission
 from ..sending.dispatcher import Dispatcher, SendOptions
@@ -56,7 +59,9 @@ class ClientWorker:
         self._view = ClientView(record)
         self._persist = Persistence(record.client_id, store, self.session_path)
         # lasts across runs: ack order; acks of queued sends move their rows forward (SendStatus)
-        self._hearing = Hearing(record.client_id, SendStatus(events or NoEvents(), store))
+        # lasts across runs too: the group cache, loaded at each READY, kept by group events (wamulti/groups/)
+        self.groups = ClientGroups(record.client_id, GroupBook(lambda: self._view.record.jid), self._group_calls)
+        self._hearing = Hearing(record.client_id, SendStatus(events or NoEvents(), store), groups=self.groups)
         self._store = store
         self._outbound = Dispatcher(record.client_id, store, self._hearing,
                                     send_options or SendOptions(), self._ready)
@@ -265,6 +270,14 @@ class ClientWorker:
             return self._store.get_send(row.message_id) or row
         except StoreError:
             return row
+
+    def _group_calls(self) -> GroupCalls:
+        """The READY session's group calls (request threads), else NotReady like a send's."""
+        ready = self._ready()
+        if ready is None:
+            state = self._view.state
+            raise NotReady(f"Client '{self.client_id}' is {state}, not READY.", current_state=state)
+        return ready[0].groups()
 
     def _ready(self) -> tuple[BackendSession, Sender] | None:
         """The session and sender of the current run while the client is READY (the queue asks)."""

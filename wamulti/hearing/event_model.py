@@ -27,6 +27,10 @@ class EventType(StrEnum):
     MESSAGE = "message"
     MESSAGE_ACK = "message.ack"
     CLIENT_STATE = "client.state"
+    GROUP_JOINED = "group.joined"
+    GROUP_LEFT = "group.left"
+    GROUP_PARTICIPANTS = "group.participants"
+    GROUP_UPDATED = "group.updated"
 
 
 class DeliveryState(StrEnum):

@@ -24,6 +24,7 @@ from datetime import datetime, timezone
 from typing import Any, Protocol
 
 from ..backends.backend_api import Event, MessageReceived, ReceiptReceived, SentMessage
+from ..backends.group_api import GroupEvent
 from .event_model import EventType, iso_ms
 
 HELD_RECEIPT_SECONDS = 30.0
@@ -37,6 +38,15 @@ class EventSink(Protocol):
     def publish(self, client_id: str, type: EventType, data: dict[str, Any]) -> object: ...
 
     def forget_client(self, client_id: str) -> None: ...
+
+
+class GroupListener(Protocol):
+    """Who keeps a client's groups (wamulti/groups/): applies a group event first and says what to
+    publish about it; hears every state change too (READY loads the groups)."""
+
+    def heard(self, event: GroupEvent) -> list[tuple[EventType, dict[str, Any]]]: ...
+
+    def state_changed(self, state: str) -> None: ...
 
 
 class NoEvents:
@@ -58,9 +68,10 @@ class _Held:
 class Hearing:
     """One client's events; any thread may call it (backend threads, send threads, the worker)."""
 
-    def __init__(self, client_id: str, sink: EventSink, clock=time.monotonic):
+    def __init__(self, client_id: str, sink: EventSink, clock=time.monotonic, groups: GroupListener | None = None):
         self._client_id = client_id
         self._sink = sink
+        self._groups = groups
         self._clock = clock
         # Every publish happens under it: that orders the acks, and lets mute() wait for the last one.
         self._lock = threading.Lock()
@@ -90,6 +101,11 @@ class Hearing:
             case ReceiptReceived():
                 with self._lock:
                     self._receipt(event)
+            case GroupEvent() if self._groups is not None:
+                told = self._groups.heard(event)  # the cache first: a caller told of it reads it fresh
+                with self._lock:
+                    for type, data in told:
+                        self._publish(type, data)
             case _:
                 return False
         return True
@@ -98,6 +114,8 @@ class Hearing:
         data = {"state": str(state), "previous": str(previous), "lastError": last_error}
         with self._lock:
             self._publish(EventType.CLIENT_STATE, data)
+        if self._groups is not None:
+            self._groups.state_changed(str(state))
 
     def send_started(self) -> None:
         with self._lock:

@@ -29,7 +29,10 @@ from pathlib import Path
 from typing import Callable
 
 from ..backend_api import (Backend, BackendSession, Connected, ConnectFailed, Event, LoggedOut, MessageReceived,
-                           NotConnected, PairingError, PairSuccess, QrUpdated, SentMessage, SyncCompleted)
+                           NotConnected, PairingError, PairSuccess, QrUpdated, SendFailed, SentMessage,
+                           SyncCompleted)
+from ..group_api import GroupNotFound
+from .sim_groups import SimGroupCalls, SimGroupDirectory
 from .simnet import SimNetwork, number_of, phone_jid
 
 CODE_ALPHABET = "123456789ABCDEFGHJKLMNPQRSTVWXYZ"
@@ -54,13 +57,14 @@ class SimulatorSession(BackendSession):
 
     def __init__(self, client_id: str, path: Path, emit: Callable[[Event], None],
                  delays: tuple[float, float, float, float], network: SimNetwork, send_jitter: float = 0.0,
-                 pairing_window: float = 160.0):
+                 pairing_window: float = 160.0, groups: SimGroupDirectory | None = None):
         self._client_id = client_id
         self._path = path
         self._emit = emit
         self._connect_delay, self._pair_delay, self._sync_delay, self._send_delay = delays
         self._send_jitter = send_jitter
         self._network = network
+        self._groups = groups or SimGroupDirectory(network)
         self._stop = threading.Event()
         # reentrant: receive() emits under it, and an emit must not deadlock a same-thread send
         self._lock = threading.RLock()
@@ -182,11 +186,27 @@ class SimulatorSession(BackendSession):
         sent = SentMessage(message_id=message_id or "3EB0" + secrets.token_hex(9).upper(),
                            timestamp=datetime.now(timezone.utc))
         if number is not None:
-            self._network.send(number, to_jid, MessageReceived(
+            self._carry(number, to_jid, MessageReceived(
                 message_id=sent.message_id, chat=phone_jid(number), sender_jid=phone_jid(number),
                 sender_phone=number, is_group=False, from_me=False, push_name=self._client_id,
                 kind="text", text=text, sent_at=sent.timestamp))
         return sent
+
+    def _carry(self, number: str, to_jid: str, message: MessageReceived) -> None:
+        if not to_jid.endswith("@g.us"):
+            self._network.send(number, to_jid, message)
+            return
+        try:  # a group's members come from the directory: no metadata call (sim_groups.py)
+            self._groups.send(number, to_jid, message)
+        except GroupNotFound:
+            raise SendFailed("not a member of this group") from None
+
+    def groups(self) -> SimGroupCalls:
+        """The group calls of the connected number (sim_groups.py); NotConnected while offline."""
+        number = self._require_connected()
+        if number is None:
+            raise NotConnected("websocket not connected")
+        return SimGroupCalls(self._groups, number)
 
     def logout(self) -> None:
         with self._lock:
@@ -218,6 +238,7 @@ class SimulatorBackend(Backend):
         self._send_jitter = send_jitter
         self.pairing_window = pairing_window
         self._network = SimNetwork(read_delay, not_on_whatsapp)  # per backend: tests can run several networks
+        self.group_directory = SimGroupDirectory(self._network)  # the network's groups (sim_groups.py)
 
     @classmethod
     def from_settings(cls, settings) -> "SimulatorBackend":
@@ -227,7 +248,7 @@ class SimulatorBackend(Backend):
 
     def new_session(self, client_id: str, session_path: Path, emit: Callable[[Event], None]) -> SimulatorSession:
         return SimulatorSession(client_id, session_path, emit, self._delays, self._network, self._send_jitter,
-                                self.pairing_window)
+                                self.pairing_window, self.group_directory)
 
     def close(self) -> None:
         self._network.close()

@@ -48,6 +48,7 @@ class Endpoint(Protocol):
 class _Parcel:
     event: Event
     reply_to: str | None = None  # the sender's number, for a message: it gets the receipts
+    receipt_chat: str | None = None  # the chat the receipts name (a group's id); None: the recipient
 
 
 def number_of(jid: str) -> str | None:
@@ -123,6 +124,15 @@ class SimNetwork:
                 return
         parcel = _Parcel(message, reply_to=sender)
         self._schedule(0.0, lambda: self._post(recipient, parcel))
+
+    def deliver(self, numbers, event: Event, reply_to: str | None = None, receipt_chat: str | None = None) -> None:
+        """Carry one event to each of these numbers that is on the network (a group's fan-out, its
+        notifications); with `reply_to`, each recipient's receipts go back to that number."""
+        with self._cond:
+            known = [number for number in numbers if number in self._queues and number != reply_to]
+        for number in known:
+            parcel = _Parcel(event, reply_to=reply_to, receipt_chat=receipt_chat)
+            self._schedule(0.0, lambda number=number, parcel=parcel: self._post(number, parcel))
 
     def lookup(self, digits: str) -> str | None:
         """The JID WhatsApp would answer for the number, None when it is not on WhatsApp."""
@@ -209,7 +219,8 @@ class SimNetwork:
     def _receipts(self, recipient: str, parcel: _Parcel) -> None:
         message_id, sender = parcel.event.message_id, parcel.reply_to
         now = datetime.now(timezone.utc)
-        delivered = ReceiptReceived((message_id,), phone_jid(recipient), "delivered", now)
-        read = ReceiptReceived((message_id,), phone_jid(recipient), "read", now + timedelta(seconds=self._read_delay))
+        chat = parcel.receipt_chat or phone_jid(recipient)
+        delivered = ReceiptReceived((message_id,), chat, "delivered", now)
+        read = ReceiptReceived((message_id,), chat, "read", now + timedelta(seconds=self._read_delay))
         self._post(sender, _Parcel(delivered))
         self._schedule(self._read_delay, lambda: self._post(sender, _Parcel(read)))
