@@ -10,7 +10,7 @@ from openapi_spec_validator import validate
 from pydantic import ValidationError
 
 from tests.fake_registry import FakeRegistry
-from wamulti.web import key_models, schemas
+from wamulti.web import group_models, key_models, schemas
 from wamulti.web.auth import ADMIN_ONLY, CLIENT_SCOPED
 from wamulti.web.responses import COMMON, ERRORS
 from wamulti.web.app import create_app
@@ -89,7 +89,9 @@ def test_body_examples_pass_the_validating_models(doc):
     """The examples in the document are checked by the same models the routes validate with."""
     models = {"CreateClient": schemas.CreateClient, "PairClient": schemas.PairClient,
               "SendText": schemas.SendText, "PutWebhook": schemas.PutWebhook, "Replay": schemas.Replay,
-              "CreateKey": key_models.CreateKey}
+              "CreateKey": key_models.CreateKey, "CreateGroup": group_models.CreateGroup,
+              "ChangeParticipants": group_models.ChangeParticipants, "UpdateGroup": group_models.UpdateGroup,
+              "JoinGroup": group_models.JoinGroup}
     seen = set()
     for _, _, operation in operations(doc):
         body = operation.get("requestBody")

@@ -7,6 +7,7 @@ those go to the server log (without request bodies or headers).
 from __future__ import annotations
 
 import json
+import math
 import logging
 
 from flask import Flask, Response, current_app, request
@@ -65,6 +66,8 @@ DOMAIN_STATUS = {
     domain.RecipientNotOnWhatsApp: (422, "recipient_not_on_whatsapp"),
     domain.QueueFull: (429, "queue_full"),
     domain.IdempotencyKeyReused: (422, "idempotency_key_reused"),
+    domain.RateLimited: (429, "rate_limited"),
+    domain.NotGroupAdmin: (409, "not_group_admin"),
 }
 
 # Our own sentences for werkzeug's errors (its descriptions talk about browsers and proxies).
@@ -107,6 +110,8 @@ def handle_domain_error(exc: domain.DomainError) -> Response:
         headers["Retry-After"] = str(SLOW_RETRY_SECONDS if slow else FAST_RETRY_SECONDS)
     if isinstance(exc, domain.QueueFull):
         headers["Retry-After"] = str(QUEUE_RETRY_SECONDS)  # nothing was accepted: retrying is safe
+    if isinstance(exc, domain.RateLimited):
+        headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after)))
     return json_error(status, body, headers)
 
 

@@ -16,6 +16,7 @@ from .scoped import ScopedRegistry
 
 if TYPE_CHECKING:
     from ..clients.registry import ClientStatus, Unlinked
+    from ..groups.client_groups import ClientGroups
     from ..store.send_rows import OutboundRow
     from ..sending.outcome import Accepted
     from ..sending.sender import Sent
@@ -40,6 +41,7 @@ class RegistryPort(Protocol):
     def send_text(self, client_id: str, to: str, text: str, *, wait: bool = True,
                   idempotency_key: str | None = None) -> Sent | Accepted: ...
     def message_status(self, message_id: str) -> OutboundRow: ...
+    def groups(self, client_id: str) -> ClientGroups: ...
     def health(self) -> dict: ...
 
 

@@ -32,18 +32,23 @@ ERRORS: dict[int, ErrorSpec] = {
                    "a webhook URL points to an address the service does not connect to (the message names the rule)."),
     401: ErrorSpec(("unauthorized",), "The API key is missing, wrong or revoked."),
     403: ErrorSpec(("forbidden",), "A scoped key on a route that needs the admin key (API_KEY)."),
-    404: ErrorSpec(("not_found",), "No such client, event, webhook, QR code or API key, or no such route (a "
+    404: ErrorSpec(("not_found",), "No such client, event, webhook, QR code, API key, group of the client or "
+                   "invite link, or no such route (a "
                    "scoped key sees every client but its own as no such client)."),
     405: ErrorSpec(("method_not_allowed",), "The route does not accept this method.", ALLOW),
-    409: ErrorSpec(("conflict",), "The request conflicts with the resource's current state."),
+    409: ErrorSpec(("conflict", "not_group_admin"), "The request conflicts with the resource's current state; "
+                   "not_group_admin: WhatsApp refused a group change because this account is not an admin."),
     413: ErrorSpec(("payload_too_large",), "The body is larger than MAX_BODY_BYTES."),
     415: ErrorSpec(("unsupported_media_type",), "The body is not sent as 'Content-Type: application/json'."),
     422: ErrorSpec(("recipient_not_on_whatsapp", "idempotency_key_reused"), "WhatsApp answered that the "
                    "number has no account, or the Idempotency-Key was used with another body; nothing was sent."),
-    429: ErrorSpec(("queue_full",), "The client's outbound queue is at SEND_QUEUE_MAX; nothing was accepted.",
+    429: ErrorSpec(("queue_full", "rate_limited"), "The client's outbound queue is at SEND_QUEUE_MAX, or "
+                   "rate_limited: too many group metadata reads for this client (see Retry-After); nothing was "
+                   "accepted or asked.",
                    RETRY_AFTER),
     500: ErrorSpec(("internal_error",), "A bug; logged on the server only."),
-    502: ErrorSpec(("upstream_error",), "WhatsApp refused or failed the send, or the lookup of the number failed."),
+    502: ErrorSpec(("upstream_error",), "WhatsApp refused or failed the send, the lookup of the number or a "
+                   "group call."),
     503: ErrorSpec(("client_not_ready", "store_unavailable"), "The client is not READY (currentState says "
                    "why), or the database is unreachable (nothing was changed).", RETRY_AFTER,
                    currentState=CURRENT_STATE),
