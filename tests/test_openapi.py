@@ -157,6 +157,15 @@ OPERATION_IDS = {
     ("DELETE", "/api/keys/{key_id}"): "revokeApiKey",
     ("GET", "/healthz"): "getHealth",
     ("GET", "/metrics"): "getMetrics",
+    ("GET", "/api/clients/{client_id}/groups"): "listGroups",
+    ("POST", "/api/clients/{client_id}/groups"): "createGroup",
+    ("POST", "/api/clients/{client_id}/groups/join"): "joinGroup",
+    ("GET", "/api/clients/{client_id}/groups/{group_jid}"): "getGroup",
+    ("PATCH", "/api/clients/{client_id}/groups/{group_jid}"): "updateGroup",
+    ("POST", "/api/clients/{client_id}/groups/{group_jid}/participants"): "changeGroupParticipants",
+    ("GET", "/api/clients/{client_id}/groups/{group_jid}/invite"): "getGroupInvite",
+    ("DELETE", "/api/clients/{client_id}/groups/{group_jid}/invite"): "resetGroupInvite",
+    ("POST", "/api/clients/{client_id}/groups/{group_jid}/leave"): "leaveGroup",
 }
 
 
