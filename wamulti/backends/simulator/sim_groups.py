@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import collections
 import secrets
+import string
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -27,6 +28,11 @@ from ..group_api import (DONE, GroupCalls, GroupInfo, GroupInfoChanged, GroupJoi
 from .simnet import SimNetwork, number_of, phone_jid
 
 INVITE_PREFIX = "https://chat.whatsapp.com/"
+CODE_CHARS = string.ascii_letters + string.digits  # WhatsApp's invite codes: 22 letters and digits
+
+
+def invite_code() -> str:
+    return "".join(secrets.choice(CODE_CHARS) for _ in range(22))
 ROLE_AFTER = {"promote": "admin", "demote": "member"}
 
 
@@ -40,7 +46,7 @@ class _Group:
     description: str = ""
     announce: bool = False
     locked: bool = False
-    invite: str = field(default_factory=lambda: secrets.token_urlsafe(16)[:22])
+    invite: str = field(default_factory=invite_code)
 
     def info(self) -> GroupInfo:
         people = tuple(Participant(phone_jid(n), n, role) for n, role in self.members.items())
@@ -156,7 +162,7 @@ class SimGroupDirectory:
             group = self._group(group_id, number, admin=True)
             if reset:
                 self._by_code.pop(group.invite, None)
-                group.invite = secrets.token_urlsafe(16)[:22]
+                group.invite = invite_code()
                 self._by_code[group.invite] = group_id
             return INVITE_PREFIX + group.invite
 
