@@ -18,6 +18,7 @@ from wamulti.backends.backend_api import NotConnected
 from wamulti.backends.neonize import outgoing
 from wamulti.backends.neonize.groups import NeonizeGroups, translate_group_info, translate_joined
 from wamulti.seams.neonize_internals import detach_stop_on_collect, replace_go_library
+from tests.test_neonize_backend import settings, store  # noqa: F401  (fixtures; the module skips unless offline)
 
 neonize_events = pytest.importorskip("neonize.events")
 from neonize.client import NewClient  # noqa: E402
@@ -229,3 +230,57 @@ def test_a_deleted_description_and_locked_are_settings(events_client):
     event = neonize_events.GroupInfoEv(JID=jid(GROUP, "g.us"), Topic=N.GroupTopic(TopicDeleted=True, TopicID="T2"),
                                        Locked=N.GroupLocked(isLocked=True))
     assert feed(events_client, event) == [ga.GroupInfoChanged(f"{GROUP}@g.us", None, description="", locked=True)]
+
+
+# ---- a whole worker on a real session ------------------------------------------------------------------
+class JoinedGroupsDouble:
+    """Test double of the one network call a group list makes on a connected client: counts the calls and
+    answers real GroupInfo protos."""
+
+    def __init__(self, groups):
+        self.groups, self.calls = groups, 0
+
+    def get_joined_groups(self):
+        self.calls += 1
+        return self.groups
+
+
+def test_a_ready_worker_loads_its_groups_once_and_keeps_them_by_events_and_sends_without_metadata(store, settings):
+    from tests.conftest import send_and_wait, wait_until
+    from tests.test_neonize_backend import HeldConnectionBackend, feed as feed_session, make_whatsmeow_file, start_worker
+    from tests.test_neonize_send import WhatsAppDouble
+    from tests.test_worker_hearing import RecordingSink
+    from wamulti.backends.neonize.neonize_backend import NeonizeBackend
+    from wamulti.clients.states import READY
+    from wamulti.sessions import session_file
+
+    real = NeonizeBackend(settings)
+    make_whatsmeow_file(real, settings.data_dir / "source.session")
+    real.close()
+    backend, sink = HeldConnectionBackend(settings, sync_fallback=5), RecordingSink()
+    worker = start_worker(store, backend, settings, jid=f"{ME}@s.whatsapp.net", events=sink)
+    snap = session_file.read_snapshot(settings.data_dir / "source.session")
+    store.save_snapshot("w1", snap.data, snap.sha256)
+    worker.start()
+    try:
+        session = backend.wait_session(1)
+        joined, sends = JoinedGroupsDouble([info_proto()]), WhatsAppDouble({})
+        session.client.get_joined_groups, session.client.send_message = joined.get_joined_groups, sends.send_message
+        feed_session(session, neonize_events.ConnectedEv(status=True))
+        feed_session(session, neonize_events.OfflineSyncCompletedEv(Count=0))
+        assert worker.wait_for_state({READY}, 5)
+        wait_until(lambda: worker.groups.book.loaded_at is not None)
+        [listed] = worker.groups.list()
+        assert (listed.group_id, listed.size, listed.my_role) == (f"{GROUP}@g.us", 3, "superadmin")
+        other = N.GroupInfo(JID=jid("120363000000000001", "g.us"), GroupName=N.GroupName(Name="Zoo"),
+                            Participants=[N.GroupParticipant(JID=jid(ME)), N.GroupParticipant(JID=jid(ANA))])
+        feed_session(session, neonize_events.JoinedGroupEv(GroupInfo=other, Sender=jid(ANA)))
+        assert [s.subject for s in worker.groups.list()] == ["Team Berlin", "Zoo"]
+        assert sink.of_type("group.joined")[0]["myRole"] == "member"
+        for _ in range(5):
+            send_and_wait(worker, f"{GROUP}@g.us", "hi all")
+        assert joined.calls == 1 and len(sends.sent) == 5, "one list call per connect, none per send"
+    finally:
+        worker.stop()
+        worker.join(10)
+        backend.close()
