@@ -47,6 +47,7 @@ class ClientGroups:
         self._calls = calls
         self.bucket = bucket or TokenBucket(METADATA_BURST, 1 / METADATA_EVERY)
         self._load_lock = threading.Lock()  # one joined_groups call at a time
+        self.metadata_calls = 0  # metadata reads asked of WhatsApp (GET /metrics shows it per client)
 
     # ---- what the client hears (Hearing's GroupListener) -----------------------------------------------
     def heard(self, event: GroupEvent) -> list:
@@ -71,7 +72,7 @@ class ClientGroups:
             self.book.begin_load()
             groups = None
             try:
-                with self._asking():
+                with self._asking(metadata=True):
                     groups = self._calls().joined_groups()
             finally:
                 self.book.finish_load(groups)
@@ -99,7 +100,7 @@ class ClientGroups:
             self.list()  # the book is loaded (once per connect)
             return self._known(group_id)
         self.bucket.take("group info")
-        with self._asking(group_id):
+        with self._asking(group_id, metadata=True):
             group = calls.group_info(group_id)
         self.book.put(group)
         return group
@@ -149,7 +150,7 @@ class ClientGroups:
         calls = self._calls()
         if not reset:
             self.bucket.take("invite link")
-        with self._asking(group_id):
+        with self._asking(group_id, metadata=not reset):
             return calls.invite_link(group_id, reset=reset)
 
     def join(self, code: str) -> str:
@@ -163,8 +164,10 @@ class ClientGroups:
         self.book.drop(group_id)
 
     @contextlib.contextmanager
-    def _asking(self, group_id: str | None = None):
-        """A call to WhatsApp: its failures as domain errors."""
+    def _asking(self, group_id: str | None = None, metadata: bool = False):
+        """A call to WhatsApp (`metadata`: a read the bucket paces, counted): its failures as domain errors."""
+        if metadata:
+            self.metadata_calls += 1  # rare (paced): a lost increment under a race would only undercount
         try:
             yield
         except GroupNotFound:

@@ -8,10 +8,11 @@ client's series are removed), never per recipient or message.
 
 from __future__ import annotations
 
+import contextlib
 import time
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, ProcessCollector
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
 from ..clients.states import State
 from ..errors import IdempotencyKeyReused, NotFound, NotReady, QueueFull, RecipientNotOnWhatsApp, Upstream
@@ -185,3 +186,13 @@ class StateCollector:
         yield per_state
         yield client_state
         yield lag
+        yield self._group_calls(statuses)
+
+    def _group_calls(self, statuses):
+        """Group metadata reads asked of WhatsApp per client (wamulti/groups/): never one per send."""
+        family = CounterMetricFamily("wamulti_group_metadata_calls", "Group metadata reads asked of WhatsApp "
+                                     "(group lists, a group's info, invite links).", labels=["client"])
+        for status in statuses:
+            with contextlib.suppress(Exception):  # deleted meanwhile, or a registry without groups
+                family.add_metric([status.client_id], self.registry.groups(status.client_id).metadata_calls)
+        return family
