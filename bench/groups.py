@@ -95,20 +95,24 @@ def timed_reads(api: Api, paths: list[str]) -> list[float]:
     return took
 
 
-def send_all(port: int, groups: list[str]) -> tuple[float, list[float]]:
-    """SENDS group texts by CALLERS callers, each waiting for its send; (wall seconds, each send's seconds)."""
+def send_all(port: int, groups: list[str]) -> tuple[float, float, list[float]]:
+    """SENDS group texts by CALLERS callers, each waiting for its send (a 202 when the server's waiting slots
+    are taken: polled until sent); (seconds until all were accepted, until all were sent, each answer's seconds)."""
     rng = random.Random(7)
     plan = [(rng.choice(groups), f"group text {i}") for i in range(SENDS)]
     took: list[float] = []
+    queued: list[str] = []
     lock = threading.Lock()
 
     def caller(share):
         api = Api(port)
         for to, text in share:
             status, answer, seconds = api.call("POST", "/api/messages/send", {"clientId": "bench", "to": to, "text": text})
-            assert status == 200, answer
+            assert status in (200, 202), answer
             with lock:
                 took.append(seconds)
+                if status == 202:
+                    queued.append(answer["messageId"])
 
     threads = [threading.Thread(target=caller, args=(plan[i::CALLERS],)) for i in range(CALLERS)]
     started = time.perf_counter()
@@ -116,7 +120,13 @@ def send_all(port: int, groups: list[str]) -> tuple[float, list[float]]:
         thread.start()
     for thread in threads:
         thread.join()
-    return time.perf_counter() - started, took
+    accepted = time.perf_counter() - started
+    api = Api(port)
+    for message_id in queued:
+        while (status := api.call("GET", f"/api/messages/{message_id}")[1]["status"]) in ("queued", "sending"):
+            time.sleep(0.01)
+        assert status != "failed", message_id
+    return accepted, time.perf_counter() - started, took
 
 
 def main() -> None:
@@ -141,19 +151,20 @@ def run(server: ServerProcess) -> None:
     by_size = [g for g, _ in sorted(groups, key=lambda g: -g[1])]
     infos = timed_reads(api, [f"/api/clients/bench/groups/{by_size[i % 30]}" for i in range(INFOS)])
     before = metadata_calls(api)
-    wall, sends = send_all(server.port, [g for g, _ in groups])
+    accepted, wall, sends = send_all(server.port, [g for g, _ in groups])
     after = metadata_calls(api)
     members = sum(size for _, size in groups)
     rows = [{"what": f"list {GROUPS} groups (cache)", "n": LISTS, "p50_ms": ms(statistics.median(lists)),
              "p99_ms": ms(percentile(lists, 0.99)), "max_ms": ms(max(lists))},
             {"what": "group info (30 largest, 900-1,000 members)", "n": INFOS, "p50_ms": ms(statistics.median(infos)),
              "p99_ms": ms(percentile(infos, 0.99)), "max_ms": ms(max(infos))},
-            {"what": f"group send, {CALLERS} callers, wait", "n": SENDS, "p50_ms": ms(statistics.median(sends)),
+            {"what": f"group send answer, {CALLERS} callers", "n": SENDS, "p50_ms": ms(statistics.median(sends)),
              "p99_ms": ms(percentile(sends, 0.99)), "max_ms": ms(max(sends))}]
     report("groups", rows, {
         "groups": GROUPS, "members": members, "build_seconds": round(built, 1),
         "forced_refresh_ms (one joined_groups call)": ms(refresh),
-        "group_sends_completed_per_s": round(SENDS / wall, 1),
+        "group_sends_accepted_per_s": round(SENDS / accepted, 1),
+        "group_sends_completed_per_s (all sent)": round(SENDS / wall, 1),
         "metadata_calls_before_sends (load after connect + forced refresh)": before,
         "metadata_calls_during_sends": after - before,
         "metadata_calls_per_send": round((after - before) / SENDS, 3),
