@@ -175,3 +175,22 @@ def test_every_operation_has_a_deliberate_camel_case_id(doc):
     assert all(op_id and re.fullmatch(r"[a-z]+(?:[A-Z][a-z]+)*", op_id) for op_id in ids.values()), ids
     assert len(set(ids.values())) == len(ids), "operationIds must be unique"
     assert ids == OPERATION_IDS
+
+
+def test_the_group_events_are_webhooks_whose_data_the_publishers_fill(doc):
+    from wamulti.groups import group_events
+    from wamulti.groups.group_book import GroupSummary
+    from wamulti.web.event_webhooks import DATA
+
+    assert set(doc["webhooks"]) == {"group.joined", "group.left", "group.participants", "group.updated"}
+    for name, item in doc["webhooks"].items():
+        envelope = item["post"]["requestBody"]["content"]["application/json"]["schema"]
+        assert envelope["properties"]["type"] == {"const": name}
+        assert envelope["properties"]["data"]["$ref"].rsplit("/", 1)[1] in doc["components"]["schemas"]
+    group, ana = "120363012345678901@g.us", "4915123456789@s.whatsapp.net"
+    made = {"group.joined": group_events.joined_data(GroupSummary(group, "T", 2, False, True, "member"), "added", ana),
+            "group.left": group_events.left_data(group, "removed", ana),
+            "group.participants": group_events.participants_data(group, "promoted", (ana,), None),
+            "group.updated": group_events.updated_data(group, ana, {"subject": "New", "announce": True})}
+    for event_type, (model, _) in DATA.items():
+        assert model.model_validate(made[str(event_type)]).model_dump(exclude_unset=True) == made[str(event_type)]

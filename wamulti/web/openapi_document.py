@@ -13,6 +13,7 @@ import re
 from flask import Flask
 
 from . import auth
+from .event_webhooks import add_webhooks
 
 VALIDATION_STATUS = 400
 KEY_EXTENSION = "x-wamulti-keys"
@@ -28,6 +29,7 @@ def api_document(app: Flask) -> dict:
         document = copy.deepcopy(app.api_doc)
         _note_key_policies(app, document)
         _drop_generic_400(document)
+        add_webhooks(document)
         app.extensions[DOCUMENT_EXTENSION] = document
     return document
 
