@@ -16,7 +16,7 @@ import pytest
 from wamulti.backends import group_api as ga
 from wamulti.backends.backend_api import NotConnected
 from wamulti.backends.neonize import outgoing
-from wamulti.backends.neonize.groups import NeonizeGroups, translate_group_info, translate_joined
+from wamulti.backends.neonize.neonize_groups import NeonizeGroups, translate_group_info, translate_joined
 from wamulti.seams.neonize_internals import detach_stop_on_collect, replace_go_library
 from tests.test_neonize_backend import settings, store  # noqa: F401  (fixtures; the module skips unless offline)
 

@@ -41,7 +41,7 @@ from . import wa_reasons
 from .gocalls import GoCalls, threads_in_go
 from .golock import Deadlines, GoLock, StartHold
 from .golog import GoLogRouter
-from .groups import NeonizeGroups, translate_group_info, translate_joined
+from .neonize_groups import NeonizeGroups, translate_group_info, translate_joined
 from .incoming import translate_message, translate_receipt
 from .pairing_children import PAIRING_WINDOW, ChildSpec, PairingChildSession
 from .starts import LockBounds, Starts, StoppedBeforeStart
@@ -155,8 +155,8 @@ class NeonizeSession(bk.BackendSession):
     """One NewClient with a uuid of its own, over the client's session file."""
 
     def __init__(self, backend: NeonizeBackend, client_id: str, path: Path, emit: Callable[[bk.Event], None]):
-        from neonize.events import (ClientOutdatedEv, ConnectedEv, ConnectFailureEv, DisconnectedEv, GroupInfoEv,
-                                    JoinedGroupEv, KeepAliveRestoredEv, KeepAliveTimeoutEv, LoggedOutEv, MessageEv,
+        from neonize.events import (ClientOutdatedEv, ConnectedEv, ConnectFailureEv, DisconnectedEv,
+                                    KeepAliveRestoredEv, KeepAliveTimeoutEv, LoggedOutEv, MessageEv,
                                     OfflineSyncCompletedEv, PairStatusEv, ReceiptEv, StreamReplacedEv,
                                     TemporaryBanEv)
 
@@ -176,7 +176,6 @@ class NeonizeSession(bk.BackendSession):
         self.client = backend.new_client(path, self.uuid)
         backend.go_calls_for(self)
         neonize_seam.before_each_event(self.client, self._go_done_with_start)  # Go calls back after its last map read
-
         on = self.client.event
         on.qr(self._on_qr)
         on(ConnectedEv)(self._on_connected)
@@ -193,9 +192,7 @@ class NeonizeSession(bk.BackendSession):
         on(KeepAliveRestoredEv)(lambda _c, _e: self._on_keepalive(bk.KeepAliveRestored()))
         on(MessageEv)(lambda _c, ev: self._hand_over(translate_message, ev))
         on(ReceiptEv)(lambda _c, ev: self._hand_over(translate_receipt, ev))
-        self._groups = NeonizeGroups(self.client, backend.library_error, self._send_call)  # groups.py
-        on(JoinedGroupEv)(lambda _c, ev: self._hand_over(translate_joined, ev))
-        on(GroupInfoEv)(lambda _c, ev: self._on_group_info(ev))
+        self._groups = self._listen_to_groups(on)
 
     # ---- the start as Go sees it -----------------------------------------------------------------
     def _go_done_with_start(self) -> None:
@@ -285,8 +282,16 @@ class NeonizeSession(bk.BackendSession):
         except Exception:  # nothing may raise into Go's callback
             log.exception("[%s] an incoming %s was not handed over", self.client_id, type(event).__name__)
 
+    def _listen_to_groups(self, on) -> NeonizeGroups:
+        """The group calls, and the group events handed over like messages (neonize_groups.py)."""
+        from neonize.events import GroupInfoEv, JoinedGroupEv
+
+        on(JoinedGroupEv)(lambda _c, ev: self._hand_over(translate_joined, ev))
+        on(GroupInfoEv)(lambda _c, ev: self._on_group_info(ev))
+        return NeonizeGroups(self.client, self._backend.library_error, self._send_call)
+
     def _on_group_info(self, ev) -> None:
-        """One GroupInfoEv may carry several changes: each is an event of its own (groups.py)."""
+        """One GroupInfoEv may carry several changes: each is an event of its own (neonize_groups.py)."""
         self._groups.note_topic(outgoing.jid_string(ev.JID), ev.Topic.TopicID)
         for event in translate_group_info(ev):
             self._hand_over(lambda same: same, event)
