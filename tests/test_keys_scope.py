@@ -26,6 +26,16 @@ ROUTES = [
     ("GET", "/api/clients/{c}/webhook", None),
     ("DELETE", "/api/clients/{c}/webhook", None),
     ("POST", "/api/clients/{c}/webhook/replay", {}),
+    ("GET", "/api/clients/{c}/groups", None),
+    ("POST", "/api/clients/{c}/groups", {"subject": "Team", "participants": ["+4915112345678"]}),
+    ("POST", "/api/clients/{c}/groups/join", {"link": "AbCdEfGhIjKlMnOpQrStUv"}),
+    ("GET", "/api/clients/{c}/groups/120363012345678901@g.us", None),
+    ("PATCH", "/api/clients/{c}/groups/120363012345678901@g.us", {"subject": "Team"}),
+    ("POST", "/api/clients/{c}/groups/120363012345678901@g.us/participants",
+     {"action": "add", "participants": ["+4915112345678"]}),
+    ("GET", "/api/clients/{c}/groups/120363012345678901@g.us/invite", None),
+    ("DELETE", "/api/clients/{c}/groups/120363012345678901@g.us/invite", None),
+    ("POST", "/api/clients/{c}/groups/120363012345678901@g.us/leave", None),
 ]
 LISTS = [("GET", "/api/clients"), ("GET", "/api/events")]  # client-scoped too: tested below by what they list
 ADMIN_ROUTES = [("POST", "/api/clients", {"clientId": "dave", "phone": "+4915112345678"}),
