@@ -49,6 +49,11 @@ class ClientGroups:
         self._load_lock = threading.Lock()  # one joined_groups call at a time
         self.metadata_calls = 0  # metadata reads asked of WhatsApp (GET /metrics shows it per client)
 
+    def _ready_calls(self) -> GroupCalls:
+        """The READY session's group calls; NotReady (nothing asked), or Upstream for a backend without them."""
+        with self._asking():
+            return self._calls()
+
     # ---- what the client hears (Hearing's GroupListener) -----------------------------------------------
     def heard(self, event: GroupEvent) -> list:
         """A group event from WhatsApp (a backend thread): applied to the book; what to publish."""
@@ -73,7 +78,7 @@ class ClientGroups:
             groups = None
             try:
                 with self._asking(metadata=True):
-                    groups = self._calls().joined_groups()
+                    groups = self._ready_calls().joined_groups()
             finally:
                 self.book.finish_load(groups)
         log.info("[%s] %d groups loaded", self.client_id, len(groups))
@@ -82,7 +87,7 @@ class ClientGroups:
     # ---- reads ---------------------------------------------------------------------------------------------
     def list(self, refresh: bool = False) -> list[GroupSummary]:
         """The joined groups from the book; loaded first if it never was (or with `refresh`)."""
-        self._calls()  # NotReady before anything else
+        self._ready_calls()  # NotReady before anything else
         if refresh:
             return self.refresh()
         if self.book.loaded_at is None and self._load_lock.acquire(timeout=LOAD_WAIT):
@@ -95,7 +100,7 @@ class ClientGroups:
 
     def info(self, group_id: str, refresh: bool = False) -> GroupInfo:
         """One joined group with its members; `refresh` asks WhatsApp (a token)."""
-        calls = self._calls()
+        calls = self._ready_calls()
         if not refresh:
             self.list()  # the book is loaded (once per connect)
             return self._known(group_id)
@@ -117,12 +122,12 @@ class ClientGroups:
     # ---- changes -------------------------------------------------------------------------------------------
     def create(self, subject: str, participants: list[str]) -> GroupInfo:
         with self._asking():
-            group = self._calls().create_group(subject, participants)
+            group = self._ready_calls().create_group(subject, participants)
         self.book.put(group)
         return group
 
     def change(self, group_id: str, action: str, participants: list[str]) -> list[ParticipantOutcome]:
-        calls = self._calls()
+        calls = self._ready_calls()
         with self._asking(group_id):
             outcomes = calls.change_participants(group_id, action, participants)
         done = [o.jid for o in outcomes if o.outcome == DONE[action]]
@@ -132,7 +137,7 @@ class ClientGroups:
 
     def update(self, group_id: str, **changes) -> GroupInfo | None:
         """subject, description, announce, locked (None: unchanged), one call each, in that order."""
-        calls = self._calls()
+        calls = self._ready_calls()
         setters = {"subject": calls.set_subject, "description": calls.set_description,
                    "announce": calls.set_announce, "locked": calls.set_locked}
         for name, value in changes.items():
@@ -147,7 +152,7 @@ class ClientGroups:
             self.book.heard(GroupInfoChanged(group_id, **{name: value}))
 
     def invite(self, group_id: str, reset: bool = False) -> str:
-        calls = self._calls()
+        calls = self._ready_calls()
         if not reset:
             self.bucket.take("invite link")
         with self._asking(group_id, metadata=not reset):
@@ -155,10 +160,10 @@ class ClientGroups:
 
     def join(self, code: str) -> str:
         with self._asking():
-            return self._calls().join_with_link(code)
+            return self._ready_calls().join_with_link(code)
 
     def leave(self, group_id: str) -> None:
-        calls = self._calls()
+        calls = self._ready_calls()
         with self._asking(group_id):
             calls.leave(group_id)
         self.book.drop(group_id)

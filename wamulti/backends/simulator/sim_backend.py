@@ -13,6 +13,9 @@ arrive as MessageReceived, and the sender gets delivered and read receipts (SIM_
 A send goes out with the message id wamulti chose (like a library that can choose ids), after
 `send_delay` seconds, +- `send_jitter` (SIM_SEND_DELAY, default 0.3: like WhatsApp; 0 in most tests). Phone numbers are resolved by the network's
 `lookup`, like WhatsApp's "is on WhatsApp?" (SIM_NOT_ON_WHATSAPP lists numbers with no account).
+Groups live in the network too (sim_groups.py): `groups()` answers the connected number's group
+calls, and a text to a group JID goes to every member but its sender (a group the sender is not in
+refuses it, as WhatsApp does).
 """
 
 from __future__ import annotations

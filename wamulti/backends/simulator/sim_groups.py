@@ -19,7 +19,7 @@ import collections
 import secrets
 import string
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 
 from ..backend_api import MessageReceived
@@ -102,7 +102,7 @@ class SimGroupDirectory:
         """A text to every member but the sender, as a group message from the sender (no metadata call)."""
         with self._lock:
             members = list(self._group(group_id, sender).members)
-        event = MessageReceived(**{**message.__dict__, "chat": group_id, "is_group": True})
+        event = replace(message, chat=group_id, is_group=True)
         self._network.deliver(members, event, reply_to=sender, receipt_chat=group_id)
 
     def _tell(self, group: _Group, event) -> None:
