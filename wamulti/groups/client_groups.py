@@ -135,8 +135,9 @@ class ClientGroups:
             self.book.heard(GroupParticipantsChanged(group_id, action, tuple(done)))
         return outcomes
 
-    def update(self, group_id: str, **changes) -> GroupInfo | None:
-        """subject, description, announce, locked (None: unchanged), one call each, in that order."""
+    def update(self, group_id: str, **changes) -> GroupInfo:
+        """subject, description, announce, locked (None: unchanged), one call each, in that order; a
+        failure stops there (what went before it stays changed, in WhatsApp and in the cache)."""
         calls = self._ready_calls()
         setters = {"subject": calls.set_subject, "description": calls.set_description,
                    "announce": calls.set_announce, "locked": calls.set_locked}
@@ -145,7 +146,7 @@ class ClientGroups:
                 with self._asking(group_id):
                     setters[name](group_id, value)
                 self._remember(group_id, name, value)
-        return self.book.get(group_id)
+        return self._known(group_id)
 
     def _remember(self, group_id: str, name: str, value) -> None:
         if self.book.get(group_id) is not None:
