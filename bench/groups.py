@@ -107,7 +107,8 @@ def send_all(port: int, groups: list[str]) -> tuple[float, float, list[float]]:
     def caller(share):
         api = Api(port)
         for to, text in share:
-            status, answer, seconds = api.call("POST", "/api/messages/send", {"clientId": "bench", "to": to, "text": text})
+            body = {"clientId": "bench", "to": to, "text": text}
+            status, answer, seconds = api.call("POST", "/api/messages/send", body)
             assert status in (200, 202), answer
             with lock:
                 took.append(seconds)

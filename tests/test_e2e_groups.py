@@ -90,7 +90,8 @@ def test_participants_answer_per_participant_and_members_hear_it(server, receive
     resp = call(server, "POST", "alice", f"/{group['id']}/participants", body)
     assert resp.status == 200, resp
     assert [(r["jid"], r["result"]) for r in resp.json["results"]] == [
-        (JIDS["carol"], "added"), ("4915100000999@s.whatsapp.net", "not_on_whatsapp"), (JIDS["bob"], "already_in_group")]
+        (JIDS["carol"], "added"), ("4915100000999@s.whatsapp.net", "not_on_whatsapp"),
+        (JIDS["bob"], "already_in_group")]
     [added] = wait_heard(receiver, "bob", "group.participants", group["id"])
     assert added == {"group": group["id"], "action": "added", "participants": [JIDS["carol"]], "by": JIDS["alice"]}
     assert listed(server, "bob", group["id"])["size"] == 3, "bob's cache followed the event"
@@ -181,7 +182,8 @@ def test_bad_input_is_a_400_that_names_the_field(server, method, tail, body, wor
 def test_a_group_the_client_is_not_in_is_404_on_every_route(server):
     unknown = "/120363012345678901@g.us"
     for method, tail, body in [("GET", unknown, None), ("PATCH", unknown, {"subject": "x"}),
-                               ("POST", f"{unknown}/participants", {"action": "add", "participants": ["+4915100000002"]}),
+                               ("POST", f"{unknown}/participants",
+                                {"action": "add", "participants": ["+4915100000002"]}),
                                ("GET", f"{unknown}/invite", None), ("POST", f"{unknown}/leave", None)]:
         resp = call(server, method, "alice", tail, body)
         assert resp.status == 404 and resp.json["error"] == "not_found", (method, tail, resp)

@@ -57,7 +57,8 @@ def test_success_shape_and_unicode(fast_pairing_server):
 
 
 def test_group_and_user_jids_are_accepted(fast_pairing_server):
-    made = fast_pairing_server.request("POST", "/api/clients/r1/groups", {"subject": "r", "participants": ["+447700900002"]})
+    made = fast_pairing_server.request("POST", "/api/clients/r1/groups",
+                                       {"subject": "r", "participants": ["+447700900002"]})
     assert made.status == 201, made
     for to in (made.json["id"], "4915123456789@s.whatsapp.net"):
         resp = send(fast_pairing_server, {"clientId": "r1", "to": to, "text": "hi"})

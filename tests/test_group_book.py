@@ -18,7 +18,8 @@ G1, G2 = "120363000000000001@g.us", "120363000000000002@g.us"
 
 
 def group(group_id=G1, subject="Team", *people) -> ga.GroupInfo:
-    members = people or (ga.Participant(ME, "4917000000001", "superadmin"), ga.Participant(ANA, "4915123456789", "member"))
+    members = people or (ga.Participant(ME, "4917000000001", "superadmin"),
+                         ga.Participant(ANA, "4915123456789", "member"))
     return ga.GroupInfo(group_id, subject, "", ME, None, False, False, tuple(members))
 
 

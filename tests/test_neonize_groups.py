@@ -36,6 +36,11 @@ def jid(user: str, server: str = "s.whatsapp.net") -> N.JID:
     return N.JID(User=user, Server=server)
 
 
+def wire_bytes(proto) -> bytes:
+    """A Go function's answer, serialised (partially: the tests leave out required fields Go always fills)."""
+    return proto.SerializePartialToString()
+
+
 def info_proto(topic_id: str = "TOPIC1") -> N.GroupInfo:
     return N.GroupInfo(
         JID=jid(GROUP, "g.us"), OwnerJID=jid(ME), GroupName=N.GroupName(Name="Team Berlin"),
@@ -49,7 +54,8 @@ def info_proto(topic_id: str = "TOPIC1") -> N.GroupInfo:
 EXPECTED = ga.GroupInfo(f"{GROUP}@g.us", "Team Berlin", "Orders", f"{ME}@s.whatsapp.net",
                         datetime.fromtimestamp(CREATED, timezone.utc), True, False,
                         (ga.Participant(f"{ME}@s.whatsapp.net", ME, "superadmin"),
-                         ga.Participant(f"{LID}@lid", ANA, "admin"), ga.Participant(f"{BO}@s.whatsapp.net", BO, "member")))
+                         ga.Participant(f"{LID}@lid", ANA, "admin"),
+                         ga.Participant(f"{BO}@s.whatsapp.net", BO, "member")))
 
 
 class RecordingGoLibrary:
@@ -85,14 +91,14 @@ def wire(tmp_path):
 
 def test_joined_groups_is_one_call_read_into_groups_with_roles_and_privacy_ids(wire):
     groups, library, _ = wire
-    library.answers["GetJoinedGroups"] = N.GetJoinedGroupsReturnFunction(Group=[info_proto()]).SerializePartialToString()
+    library.answers["GetJoinedGroups"] = wire_bytes(N.GetJoinedGroupsReturnFunction(Group=[info_proto()]))
     assert groups.joined_groups() == [EXPECTED]
     assert library.names() == ["GetJoinedGroups"]
 
 
 def test_group_info_asks_for_the_group_jid(wire):
     groups, library, _ = wire
-    library.answers["GetGroupInfo"] = N.GetGroupInfoReturnFunction(GroupInfo=info_proto()).SerializePartialToString()
+    library.answers["GetGroupInfo"] = wire_bytes(N.GetGroupInfoReturnFunction(GroupInfo=info_proto()))
     assert groups.group_info(f"{GROUP}@g.us") == EXPECTED
     asked = N.JID.FromString(library.last("GetGroupInfo")[1])
     assert (asked.User, asked.Server) == (GROUP, "g.us")
@@ -100,7 +106,7 @@ def test_group_info_asks_for_the_group_jid(wire):
 
 def test_create_sends_the_subject_and_participant_jids(wire):
     groups, library, _ = wire
-    library.answers["CreateGroup"] = N.GetGroupInfoReturnFunction(GroupInfo=info_proto()).SerializePartialToString()
+    library.answers["CreateGroup"] = wire_bytes(N.GetGroupInfoReturnFunction(GroupInfo=info_proto()))
     assert groups.create_group("Team Berlin", [f"{ANA}@s.whatsapp.net", f"{LID}@lid"]) == EXPECTED
     request = N.ReqCreateGroup.FromString(library.last("CreateGroup")[1])
     assert request.name == "Team Berlin" and request.CreateKey == "3EB0NEWTOPIC"
@@ -113,8 +119,8 @@ def test_participant_codes_become_one_outcome_each_in_the_order_asked(wire):
                N.GroupParticipant(JID=jid(LID, "lid"), PhoneNumber=jid(BO), Error=403,
                                   AddRequest=N.GroupParticipantAddRequest(Code="INV1TE", Expiration=CREATED)),
                N.GroupParticipant(JID=jid("4915100000000"), Error=404), N.GroupParticipant(JID=jid(ME), Error=409)]
-    library.answers["UpdateGroupParticipants"] = N.UpdateGroupParticipantsReturnFunction(
-        participants=answers).SerializePartialToString()
+    library.answers["UpdateGroupParticipants"] = wire_bytes(N.UpdateGroupParticipantsReturnFunction(
+        participants=answers))
     asked = [f"{ANA}@s.whatsapp.net", f"{BO}@s.whatsapp.net", "4915100000000@s.whatsapp.net", f"{ME}@s.whatsapp.net",
              "4915199999999@s.whatsapp.net"]
     got = groups.change_participants(f"{GROUP}@g.us", "add", asked)
@@ -128,7 +134,7 @@ def test_participant_codes_become_one_outcome_each_in_the_order_asked(wire):
 
 def test_settings_each_call_their_function_and_the_description_names_its_current_id(wire):
     groups, library, _ = wire
-    library.answers["GetJoinedGroups"] = N.GetJoinedGroupsReturnFunction(Group=[info_proto("TOPIC1")]).SerializePartialToString()
+    library.answers["GetJoinedGroups"] = wire_bytes(N.GetJoinedGroupsReturnFunction(Group=[info_proto("TOPIC1")]))
     groups.joined_groups()
     group = f"{GROUP}@g.us"
     groups.set_subject(group, "Team Berlin (night)")
@@ -145,8 +151,8 @@ def test_settings_each_call_their_function_and_the_description_names_its_current
 def test_invite_join_and_leave(wire):
     groups, library, _ = wire
     link = "https://chat.whatsapp.com/AbCdEfGhIjKlMnOpQrStUv"
-    library.answers["GetGroupInviteLink"] = N.GetGroupInviteLinkReturnFunction(InviteLink=link).SerializePartialToString()
-    library.answers["JoinGroupWithLink"] = N.JoinGroupWithLinkReturnFunction(Jid=jid(GROUP, "g.us")).SerializePartialToString()
+    library.answers["GetGroupInviteLink"] = wire_bytes(N.GetGroupInviteLinkReturnFunction(InviteLink=link))
+    library.answers["JoinGroupWithLink"] = wire_bytes(N.JoinGroupWithLinkReturnFunction(Jid=jid(GROUP, "g.us")))
     assert groups.invite_link(f"{GROUP}@g.us", reset=True) == link
     assert library.last("GetGroupInviteLink")[3] is True, "reset revokes"
     assert groups.join_with_link("AbCdEfGhIjKlMnOpQrStUv") == f"{GROUP}@g.us"
@@ -163,23 +169,23 @@ def test_invite_join_and_leave(wire):
 ])
 def test_the_librarys_errors_become_group_errors(wire, words, error):
     groups, library, _ = wire
-    library.answers["GetGroupInfo"] = N.GetGroupInfoReturnFunction(Error=words).SerializePartialToString()
+    library.answers["GetGroupInfo"] = wire_bytes(N.GetGroupInfoReturnFunction(Error=words))
     with pytest.raises(error):
         groups.group_info(f"{GROUP}@g.us")
 
 
 def test_a_revoked_invite_link_is_invalid(wire):
     groups, library, _ = wire
-    library.answers["JoinGroupWithLink"] = N.JoinGroupWithLinkReturnFunction(
-        Error="that group invite link has been revoked").SerializePartialToString()
+    library.answers["JoinGroupWithLink"] = wire_bytes(N.JoinGroupWithLinkReturnFunction(
+        Error="that group invite link has been revoked"))
     with pytest.raises(ga.InviteInvalid):
         groups.join_with_link("AbCdEfGhIjKlMnOpQrStUv")
 
 
 def test_a_group_send_is_one_send_message_call_and_no_group_metadata_call(wire):
     _, library, client = wire
-    library.answers["SendMessage"] = N.SendMessageReturnFunction(
-        SendResponse=N.SendResponse(ID="3EB0AA", Timestamp=CREATED)).SerializePartialToString()
+    library.answers["SendMessage"] = wire_bytes(N.SendMessageReturnFunction(
+        SendResponse=N.SendResponse(ID="3EB0AA", Timestamp=CREATED)))
     for _ in range(3):
         outgoing.send_text(client, f"{GROUP}@g.us", "see @120363099999999999@g.us and @4915123456789")
     assert library.names() == ["SendMessage"] * 3, "a plain str would have fetched group info per mention"
@@ -208,7 +214,8 @@ def feed(client, event) -> list:
     return translated
 
 
-@pytest.mark.parametrize("type_, reason_in, reason", [("new", "", "created"), ("", "invite", "invite"), ("", "", "added")])
+@pytest.mark.parametrize("type_, reason_in, reason",
+                         [("new", "", "created"), ("", "invite", "invite"), ("", "", "added")])
 def test_joined_group_carries_the_group_and_how_we_got_in(events_client, type_, reason_in, reason):
     event = neonize_events.JoinedGroupEv(Reason=reason_in, Type=type_, GroupInfo=info_proto(), Sender=jid(ANA))
     assert feed(events_client, event) == [ga.GroupJoined(EXPECTED, reason, f"{ANA}@s.whatsapp.net")]
@@ -247,7 +254,8 @@ class JoinedGroupsDouble:
 
 def test_a_ready_worker_loads_its_groups_once_and_keeps_them_by_events_and_sends_without_metadata(store, settings):
     from tests.conftest import send_and_wait, wait_until
-    from tests.test_neonize_backend import HeldConnectionBackend, feed as feed_session, make_whatsmeow_file, start_worker
+    from tests.test_neonize_backend import HeldConnectionBackend, make_whatsmeow_file, start_worker
+    from tests.test_neonize_backend import feed as feed_session
     from tests.test_neonize_send import WhatsAppDouble
     from tests.test_worker_hearing import RecordingSink
     from wamulti.backends.neonize.neonize_backend import NeonizeBackend

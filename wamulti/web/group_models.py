@@ -100,7 +100,8 @@ class GroupSummaryOut(BaseModel):
 class GroupList(BaseModel):
     clientId: str
     groups: list[GroupSummaryOut]
-    cachedAt: str | None = Field(description="When the list was last loaded from WhatsApp (events keep it fresh since).")
+    cachedAt: str | None = Field(description="When the list was last loaded from WhatsApp (events keep it "
+                                 "fresh since).")
 
 
 class ParticipantOut(BaseModel):
