@@ -148,6 +148,7 @@ def test_a_group_text_fans_out_to_every_member_with_its_sender(server, receiver,
     receiver.wait_for(lambda: [e for e in hits_of(receiver, "alice", "message.ack")
                                if e["data"]["id"] == resp.json["messageId"] and e["data"]["status"] == "read"],
                       what="alice's read ack from a member")
+    assert all(hit.verified for hit in receiver.attempts()), "every delivery carries a valid signature"
 
 
 def test_removed_member_hears_group_left_as_removed(server, receiver, group):
