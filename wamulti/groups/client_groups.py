@@ -33,7 +33,7 @@ log = logging.getLogger(__name__)
 
 METADATA_BURST = 10
 METADATA_EVERY = 3.0  # seconds per token once the burst is spent: 20 a minute
-LOAD_WAIT = 10.0  # a list waits this long for the load under way (WhatsApp answers in ~1 s), then 503
+LOAD_WAIT = 10.0  # a list waits this long for a load under way, then answers 503 (the load goes on)
 
 
 class ClientGroups:
