@@ -110,7 +110,7 @@ def every_call(s: Called) -> None:
     s.fail_open_sends("a", SENDING, "outcome_unknown", created_before=now + timedelta(seconds=1), owner="me")
     s.load_open_sends(["a", "b"], SENDING, "outcome_unknown", "me")
     s.fail_old_sends(QUEUED, now + timedelta(seconds=1), "expired")
-    s.get_send("m2"), s.prune_sends(now + timedelta(days=1))
+    s.get_send("m2"), s.media_ids_in_open_sends(["m1", "m2"]), s.prune_sends(now + timedelta(days=1))
     key = ApiKeyRow("key1", "f" * 64, "label", ("a", "b"), created_at=now)
     s.add_api_key(key), s.api_key_by_hash(key.key_hash), s.list_api_keys()
     s.touch_api_key("key1", now, now - timedelta(minutes=1)), s.delete_api_key("key1")

@@ -18,7 +18,7 @@ from .event_sql import SQLITE_OUTBOX_TABLES, OutboxDialect, OutboxSQL, SQLOutbox
 from .key_rows import SQLITE_KEY_TABLES, KeySQL, SQLKeys
 from .sqlite_commit import BatchFailed, GroupCommit
 from .sqlite_pool import ConnectionPool
-from .sqlite_sends import OUTBOUND_OWNER, OUTBOUND_TABLE, SQLiteOutbound
+from .sqlite_sends import OUTBOUND_OWNER, OUTBOUND_PAYLOAD, OUTBOUND_TABLE, SQLiteOutbound
 from .store_api import (ClientRecord, DuplicateClient, SessionStore, Snapshot, SnapshotMeta, SnapshotWrite, StoreError,
                         StoreUnavailable)
 
@@ -51,6 +51,7 @@ MIGRATIONS: list[tuple[int, str]] = [
     """),  # the snapshot's generation, compared with the local file's sidecar
     (5, OUTBOUND_OWNER),  # who took a send (its instance), and old rows found by state
     (6, SQLITE_KEY_TABLES),  # scoped API keys and the clients each reaches
+    (8, OUTBOUND_PAYLOAD),  # a send's media, location, contact or reply; the media it keeps alive
 ]
 _UPSERT_CLIENT = (f"INSERT INTO clients ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?) "
                   "ON CONFLICT(client_id) DO UPDATE SET phone=excluded.phone, jid=excluded.jid, "
