@@ -10,7 +10,7 @@ from openapi_spec_validator import validate
 from pydantic import ValidationError
 
 from tests.fake_registry import FakeRegistry
-from wamulti.web import key_models, schemas
+from wamulti.web import key_models, schemas, send_models
 from wamulti.web.auth import ADMIN_ONLY, CLIENT_SCOPED
 from wamulti.web.responses import COMMON, ERRORS
 from wamulti.web.app import create_app
@@ -88,7 +88,7 @@ def test_errors_have_the_contract_shape(doc):
 def test_body_examples_pass_the_validating_models(doc):
     """The examples in the document are checked by the same models the routes validate with."""
     models = {"CreateClient": schemas.CreateClient, "PairClient": schemas.PairClient,
-              "SendText": schemas.SendText, "PutWebhook": schemas.PutWebhook, "Replay": schemas.Replay,
+              "SendMessage": send_models.SendMessage, "PutWebhook": schemas.PutWebhook, "Replay": schemas.Replay,
               "CreateKey": key_models.CreateKey}
     seen = set()
     for _, _, operation in operations(doc):
@@ -100,7 +100,7 @@ def test_body_examples_pass_the_validating_models(doc):
             assert body["required"] is not issubclass(models[name], schemas.OptionalBody)
     assert seen == set(models)
     with pytest.raises(ValidationError):
-        schemas.SendText.model_validate({"clientId": "a", "to": "+49 151 2345678", "text": " "})
+        send_models.SendMessage.model_validate({"clientId": "a", "to": "+49 151 2345678", "text": " "})
 
 
 def test_client_id_rules_are_in_the_document(doc):

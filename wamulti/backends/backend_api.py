@@ -1,9 +1,9 @@
 """What a worker needs from a WhatsApp backend: sessions, their calls, and the events they emit.
 
 Threading contract (the neonize backend depends on it, the simulator honours it too):
-- `Backend.new_session` and every `BackendSession` method except `send_text`, `lookup_phone` and
-  `qr_data` are called from the client's worker thread or its connection thread, never from a
-  request thread. `send_text` and `lookup_phone` run on the client's send threads.
+- `Backend.new_session` and every `BackendSession` method except `send_text`, `send_message`,
+  `upload`, `lookup_phone` and `qr_data` are called from the client's worker thread or its
+  connection thread, never from a request thread. Those four run on the client's send threads.
 - `connect()` runs on the client's connection thread and blocks while the connection lives; it
   returns after `stop()`, and raises `ConnectFailed` when the connection cannot be opened.
 - Events are handed to `emit`, which only enqueues; a backend never waits for the worker.
@@ -137,15 +137,21 @@ class Location:
     lat: float
     lng: float
     name: str | None = None
+    address: str | None = None
 
 
 @dataclass(frozen=True)
 class Media:
-    """Metadata of an attachment; the content itself is not downloaded."""
+    """An attachment's metadata, and what its backend needs to fetch its bytes (`download`)."""
 
     mimetype: str | None = None
     size: int | None = None  # bytes
     file_name: str | None = None  # documents only
+    kind: str = ""  # image, video, audio, voice, document, sticker
+    # opaque to all but the backend that made it (neonize: the serialized media protobuf; simulator:
+    # its CDN key)
+    download: bytes | None = None
+    sha256: str | None = None  # hex, as the sender declared it
 
 
 @dataclass(frozen=True)
@@ -222,6 +228,74 @@ class SentMessage:
     timestamp: datetime  # aware, UTC
 
 
+# ---- what a send sends (worker -> backend) ---------------------------------------------------
+MEDIA_KINDS = ("image", "video", "audio", "voice", "document", "sticker")
+
+
+@dataclass(frozen=True)
+class UploadRef:
+    """What WhatsApp answered for an upload: every recipient's message points at the same encrypted file."""
+
+    url: str
+    direct_path: str
+    media_key: bytes
+    file_enc_sha256: bytes
+    file_sha256: bytes
+    file_length: int
+
+
+@dataclass(frozen=True)
+class QuotedRef:
+    """The message a send replies to: WhatsApp's id for it, who sent it, its chat (and its text, if known)."""
+
+    message_id: str
+    sender_jid: str
+    chat: str
+    text: str | None = None
+
+
+@dataclass(frozen=True)
+class TextOut:
+    text: str
+    reply_to: QuotedRef | None = None
+
+
+@dataclass(frozen=True)
+class MediaOut:
+    """An uploaded file as one of MEDIA_KINDS with the facts its message carries (None: not known)."""
+
+    kind: str
+    upload: UploadRef
+    mimetype: str
+    caption: str | None = None
+    file_name: str | None = None  # documents
+    seconds: int | None = None  # audio, voice, video
+    waveform: bytes | None = None  # voice: 64 samples 0..100
+    width: int | None = None
+    height: int | None = None
+    thumbnail: bytes | None = None  # JPEG; image, video
+    reply_to: QuotedRef | None = None
+
+
+@dataclass(frozen=True)
+class LocationOut:
+    lat: float
+    lng: float
+    name: str | None = None
+    address: str | None = None
+    reply_to: QuotedRef | None = None
+
+
+@dataclass(frozen=True)
+class ContactOut:
+    display_name: str
+    vcard: str
+    reply_to: QuotedRef | None = None
+
+
+Outgoing = TextOut | MediaOut | LocationOut | ContactOut
+
+
 # ---- interfaces ------------------------------------------------------------------------------
 class BackendSession(ABC):
     """One client's connection to WhatsApp, backed by a session file on disk."""
@@ -246,6 +320,22 @@ class BackendSession(ABC):
         uses it, one that cannot (neonize 0.5.2) lets WhatsApp's library pick, and either way
         returns the id WhatsApp got.
         """
+
+    def send_message(self, to_jid: str, outgoing: Outgoing, message_id: str | None = None) -> SentMessage:
+        """Send any kind (send thread), as send_text does a text; a MediaOut's file was uploaded first.
+
+        This default sends a plain TextOut only; a backend that sends more overrides it.
+        """
+        if isinstance(outgoing, TextOut) and outgoing.reply_to is None:
+            return self.send_text(to_jid, outgoing.text, message_id)
+        raise SendFailed(f"This backend does not send a {type(outgoing).__name__}.")
+
+    def upload(self, data_path: Path, media_kind: str) -> UploadRef:
+        """Upload the file's bytes, encrypted for WhatsApp, as one of MEDIA_KINDS (send thread).
+
+        The bytes are read from the file; no path string is ever handed to a library.
+        """
+        raise SendFailed("This backend does not upload media.")
 
     @abstractmethod
     def lookup_phone(self, digits: str) -> str | None:

@@ -24,7 +24,9 @@ from ..backends.backend_api import Backend
 from ..errors import Conflict, InvalidField, NotFound
 from ..hearing.heard_events import EventSink
 from ..sending.dispatcher import EXPIRED, SendOptions
-from ..sending.outcome import Accepted, request_hash
+from ..sending.media_kit import MediaKit
+from ..sending.outcome import Accepted
+from ..sending.payloads import SendRequest, request_hash, to_payload
 from ..sending.queue_load import load_queues
 from ..sending.sender import Sent
 from ..sending.wait_slots import WaitSlots
@@ -88,8 +90,9 @@ class ClientRegistry:
     def __init__(self, *, store: SessionStore, backend: Backend, prompter: Prompter, data_dir: Path,
                  pairing_timeout: float, pairing_code_wait: float = PAIRING_CODE_WAIT,
                  events: EventSink | None = None, send_options: SendOptions | None = None,
-                 wait_slots: int = 4, **worker_options):
+                 wait_slots: int = 4, media: MediaKit | None = None, **worker_options):
         self._store = store
+        self._media = media or MediaKit()  # the media store and conversions sends use (none: text only)
         self._backend = backend
         self._prompter = prompter
         self._data_dir = Path(data_dir)
@@ -141,7 +144,7 @@ class ClientRegistry:
     def _new_worker(self, record: ClientRecord) -> ClientWorker:
         return ClientWorker(record, backend=self._backend, store=self._store, prompter=self._prompter,
                             data_dir=self._data_dir, pairing_timeout=self._pairing_timeout, events=self._events,
-                            send_options=self._send_options, **self._worker_options)
+                            send_options=self._send_options, media=self._media, **self._worker_options)
 
     def _require_phone_or_console(self, phone: str | None) -> None:
         if phone is None and not self.console_enabled:
@@ -263,14 +266,24 @@ class ClientRegistry:
 
     def send_text(self, client_id: str, to: str, text: str, *, wait: bool = True,
                   idempotency_key: str | None = None) -> Sent | Accepted:
+        """send_message of a plain text."""
+        return self.send_message(client_id, SendRequest(to, text), wait=wait, idempotency_key=idempotency_key)
+
+    def send_message(self, client_id: str, request: SendRequest, *, wait: bool = True,
+                     idempotency_key: str | None = None, admin: bool = True) -> Sent | Accepted:
         """Accept a send into the client's queue; with `wait`, wait up to SEND_WAIT for WhatsApp's answer
-        while a waiting slot is free (else answer Accepted at once). `to`: a JID, or '+<digits>' that
-        WhatsApp resolves first. An idempotency key answers a repeated request with its first send."""
+        while a waiting slot is free (else answer Accepted at once). `request.to`: a JID, or '+<digits>'
+        that WhatsApp resolves first. An idempotency key answers a repeated request with its first send.
+        Its media is taken in first (a URL fetched, an id checked: MediaKit.take_in; `admin`: the caller
+        may use media of no client)."""
         worker = self._worker(client_id)
-        idem = (idempotency_key, request_hash(client_id, to, text)) if idempotency_key else None
+        idem = (idempotency_key, request_hash(client_id, request)) if idempotency_key else None
+        request, media_id = self._media.take_in(client_id, request, admin=admin)
+        payload = to_payload(request)
         slot = wait and self._wait_slots.take()
         try:
-            return worker.submit(to, text, idem, wait=self._send_options.wait if slot else 0.0)
+            return worker.submit(request.to, request.body, idem, wait=self._send_options.wait if slot else 0.0,
+                                 payload=None if payload is None else (payload, media_id))
         finally:
             if slot:
                 self._wait_slots.give()

@@ -21,7 +21,9 @@ from ..errors import DomainError, IdempotencyKeyReused, NotReady
 from ..hearing.heard_events import EventSink, Hearing, NoEvents
 from ..sending.admission import Admission
 from ..sending.dispatcher import Dispatcher, SendOptions
+from ..sending.media_kit import MediaKit
 from ..sending.outcome import Accepted, accepted, outcome_of_row
+from ..sending.preparation import Preparation
 from ..sending.send_status import SendStatus
 from ..sending.sender import Sender, Sent
 from ..sessions.persistence import Persistence
@@ -48,12 +50,14 @@ class ClientWorker:
                  data_dir: Path, pairing_timeout: float,
                  snapshot_interval: float = SNAPSHOT_INTERVAL, events: EventSink | None = None,
                  send_options: SendOptions | None = None,
-                 unlink_timeout: float = UNLINK_SECONDS):
+                 unlink_timeout: float = UNLINK_SECONDS, media: MediaKit | None = None):
         self.client_id = record.client_id
         self.session_path = Path(data_dir) / "sessions" / f"{record.client_id}.session"
-        self._options = Options(record.client_id, backend, prompter, self.session_path,
-                                pairing_timeout, snapshot_interval, unlink_timeout)
         self._view = ClientView(record)
+        # lasts across runs: the files this client uploaded to WhatsApp are reused by every run
+        preparation = Preparation(record.client_id, media or MediaKit(), store, lambda: self._view.record.jid)
+        self._options = Options(record.client_id, backend, prompter, self.session_path,
+                                pairing_timeout, snapshot_interval, unlink_timeout, preparation)
         self._persist = Persistence(record.client_id, store, self.session_path)
         # lasts across runs: ack order; acks of queued sends move their rows forward (SendStatus)
         self._hearing = Hearing(record.client_id, SendStatus(events or NoEvents(), store))
@@ -229,16 +233,18 @@ class ClientWorker:
         return self._outbound.join(max(0.0, deadline - time.monotonic()))
 
     # ---- sending ------------------------------------------------------------------------------
-    def submit(self, to: str, text: str, idem: tuple[str, str] | None = None, wait: float = 0.0) -> Sent | Accepted:
+    def submit(self, to: str, text: str, idem: tuple[str, str] | None = None, wait: float = 0.0,
+               payload: tuple[str, str | None] | None = None) -> Sent | Accepted:
         """Accept a send into the client's queue and wait up to `wait` seconds for its outcome: Sent, or
         Accepted (still queued or sending), or raise the error it failed with. `idem` (key, request hash)
         answers a key seen before with its first send (IdempotencyKeyReused for another request).
-        A paired client takes sends in any running state; they go out once it is READY."""
+        A paired client takes sends in any running state; they go out once it is READY. `payload`: (JSON,
+        media id) of a send that is more than a plain text (Dispatcher.accept)."""
         record = self._view.record  # one read: state and jid of the same moment, never torn
         if record.jid is None or record.state in (PAIRING, CLOSED):
             raise NotReady(f"Client '{self.client_id}' is {record.state}, not READY.", current_state=record.state)
         with self._admission.enter():  # NotFound once a delete has begun
-            row, created, future = self._outbound.accept(to, text, idem, wait=wait > 0)
+            row, created, future = self._outbound.accept(to, text, idem, wait=wait > 0, payload=payload)
         if not created and idem is not None and row.idem_hash != idem[1]:
             raise IdempotencyKeyReused("This Idempotency-Key was used with another request; nothing was sent.")
         if wait <= 0:

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from ..clients.registry import ClientStatus, Unlinked
     from ..store.send_rows import OutboundRow
     from ..sending.outcome import Accepted
+    from ..sending.payloads import SendRequest
     from ..sending.sender import Sent
 
 REGISTRY_EXTENSION = "wamulti.clients.registry"
@@ -39,6 +40,8 @@ class RegistryPort(Protocol):
     def while_live(self, client_id: str, action: Callable[[], T]) -> T: ...
     def send_text(self, client_id: str, to: str, text: str, *, wait: bool = True,
                   idempotency_key: str | None = None) -> Sent | Accepted: ...
+    def send_message(self, client_id: str, request: SendRequest, *, wait: bool = True,
+                     idempotency_key: str | None = None, admin: bool = True) -> Sent | Accepted: ...
     def message_status(self, message_id: str) -> OutboundRow: ...
     def health(self) -> dict: ...
 

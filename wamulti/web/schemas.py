@@ -109,19 +109,10 @@ class PairClient(OptionalBody):
     phone: Phone | None = None
 
 
-def _strict_bool(value):
+def strict_bool(value):
     if not isinstance(value, bool):
         raise InvalidField("wait", "Field 'wait' must be true or false.")
     return value
-
-
-class SendText(Body):
-    model_config = body_doc({"clientId": "work-phone", "to": "+49 151 2345678", "text": "Hello"})
-    clientId: ClientId
-    to: Recipient
-    text: Text
-    wait: Annotated[bool, checked(_strict_bool, strings_only=False)] | None = Field(
-        None, description="false: answer 202 at once; absent: wait up to SEND_WAIT (unless Prefer: respond-async).")
 
 
 IDEMPOTENCY_KEY_MAX = 255
