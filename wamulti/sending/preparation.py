@@ -12,12 +12,14 @@ send with its reason: nothing goes out.
 from __future__ import annotations
 
 import hashlib
+import threading
+from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
 
 from ..backends.backend_api import (BackendSession, ContactOut, LocationOut, MediaOut, Outgoing, QuotedRef, TextOut,
                                     UploadRef)
-from ..errors import Upstream
+from ..errors import DomainError, Upstream
 from ..store.send_rows import GONE_OUT, OutboundStore
 from .media_kit import MediaKit
 from .media_ports import STORED, StoredMedia
@@ -26,6 +28,7 @@ from .payloads import MediaChoice, from_payload
 DERIVED = {"voice": "voice_note", "sticker": "sticker"}  # kinds sent as a conversion of the stored file
 FALLBACK_MIMETYPE = "application/octet-stream"
 CHUNK = 1 << 20
+KNOWN_FACTS = 64  # files whose facts a client keeps (a thumbnail is a few KB)
 
 
 def file_sha256(path: Path) -> str:
@@ -45,6 +48,8 @@ class Preparation:
         self._store = store
         self._own_jid = own_jid
         self.uploads = kit.upload_cache()
+        self._lock = threading.Lock()
+        self._known_facts: OrderedDict[tuple[str, str], dict] = OrderedDict()
 
     def outgoing(self, session: BackendSession, payload: str, chat: str) -> Outgoing:
         """What to send to `chat` for the row's payload; Upstream (or a ConversionFailed) if it cannot be."""
@@ -78,11 +83,12 @@ class Preparation:
         record = files.get(media.media_id or "")
         if record is None or record.status != STORED:
             raise Upstream(f"The media '{media.media_id}' is no longer stored; nothing was sent.")
-        facts: dict = {}
-        if media.kind in DERIVED:
-            record, facts = files.derived(record.media_id, media.kind, getattr(conversions, DERIVED[media.kind]))
-        elif media.kind in ("image", "video", "audio"):
-            facts = self._facts(record, media.kind)
+        try:
+            record, facts = self._converted(record, media.kind)
+        except DomainError as exc:  # e.g. ConversionFailed: the send fails with its reason
+            if isinstance(exc, Upstream):
+                raise
+            raise Upstream(f"The {media.kind} could not be prepared: {exc.message} Nothing was sent.") from None
         upload = self._upload(session, record, media.kind)
         return MediaOut(
             kind=media.kind, upload=upload, reply_to=reply,
@@ -93,14 +99,35 @@ class Preparation:
             thumbnail=facts.get("thumbnail"),
             waveform=bytes(facts["waveform"]) if facts.get("waveform") is not None else None)
 
+    def _converted(self, record: StoredMedia, kind: str) -> tuple[StoredMedia, dict]:
+        """The file to send (a voice note or sticker: its conversion, made once) and its facts."""
+        if kind in DERIVED:
+            return self._kit.files.derived(record.media_id, kind, getattr(self._kit.conversions, DERIVED[kind]))
+        if kind in ("image", "video", "audio"):
+            return record, self._facts(record, kind)
+        return record, {}
+
     def _facts(self, record: StoredMedia, kind: str) -> dict:
+        """An image's, video's or audio's facts, made once per file for this client (a broadcast makes
+        one thumbnail, not one per recipient)."""
+        key = (record.sha256 or record.media_id, kind)
+        with self._lock:
+            if key in self._known_facts:
+                self._known_facts.move_to_end(key)
+                return self._known_facts[key]
         conversions = self._kit.conversions
         with self._kit.files.local_path(record.media_id) as path:
             if kind == "image":
-                return conversions.image_facts(path)
-            if kind == "video":
-                return conversions.video_facts(path)
-            return {"seconds": conversions.audio_seconds(path)}
+                facts = conversions.image_facts(path)
+            elif kind == "video":
+                facts = conversions.video_facts(path)
+            else:
+                facts = {"seconds": conversions.audio_seconds(path)}
+        with self._lock:
+            self._known_facts[key] = facts
+            while len(self._known_facts) > KNOWN_FACTS:
+                self._known_facts.popitem(last=False)
+        return facts
 
     def _upload(self, session: BackendSession, record: StoredMedia, kind: str) -> UploadRef:
         """The file uploaded once for this client (the cache); the bytes read from the stored file."""

@@ -8,8 +8,9 @@ entered is dead, and (like the library) nothing is emitted: the worker's own tim
 Its session file is real (JSON with random keys) and goes through the same snapshot and restore
 path as neonize's, so restarts are exercised for real.
 
-The sessions of one SimulatorBackend form a loopback network (simnet.py): texts between them
-arrive as MessageReceived, and the sender gets delivered and read receipts (SIM_READ_DELAY).
+The sessions of one SimulatorBackend form a loopback network (simnet.py): messages of every kind
+between them arrive as MessageReceived (sim_messages.py; an upload is a file in the network's CDN,
+sim_cdn.py, and a message carries its key), and the sender gets delivered and read receipts (SIM_READ_DELAY).
 A send goes out with the message id wamulti chose (like a library that can choose ids), after
 `send_delay` seconds, +- `send_jitter` (SIM_SEND_DELAY, default 0.3: like WhatsApp; 0 in most tests). Phone numbers are resolved by the network's
 `lookup`, like WhatsApp's "is on WhatsApp?" (SIM_NOT_ON_WHATSAPP lists numbers with no account).
@@ -17,6 +18,7 @@ A send goes out with the message id wamulti chose (like a library that can choos
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import random
@@ -28,8 +30,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
-from ..backend_api import (Backend, BackendSession, Connected, ConnectFailed, Event, LoggedOut, MessageReceived,
-                           NotConnected, PairingError, PairSuccess, QrUpdated, SentMessage, SyncCompleted)
+from ..backend_api import (Backend, BackendSession, Connected, ConnectFailed, Event, LoggedOut, NotConnected, Outgoing,
+                           PairingError, PairSuccess, QrUpdated, SentMessage, SyncCompleted, TextOut, UploadRef)
+from .sim_messages import Origin, received
 from .simnet import SimNetwork, number_of, phone_jid
 
 CODE_ALPHABET = "123456789ABCDEFGHJKLMNPQRSTVWXYZ"
@@ -174,6 +177,9 @@ class SimulatorSession(BackendSession):
             return self._number
 
     def send_text(self, to_jid: str, text: str, message_id: str | None = None) -> SentMessage:
+        return self.send_message(to_jid, TextOut(text), message_id)
+
+    def send_message(self, to_jid: str, outgoing: Outgoing, message_id: str | None = None) -> SentMessage:
         self._require_connected()
         delay = max(0.0, self._send_delay + random.uniform(-self._send_jitter, self._send_jitter))
         if delay and not self._wait(delay):
@@ -182,11 +188,21 @@ class SimulatorSession(BackendSession):
         sent = SentMessage(message_id=message_id or "3EB0" + secrets.token_hex(9).upper(),
                            timestamp=datetime.now(timezone.utc))
         if number is not None:
-            self._network.send(number, to_jid, MessageReceived(
-                message_id=sent.message_id, chat=phone_jid(number), sender_jid=phone_jid(number),
-                sender_phone=number, is_group=False, from_me=False, push_name=self._client_id,
-                kind="text", text=text, sent_at=sent.timestamp))
+            origin = Origin(number, phone_jid(number), self._client_id)
+            self._network.send(number, to_jid, received(origin, outgoing, sent.message_id, sent.timestamp))
         return sent
+
+    def upload(self, data_path: Path, media_kind: str) -> UploadRef:
+        """The file copied to the network's CDN (streamed); its key is the reference every message carries."""
+        self._require_connected()
+        key = self._network.cdn.put(data_path, uploader=self._client_id)
+        digest = hashlib.sha256()
+        with self._network.cdn.open(key) as uploaded:
+            while chunk := uploaded.read(1 << 20):
+                digest.update(chunk)
+        return UploadRef(url=f"https://sim-cdn.invalid/{key}", direct_path=key, media_key=secrets.token_bytes(32),
+                         file_enc_sha256=digest.digest(), file_sha256=digest.digest(),
+                         file_length=data_path.stat().st_size)
 
     def logout(self) -> None:
         with self._lock:
@@ -228,6 +244,11 @@ class SimulatorBackend(Backend):
     def new_session(self, client_id: str, session_path: Path, emit: Callable[[Event], None]) -> SimulatorSession:
         return SimulatorSession(client_id, session_path, emit, self._delays, self._network, self._send_jitter,
                                 self.pairing_window)
+
+    @property
+    def network(self) -> SimNetwork:
+        """The sessions' network (tests and benchmarks read its CDN's upload counts)."""
+        return self._network
 
     def close(self) -> None:
         self._network.close()

@@ -34,6 +34,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Callable, Protocol
 
 from ..backend_api import Event, MessageReceived, ReceiptReceived
+from .sim_cdn import SimCdn
 
 MAX_QUEUED = 1000
 PHONE_SERVERS = ("", "s.whatsapp.net", "c.us")
@@ -91,6 +92,7 @@ class SimNetwork:
         self._order = itertools.count()
         self._thread: threading.Thread | None = None
         self._closed = False
+        self.cdn = SimCdn()  # what the sessions upload; a message carries its key
 
     # ---- sessions (any thread) ----------------------------------------------------------------
     def attach(self, number: str, endpoint: Endpoint) -> None:
@@ -114,7 +116,7 @@ class SimNetwork:
             self._online.pop(number, None)
 
     def send(self, sender: str, to_jid: str, message: MessageReceived) -> None:
-        """Carry a text from sender to the number to_jid names; nothing when it is not on the network."""
+        """Carry a message from sender to the number to_jid names; nothing when it is not on the network."""
         recipient = number_of(to_jid)
         if recipient is None or recipient == sender:
             return  # groups, LIDs and notes to self are not simulated
@@ -141,6 +143,7 @@ class SimNetwork:
             thread = self._thread
         if thread is not None and thread is not threading.current_thread():
             thread.join(2)
+        self.cdn.close()
 
     # ---- the network thread -------------------------------------------------------------------
     def _schedule(self, delay: float, action: Callable[[], None]) -> None:
