@@ -36,7 +36,7 @@ from ...seams import neonize_internals as neonize_seam
 from .. import backend_api as bk
 from ..connectivity import ConnectivityGate
 from ..reasons import clip
-from . import outgoing
+from . import outgoing, outgoing_protos
 from . import wa_reasons
 from .gocalls import GoCalls, threads_in_go
 from .golock import Deadlines, GoLock, StartHold
@@ -314,6 +314,19 @@ class NeonizeSession(bk.BackendSession):
         with self._send_call():
             wa_id, when = outgoing.send_text(self.client, to_jid, text)
         return bk.SentMessage(message_id=wa_id, timestamp=when)
+
+    def send_message(self, to_jid: str, out: bk.Outgoing, message_id: str | None = None) -> bk.SentMessage:
+        """Any kind, built from the real protos (outgoing_protos.py); whatsmeow picks the id (see send_text)."""
+        message = outgoing_protos.outgoing_message(out)
+        with self._send_call():
+            wa_id, when = outgoing.send_proto(self.client, to_jid, message)
+        return bk.SentMessage(message_id=wa_id, timestamp=when)
+
+    def upload(self, data_path: Path, media_kind: str) -> bk.UploadRef:
+        """The file's bytes through the library's upload (a call into Go like a send: GoCalls holds the
+        lock only for its client lookup)."""
+        with self._send_call():
+            return outgoing_protos.upload_file(self.client, data_path, media_kind)
 
     def lookup_phone(self, digits: str) -> str | None:
         with self._send_call():
