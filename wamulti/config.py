@@ -58,6 +58,8 @@ class Settings:
     send_expiry: float = 3600.0  # a queued send not sent by then fails (`expired`)
     send_queue_max: int = 1000  # open (queued or sending) sends per client; 429 past it
     send_rate_per_minute: int = 60  # sends started per minute per client; 0 = no cap
+    media_upload_reuse_hours: float = 24.0  # a file uploaded to WhatsApp is reused this long (sending/uploads.py)
+    media_uploads_at_once: int = 2  # uploads under way in the process (each holds its file in memory)
     sim_pairing_window: float = 160.0
     http_threads: int = 8
     webhook_url: str = field(default="", repr=False)  # may carry credentials
@@ -206,6 +208,8 @@ def _sending(env: Mapping[str, str]) -> dict:
         "send_expiry": _float(env, "SEND_EXPIRY", 3600.0, 1, 30 * 86400),
         "send_queue_max": _int(env, "SEND_QUEUE_MAX", 1000, 1, 1_000_000),
         "send_rate_per_minute": _int(env, "SEND_RATE_PER_MINUTE", 60, 0, 100_000),
+        "media_upload_reuse_hours": _float(env, "MEDIA_UPLOAD_REUSE_HOURS", 24.0, 0, 24 * 30),
+        "media_uploads_at_once": _int(env, "MEDIA_UPLOADS_AT_ONCE", 2, 1, 64),
     }
 
 

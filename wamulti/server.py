@@ -142,6 +142,16 @@ def serve(settings: Settings, customize_app=None, waitress_seams: frozenset = WA
     return 0
 
 
+def media_kit(settings: Settings, store):
+    """What sends of media use. The media store and the conversions are wired here (after issue 25's
+    branches merge, the one line: `MediaKit(MediaLibrary.from_settings(settings, store),
+    wamulti.transcoding, ...)`); without them a send with media answers 400 and the rest works."""
+    from .sending.media_kit import MediaKit
+
+    return MediaKit(None, None, uploads_at_once=settings.media_uploads_at_once,
+                    reuse_hours=settings.media_upload_reuse_hours)
+
+
 @dataclass
 class _Service:
     """The long-lived parts behind the API, closed in reverse order of their making."""
@@ -185,7 +195,7 @@ class _Service:
         registry = ClientRegistry(store=store, backend=backend, prompter=prompter, data_dir=settings.data_dir,
                                   pairing_timeout=settings.pairing_timeout, events=sink,
                                   send_options=send_options(settings, instance_id(settings.data_dir)),
-                                  wait_slots=settings.http_threads // 2)
+                                  wait_slots=settings.http_threads // 2, media=media_kit(settings, store))
         metrics.watch(registry, events)
         upkeep = QueueUpkeep(store, sink, settings.send_expiry)  # expiry and pruning for every client
         upkeep.start()

@@ -24,8 +24,7 @@ from ..backends.backend_api import (Backend, BackendError, Connected, Disconnect
                                     SyncCompleted, TemporaryBan, Terminated)
 from ..backends.reasons import retry_at_of, seconds_until
 from ..hearing.heard_events import Hearing
-from ..sending.preparation import Preparation
-from ..sending.sender import Sender
+from ..sending import preparation, sender
 from ..sessions.persistence import Persistence, Restore
 from .connection import ATTEMPTS_AT_CAP, Connection, NetworkBack, backoff_delay
 from .inbox import ConnectionEnded, PairAgain, PhoneAnswer, SessionEvent, Stop
@@ -49,7 +48,7 @@ class Options:
     pairing_timeout: float
     snapshot_interval: float
     unlink_timeout: float = 5.0  # a delete's attempt to connect and log out (clients/unlink.py)
-    preparation: Preparation | None = None  # how its sends of media, locations, contacts, replies are made
+    preparation: preparation.Preparation | None = None  # makes its sends of media, locations, contacts
 
 
 class Run:
@@ -64,7 +63,7 @@ class Run:
         self._hearing = hearing
         self.connection = Connection(options.client_id, options.backend, options.session_path, self.inbox.put,
                                      hear=hearing.heard)
-        self.sender = Sender(options.client_id, hearing, options.preparation)
+        self.sender = sender.Sender(options.client_id, hearing, options.preparation)
         self._pairing = Pairing(options.client_id, options.prompter, self.inbox.put)
         self._timers = Timers()
         self._attempts = 0  # connections ended since the last Connected: the backoff (never a limit)
