@@ -18,6 +18,7 @@ from wamulti.backends.simulator.sim_backend import SimulatorBackend
 from wamulti.clients.registry import ClientRegistry
 from wamulti.clients.states import READY
 from wamulti.config import Settings
+from wamulti.errors import InvalidField, NotFound
 from wamulti.sending.dispatcher import SendOptions
 from wamulti.sending.media_kit import MediaKit
 from wamulti.sending.payloads import MediaChoice, SendRequest, to_payload
@@ -236,3 +237,17 @@ def test_queued_media_rows_are_sent_after_a_restart(world):
     assert (message["id"], message["kind"], message["text"]) == (row.message_id, "image", "after restart")
     wait_until(lambda: world.store.media_ids_in_open_sends([media_id]) == set())
 
+
+
+def test_media_of_no_client_is_for_admin_keys_only(tmp_path):
+    files = FakeMediaFiles(tmp_path / "m")
+    kit = MediaKit(files, FakeConversions())
+    unowned = files.add(PNG, None).media_id
+    request = SendRequest(f"+{BOB}", media=MediaChoice("image", unowned))
+    taken, media_id = kit.take_in("alice", request, admin=True)
+    assert media_id == unowned and taken.media.media_id == unowned
+    with pytest.raises(NotFound):
+        kit.take_in("alice", request, admin=False)
+    with pytest.raises(InvalidField, match="no media store"):
+        MediaKit().take_in("alice", request, admin=True)
+    assert MediaKit().take_in("alice", SendRequest("+1", text="hi"), admin=False) == (SendRequest("+1", text="hi"), None)
