@@ -1,9 +1,13 @@
 """What a worker needs from a WhatsApp backend: sessions, their calls, and the events they emit.
 
 Threading contract (the neonize backend depends on it, the simulator honours it too):
-- `Backend.new_session` and every `BackendSession` method except `send_text`, `lookup_phone` and
-  `qr_data` are called from the client's worker thread or its connection thread, never from a
-  request thread. `send_text` and `lookup_phone` run on the client's send threads.
+- `Backend.new_session` and every `BackendSession` method except `send_text`, `lookup_phone`,
+  `download` and `qr_data` are called from the client's worker thread or its connection thread,
+  never from a request thread. `send_text` and `lookup_phone` run on the client's send threads.
+  `download` runs on the process-wide media download pool (`wa-media-N`, hearing/media_intake.py),
+  never on the worker thread nor on a thread of the backend's own (Go's callbacks): it may block
+  for the whole transfer, and may be called on a session that was stopped meanwhile
+  (DownloadFailed then).
 - `connect()` runs on the client's connection thread and blocks while the connection lives; it
   returns after `stop()`, and raises `ConnectFailed` when the connection cannot be opened.
 - Events are handed to `emit`, which only enqueues; a backend never waits for the worker.
@@ -22,7 +26,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, BinaryIO, Callable
 
 if TYPE_CHECKING:
     from .connectivity import ConnectivityGate
@@ -119,8 +123,9 @@ class KeepAliveRestored(Event):
     """Keepalive pings are answered again after KeepAliveMissed."""
 
 
-MESSAGE_KINDS = ("text", "image", "video", "audio", "document", "sticker", "location", "contact",
+MESSAGE_KINDS = ("text", "image", "video", "audio", "voice", "document", "sticker", "location", "contact",
                  "reaction", "unknown")
+MEDIA_KINDS = ("image", "video", "audio", "voice", "document", "sticker")  # voice: an audio note (ptt)
 RECEIPT_STATUSES = ("delivered", "read", "played")
 
 
@@ -141,11 +146,18 @@ class Location:
 
 @dataclass(frozen=True)
 class Media:
-    """Metadata of an attachment; the content itself is not downloaded."""
+    """An attachment as the sender declared it; its bytes come through `BackendSession.download`.
+
+    `kind` is one of MEDIA_KINDS; `download` is opaque to everyone but the backend that made it
+    (neonize: the serialized media protobuf; the simulator: its CDN key), kept so a later retry can
+    download again; `sha256` is the hex SHA-256 the sender declared, when known."""
 
     mimetype: str | None = None
-    size: int | None = None  # bytes
+    size: int | None = None  # bytes, as declared
     file_name: str | None = None  # documents only
+    kind: str = ""
+    download: bytes | None = None
+    sha256: str | None = None
 
 
 @dataclass(frozen=True)
@@ -216,6 +228,19 @@ class NotConnected(SendFailed):
     """The session has no live connection right now."""
 
 
+class DownloadFailed(BackendError):
+    """An attachment's bytes could not be fetched (str(): a short reason, no library dump)."""
+
+
+class DownloadTooLarge(DownloadFailed):
+    """The attachment is larger than the download's `max_bytes`: refused before anything was fetched
+    when its declared size says so, else cut off at the limit (nothing past it reached the sink)."""
+
+    def __init__(self, size: int | None, max_bytes: int):
+        super().__init__(f"larger than {max_bytes} bytes" + (f" ({size} bytes declared)" if size else ""))
+        self.size, self.max_bytes = size, max_bytes
+
+
 @dataclass(frozen=True)
 class SentMessage:
     message_id: str  # the id WhatsApp got: the one asked for if the backend can choose ids, else its own
@@ -253,6 +278,12 @@ class BackendSession(ABC):
 
         Raises SendFailed/NotConnected when the lookup itself fails (no answer is not a "no").
         """
+
+    def download(self, media: Media, sink: BinaryIO, max_bytes: int) -> int:
+        """Write the attachment's bytes to `sink` (media download pool, see the contract above); return
+        how many. DownloadTooLarge past `max_bytes` (before fetching when the declared size is over it),
+        DownloadFailed for anything else. A backend that cannot download keeps this default."""
+        raise DownloadFailed(f"the {type(self).__name__} cannot download media")
 
     @abstractmethod
     def logout(self) -> None:

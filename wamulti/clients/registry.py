@@ -23,6 +23,7 @@ from typing import Callable, Iterator, TypeVar
 from ..backends.backend_api import Backend
 from ..errors import Conflict, InvalidField, NotFound
 from ..hearing.heard_events import EventSink
+from ..hearing.media_intake import MediaIntake
 from ..sending.dispatcher import EXPIRED, SendOptions
 from ..sending.outcome import Accepted, request_hash
 from ..sending.queue_load import load_queues
@@ -88,7 +89,7 @@ class ClientRegistry:
     def __init__(self, *, store: SessionStore, backend: Backend, prompter: Prompter, data_dir: Path,
                  pairing_timeout: float, pairing_code_wait: float = PAIRING_CODE_WAIT,
                  events: EventSink | None = None, send_options: SendOptions | None = None,
-                 wait_slots: int = 4, **worker_options):
+                 wait_slots: int = 4, media: MediaIntake | None = None, **worker_options):
         self._store = store
         self._backend = backend
         self._prompter = prompter
@@ -97,6 +98,7 @@ class ClientRegistry:
         self._pairing_code_wait = pairing_code_wait
         self._events = events  # where every worker publishes what its client hears (None: nowhere)
         self._worker_options = worker_options  # e.g. send_timeout, snapshot_interval (tests, benchmarks)
+        self._media = media  # incoming media's downloads, shared by every worker (None: none)
         self._send_options = send_options or SendOptions()
         # request threads waiting for sends: at most wait_slots at once (half of HTTP_THREADS)
         self._wait_slots = WaitSlots(wait_slots)
@@ -141,7 +143,7 @@ class ClientRegistry:
     def _new_worker(self, record: ClientRecord) -> ClientWorker:
         return ClientWorker(record, backend=self._backend, store=self._store, prompter=self._prompter,
                             data_dir=self._data_dir, pairing_timeout=self._pairing_timeout, events=self._events,
-                            send_options=self._send_options, **self._worker_options)
+                            send_options=self._send_options, media=self._media, **self._worker_options)
 
     def _require_phone_or_console(self, phone: str | None) -> None:
         if phone is None and not self.console_enabled:
@@ -285,6 +287,14 @@ class ClientRegistry:
             self._store.set_send_state(message_id, FAILED, reason=EXPIRED)
             row = self._store.get_send(message_id) or row
         return row
+
+    def retry_media(self, media_id: str, visible: Callable[[str], bool] = lambda client_id: True) -> dict:
+        """Download an incoming media again (its client must be READY); NotFound for an unknown id or
+        one of a client `visible` says no to."""
+        source = self._media.source(media_id) if self._media is not None else None
+        if source is None or not visible(source.client_id):
+            raise NotFound(f"No media with id '{media_id}'.")
+        return self._worker(source.client_id).retry_media(media_id)
 
     def health(self) -> dict:
         try:
