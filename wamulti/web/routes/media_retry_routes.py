@@ -14,11 +14,11 @@ bp = APIBlueprint("media_retry", __name__, url_prefix="/api/media", abp_tags=[Ta
 bp.before_request(check_api_key)
 
 
-@bp.post("/<media_id>/retry", operation_id="retryMediaDownload", responses=responses({202: MediaRetried}, 404, 409))
+@bp.post("/<media_id>/retry", operation_id="retryMediaDownload", responses=responses({202: MediaRetried}, 400, 404, 409))
 @client_scoped
 def retry(path: MediaPath):
-    """Queue the download of an incoming media again: one whose download `failed`, or one `pending` for
-    15 minutes and not queued (its process ended). 202 with the media, now `pending`; its outcome comes
-    as a `message.media` event. 404 unknown id (or another client's), 409 stored/skipped/too_large or
-    still queued, 503 `client_not_ready` (the media's client must be READY)."""
+    """Queue the download of an incoming media again: one whose download `failed`, or one `pending`
+    for 15 minutes and not queued (its process ended). 202 with the media, now `pending`; its outcome
+    comes as a `message.media` event. 400 a malformed id, 404 unknown id (or another client's), 409
+    stored, skipped, too_large or still queued, 503 `client_not_ready` (its client must be READY)."""
     return registry().retry_media(path.media_id), 202
