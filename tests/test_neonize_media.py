@@ -143,3 +143,21 @@ def test_a_missing_or_unreadable_reference_fails_without_calling_the_library(cli
     with pytest.raises(bk.DownloadFailed):
         download_to(client, bk.Media("image/jpeg", 10, kind="image", download=ref), io.BytesIO(), 1000, NeonizeError)
     assert cdn.asked == []
+
+
+def test_a_session_that_never_connected_or_was_stopped_refuses_to_download(tmp_path):
+    from wamulti.backends.neonize.neonize_backend import NeonizeBackend
+    from wamulti.config import Settings
+
+    backend = NeonizeBackend(Settings(api_key="k" * 16, data_dir=tmp_path, log_level="WARNING"))
+    try:
+        session = backend.new_session("dl", tmp_path / "dl.session", lambda event: None)
+        media = bk.Media("image/jpeg", 10, kind="image", download=e2e.Message(
+            imageMessage=e2e.ImageMessage(**COMMON)).SerializeToString())
+        with pytest.raises(bk.DownloadFailed, match="not connected"):
+            session.download(media, io.BytesIO(), 1000)
+        session.stop()
+        with pytest.raises(bk.DownloadFailed, match="not connected"):
+            session.download(media, io.BytesIO(), 1000)
+    finally:
+        backend.close()

@@ -4,7 +4,7 @@ Threading contract (the neonize backend depends on it, the simulator honours it 
 - `Backend.new_session` and every `BackendSession` method except `send_text`, `lookup_phone`,
   `download` and `qr_data` are called from the client's worker thread or its connection thread,
   never from a request thread. `send_text` and `lookup_phone` run on the client's send threads.
-  `download` runs on the process-wide media download pool (`wa-media-N`, hearing/media_intake.py),
+  `download` runs on the process-wide media download pool (`wa-media_N`, hearing/media_intake.py),
   never on the worker thread nor on a thread of the backend's own (Go's callbacks): it may block
   for the whole transfer, and may be called on a session that was stopped meanwhile
   (DownloadFailed then).

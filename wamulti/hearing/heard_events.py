@@ -10,6 +10,9 @@ way, receipts for ids not yet acked by the server wait until the send that owns 
 most until no send is under way or HELD_RECEIPT_SECONDS passed. Each (message, status) is
 published once: in a group every participant's receipt arrives separately.
 
+A message's attachment gets its media record first (hearing/media_intake.py); its download starts
+once the `message` event is out, on the media pool, and its outcome is a `message.media` event.
+
 An ack's `id` is WhatsApp's message id and `messageId` wamulti's id of the send that produced it
 (the Sender's, told by send_ended); they differ when the library picks WhatsApp's id itself.
 """
@@ -26,7 +29,7 @@ from typing import Any, Protocol
 from ..backends.backend_api import Event, MessageReceived, ReceiptReceived, SentMessage
 from ..errors import NotFound
 from .event_model import EventType, iso_ms
-from .media_intake import MediaIntake, SessionOf, media_json
+from .media_intake import MediaIntake, SessionOf, media_json, no_download
 
 HELD_RECEIPT_SECONDS = 30.0
 REMEMBERED_ACKS = 4096  # (message, status) pairs remembered per client to publish each once
@@ -103,8 +106,8 @@ class Hearing:
         return True
 
     def _take_media(self, message: MessageReceived):
-        if message.media is None or self._media is None:
-            return None, _nothing  # without a media store, message_data says `skipped`
+        if message.media is None or self._media is None or self._muted:  # a deleted client's: no download
+            return None, no_download  # without a media store, message_data says `skipped`
         return self._media.take(self._client_id, message, self._session_of, self._media_ended)
 
     def _media_ended(self, data: dict[str, Any]) -> None:
@@ -186,10 +189,6 @@ class Hearing:
             self._published.popitem(last=False)
         self._publish(EventType.MESSAGE_ACK, {"id": message_id, "messageId": self._our_ids.get(message_id),
                                               "chat": chat, "status": status, "at": iso_ms(at)})
-
-
-def _nothing() -> None:
-    return None
 
 
 def message_data(message: MessageReceived, media: dict[str, Any] | None = None) -> dict[str, Any]:

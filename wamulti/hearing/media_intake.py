@@ -141,16 +141,16 @@ class MediaIntake:
                                                 file_name=media.file_name)
             if kind not in self.policy.kinds:
                 record = self._shelf.mark(record.media_id, "skipped", f"{kind} is not in MEDIA_DOWNLOAD")
-                return media_json(kind, record, media), _nothing
+                return media_json(kind, record, media), no_download
             if media.size is not None and media.size > self.policy.max_bytes:
                 record = self._shelf.mark(record.media_id, "too_large", _over(media.size, self.policy.max_bytes))
-                return media_json(kind, record, media), _nothing
+                return media_json(kind, record, media), no_download
             self._store.save_media_source(MediaSourceRow(record.media_id, client_id, message.message_id,
                                                          message.chat, kind, media.download, _naive(self._now())))
             url = self._shelf.signed_url(record.media_id)
         except Exception:  # the store is down, or the client was deleted meanwhile: the message still goes out
             log.warning("[%s] no media record for message %s", client_id, message.message_id, exc_info=True)
-            return media_json(kind, None, media, status="failed", reason="media store unavailable"), _nothing
+            return media_json(kind, None, media, status="failed", reason="media store unavailable"), no_download
         job = _Job(client_id, record.media_id, message.message_id, message.chat, media, session_of, publish)
         return media_json(kind, record, media, url=url), lambda: self._submit(job)
 
@@ -236,7 +236,8 @@ class MediaIntake:
             log.exception("[%s] the outcome of media %s was not published", job.client_id, job.media_id)
 
 
-def _nothing() -> None:
+def no_download() -> None:
+    """What starts the download of an attachment that is not downloaded."""
     return None
 
 
