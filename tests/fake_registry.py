@@ -129,6 +129,11 @@ class FakeRegistry:
         jid = f"{request.to[1:]}@s.whatsapp.net" if request.to.startswith("+") else request.to
         return Sent(f"FAKE{number:06d}", f"WA{number:06d}", jid, FAKE_TIME)
 
+    def retry_media(self, media_id: str, visible=lambda client_id: True) -> dict:
+        """No incoming media is known to the fake: every id is unknown."""
+        self._enter("retry_media", media_id)
+        raise NotFound(f"No media with id '{media_id}'.")
+
     def health(self) -> dict:
         self._enter("health")
         return {"store_ok": self.store_ok, "clients": len(self.clients)}

@@ -16,6 +16,7 @@ from wamulti.hearing.event_model import new_event_id
 from wamulti.store import open_store
 from wamulti.store.store_api import ClientRecord, SessionStore, SnapshotWrite
 from wamulti.store.key_rows import ApiKeyRow
+from wamulti.store.media_source_rows import MediaSourceRow
 from wamulti.store.send_rows import QUEUED, SENDING, SENT, OutboundRow, StateChange
 from wamulti.store.event_rows import DELIVERED, PENDING, AttemptResult, EventRow, WebhookRow
 from wamulti.store.client_rows import utcnow
@@ -114,6 +115,9 @@ def every_call(s: Called) -> None:
     key = ApiKeyRow("key1", "f" * 64, "label", ("a", "b"), created_at=now)
     s.add_api_key(key), s.api_key_by_hash(key.key_hash), s.list_api_keys()
     s.touch_api_key("key1", now, now - timedelta(minutes=1)), s.delete_api_key("key1")
+    s.add_events([EventRow(new_event_id(), "a", "message", "{}", PENDING, created_at=now, media_id="m1")])
+    s.save_media_source(MediaSourceRow("m1", "a", "3EB0X", "c@s.whatsapp.net", "image", b"\x00ref'", now))
+    s.get_media_source("m1"), s.media_ids_in_undelivered_events(["m1", "m2"]), s.delete_media_sources(["m1"])
     s.delete_snapshot("b"), s.delete_client("b"), s.ping()
 
 

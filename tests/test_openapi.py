@@ -144,6 +144,7 @@ OPERATION_IDS = {
     ("DELETE", "/api/clients/{client_id}"): "deleteClient",
     ("POST", "/api/messages/send"): "sendMessage",
     ("GET", "/api/messages/{message_id}"): "getMessageStatus",
+    ("POST", "/api/media/{media_id}/retry"): "retryMediaDownload",
     ("GET", "/api/events"): "listEvents",
     ("POST", "/api/events/{event_id}/redeliver"): "redeliverEvent",
     ("PUT", "/api/clients/{client_id}/webhook"): "putWebhook",

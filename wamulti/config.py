@@ -12,6 +12,7 @@ from typing import Mapping
 from .destinations.policy import Network, allowed_networks
 from .errors import InvalidField
 from .fields.phone import normalize_phone
+from .backends.backend_api import MEDIA_KINDS
 from .hearing.event_fields import ALL_TYPES, check_event_types, check_secret, check_url
 
 BACKENDS = ("neonize", "simulator")
@@ -68,6 +69,9 @@ class Settings:
     webhook_allow_networks: tuple[Network, ...] = ()  # ranges opened for per-client webhooks (policy)
     event_retention_hours: int = 72
     snapshot_helpers: int = 2  # processes reading session snapshots; 0: a process per snapshot
+    media_download: tuple[str, ...] = MEDIA_KINDS  # incoming kinds downloaded and stored; () for none
+    media_max_mb: int = 64  # the largest file stored (incoming and sent), MiB
+    media_download_concurrency: int = 2  # downloads at a time, process-wide
     http_connection_limit: int = field(default_factory=lambda: default_connection_limit(descriptor_limit(), 10))
 
     @property
@@ -213,6 +217,29 @@ def _sending(env: Mapping[str, str]) -> dict:
     }
 
 
+def _media_kinds(env: Mapping[str, str]) -> tuple[str, ...]:
+    """MEDIA_DOWNLOAD: a comma list of MEDIA_KINDS, `all` (the default) or `none`."""
+    names = [n.strip().lower() for n in env.get("MEDIA_DOWNLOAD", "").split(",") if n.strip()]
+    if not names or names == ["all"]:
+        return MEDIA_KINDS
+    if names == ["none"]:
+        return ()
+    unknown = [n for n in names if n not in MEDIA_KINDS]
+    if unknown:
+        raise ConfigError(f"MEDIA_DOWNLOAD must be all, none or a comma list of {', '.join(MEDIA_KINDS)}, "
+                          f"got {', '.join(unknown)!r}")
+    return tuple(k for k in MEDIA_KINDS if k in names)
+
+
+def _media(env: Mapping[str, str]) -> dict:
+    """Incoming media's settings (MEDIA_*)."""
+    return {
+        "media_download": _media_kinds(env),
+        "media_max_mb": _int(env, "MEDIA_MAX_MB", 64, 1, 4096),
+        "media_download_concurrency": _int(env, "MEDIA_DOWNLOAD_CONCURRENCY", 2, 1, 64),
+    }
+
+
 def settings_from_env(env: Mapping[str, str]) -> Settings:
     """Parse and validate settings from a mapping of environment variables."""
     api_key, generated = _api_key(env)
@@ -241,6 +268,7 @@ def settings_from_env(env: Mapping[str, str]) -> Settings:
         **_sending(env),
         event_retention_hours=_int(env, "EVENT_RETENTION_HOURS", 72, 1, 87600),
         snapshot_helpers=_int(env, "SNAPSHOT_HELPERS", 2, 0, 16),
+        **_media(env),
         **_webhook(env),
         webhook_allow_networks=_allow_networks(env),
     )

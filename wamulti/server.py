@@ -164,6 +164,7 @@ class _Service:
     metrics: object
     upkeep: object
     keys: object
+    media: object = None  # MediaIntake: incoming media's downloads (None: not downloaded)
 
     @classmethod
     def build(cls, settings: Settings, store) -> "_Service":
@@ -192,23 +193,35 @@ class _Service:
             log.info("global webhook: events %s to %s", ",".join(settings.webhook_events),
                      where(settings.webhook_url))
         sink = metrics.wrap_sink(events)
+        intake = media_intake(settings, store)
         registry = ClientRegistry(store=store, backend=backend, prompter=prompter, data_dir=settings.data_dir,
                                   pairing_timeout=settings.pairing_timeout, events=sink,
                                   send_options=send_options(settings, instance_id(settings.data_dir)),
-                                  wait_slots=settings.http_threads // 2, media=media_kit(settings, store))
+                                  wait_slots=settings.http_threads // 2, media=media_kit(settings, store),
+                                  intake=intake)
         metrics.watch(registry, events)
         upkeep = QueueUpkeep(store, sink, settings.send_expiry)  # expiry and pruning for every client
         upkeep.start()
         # scoped keys read the metered store: their lookups show in the store metrics like any call
-        return cls(store, backend, prompter, registry, events, metrics, upkeep, ApiKeys(store))
+        return cls(store, backend, prompter, registry, events, metrics, upkeep, ApiKeys(store), intake)
 
     def close(self) -> None:
         self.registry.stop_all()
+        if self.media is not None:
+            self.media.close()  # downloads still queued stay pending (retriable)
         self.upkeep.stop()
         self.events.stop()  # after the clients, whose last state changes are events too
         self.prompter.close()
         self.backend.close()
         self.store.close()
+
+
+def media_intake(settings: Settings, store):
+    """Incoming media's downloads (hearing/media_intake.py) into the media store, or None without one."""
+    from .hearing.media_intake import MediaIntake, MediaPolicy
+
+    shelf = None  # the one line to wire: wamulti.media's MediaLibrary built from the settings and the store
+    return None if shelf is None else MediaIntake(shelf, store, MediaPolicy.from_settings(settings))
 
 
 def freeze_startup_objects() -> None:

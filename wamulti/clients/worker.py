@@ -19,6 +19,7 @@ from pathlib import Path
 from ..backends.backend_api import Backend, BackendSession
 from ..errors import DomainError, IdempotencyKeyReused, NotReady
 from ..hearing.heard_events import EventSink, Hearing, NoEvents
+from ..hearing.media_intake import MediaIntake
 from ..sending.admission import Admission
 from ..sending.dispatcher import Dispatcher, SendOptions
 from ..sending.media_kit import MediaKit
@@ -50,7 +51,8 @@ class ClientWorker:
                  data_dir: Path, pairing_timeout: float,
                  snapshot_interval: float = SNAPSHOT_INTERVAL, events: EventSink | None = None,
                  send_options: SendOptions | None = None,
-                 unlink_timeout: float = UNLINK_SECONDS, media: MediaKit | None = None):
+                 unlink_timeout: float = UNLINK_SECONDS, media: MediaKit | None = None,
+                 intake: MediaIntake | None = None):
         self.client_id = record.client_id
         self.session_path = Path(data_dir) / "sessions" / f"{record.client_id}.session"
         self._view = ClientView(record)
@@ -60,7 +62,8 @@ class ClientWorker:
                                 pairing_timeout, snapshot_interval, unlink_timeout, preparation)
         self._persist = Persistence(record.client_id, store, self.session_path)
         # lasts across runs: ack order; acks of queued sends move their rows forward (SendStatus)
-        self._hearing = Hearing(record.client_id, SendStatus(events or NoEvents(), store))
+        self._hearing = Hearing(record.client_id, SendStatus(events or NoEvents(), store), media=intake,
+                                session_of=self._open_session)
         self._store = store
         self._outbound = Dispatcher(record.client_id, store, self._hearing,
                                     send_options or SendOptions(), self._ready)
@@ -271,6 +274,18 @@ class ClientWorker:
             return self._store.get_send(row.message_id) or row
         except StoreError:
             return row
+
+    # ---- incoming media ---------------------------------------------------------------------------
+    def retry_media(self, media_id: str) -> dict:
+        """Download an incoming media of this client again; NotReady unless the client is READY."""
+        state = self._view.state
+        if state != READY:
+            raise NotReady(f"Client '{self.client_id}' is {state}, not READY.", current_state=state)
+        return self._hearing.retry_media(media_id)
+
+    def _open_session(self) -> BackendSession | None:
+        """The current run's open session (a media download thread asks as its download starts)."""
+        return self._run.connection.session
 
     def _ready(self) -> tuple[BackendSession, Sender] | None:
         """The session and sender of the current run while the client is READY (the queue asks)."""

@@ -28,7 +28,7 @@ from ..batches import BatchThread
 from ..store.client_rows import naive_utc, utcnow
 from ..store.event_rows import NONE, PENDING, EventRow
 from ..store.store_api import StoreError
-from .event_model import Event, EventType, iso_ms
+from .event_model import Event, EventType, iso_ms, media_id_of
 
 log = logging.getLogger(__name__)
 
@@ -117,7 +117,8 @@ class EventLog:
         pending = self._directory.applies(event.client_id, event.type)
         now = utcnow() if pending else None
         return EventRow(event.id, event.client_id, event.type.value, body, PENDING if pending else NONE,
-                        created_at=naive_utc(event.timestamp), queued_at=now, next_at=now)
+                        created_at=naive_utc(event.timestamp), queued_at=now, next_at=now,
+                        media_id=media_id_of(event.data))
 
     def _row_unless_held(self, pending: "_Pending") -> EventRow | None:
         """The row, or None when the event will be held: during an outage the webhook lookup is skipped

@@ -17,6 +17,7 @@ from dbutils.pooled_db import PooledDB, TooManyConnections
 from .client_rows import COLUMNS, record_from_row, row_values, stamped, utcnow
 from .event_sql import OutboxDialect, OutboxSQL, SQLOutbox, mysql_lease_until
 from .key_rows import KeySQL, SQLKeys
+from .media_source_rows import SQLMediaSources
 from .mysql_codes import ACCESS_PROBLEMS, CONNECTION_CODES, FIRST_CLIENT_CODE, ServerCode
 from .mysql_connection import PyMySQLDriver
 from .mysql_schema import migrate
@@ -75,7 +76,7 @@ def _is_connection_error(exc: Exception) -> bool:
     return False
 
 
-class MySQLStore(MySQLSnapshotWrites, SQLOutbox, MySQLOutbound, SQLKeys, SessionStore):
+class MySQLStore(MySQLSnapshotWrites, SQLOutbox, MySQLOutbound, SQLKeys, SQLMediaSources, SessionStore):
     kind = "mysql"
     _key_sql = KeySQL("%s", _as_is, _as_is)
     _scope_lock = " FOR UPDATE"  # a client deleted meanwhile waits for the key's commit

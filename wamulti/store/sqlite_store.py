@@ -16,6 +16,7 @@ from pathlib import Path
 from .client_rows import COLUMNS, read_time, record_from_row, row_values, stamped, text_time, utcnow
 from .event_sql import SQLITE_OUTBOX_TABLES, OutboxDialect, OutboxSQL, SQLOutbox, sqlite_lease_until
 from .key_rows import SQLITE_KEY_TABLES, KeySQL, SQLKeys
+from .media_source_rows import SQLITE_MEDIA_SOURCES, SQLMediaSources
 from .sqlite_commit import BatchFailed, GroupCommit
 from .sqlite_pool import ConnectionPool
 from .sqlite_sends import OUTBOUND_OWNER, OUTBOUND_PAYLOAD, OUTBOUND_TABLE, SQLiteOutbound
@@ -52,6 +53,7 @@ MIGRATIONS: list[tuple[int, str]] = [
     (5, OUTBOUND_OWNER),  # who took a send (its instance), and old rows found by state
     (6, SQLITE_KEY_TABLES),  # scoped API keys and the clients each reaches
     (8, OUTBOUND_PAYLOAD),  # a send's media, location, contact or reply; the media it keeps alive
+    (9, SQLITE_MEDIA_SOURCES),  # incoming media's origins; the media an event carries
 ]
 _UPSERT_CLIENT = (f"INSERT INTO clients ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?) "
                   "ON CONFLICT(client_id) DO UPDATE SET phone=excluded.phone, jid=excluded.jid, "
@@ -79,7 +81,7 @@ def _text(dt: datetime | None) -> str:
     return text_time(dt or utcnow())
 
 
-class SQLiteStore(SQLOutbox, SQLiteOutbound, SQLKeys, SessionStore):
+class SQLiteStore(SQLOutbox, SQLiteOutbound, SQLKeys, SQLMediaSources, SessionStore):
     """One WAL-mode file: writes go through a GroupCommit (one connection, many writes per
     transaction), reads borrow a connection from a small pool; each call is one transaction."""
 

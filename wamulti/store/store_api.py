@@ -14,6 +14,7 @@ from datetime import datetime
 
 from .event_rows import OutboxStore
 from .key_rows import KeyStore
+from .media_source_rows import MediaSourceStore
 from .send_rows import OutboundStore
 
 
@@ -81,7 +82,7 @@ class SnapshotWrite:
     generation: int
 
 
-class SessionStore(OutboxStore, OutboundStore, KeyStore, ABC):
+class SessionStore(OutboxStore, OutboundStore, KeyStore, MediaSourceStore, ABC):
     """Thread-safe persistence for clients and their session snapshots.
 
     Every method may raise StoreUnavailable (database unreachable; nothing half-written) or

@@ -12,7 +12,7 @@ from .events_port import EVENTS_EXTENSION
 from .openapi_document import VALIDATION_STATUS
 from .registry_port import REGISTRY_EXTENSION
 from .responses import ERROR_MODELS
-from .routes import (client_routes, docs_routes, health_routes, message_routes,
+from .routes import (client_routes, docs_routes, health_routes, media_retry_routes, message_routes,
                      webhook_routes)
 from .routes import metrics_routes
 from .routes import event_routes
@@ -58,6 +58,7 @@ def create_app(settings: Settings, registry, events=None, metrics=None, keys=Non
     app.register_api(health_routes.bp)
     app.register_api(client_routes.bp)
     app.register_api(message_routes.bp)
+    app.register_api(media_retry_routes.bp)
     if events is not None:
         app.extensions[EVENTS_EXTENSION] = events
         app.register_api(event_routes.bp)

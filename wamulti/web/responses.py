@@ -32,7 +32,7 @@ ERRORS: dict[int, ErrorSpec] = {
                    "a webhook URL points to an address the service does not connect to (the message names the rule)."),
     401: ErrorSpec(("unauthorized",), "The API key is missing, wrong or revoked."),
     403: ErrorSpec(("forbidden",), "A scoped key on a route that needs the admin key (API_KEY)."),
-    404: ErrorSpec(("not_found",), "No such client, event, webhook, QR code or API key, or no such route (a "
+    404: ErrorSpec(("not_found",), "No such client, event, webhook, media, QR code or API key, or no such route (a "
                    "scoped key sees every client but its own as no such client)."),
     405: ErrorSpec(("method_not_allowed",), "The route does not accept this method.", ALLOW),
     409: ErrorSpec(("conflict",), "The request conflicts with the resource's current state."),
@@ -207,3 +207,23 @@ class WebhookOut(BaseModel):
 class Replayed(BaseModel):
     clientId: str
     queued: int = Field(ge=0, description="How many events were queued again.")
+
+
+MEDIA_STATUS = Literal["stored", "pending", "too_large", "skipped", "failed"]
+
+
+class MediaRetried(BaseModel):
+    """An incoming media queued for download again; `message.media` tells how it ends."""
+
+    kind: Literal["image", "video", "audio", "voice", "document", "sticker"]
+    mimetype: str | None
+    size: int | None = Field(description="Bytes, as the sender declared them until stored.")
+    fileName: str | None
+    id: str
+    sha256: str | None = Field(description="Hex; the sender's declared hash until stored.")
+    status: MEDIA_STATUS
+    url: str | None = Field(description="The signed link; 503 with Retry-After until the file is stored.")
+    reason: str | None
+    clientId: str
+    messageId: str = Field(description="WhatsApp's id of the message the media came with.")
+    chat: str

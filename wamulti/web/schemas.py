@@ -206,3 +206,9 @@ class EventsQuery(Params):
     after: Annotated[str, checked(lambda v: check_event_id(v, "after", "Query parameter 'after'"))] | None = \
         Field(None, examples=[EVENT_ID_EXAMPLE], description="Cursor: the `next` of the previous page.")
     limit: Annotated[int, checked(_limit), Field(ge=1, le=MAX_EVENTS_LIMIT)] = 100
+
+
+class MediaPath(Params):
+    # Not checked beyond its form: an id that is not one of ours answers 404 like an unknown one.
+    media_id: str = Field(pattern=r"^[A-Za-z0-9_-]{1,64}$", examples=["mabcdefghijklmnopqrstuvwxyz"],
+                          description="The media's id, as an event's `media.id` carried it.")

@@ -71,6 +71,9 @@ class ScopedRegistry:
             raise NotFound(f"No message with id '{message_id}'.")  # the registry's words for an unknown id
         return row
 
+    def retry_media(self, media_id):
+        return self._registry.retry_media(media_id, visible=self._principal.can_see)
+
     def health(self):
         return self._registry.health()
 

@@ -91,14 +91,35 @@ def _text(msg, field):
         "kind": "text", "text": _or_none(msg.extendedTextMessage.text), "quoted_id": _quoted(msg.extendedTextMessage)}
 
 
+# what a download needs of a media part and nothing more (no thumbnail, no quote)
+REF_DROPPED = ("JPEGThumbnail", "pngThumbnail", "contextInfo", "caption", "interactiveAnnotations", "annotations")
+REF_FIELD = {"ptvMessage": "videoMessage"}  # whatsmeow downloads a round video as the video it is
+
+
+def download_ref(msg, field: str) -> bytes:
+    """`Media.download`: a Message holding this media part alone, serialized (the field name travels
+    with it, so media_download.py hands it back to the library as the message it came in)."""
+    ref = type(msg)()
+    part = getattr(ref, REF_FIELD.get(field, field))
+    part.CopyFrom(getattr(msg, field))
+    names = part.DESCRIPTOR.fields_by_name
+    for name in REF_DROPPED:
+        if name in names:
+            part.ClearField(name)
+    return ref.SerializeToString()
+
+
 def _media(kind: str):
     def read(msg, field):
         part = getattr(msg, field)
         names = part.DESCRIPTOR.fields_by_name
         caption = part.caption if "caption" in names else ""
         file_name = part.fileName if "fileName" in names else ""
-        media = bk.Media(_or_none(part.mimetype), _or_none(part.fileLength), _or_none(file_name))
-        return {"kind": kind, "text": _or_none(caption), "media": media, "quoted_id": _quoted(part)}
+        voice = kind == "audio" and "PTT" in names and part.PTT
+        media = bk.Media(_or_none(part.mimetype), _or_none(part.fileLength), _or_none(file_name),
+                         kind="voice" if voice else kind, download=download_ref(msg, field),
+                         sha256=_or_none(part.fileSHA256.hex()))
+        return {"kind": media.kind, "text": _or_none(caption), "media": media, "quoted_id": _quoted(part)}
     return read
 
 

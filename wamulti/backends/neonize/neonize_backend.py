@@ -36,7 +36,7 @@ from ...seams import neonize_internals as neonize_seam
 from .. import backend_api as bk
 from ..connectivity import ConnectivityGate
 from ..reasons import clip
-from . import outgoing, outgoing_protos
+from . import media_download, outgoing, outgoing_protos
 from . import wa_reasons
 from .gocalls import GoCalls, threads_in_go
 from .golock import Deadlines, GoLock, StartHold
@@ -331,6 +331,14 @@ class NeonizeSession(bk.BackendSession):
     def lookup_phone(self, digits: str) -> str | None:
         with self._send_call():
             return outgoing.lookup_phone(self.client, digits, self._backend.library_error)
+
+    def download(self, media: bk.Media, sink, max_bytes: int) -> int:
+        """The attachment through neonize's download_any (media_download.py: what it costs); on the
+        media pool's thread. GoCalls holds the lock only for Go's lookup, not for the transfer."""
+        with self._state_lock:
+            if self._stopped or not self._started:
+                raise bk.DownloadFailed("not connected")
+        return media_download.download_to(self.client, media, sink, max_bytes, self._backend.library_error)
 
     @contextlib.contextmanager
     def _send_call(self):
