@@ -30,7 +30,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
-from ..backend_api import (Backend, BackendSession, Connected, ConnectFailed, Event, LoggedOut, NotConnected, Outgoing,
+from ..backend_api import (Backend, BackendSession, Connected, ConnectFailed, DownloadFailed, DownloadTooLarge, Event,
+                           LoggedOut, Media, NotConnected, Outgoing,
                            PairingError, PairSuccess, QrUpdated, SentMessage, SyncCompleted, TextOut, UploadRef)
 from .sim_messages import Origin, received
 from .simnet import SimNetwork, number_of, phone_jid
@@ -203,6 +204,24 @@ class SimulatorSession(BackendSession):
         return UploadRef(url=f"https://sim-cdn.invalid/{key}", direct_path=key, media_key=secrets.token_bytes(32),
                          file_enc_sha256=digest.digest(), file_sha256=digest.digest(),
                          file_length=data_path.stat().st_size)
+
+    def download(self, media: Media, sink, max_bytes: int) -> int:
+        """The file from the network's CDN, streamed into `sink` (a download thread; any session state:
+        like WhatsApp's CDN, fetching needs only the reference)."""
+        if media.size is not None and media.size > max_bytes:
+            raise DownloadTooLarge(media.size, max_bytes)
+        try:
+            source = self._network.cdn.open((media.download or b"").decode("ascii", "replace"))
+        except OSError:
+            raise DownloadFailed("the file is not on the simulator's CDN") from None
+        written = 0
+        with source:
+            while chunk := source.read(1 << 20):
+                written += len(chunk)
+                if written > max_bytes:
+                    raise DownloadTooLarge(None, max_bytes)
+                sink.write(chunk)
+        return written
 
     def logout(self) -> None:
         with self._lock:
