@@ -66,6 +66,7 @@ class Settings:
     webhook_allow_networks: tuple[Network, ...] = ()  # ranges opened for per-client webhooks (policy)
     event_retention_hours: int = 72
     snapshot_helpers: int = 2  # processes reading session snapshots; 0: a process per snapshot
+    transcode_concurrency: int = 2  # conversions (ffmpeg processes, image decodes) at once, process-wide
     http_connection_limit: int = field(default_factory=lambda: default_connection_limit(descriptor_limit(), 10))
 
     @property
@@ -237,6 +238,7 @@ def settings_from_env(env: Mapping[str, str]) -> Settings:
         **_sending(env),
         event_retention_hours=_int(env, "EVENT_RETENTION_HOURS", 72, 1, 87600),
         snapshot_helpers=_int(env, "SNAPSHOT_HELPERS", 2, 0, 16),
+        transcode_concurrency=_int(env, "TRANSCODE_CONCURRENCY", 2, 1, 64),
         **_webhook(env),
         webhook_allow_networks=_allow_networks(env),
     )
