@@ -7,11 +7,12 @@ import re
 from ..errors import DomainError
 
 REASON_MAX_CHARS = 160
+UNREADABLE = "the file is not audio or video this service can read"
 # ffmpeg's words for the usual failures, and ours for the caller (who never sees ffmpeg's own output)
 KNOWN_REASONS = (
     ("Format not on whitelist", "the file is not in a format this service converts"),
-    ("moov atom not found", "the file is truncated or not a complete MP4/M4A"),
-    ("Invalid data found when processing input", "the file is not audio or video this service can read"),
+    ("moov atom not found", "the file is truncated or not a complete MP4 or M4A"),
+    ("Invalid data found when processing input", UNREADABLE),
     ("matches no streams", "the file has no {stream} stream"),
     ("No such file or directory", "the stored file is missing"),
 )
@@ -36,7 +37,8 @@ def tool_reason(stderr: bytes, stream: str = "audio") -> str:
     lines = [line for line in lines if line and not line.startswith("To ignore this")]
     if not lines:
         return "ffmpeg gave no reason"
-    return clean_line(lines[-1])
+    last = clean_line(lines[-1])
+    return UNREADABLE if last.startswith("<file>:") else last  # the input could not be opened
 
 
 def clean_line(line: str) -> str:
