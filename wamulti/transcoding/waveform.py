@@ -47,6 +47,11 @@ class WaveformMeter:
             if self._open_samples == self._bin_samples:
                 self._close_bin()
 
+    @property
+    def bins_kept(self) -> int:
+        """Bins held now (at most MAX_BINS, whatever the length of the audio)."""
+        return len(self._bins) + (1 if self._open_samples else 0)
+
     def _close_bin(self) -> None:
         self._bins.append(self._open_energy)
         self._open_energy, self._open_samples = 0.0, 0
