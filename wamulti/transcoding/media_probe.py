@@ -1,15 +1,20 @@
 """What an audio or video file holds, from its bytes (ffprobe), and how every tool run opens one.
 
-Inputs are opened only by the demuxers of FORMATS, through the file protocol only: the file's name
-and the caller's word play no part, a playlist (HLS, concat) cannot make ffmpeg read other files or
-the network, and the path is given as `file:...` so no part of it is read as a protocol."""
+Inputs are opened only by the demuxers of FORMATS, through the file protocol only: a playlist (HLS,
+concat) cannot make ffmpeg read other files or the network, and the path is given as `file:...` so
+no part of it is read as a protocol. The file's name plays no part either: ffmpeg lets an extension
+break ties between weak matches, so a run sees the file under a name that says nothing (`unnamed`)."""
 
 from __future__ import annotations
 
 import json
 import math
+import os
+import tempfile
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 from .conversion_errors import ConversionFailed
 from .tool_runs import run_tool
@@ -23,6 +28,15 @@ FORMATS = "mov,mp4,m4a,3gp,3g2,mj2,matroska,webm,mp3,wav,w64,ogg,flac,aac,amr,av
 ENTRIES = ("stream=codec_type,codec_name,width,height,channels,duration:stream_side_data=rotation:"
            "stream_tags=rotate:format=duration")
 PADDING_SECONDS = 0.05
+
+
+@contextmanager
+def unnamed(src: Path) -> Iterator[Path]:
+    """`src` as a symbolic link named `input` in a private temporary folder, while the block runs."""
+    with tempfile.TemporaryDirectory(prefix="wamulti-transcode-") as folder:
+        link = Path(folder) / "input"
+        os.symlink(Path(src).resolve(), link)
+        yield link
 
 
 def opening_options() -> list[str]:
@@ -48,7 +62,7 @@ class Probe:
 
 
 def probe(src: Path, purpose: str) -> Probe:
-    """Probe `src`; ConversionFailed when ffprobe cannot read it."""
+    """Probe `src` (a name from `unnamed`); ConversionFailed when ffprobe cannot read it."""
     output = run_tool("ffprobe", [*opening_options(), "-show_entries", ENTRIES, "-of", "json", f"file:{src}"],
                       purpose=purpose)
     try:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from .conversion_errors import ConversionFailed
-from .media_probe import Probe, input_args, probe, whole_seconds
+from .media_probe import Probe, input_args, probe, unnamed, whole_seconds
 from .pictures import THUMBNAIL_SIDE
 from .tool_runs import run_tool
 
@@ -20,14 +20,16 @@ def video_facts(src: Path) -> dict:
     """{"width", "height" (as shown, rotation applied), "seconds" (rounded up; 0 when unknown),
     "thumbnail": JPEG bytes}; ConversionFailed when `src` holds no video ffmpeg can read."""
     purpose = "read the video"
-    facts = probe(src, purpose)
-    stream = facts.first("video")
-    if stream is None or not stream.get("width") or not stream.get("height"):
-        raise ConversionFailed(f"Could not {purpose}: the file has no video stream.")
+    with unnamed(src) as link:
+        facts = probe(link, purpose)
+        stream = facts.first("video")
+        if stream is None or not stream.get("width") or not stream.get("height"):
+            raise ConversionFailed(f"Could not {purpose}: the file has no video stream.")
+        seconds = _seconds(facts, stream)
+        thumbnail = _thumbnail(link, min(THUMBNAIL_AT, seconds / 3))
     width, height = _shown_size(stream)
-    seconds = _seconds(facts, stream)
     return {"width": width, "height": height, "seconds": whole_seconds(seconds) if seconds else 0,
-            "thumbnail": _thumbnail(src, min(THUMBNAIL_AT, seconds / 3))}
+            "thumbnail": thumbnail}
 
 
 def _shown_size(stream: dict) -> tuple[int, int]:

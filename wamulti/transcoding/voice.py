@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from .conversion_errors import ConversionFailed
-from .media_probe import input_args, probe, whole_seconds
+from .media_probe import input_args, probe, unnamed, whole_seconds
 from .tool_runs import run_tool
 from .waveform import WaveformMeter
 
@@ -25,8 +25,9 @@ def voice_note(src: Path, dest: Path) -> dict:
     -> {"mimetype": "audio/ogg; codecs=opus", "seconds": int (rounded up, >= 1), "waveform": 64 ints 0..100}.
     ConversionFailed when `src` holds no audio ffmpeg can read (then `dest` may hold a partial file)."""
     meter = WaveformMeter()
-    run_tool("ffmpeg", [*input_args(src), *VOICE_OUTPUT, f"file:{dest}", *MEASURE_OUTPUT],
-             purpose="make a voice note", consume=meter.feed)
+    with unnamed(src) as link:
+        run_tool("ffmpeg", [*input_args(link), *VOICE_OUTPUT, f"file:{dest}", *MEASURE_OUTPUT],
+                 purpose="make a voice note", consume=meter.feed)
     if meter.samples == 0:
         raise ConversionFailed("Could not make a voice note: the file holds no audio.")
     return {"mimetype": VOICE_MIMETYPE, "seconds": whole_seconds(meter.samples / MEASURE_RATE),
@@ -38,14 +39,14 @@ def audio_seconds(src: Path) -> int:
 
     From the container's word when it has one, else counted by decoding (streamed)."""
     purpose = "measure the audio"
-    facts = probe(src, purpose)
-    stream = facts.first("audio")
-    if stream is None:
-        raise ConversionFailed(f"Could not {purpose}: the file has no audio stream.")
-    if facts.seconds_exact:
-        return whole_seconds(facts.seconds_exact)
-    meter = WaveformMeter()
-    run_tool("ffmpeg", [*input_args(src), *MEASURE_OUTPUT], purpose=purpose, consume=meter.feed)
+    with unnamed(src) as link:
+        facts = probe(link, purpose)
+        if facts.first("audio") is None:
+            raise ConversionFailed(f"Could not {purpose}: the file has no audio stream.")
+        if facts.seconds_exact:
+            return whole_seconds(facts.seconds_exact)
+        meter = WaveformMeter()
+        run_tool("ffmpeg", [*input_args(link), *MEASURE_OUTPUT], purpose=purpose, consume=meter.feed)
     if meter.samples == 0:
         raise ConversionFailed(f"Could not {purpose}: the file holds no audio.")
     return whole_seconds(meter.samples / MEASURE_RATE)
