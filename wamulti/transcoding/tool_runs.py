@@ -69,8 +69,7 @@ def run_tool(tool: str, args: Sequence[str], *, purpose: str, stream: str = "aud
         raise ConversionFailed(f"{tool} is not installed (Debian package ffmpeg): could not {purpose}.")
     seconds = run_timeout() if timeout is None else timeout
     with conversion_slot(), tempfile.TemporaryFile() as errors:
-        proc = subprocess.Popen([exe, *QUIET[tool], *args], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                stderr=errors, start_new_session=True, close_fds=True)
+        proc = _start([exe, *QUIET[tool], *args], errors, tool, purpose)
         processes.process_started()
         deadline = _Deadline(proc, seconds)
         try:
@@ -84,6 +83,16 @@ def run_tool(tool: str, args: Sequence[str], *, purpose: str, stream: str = "aud
             processes.process_ended()
         _check_outcome(proc, deadline, errors, seconds, purpose, stream)
         return output
+
+
+def _start(command: list[str], errors: BinaryIO, tool: str, purpose: str) -> subprocess.Popen:
+    """The tool's process, leading a session (and process group) of its own."""
+    try:
+        return subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=errors,
+                                start_new_session=True, close_fds=True)
+    except OSError as exc:  # not executable, out of processes or memory
+        log.warning("transcoding: could not start %s: %s", tool, exc.strerror)
+        raise ConversionFailed(f"Could not {purpose}: {tool} could not be started ({exc.strerror}).") from None
 
 
 def _read_all(stdout: BinaryIO, consume: Callable[[bytes], None] | None) -> bytes:
