@@ -199,3 +199,13 @@ def test_without_ffmpeg_the_error_says_so(media, tmp_path, monkeypatch):
     with pytest.raises(ConversionFailed, match="ffprobe is not installed"):
         video_facts(media["clip.mp4"])
     assert image_facts(media["photo.jpg"])["width"] == 640  # images need no ffmpeg
+
+
+def test_an_unknown_ffmpeg_complaint_is_cut_to_one_clean_line():
+    from wamulti.transcoding.conversion_errors import tool_reason
+    stderr = (b"[mp3 @ 0x55d0c0ffee00] Header missing\n"
+              b"[aac @ 0x55d0c0ffee00] Odd channel layout \x1b[31m42\x1b[0m in file:/srv/data/media/ab/cdef.bin, "
+              + b"x" * 300 + b"\n")
+    reason = tool_reason(stderr)
+    assert reason.startswith("Odd channel layout 42 in <file>, xxx") and reason.endswith("...")
+    assert len(reason) <= 160 and "/srv" not in reason and "@ 0x" not in reason

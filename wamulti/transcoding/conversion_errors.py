@@ -18,6 +18,7 @@ KNOWN_REASONS = (
 )
 _CONTEXT_PREFIX = re.compile(r"^\[[^\]]*@ 0x[0-9a-f]+\]\s*")  # "[mp3 @ 0x55d0...] "
 _PATH = re.compile(r"(?:file:)?(?:/[^\s/:,'\"]+)+/?")  # absolute paths (DATA_DIR's among them)
+_COLOUR = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")  # terminal colour codes
 _NOT_PRINTABLE = re.compile(r"[^\x20-\x7e]")
 
 
@@ -43,7 +44,7 @@ def tool_reason(stderr: bytes, stream: str = "audio") -> str:
 
 def clean_line(line: str) -> str:
     """One line with paths replaced, unprintable characters dropped, and cut to a readable length."""
-    line = _NOT_PRINTABLE.sub("", _PATH.sub("<file>", line)).strip().rstrip(".")
+    line = _NOT_PRINTABLE.sub("", _PATH.sub("<file>", _COLOUR.sub("", line))).strip().rstrip(".")
     if len(line) > REASON_MAX_CHARS:
         line = line[:REASON_MAX_CHARS - 3].rstrip() + "..."
     return line
