@@ -72,6 +72,7 @@ class Settings:
     media_download: tuple[str, ...] = MEDIA_KINDS  # incoming kinds downloaded and stored; () for none
     media_max_mb: int = 64  # the largest file stored (incoming and sent), MiB
     media_download_concurrency: int = 2  # downloads at a time, process-wide
+    transcode_concurrency: int = 2  # conversions (ffmpeg processes, image decodes) at once, process-wide
     http_connection_limit: int = field(default_factory=lambda: default_connection_limit(descriptor_limit(), 10))
 
     @property
@@ -269,6 +270,7 @@ def settings_from_env(env: Mapping[str, str]) -> Settings:
         event_retention_hours=_int(env, "EVENT_RETENTION_HOURS", 72, 1, 87600),
         snapshot_helpers=_int(env, "SNAPSHOT_HELPERS", 2, 0, 16),
         **_media(env),
+        transcode_concurrency=_int(env, "TRANSCODE_CONCURRENCY", 2, 1, 64),
         **_webhook(env),
         webhook_allow_networks=_allow_networks(env),
     )

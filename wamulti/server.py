@@ -169,6 +169,7 @@ class _Service:
     @classmethod
     def build(cls, settings: Settings, store) -> "_Service":
         from .sessions import snapshot_helpers
+        from . import transcoding
         from .backends import make_backend
         from .console import ConsolePrompter
         from .hearing.courier import where
@@ -184,6 +185,7 @@ class _Service:
         store = metrics.wrap_store(store)  # closed through the wrapper: close() passes through
         backend = make_backend(settings)
         snapshot_helpers.configure(settings.snapshot_helpers)
+        transcoding.configure(settings.transcode_concurrency)
         prompter = ConsolePrompter(settings.pairing_console, settings.pairing_timeout)
         if prompter.enabled:
             use_prompt_aware_logging(prompter)
