@@ -67,6 +67,8 @@ class Settings:
     event_retention_hours: int = 72
     snapshot_helpers: int = 2  # processes reading session snapshots; 0: a process per snapshot
     http_connection_limit: int = field(default_factory=lambda: default_connection_limit(descriptor_limit(), 10))
+    reject_calls: bool = False  # REJECT_CALLS=on: every incoming call is declined
+    reject_calls_message: str = ""  # REJECT_CALLS_MESSAGE: the text sent to a rejected caller ("" none)
 
     @property
     def store_kind(self) -> str:
@@ -209,6 +211,15 @@ def _sending(env: Mapping[str, str]) -> dict:
     }
 
 
+def _calls(env: Mapping[str, str]) -> dict:
+    """Incoming calls (REJECT_CALLS=on|off, REJECT_CALLS_MESSAGE: a text of at most 4,096 characters)."""
+    message = env.get("REJECT_CALLS_MESSAGE", "").strip()
+    if len(message) > 4096:
+        raise ConfigError(f"REJECT_CALLS_MESSAGE must be at most 4096 characters, got {len(message)}")
+    return {"reject_calls": _choice(env, "REJECT_CALLS", "off", ("on", "off")) == "on",
+            "reject_calls_message": message}
+
+
 def settings_from_env(env: Mapping[str, str]) -> Settings:
     """Parse and validate settings from a mapping of environment variables."""
     api_key, generated = _api_key(env)
@@ -239,6 +250,7 @@ def settings_from_env(env: Mapping[str, str]) -> Settings:
         snapshot_helpers=_int(env, "SNAPSHOT_HELPERS", 2, 0, 16),
         **_webhook(env),
         webhook_allow_networks=_allow_networks(env),
+        **_calls(env),
     )
     if db_host and not settings.db_name:
         raise ConfigError("DB_NAME must be set when DB_HOST is set")

@@ -165,6 +165,7 @@ class _Service:
         from .keys import ApiKeys
         from .metrics.prometheus_metrics import Metrics
         from .clients.registry import ClientRegistry
+        from .clients.calls import CallPolicy
         from .clients.instance_id import instance_id
         from .sending.dispatcher import send_options
         from .sending.queue_upkeep import QueueUpkeep
@@ -185,7 +186,8 @@ class _Service:
         registry = ClientRegistry(store=store, backend=backend, prompter=prompter, data_dir=settings.data_dir,
                                   pairing_timeout=settings.pairing_timeout, events=sink,
                                   send_options=send_options(settings, instance_id(settings.data_dir)),
-                                  wait_slots=settings.http_threads // 2)
+                                  wait_slots=settings.http_threads // 2,
+                                  calls=CallPolicy(settings.reject_calls, settings.reject_calls_message or None))
         metrics.watch(registry, events)
         upkeep = QueueUpkeep(store, sink, settings.send_expiry)  # expiry and pruning for every client
         upkeep.start()

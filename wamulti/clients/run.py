@@ -15,15 +15,17 @@ import logging
 import queue
 import threading
 from concurrent.futures import Future
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Callable
 
-from ..backends.backend_api import (Backend, BackendError, Connected, Disconnected, Event, KeepAliveMissed,
+from ..backends.backend_api import (Backend, BackendError, BackendSession, CallOffered, Connected, Disconnected, Event, KeepAliveMissed,
                                     KeepAliveRestored, LoggedOut, PairFailed, PairSuccess, QrUpdated, RetryLater,
                                     SyncCompleted, TemporaryBan, Terminated)
 from ..backends.reasons import retry_at_of, seconds_until
 from ..hearing.heard_events import Hearing
+from ..sending.recipients import RecipientBook
 from ..sending.sender import Sender
 from ..sessions.persistence import Persistence, Restore
 from .connection import ATTEMPTS_AT_CAP, Connection, NetworkBack, backoff_delay
@@ -48,6 +50,10 @@ class Options:
     pairing_timeout: float
     snapshot_interval: float
     unlink_timeout: float = 5.0  # a delete's attempt to connect and log out (clients/unlink.py)
+    # the client's "is this number on WhatsApp?" answers: one book for its sends and its lookups
+    recipients: RecipientBook = field(default_factory=RecipientBook)
+    # an incoming call, on the worker thread with the session it rang on (clients/calls.py)
+    on_call: Callable[[CallOffered, BackendSession], None] | None = None
 
 
 class Run:
@@ -62,7 +68,7 @@ class Run:
         self._hearing = hearing
         self.connection = Connection(options.client_id, options.backend, options.session_path, self.inbox.put,
                                      hear=hearing.heard)
-        self.sender = Sender(options.client_id, hearing)
+        self.sender = Sender(options.client_id, hearing, options.recipients)
         self._pairing = Pairing(options.client_id, options.prompter, self.inbox.put)
         self._timers = Timers()
         self._attempts = 0  # connections ended since the last Connected: the backoff (never a limit)
@@ -184,6 +190,8 @@ class Run:
                 self._reconnect_later(reason)
             case Terminated(reason=reason):
                 self._close(reason)
+            case CallOffered() if self._options.on_call is not None and self.connection.session is not None:
+                self._options.on_call(event, self.connection.session)
 
     # ---- pairing -----------------------------------------------------------------------------
     def _start_pairing(self, phone: str | None, delay: float = 0.0) -> None:

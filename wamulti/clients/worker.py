@@ -16,18 +16,21 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import replace
 from pathlib import Path
 
-from ..backends.backend_api import Backend, BackendSession
+from ..backends.backend_api import Backend, BackendSession, CallOffered
 from ..errors import DomainError, IdempotencyKeyReused, NotReady
 from ..hearing.heard_events import EventSink, Hearing, NoEvents
 from ..sending.admission import Admission
 from ..sending.dispatcher import Dispatcher, SendOptions
 from ..sending.outcome import Accepted, accepted, outcome_of_row
+from ..sending.recipients import RecipientBook
 from ..sending.send_status import SendStatus
 from ..sending.sender import Sender, Sent
 from ..sessions.persistence import Persistence
 from ..store.send_rows import OutboundRow
 from ..store.store_api import ClientRecord, SessionStore, SnapshotMeta, StoreError
+from .calls import CallPolicy, answer_call
 from .inbox import PairAgain, Stop
+from .lookups import Lookups
 from .pairing import Prompter
 from .run import Options, Run
 from .states import CLOSED, PAIRING, READY, ClientStatus
@@ -48,11 +51,13 @@ class ClientWorker:
                  data_dir: Path, pairing_timeout: float,
                  snapshot_interval: float = SNAPSHOT_INTERVAL, events: EventSink | None = None,
                  send_options: SendOptions | None = None,
-                 unlink_timeout: float = UNLINK_SECONDS):
+                 unlink_timeout: float = UNLINK_SECONDS, calls: CallPolicy = CallPolicy()):
         self.client_id = record.client_id
         self.session_path = Path(data_dir) / "sessions" / f"{record.client_id}.session"
+        book = RecipientBook()  # one per client: its sends and its number checks share the answers
+        self._calls = calls
         self._options = Options(record.client_id, backend, prompter, self.session_path,
-                                pairing_timeout, snapshot_interval, unlink_timeout)
+                                pairing_timeout, snapshot_interval, unlink_timeout, book, self._answer_call)
         self._view = ClientView(record)
         self._persist = Persistence(record.client_id, store, self.session_path)
         # lasts across runs: ack order; acks of queued sends move their rows forward (SendStatus)
@@ -60,6 +65,7 @@ class ClientWorker:
         self._store = store
         self._outbound = Dispatcher(record.client_id, store, self._hearing,
                                     send_options or SendOptions(), self._ready)
+        self.lookups = Lookups(record.client_id, self._ready, lambda: self._view.state, book)
         self._admission = Admission(record.client_id)  # shut by delete: no send row after the client's
         self._lock = threading.Lock()  # guards _thread and _run; never held across I/O
         self._thread: threading.Thread | None = None
@@ -265,6 +271,10 @@ class ClientWorker:
             return self._store.get_send(row.message_id) or row
         except StoreError:
             return row
+
+    def _answer_call(self, call: CallOffered, session: BackendSession) -> None:
+        """An incoming call (worker thread): rejected, and answered in text, as REJECT_CALLS says."""
+        answer_call(self.client_id, self._calls, call, session, lambda to, text: self.submit(to, text))
 
     def _ready(self) -> tuple[BackendSession, Sender] | None:
         """The session and sender of the current run while the client is READY (the queue asks)."""

@@ -23,7 +23,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Protocol
 
-from ..backends.backend_api import Event, MessageReceived, ReceiptReceived, SentMessage
+from ..backends.backend_api import CallOffered, Event, MessageReceived, ReceiptReceived, SentMessage
+from .conversation_events import conversation_event
 from .event_model import EventType, iso_ms
 
 HELD_RECEIPT_SECONDS = 30.0
@@ -82,7 +83,12 @@ class Hearing:
             self._muted = False
 
     def heard(self, event: Event) -> bool:
-        """Publish a message or a receipt; False for every other backend event (the worker's)."""
+        """Publish a message, receipt, reaction, edit, revoke, presence or call; False for every other
+        backend event (the worker's), and for a call, which the worker may reject after it was published."""
+        if (found := conversation_event(event)) is not None:
+            with self._lock:
+                self._publish(*found)
+            return not isinstance(event, CallOffered)
         match event:
             case MessageReceived():
                 with self._lock:

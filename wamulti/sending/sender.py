@@ -60,10 +60,11 @@ class Lane(Protocol):
 class Sender:
     """Runs sends on `wa-<clientId>-send` threads; one per Run (shut down when the run ends)."""
 
-    def __init__(self, client_id: str, hearing: Hearing):
+    def __init__(self, client_id: str, hearing: Hearing, book: RecipientBook | None = None):
+        """`book`: the client's answers to "is this number on WhatsApp?" (shared with its lookups)."""
         self._client_id = client_id
         self._hearing = hearing
-        self._book = RecipientBook()
+        self._book = book if book is not None else RecipientBook()
         self._pool = ThreadPoolExecutor(max_workers=SEND_THREADS, thread_name_prefix=f"wa-{client_id}-send")
         self._closed = False
 

@@ -15,6 +15,7 @@ from .auth import current_principal
 from .scoped import ScopedRegistry
 
 if TYPE_CHECKING:
+    from ..clients.lookups import Lookups
     from ..clients.registry import ClientStatus, Unlinked
     from ..store.send_rows import OutboundRow
     from ..sending.outcome import Accepted
@@ -40,6 +41,7 @@ class RegistryPort(Protocol):
     def send_text(self, client_id: str, to: str, text: str, *, wait: bool = True,
                   idempotency_key: str | None = None) -> Sent | Accepted: ...
     def message_status(self, message_id: str) -> OutboundRow: ...
+    def lookups(self, client_id: str) -> Lookups: ...
     def health(self) -> dict: ...
 
 

@@ -11,7 +11,8 @@ Hazards measured in docs/neonize.md drive this module:
   passed. A stop disconnects (a call), waits for its own start's Go code, then runs Stop exclusively.
 - A NewClient's finalizer stops its uuid when garbage collected, so every session gets a fresh
   uuid, is stopped under the lock, and only then has its finalizer detached.
-- get_me() and the contact stores are never called (PairStatusEv carries the JID).
+- get_me() and the contact store run only while the session has its Go entry, and stop() waits for
+  them (conversation.py, EntryCalls); the JID comes from PairStatusEv.
 - Every connect() attempt leaks one SQLite descriptor inside the library: failed dials go to the
   connectivity gate (connectivity.py), which stops clients dialling while the network is down and
   pauses dialling past a budget of failed dials; the worker retries with backoff, and never closes.
@@ -37,11 +38,13 @@ from .. import backend_api as bk
 from ..connectivity import ConnectivityGate
 from ..reasons import clip
 from . import outgoing
+from .conversation import ENTRY_CLOSE_WAIT, EntryCalls, NeonizeConversation
 from . import wa_reasons
 from .gocalls import GoCalls, threads_in_go
 from .golock import Deadlines, GoLock, StartHold
 from .golog import GoLogRouter
 from .incoming import translate_message, translate_receipt
+from .incoming_signals import translate_call, translate_chat_presence, translate_presence
 from .pairing_children import PAIRING_WINDOW, ChildSpec, PairingChildSession
 from .starts import LockBounds, Starts, StoppedBeforeStart
 
@@ -116,7 +119,9 @@ class NeonizeBackend(bk.Backend):
 
     def go_calls_for(self, session: "NeonizeSession") -> GoCalls:
         """Put the lock between the session's neonize client and Go (gocalls.py)."""
-        return GoCalls.install(session.client, self._lock, session.entering_start, session.start_returned)
+        calls = GoCalls.install(session.client, self._lock, session.entering_start, session.start_returned)
+        neonize_seam.replace_contact_library(session.client, calls)  # the contact store calls Go directly
+        return calls
 
     # ---- the start protocol (starts.py) ----------------------------------------------------
     def begin_start(self, session: "NeonizeSession") -> StartHold:
@@ -150,14 +155,14 @@ class NeonizeBackend(bk.Backend):
         return self._sync_fallback
 
 
-class NeonizeSession(bk.BackendSession):
+class NeonizeSession(NeonizeConversation, bk.BackendSession):
     """One NewClient with a uuid of its own, over the client's session file."""
 
     def __init__(self, backend: NeonizeBackend, client_id: str, path: Path, emit: Callable[[bk.Event], None]):
-        from neonize.events import (ClientOutdatedEv, ConnectedEv, ConnectFailureEv, DisconnectedEv,
-                                    KeepAliveRestoredEv, KeepAliveTimeoutEv, LoggedOutEv, MessageEv,
-                                    OfflineSyncCompletedEv, PairStatusEv, ReceiptEv, StreamReplacedEv,
-                                    TemporaryBanEv)
+        from neonize.events import (CallOfferEv, ChatPresenceEv, ClientOutdatedEv, ConnectedEv, ConnectFailureEv,
+                                    DisconnectedEv, KeepAliveRestoredEv, KeepAliveTimeoutEv, LoggedOutEv,
+                                    MessageEv, OfflineSyncCompletedEv, PairStatusEv, PresenceEv, ReceiptEv,
+                                    StreamReplacedEv, TemporaryBanEv)
 
         self.client_id = client_id
         self._backend = backend
@@ -169,6 +174,7 @@ class NeonizeSession(bk.BackendSession):
         self._stopped = False
         self._connected = False
         self._sync_timer: threading.Timer | None = None
+        self._entry_calls = EntryCalls()  # get_me / contact store calls: stop() waits for them
         self.uuid = f"{client_id}#{uuidlib.uuid4().hex[:12]}"
         path.parent.mkdir(parents=True, exist_ok=True)
         self.fresh_file = not path.exists() or path.stat().st_size == 0  # Go creates its tables first
@@ -192,6 +198,9 @@ class NeonizeSession(bk.BackendSession):
         on(KeepAliveRestoredEv)(lambda _c, _e: self._on_keepalive(bk.KeepAliveRestored()))
         on(MessageEv)(lambda _c, ev: self._hand_over(translate_message, ev))
         on(ReceiptEv)(lambda _c, ev: self._hand_over(translate_receipt, ev))
+        on(PresenceEv)(lambda _c, ev: self._hand_over(translate_presence, ev))
+        on(ChatPresenceEv)(lambda _c, ev: self._hand_over(translate_chat_presence, ev))
+        on(CallOfferEv)(lambda _c, ev: self._hand_over(translate_call, ev))
 
     # ---- the start as Go sees it -----------------------------------------------------------------
     def _go_done_with_start(self) -> None:
@@ -353,6 +362,9 @@ class NeonizeSession(bk.BackendSession):
             self._connected = False
             self._cancel_sync_timer()
             entered = self._entered
+        if not self._entry_calls.close():
+            log.warning("[%s] a contact/profile read still ran after %gs; stopping anyway", self.client_id,
+                        ENTRY_CLOSE_WAIT)
         if entered:
             self._stop_in_go(self._start)
         neonize_seam.detach_stop_on_collect(self.client)
@@ -371,6 +383,11 @@ class NeonizeSession(bk.BackendSession):
             log.warning("[%s] the start's Go code was still running after %gs; stopping anyway",
                         self.client_id, STOP_WAIT)
         self.client.stop()
+
+    def _has_go_entry(self) -> bool:
+        """Whether Go holds this client now (hazard 2: get_me and the contact store need it)."""
+        with self._state_lock:
+            return self._entered and self._connected and not self._stopped
 
     @property
     def stopped(self) -> bool:

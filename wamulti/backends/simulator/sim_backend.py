@@ -30,7 +30,8 @@ from typing import Callable
 
 from ..backend_api import (Backend, BackendSession, Connected, ConnectFailed, Event, LoggedOut, MessageReceived,
                            NotConnected, PairingError, PairSuccess, QrUpdated, SentMessage, SyncCompleted)
-from .simnet import SimNetwork, number_of, phone_jid
+from .sim_actions import SimConversation
+from .simnet import SimNetwork, number_of
 
 CODE_ALPHABET = "123456789ABCDEFGHJKLMNPQRSTVWXYZ"
 # whatsmeow (qrchan.go, emitQRs): 6 codes, the first shown 60 s, each later one 20 s (160 s)
@@ -49,7 +50,7 @@ def _write_atomically(path: Path, payload: dict) -> None:
     os.replace(tmp, path)
 
 
-class SimulatorSession(BackendSession):
+class SimulatorSession(SimConversation, BackendSession):
     """One simulated connection; its whole life runs on the connection thread inside connect()."""
 
     def __init__(self, client_id: str, path: Path, emit: Callable[[Event], None],
@@ -99,7 +100,7 @@ class SimulatorSession(BackendSession):
             self._connected, self._number = True, number
         self._emit(Connected())
         if number is not None:  # after Connected: what waited offline arrives while syncing
-            self._network.attach(number, self)
+            self._network.attach(number, self, push_name=self._client_id)
         if self._wait(self._sync_delay):
             self._emit(SyncCompleted())
         self._stop.wait()
@@ -181,10 +182,11 @@ class SimulatorSession(BackendSession):
         number = self._require_connected()
         sent = SentMessage(message_id=message_id or "3EB0" + secrets.token_hex(9).upper(),
                            timestamp=datetime.now(timezone.utc))
-        if number is not None:
+        if number is not None and not self.run_command(to_jid, text):  # `/sim ...`: an action (sim_actions.py)
+            sender, phone = self._as_seen_by(number, to_jid)
             self._network.send(number, to_jid, MessageReceived(
-                message_id=sent.message_id, chat=phone_jid(number), sender_jid=phone_jid(number),
-                sender_phone=number, is_group=False, from_me=False, push_name=self._client_id,
+                message_id=sent.message_id, chat=sender, sender_jid=sender,
+                sender_phone=phone, is_group=False, from_me=False, push_name=self._client_id,
                 kind="text", text=text, sent_at=sent.timestamp))
         return sent
 
