@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Callable
 
 if TYPE_CHECKING:
     from .connectivity import ConnectivityGate
+    from .conversation_api import KnownContact, Profile
 
 
 # ---- events (backend -> worker) -------------------------------------------------------------
@@ -198,75 +199,6 @@ class ReceiptReceived(Event):
     at: datetime
 
 
-@dataclass(frozen=True)
-class MessageReacted(Event):
-    """Someone (or, from_me, one of our own devices) put an emoji on a message; emoji "" takes it back.
-
-    `target_id` is WhatsApp's id of the message reacted to, `target_from_me` whether it was ours.
-    """
-
-    message_id: str
-    chat: str
-    sender_jid: str
-    sender_phone: str | None
-    from_me: bool
-    emoji: str
-    target_id: str
-    target_from_me: bool
-    at: datetime
-
-
-@dataclass(frozen=True)
-class MessageEdited(Event):
-    """A sent text was changed by its sender (from_me: on one of our own devices); `text` is the new body."""
-
-    target_id: str
-    chat: str
-    sender_jid: str
-    sender_phone: str | None
-    from_me: bool
-    text: str | None
-    at: datetime
-
-
-@dataclass(frozen=True)
-class MessageRevoked(Event):
-    """A message was deleted for everyone by its sender (or a group admin: sender_jid says who)."""
-
-    target_id: str
-    chat: str
-    sender_jid: str
-    sender_phone: str | None
-    from_me: bool
-    at: datetime
-
-
-PRESENCE_STATES = ("available", "unavailable", "composing", "recording", "paused")
-
-
-@dataclass(frozen=True)
-class PresenceSeen(Event):
-    """A contact's presence: online/offline (`chat` None; `last_seen` when WhatsApp tells it), or
-    typing / recording / paused in `chat`. `state` is one of PRESENCE_STATES."""
-
-    jid: str
-    phone: str | None
-    state: str
-    chat: str | None = None
-    last_seen: datetime | None = None
-
-
-@dataclass(frozen=True)
-class CallOffered(Event):
-    """An incoming call is ringing; `caller` is the JID to reject it with (and to answer in text)."""
-
-    call_id: str
-    caller: str
-    caller_phone: str | None
-    video: bool
-    at: datetime
-
-
 # ---- errors (backend -> worker / API) --------------------------------------------------------
 class BackendError(Exception):
     """Base of backend failures; str() is a short, safe reason."""
@@ -290,25 +222,6 @@ class NotConnected(SendFailed):
 
 class Unsupported(BackendError):
     """This backend cannot do that (yet)."""
-
-
-@dataclass(frozen=True)
-class Profile:
-    """The account's own profile: its JID, push name and about text (None when unknown)."""
-
-    jid: str | None
-    name: str | None
-    about: str | None
-
-
-@dataclass(frozen=True)
-class KnownContact:
-    """A contact from the session's contact store: the name saved on the phone, or the push name."""
-
-    jid: str
-    phone: str | None
-    name: str | None  # the address book's full name
-    push_name: str | None  # the name the contact gave itself
 
 
 @dataclass(frozen=True)
@@ -349,7 +262,7 @@ class BackendSession(ABC):
         Raises SendFailed/NotConnected when the lookup itself fails (no answer is not a "no").
         """
 
-    # ---- conversation lookups and signals (a request thread may call these; see lookups below) ----
+    # ---- lookups and signals (conversation_api.py: their events and answers) ----
     # Each raises NotConnected when the session has no live connection, SendFailed when WhatsApp
     # refused or failed, Unsupported when the backend cannot. Not queued: momentary or read-only.
     def send_presence(self, state: str, chat: str | None = None) -> None:
@@ -360,7 +273,7 @@ class BackendSession(ABC):
         """Digits -> the JID WhatsApp has for each (None: not on WhatsApp), in one round trip."""
         return {number: self.lookup_phone(number) for number in digits}
 
-    def contacts(self) -> list[KnownContact]:
+    def contacts(self) -> list["KnownContact"]:
         """The session's contact store (names synced from the phone, push names seen)."""
         raise Unsupported("contacts are not supported by this backend")
 
@@ -368,7 +281,7 @@ class BackendSession(ABC):
         """The profile picture URL of a user or group; None when it has none (or hides it)."""
         raise Unsupported("profile pictures are not supported by this backend")
 
-    def profile(self) -> Profile:
+    def profile(self) -> "Profile":
         """The account's own JID, name and about text."""
         raise Unsupported("the own profile is not supported by this backend")
 

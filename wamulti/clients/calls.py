@@ -11,7 +11,8 @@ import logging
 from dataclasses import dataclass
 from typing import Callable
 
-from ..backends.backend_api import BackendError, BackendSession, CallOffered
+from ..backends.backend_api import BackendError, BackendSession
+from ..backends.conversation_api import CallOffered
 from ..errors import DomainError
 
 log = logging.getLogger(__name__)

@@ -11,7 +11,8 @@ import contextlib
 from dataclasses import dataclass
 from typing import Callable
 
-from ..backends.backend_api import BackendError, BackendSession, KnownContact, NotConnected, Profile, Unsupported
+from ..backends.backend_api import BackendError, BackendSession, NotConnected, Unsupported
+from ..backends.conversation_api import KnownContact, Profile
 from ..errors import InvalidField, NoPicture, NotReady, Upstream
 from ..fields.phone import normalize_phone
 from ..sending.recipients import RecipientBook

@@ -15,45 +15,26 @@ import logging
 import queue
 import threading
 from concurrent.futures import Future
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
-from typing import Callable
 
-from ..backends.backend_api import (Backend, BackendError, BackendSession, CallOffered, Connected, Disconnected, Event, KeepAliveMissed,
+from ..backends.backend_api import (BackendError, Connected, Disconnected, Event, KeepAliveMissed,
                                     KeepAliveRestored, LoggedOut, PairFailed, PairSuccess, QrUpdated, RetryLater,
                                     SyncCompleted, TemporaryBan, Terminated)
+from ..backends.conversation_api import CallOffered
 from ..backends.reasons import retry_at_of, seconds_until
 from ..hearing.heard_events import Hearing
-from ..sending.recipients import RecipientBook
 from ..sending.sender import Sender
 from ..sessions.persistence import Persistence, Restore
 from .connection import ATTEMPTS_AT_CAP, Connection, NetworkBack, backoff_delay
 from .inbox import ConnectionEnded, PairAgain, PhoneAnswer, SessionEvent, Stop
-from .pairing import Pairing, Prompter
+from .pairing import Pairing
+from .run_options import Options
 from .states import CLOSED, CONNECTING, PAIRING, READY, SYNCING
 from .timers import Timer, Timers
 from .unlink import NOT_LINKED, Unlinked, connect_and_log_out, log_out, not_unlinked
 from .view import ClientView
 
 log = logging.getLogger(__package__)
-
-
-@dataclass(frozen=True)
-class Options:
-    """What every run of one client is given."""
-
-    client_id: str
-    backend: Backend
-    prompter: Prompter
-    session_path: Path
-    pairing_timeout: float
-    snapshot_interval: float
-    unlink_timeout: float = 5.0  # a delete's attempt to connect and log out (clients/unlink.py)
-    # the client's "is this number on WhatsApp?" answers: one book for its sends and its lookups
-    recipients: RecipientBook = field(default_factory=RecipientBook)
-    # an incoming call, on the worker thread with the session it rang on (clients/calls.py)
-    on_call: Callable[[CallOffered, BackendSession], None] | None = None
 
 
 class Run:

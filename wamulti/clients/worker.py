@@ -16,7 +16,8 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import replace
 from pathlib import Path
 
-from ..backends.backend_api import Backend, BackendSession, CallOffered
+from ..backends.backend_api import Backend, BackendSession
+from ..backends.conversation_api import CallOffered
 from ..errors import DomainError, IdempotencyKeyReused, NotReady
 from ..hearing.heard_events import EventSink, Hearing, NoEvents
 from ..sending.admission import Admission
@@ -32,7 +33,8 @@ from .calls import CallPolicy, answer_call
 from .inbox import PairAgain, Stop
 from .lookups import Lookups
 from .pairing import Prompter
-from .run import Options, Run
+from .run import Run
+from .run_options import Options
 from .states import CLOSED, PAIRING, READY, ClientStatus
 from .unlink import NOT_LINKED, UNLINK_SECONDS, Unlinked, connect_and_log_out, not_confirmed, not_unlinked
 from .view import ClientView

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..backends.backend_api import CallOffered, Event, MessageEdited, MessageReacted, MessageRevoked, PresenceSeen
+from ..backends.backend_api import Event
+from ..backends.conversation_api import CallOffered, MessageEdited, MessageReacted, MessageRevoked, PresenceSeen
 from .event_model import EventType, iso_ms
 
 

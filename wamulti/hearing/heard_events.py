@@ -23,7 +23,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Protocol
 
-from ..backends.backend_api import CallOffered, Event, MessageReceived, ReceiptReceived, SentMessage
+from ..backends.backend_api import Event, MessageReceived, ReceiptReceived, SentMessage
+from ..backends.conversation_api import CallOffered
 from .conversation_events import conversation_event
 from .event_model import EventType, iso_ms
 

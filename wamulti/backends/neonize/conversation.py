@@ -24,6 +24,7 @@ import threading
 from typing import Callable
 
 from .. import backend_api as bk
+from .. import conversation_api as cv
 from .outgoing import EMPTY_ANSWER, jid_from_answers, jid_proto, jid_string
 
 NO_PICTURE = ("does not have a profile picture", "has hidden their profile picture")
@@ -86,12 +87,12 @@ def check_numbers(client, digits: list[str], library_error: type[Exception]) -> 
     return {d: jid_from_answers([a for a in answers if a.Query.lstrip("+") == d], d) for d in digits}
 
 
-def contacts(client) -> list[bk.KnownContact]:
+def contacts(client) -> list[cv.KnownContact]:
     found = []
     for contact in client.contact.get_all_contacts():
         jid, info = contact.JID, contact.Info
         phone = jid.User if jid.Server == "s.whatsapp.net" and jid.User.isdigit() else None
-        found.append(bk.KnownContact(jid_string(jid), phone, info.FullName or info.FirstName or None,
+        found.append(cv.KnownContact(jid_string(jid), phone, info.FullName or info.FirstName or None,
                                      info.PushName or info.BusinessName or None))
     return found
 
@@ -106,7 +107,7 @@ def picture_url(client, jid: str, library_error: type[Exception]) -> str | None:
     return picture.URL or None
 
 
-def profile(client) -> bk.Profile:
+def profile(client) -> cv.Profile:
     """The own JID and push name (get_me), and the about text (get_user_info of the own JID)."""
     me = client.get_me()
     own = me.JID
@@ -115,7 +116,7 @@ def profile(client) -> bk.Profile:
         bare = jid_proto(f"{own.User}@{own.Server}")  # without the device: the account's info
         infos = client.get_user_info(bare)
         about = next((i.UserInfo.Status for i in infos if i.UserInfo.Status), None)
-    return bk.Profile(f"{own.User}@{own.Server}" if own.User else None, me.PushName or None, about)
+    return cv.Profile(f"{own.User}@{own.Server}" if own.User else None, me.PushName or None, about)
 
 
 def reject_call(client, caller: str, call_id: str) -> None:
@@ -134,7 +135,7 @@ class NeonizeConversation:
         with self._send_call():
             return check_numbers(self.client, digits, self._backend.library_error)
 
-    def contacts(self) -> list[bk.KnownContact]:
+    def contacts(self) -> list[cv.KnownContact]:
         with self._entry_calls.enter(self._has_go_entry), self._send_call():
             return contacts(self.client)
 
@@ -142,7 +143,7 @@ class NeonizeConversation:
         with self._send_call():
             return picture_url(self.client, jid, self._backend.library_error)
 
-    def profile(self) -> bk.Profile:
+    def profile(self) -> cv.Profile:
         with self._entry_calls.enter(self._has_go_entry), self._send_call():
             return profile(self.client)
 

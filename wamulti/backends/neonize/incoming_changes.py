@@ -14,6 +14,7 @@ Each becomes MessageReacted / MessageEdited / MessageRevoked; other protocol tra
 from __future__ import annotations
 
 from .. import backend_api as bk
+from .. import conversation_api as cv
 
 TEXT_PARTS = ("imageMessage", "videoMessage", "documentMessage")  # an edited caption
 
@@ -38,7 +39,7 @@ def translate_change(msg, who: dict, at) -> bk.Event | None:
     """`msg` the unwrapped Message, `who` the chat/sender fields of the event, `at` its time."""
     if msg.HasField("reactionMessage"):
         part = msg.reactionMessage
-        return bk.MessageReacted(message_id=who.pop("message_id"), emoji=part.text, target_id=part.key.ID,
+        return cv.MessageReacted(message_id=who.pop("message_id"), emoji=part.text, target_id=part.key.ID,
                                  target_from_me=part.key.fromMe, at=at, **who)
     protocol = _protocol(msg)
     if protocol is None or not protocol.key.ID:
@@ -46,7 +47,7 @@ def translate_change(msg, who: dict, at) -> bk.Event | None:
     who.pop("message_id")
     kind = protocol.DESCRIPTOR.fields_by_name["type"].enum_type.values_by_number.get(protocol.type)
     if kind is not None and kind.name == "REVOKE":
-        return bk.MessageRevoked(target_id=protocol.key.ID, at=at, **who)
+        return cv.MessageRevoked(target_id=protocol.key.ID, at=at, **who)
     if kind is not None and kind.name == "MESSAGE_EDIT":
-        return bk.MessageEdited(target_id=protocol.key.ID, text=_edited_text(protocol.editedMessage), at=at, **who)
+        return cv.MessageEdited(target_id=protocol.key.ID, text=_edited_text(protocol.editedMessage), at=at, **who)
     return None

@@ -14,22 +14,22 @@ from __future__ import annotations
 
 import logging
 
-from .. import backend_api as bk
+from .. import conversation_api as cv
 from .incoming import _phone, _utc, jid_string
 
 log = logging.getLogger(__name__)
 
 
-def _presence(ev) -> bk.PresenceSeen | None:
+def _presence(ev) -> cv.PresenceSeen | None:
     jid = jid_string(ev.From)
     if not jid:
         return None
     last_seen = _utc(ev.LastSeen) if ev.LastSeen > 0 else None
-    return bk.PresenceSeen(jid, _phone(ev.From), "unavailable" if ev.Unavailable else "available",
+    return cv.PresenceSeen(jid, _phone(ev.From), "unavailable" if ev.Unavailable else "available",
                            last_seen=last_seen)
 
 
-def _chat_presence(ev) -> bk.PresenceSeen | None:
+def _chat_presence(ev) -> cv.PresenceSeen | None:
     src = ev.MessageSource
     jid, chat = jid_string(src.Sender) or jid_string(src.Chat), jid_string(src.Chat)
     if not jid or src.IsFromMe:
@@ -41,20 +41,20 @@ def _chat_presence(ev) -> bk.PresenceSeen | None:
         kind = "paused"
     else:
         kind = "recording" if media == "AUDIO" else "composing"
-    return bk.PresenceSeen(jid, _phone(src.Sender) or _phone(src.SenderAlt), kind, chat=chat)
+    return cv.PresenceSeen(jid, _phone(src.Sender) or _phone(src.SenderAlt), kind, chat=chat)
 
 
 def _has_video(node) -> bool:
     return any(child.Tag == "video" for child in node.Nodes)
 
 
-def _call(ev) -> bk.CallOffered | None:
+def _call(ev) -> cv.CallOffered | None:
     meta = ev.basicCallMeta
     caller = jid_string(getattr(meta, "from"))  # `from` is a Python keyword
     if not caller or not meta.callID:
         return None
     phone = _phone(getattr(meta, "from")) or _phone(meta.callCreator) or _phone(meta.callCreatorAlt)
-    return bk.CallOffered(meta.callID, caller, phone, _has_video(ev.data), _utc(meta.timestamp))
+    return cv.CallOffered(meta.callID, caller, phone, _has_video(ev.data), _utc(meta.timestamp))
 
 
 def _safely(translate, what: str):

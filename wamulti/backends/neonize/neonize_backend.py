@@ -159,11 +159,6 @@ class NeonizeSession(NeonizeConversation, bk.BackendSession):
     """One NewClient with a uuid of its own, over the client's session file."""
 
     def __init__(self, backend: NeonizeBackend, client_id: str, path: Path, emit: Callable[[bk.Event], None]):
-        from neonize.events import (CallOfferEv, ChatPresenceEv, ClientOutdatedEv, ConnectedEv, ConnectFailureEv,
-                                    DisconnectedEv, KeepAliveRestoredEv, KeepAliveTimeoutEv, LoggedOutEv,
-                                    MessageEv, OfflineSyncCompletedEv, PairStatusEv, PresenceEv, ReceiptEv,
-                                    StreamReplacedEv, TemporaryBanEv)
-
         self.client_id = client_id
         self._backend = backend
         self._emit = emit
@@ -181,7 +176,14 @@ class NeonizeSession(NeonizeConversation, bk.BackendSession):
         self.client = backend.new_client(path, self.uuid)
         backend.go_calls_for(self)
         neonize_seam.before_each_event(self.client, self._go_done_with_start)  # Go calls back after its last map read
+        self._listen()
 
+    def _listen(self) -> None:
+        """Register a handler for every event type the session reports (before connect(), as neonize wants)."""
+        from neonize.events import (CallOfferEv, ChatPresenceEv, ClientOutdatedEv, ConnectedEv, ConnectFailureEv,
+                                    DisconnectedEv, KeepAliveRestoredEv, KeepAliveTimeoutEv, LoggedOutEv,
+                                    MessageEv, OfflineSyncCompletedEv, PairStatusEv, PresenceEv, ReceiptEv,
+                                    StreamReplacedEv, TemporaryBanEv)
         on = self.client.event
         on.qr(self._on_qr)
         on(ConnectedEv)(self._on_connected)
@@ -196,11 +198,11 @@ class NeonizeSession(NeonizeConversation, bk.BackendSession):
         on(DisconnectedEv)(lambda _c, _e: self._on_disconnected(bk.Disconnected("disconnected")))
         on(KeepAliveTimeoutEv)(lambda _c, ev: self._on_keepalive(wa_reasons.keepalive_timeout(ev)))
         on(KeepAliveRestoredEv)(lambda _c, _e: self._on_keepalive(bk.KeepAliveRestored()))
-        on(MessageEv)(lambda _c, ev: self._hand_over(translate_message, ev))
-        on(ReceiptEv)(lambda _c, ev: self._hand_over(translate_receipt, ev))
-        on(PresenceEv)(lambda _c, ev: self._hand_over(translate_presence, ev))
-        on(ChatPresenceEv)(lambda _c, ev: self._hand_over(translate_chat_presence, ev))
-        on(CallOfferEv)(lambda _c, ev: self._hand_over(translate_call, ev))
+        # what the client hears: translated and handed over on Go's thread (incoming*.py)
+        for event_type, translate in ((MessageEv, translate_message), (ReceiptEv, translate_receipt),
+                                      (PresenceEv, translate_presence), (ChatPresenceEv, translate_chat_presence),
+                                      (CallOfferEv, translate_call)):
+            on(event_type)(lambda _c, ev, translate=translate: self._hand_over(translate, ev))
 
     # ---- the start as Go sees it -----------------------------------------------------------------
     def _go_done_with_start(self) -> None:

@@ -17,8 +17,8 @@ from __future__ import annotations
 import secrets
 from datetime import datetime, timezone
 
-from ..backend_api import (CallOffered, KnownContact, MessageEdited, MessageReacted, MessageRevoked, PresenceSeen,
-                           Profile)
+from ..conversation_api import (CallOffered, KnownContact, MessageEdited, MessageReacted, MessageRevoked,
+                               PresenceSeen, Profile)
 from .simnet import LID_SERVER, SimNetwork, lid_jid, phone_jid
 
 COMMAND = "/sim "
