@@ -99,8 +99,8 @@ class SimConversation:
                    "revoke": lambda: self.revoke(to_jid, target),
                    "call": lambda: self.call(to_jid, video=target == "video")}
         action = actions.get(verb)
-        if action is None:
-            return False
+        if action is None or (verb != "call" and not target):
+            return False  # not an action (or one without its message id): sent as a text
         action()
         return True
 
