@@ -62,10 +62,8 @@ class Lookups:
                 digits.append(None)
                 errors.append(exc.message)
         valid = [d for d in digits if d is not None]
-        answers = {}
-        if valid:
-            with self._call("number check") as session:
-                answers = self._book.resolve_many(valid, session.check_numbers)
+        with self._call("number check") as session:  # READY even when no entry is a number: one answer
+            answers = self._book.resolve_many(valid, session.check_numbers) if valid else {}
         return [NumberCheck(str(value), None, None, error) if d is None
                 else NumberCheck(str(value), answers[d] is not None, answers[d])
                 for value, d, error in zip(numbers, digits, errors)]

@@ -1,4 +1,5 @@
-"""Hearing: what a client hears becomes events (incoming messages, receipts, its own state changes).
+"""Hearing: what a client hears becomes events (incoming messages, receipts, its own state changes,
+and, through conversation_events.py, reactions, edits, revokes, presence and calls).
 
 Messages and receipts are published on the backend's own thread, before its handler returns to the
 library, so an event is in the store before the library acknowledges the message to WhatsApp (a
