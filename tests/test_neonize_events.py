@@ -18,7 +18,6 @@ from wamulti.seams.neonize_internals import detach_stop_on_collect
 neonize_events = pytest.importorskip("neonize.events")
 from neonize.client import NewClient  # noqa: E402
 from neonize.proto.Neonize_pb2 import JID, Message, MessageInfo, MessageSource, Receipt  # noqa: E402
-from neonize.proto.waCommon.WACommon_pb2 import MessageKey  # noqa: E402
 from neonize.proto.waE2E import WAWebProtobufsE2E_pb2 as e2e  # noqa: E402
 
 PHONE = "4915123456789"
@@ -145,15 +144,6 @@ def test_contact_carries_display_name_and_vcard(client):
     vcard = "BEGIN:VCARD\nVERSION:3.0\nFN:Bo\nTEL;type=CELL;waid=4915111:+49 151 11\nEND:VCARD"
     content = e2e.Message(contactMessage=e2e.ContactMessage(displayName="Bo", vcard=vcard))
     assert feed(client, incoming(content)) == expected(kind="contact", contact=bk.Contact("Bo", vcard))
-
-
-def test_reaction_carries_emoji_and_target_and_an_empty_emoji_takes_it_back(client):
-    def reaction(emoji):
-        key = MessageKey(remoteJID=f"{PHONE}@s.whatsapp.net", fromMe=True, ID="3EB0TARGET")
-        return incoming(e2e.Message(reactionMessage=e2e.ReactionMessage(key=key, text=emoji, senderTimestampMS=SENT_MS)))
-
-    assert feed(client, reaction("👍")) == expected(kind="reaction", reaction=bk.Reaction("👍", "3EB0TARGET"))
-    assert feed(client, reaction("")).reaction == bk.Reaction("", "3EB0TARGET")
 
 
 def test_a_lid_sender_gets_its_phone_number_from_the_alternate_jid(client):

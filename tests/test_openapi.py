@@ -10,7 +10,7 @@ from openapi_spec_validator import validate
 from pydantic import ValidationError
 
 from tests.fake_registry import FakeRegistry
-from wamulti.web import key_models, schemas, send_models
+from wamulti.web import key_models, lookup_models, schemas, send_models
 from wamulti.web.auth import ADMIN_ONLY, CLIENT_SCOPED
 from wamulti.web.responses import COMMON, ERRORS
 from wamulti.web.app import create_app
@@ -89,7 +89,8 @@ def test_body_examples_pass_the_validating_models(doc):
     """The examples in the document are checked by the same models the routes validate with."""
     models = {"CreateClient": schemas.CreateClient, "PairClient": schemas.PairClient,
               "SendMessage": send_models.SendMessage, "PutWebhook": schemas.PutWebhook, "Replay": schemas.Replay,
-              "CreateKey": key_models.CreateKey}
+              "CreateKey": key_models.CreateKey, "SendPresence": lookup_models.SendPresence,
+              "CheckNumbers": lookup_models.CheckNumbers}
     seen = set()
     for _, _, operation in operations(doc):
         body = operation.get("requestBody")
@@ -136,6 +137,11 @@ def test_every_operation_behind_a_key_says_which_keys_it_takes(doc):
 
 
 OPERATION_IDS = {
+    ("POST", "/api/clients/{client_id}/presence"): "sendPresence",
+    ("POST", "/api/clients/{client_id}/check"): "checkNumbers",
+    ("GET", "/api/clients/{client_id}/contacts"): "listContacts",
+    ("GET", "/api/clients/{client_id}/picture"): "getProfilePicture",
+    ("GET", "/api/clients/{client_id}/profile"): "getOwnProfile",
     ("POST", "/api/clients"): "createClient",
     ("GET", "/api/clients"): "listClients",
     ("GET", "/api/clients/{client_id}"): "getClient",
@@ -165,3 +171,28 @@ def test_every_operation_has_a_deliberate_camel_case_id(doc):
     assert all(op_id and re.fullmatch(r"[a-z]+(?:[A-Z][a-z]+)*", op_id) for op_id in ids.values()), ids
     assert len(set(ids.values())) == len(ids), "operationIds must be unique"
     assert ids == OPERATION_IDS
+
+
+def test_the_webhooks_section_has_every_event_type_and_real_data_fits_it(doc):
+    """Each type a webhook can receive is in `webhooks`; the data the service makes validates against its model."""
+    from datetime import datetime, timezone
+
+    from wamulti.backends import conversation_api as cv
+    from wamulti.hearing.conversation_events import conversation_event
+    from wamulti.hearing.event_model import EventType
+    from wamulti.web.event_webhooks import DATA
+
+    assert set(doc["webhooks"]) == {t.value for t in EventType}
+    for name, item in doc["webhooks"].items():
+        ref = item["post"]["requestBody"]["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]
+        assert doc["components"]["schemas"][ref]["properties"]["type"]["const"] == name
+    assert "Opt-in" in doc["webhooks"]["presence"]["post"]["description"]
+    now = datetime.now(timezone.utc)
+    who = dict(chat="1@lid", sender_jid="1@lid", sender_phone=None, from_me=False)
+    for event in (cv.MessageReacted(message_id="R", emoji="", target_id="T", target_from_me=True, at=now, **who),
+                  cv.MessageEdited(target_id="T", text="new", at=now, **who),
+                  cv.MessageRevoked(target_id="T", at=now, **who),
+                  cv.PresenceSeen("1@lid", None, "composing", chat="1@lid"),
+                  cv.CallOffered("C", "1@lid", None, True, now)):
+        type_, data = conversation_event(event)
+        assert DATA[type_].model_validate(data).model_dump(by_alias=True) == data

@@ -74,6 +74,8 @@ class Settings:
     media_download_concurrency: int = 2  # downloads at a time, process-wide
     transcode_concurrency: int = 2  # conversions (ffmpeg processes, image decodes) at once, process-wide
     http_connection_limit: int = field(default_factory=lambda: default_connection_limit(descriptor_limit(), 10))
+    reject_calls: bool = False  # REJECT_CALLS=on: every incoming call is declined
+    reject_calls_message: str = ""  # REJECT_CALLS_MESSAGE: the text sent to a rejected caller ("" none)
 
     @property
     def store_kind(self) -> str:
@@ -241,6 +243,15 @@ def _media(env: Mapping[str, str]) -> dict:
     }
 
 
+def _calls(env: Mapping[str, str]) -> dict:
+    """Incoming calls (REJECT_CALLS=on|off, REJECT_CALLS_MESSAGE: a text of at most 4,096 characters)."""
+    message = env.get("REJECT_CALLS_MESSAGE", "").strip()
+    if len(message) > 4096:
+        raise ConfigError(f"REJECT_CALLS_MESSAGE must be at most 4096 characters, got {len(message)}")
+    return {"reject_calls": _choice(env, "REJECT_CALLS", "off", ("on", "off")) == "on",
+            "reject_calls_message": message}
+
+
 def settings_from_env(env: Mapping[str, str]) -> Settings:
     """Parse and validate settings from a mapping of environment variables."""
     api_key, generated = _api_key(env)
@@ -273,6 +284,7 @@ def settings_from_env(env: Mapping[str, str]) -> Settings:
         transcode_concurrency=_int(env, "TRANSCODE_CONCURRENCY", 2, 1, 64),
         **_webhook(env),
         webhook_allow_networks=_allow_networks(env),
+        **_calls(env),
     )
     if db_host and not settings.db_name:
         raise ConfigError("DB_NAME must be set when DB_HOST is set")

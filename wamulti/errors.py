@@ -27,6 +27,10 @@ class NotFound(DomainError):
     """No such client (or no such thing of a client, e.g. no pending QR code)."""
 
 
+class NoPicture(NotFound):
+    """The user or group has no profile picture, or does not show it to this account."""
+
+
 class Conflict(DomainError):
     """The request contradicts the client's current state (exists already, paired and running)."""
 

@@ -176,9 +176,6 @@ class _Service:
         from .hearing.event_service import EventService
         from .keys import ApiKeys
         from .metrics.prometheus_metrics import Metrics
-        from .clients.registry import ClientRegistry
-        from .clients.instance_id import instance_id
-        from .sending.dispatcher import send_options
         from .sending.queue_upkeep import QueueUpkeep
 
         metrics = Metrics()
@@ -196,11 +193,7 @@ class _Service:
                      where(settings.webhook_url))
         sink = metrics.wrap_sink(events)
         intake = media_intake(settings, store)
-        registry = ClientRegistry(store=store, backend=backend, prompter=prompter, data_dir=settings.data_dir,
-                                  pairing_timeout=settings.pairing_timeout, events=sink,
-                                  send_options=send_options(settings, instance_id(settings.data_dir)),
-                                  wait_slots=settings.http_threads // 2, media=media_kit(settings, store),
-                                  intake=intake)
+        registry = client_registry(settings, store, backend, prompter, sink, intake)
         metrics.watch(registry, events)
         upkeep = QueueUpkeep(store, sink, settings.send_expiry)  # expiry and pruning for every client
         upkeep.start()
@@ -216,6 +209,20 @@ class _Service:
         self.prompter.close()
         self.backend.close()
         self.store.close()
+
+
+def client_registry(settings: Settings, store, backend, prompter, sink, intake):
+    """The registry of every client, with what their workers share."""
+    from .clients.calls import CallPolicy
+    from .clients.instance_id import instance_id
+    from .clients.registry import ClientRegistry
+    from .sending.dispatcher import send_options
+
+    return ClientRegistry(store=store, backend=backend, prompter=prompter, data_dir=settings.data_dir,
+                          pairing_timeout=settings.pairing_timeout, events=sink,
+                          send_options=send_options(settings, instance_id(settings.data_dir)),
+                          wait_slots=settings.http_threads // 2, media=media_kit(settings, store), intake=intake,
+                          calls=CallPolicy(settings.reject_calls, settings.reject_calls_message or None))
 
 
 def media_intake(settings: Settings, store):

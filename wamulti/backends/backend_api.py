@@ -2,12 +2,14 @@
 
 Threading contract (the neonize backend depends on it, the simulator honours it too):
 - `Backend.new_session` and every `BackendSession` method except `send_text`, `send_message`,
-  `upload`, `lookup_phone`, `download` and `qr_data` are called from the client's worker thread or its
-  connection thread, never from a request thread. The first four run on the client's send threads.
+  `upload`, `lookup_phone`, `download`, `qr_data` and the lookups (`send_presence`, `check_numbers`,
+  `contacts`, `picture_url`, `profile`) are called from the client's worker thread or its connection
+  thread, never from a request thread. The first four run on the client's send threads.
   `download` runs on the process-wide media download pool (`wa-media_N`, hearing/media_intake.py),
   never on the worker thread nor on a thread of the backend's own (Go's callbacks): it may block
   for the whole transfer, and may be called on a session that was stopped meanwhile
-  (DownloadFailed then).
+  (DownloadFailed then). The lookups run on request threads, and only while the client is READY (a
+  stop may still race them: a backend keeps them safe against its own stop()).
 - `connect()` runs on the client's connection thread and blocks while the connection lives; it
   returns after `stop()`, and raises `ConnectFailed` when the connection cannot be opened.
 - Events are handed to `emit`, which only enqueues; a backend never waits for the worker.
@@ -30,6 +32,7 @@ from typing import TYPE_CHECKING, BinaryIO, Callable
 
 if TYPE_CHECKING:
     from .connectivity import ConnectivityGate
+    from .conversation_api import KnownContact, Profile
 
 
 # ---- events (backend -> worker) -------------------------------------------------------------
@@ -242,6 +245,10 @@ class DownloadTooLarge(DownloadFailed):
         self.size, self.max_bytes = size, max_bytes
 
 
+class Unsupported(BackendError):
+    """This backend cannot do that (yet)."""
+
+
 @dataclass(frozen=True)
 class SentMessage:
     message_id: str  # the id WhatsApp got: the one asked for if the backend can choose ids, else its own
@@ -306,6 +313,33 @@ class BackendSession(ABC):
         how many. DownloadTooLarge past `max_bytes` (before fetching when the declared size is over it),
         DownloadFailed for anything else. A backend that cannot download keeps this default."""
         raise DownloadFailed(f"the {type(self).__name__} cannot download media")
+
+    # ---- lookups and signals (conversation_api.py: their events and answers) ----
+    # Each raises NotConnected when the session has no live connection, SendFailed when WhatsApp
+    # refused or failed, Unsupported when the backend cannot. Not queued: momentary or read-only.
+    def send_presence(self, state: str, chat: str | None = None) -> None:
+        """Tell WhatsApp we are available/unavailable (no chat) or composing/recording/paused in chat."""
+        raise Unsupported("presence is not supported by this backend")
+
+    def check_numbers(self, digits: list[str]) -> dict[str, str | None]:
+        """Digits -> the JID WhatsApp has for each (None: not on WhatsApp), in one round trip."""
+        return {number: self.lookup_phone(number) for number in digits}
+
+    def contacts(self) -> list["KnownContact"]:
+        """The session's contact store (names synced from the phone, push names seen)."""
+        raise Unsupported("contacts are not supported by this backend")
+
+    def picture_url(self, jid: str) -> str | None:
+        """The profile picture URL of a user or group; None when it has none (or hides it)."""
+        raise Unsupported("profile pictures are not supported by this backend")
+
+    def profile(self) -> "Profile":
+        """The account's own JID, name and about text."""
+        raise Unsupported("the own profile is not supported by this backend")
+
+    def reject_call(self, caller: str, call_id: str) -> None:
+        """Decline an incoming call (worker thread)."""
+        raise Unsupported("rejecting calls is not supported by this backend")
 
     @abstractmethod
     def logout(self) -> None:

@@ -33,6 +33,7 @@ from ..sending.wait_slots import WaitSlots
 from ..store.client_rows import utcnow
 from ..store.send_rows import FAILED, QUEUED, OutboundRow
 from ..store.store_api import ClientRecord, DuplicateClient, SessionStore, StoreError
+from .lookups import Lookups
 from .pairing import Prompter
 from .restore import RESTORE_STAGGER, StaggeredStarts, comes_back, mark_incomplete, snapshot_meta_of_all
 from .states import CLOSED, CONNECTING, PAIRING, READY, SYNCING, ClientStatus
@@ -273,6 +274,10 @@ class ClientRegistry:
         finally:
             if slot:
                 self._wait_slots.give()
+
+    def lookups(self, client_id: str) -> Lookups:
+        """The client's presence, number checks, contacts, pictures and profile (clients/lookups.py)."""
+        return self._worker(client_id).lookups
 
     def message_status(self, message_id: str) -> OutboundRow:
         """A send's row (NotFound if unknown); a queued one past SEND_EXPIRY reads (and becomes) failed."""

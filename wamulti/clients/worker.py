@@ -17,6 +17,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from ..backends.backend_api import Backend, BackendSession
+from ..backends.conversation_api import CallOffered
 from ..errors import DomainError, IdempotencyKeyReused, NotReady
 from ..hearing.heard_events import EventSink, Hearing, NoEvents
 from ..hearing.media_intake import MediaIntake
@@ -25,14 +26,18 @@ from ..sending.dispatcher import Dispatcher, SendOptions
 from ..sending.media_kit import MediaKit
 from ..sending.outcome import Accepted, accepted, outcome_of_row
 from ..sending.preparation import Preparation
+from ..sending.recipients import RecipientBook
 from ..sending.send_status import SendStatus
 from ..sending.sender import Sender, Sent
 from ..sessions.persistence import Persistence
 from ..store.send_rows import OutboundRow
 from ..store.store_api import ClientRecord, SessionStore, SnapshotMeta, StoreError
+from .calls import CallPolicy, answer_call
 from .inbox import PairAgain, Stop
+from .lookups import Lookups
 from .pairing import Prompter
-from .run import Options, Run
+from .run import Run
+from .run_options import Options
 from .states import CLOSED, PAIRING, READY, ClientStatus
 from .unlink import NOT_LINKED, UNLINK_SECONDS, Unlinked, connect_and_log_out, not_confirmed, not_unlinked
 from .view import ClientView
@@ -52,14 +57,17 @@ class ClientWorker:
                  snapshot_interval: float = SNAPSHOT_INTERVAL, events: EventSink | None = None,
                  send_options: SendOptions | None = None,
                  unlink_timeout: float = UNLINK_SECONDS, media: MediaKit | None = None,
-                 intake: MediaIntake | None = None):
+                 intake: MediaIntake | None = None, calls: CallPolicy = CallPolicy()):
         self.client_id = record.client_id
         self.session_path = Path(data_dir) / "sessions" / f"{record.client_id}.session"
+        book = RecipientBook()  # one per client: its sends and its number checks share the answers
+        self._calls = calls
         self._view = ClientView(record)
         # lasts across runs: the files this client uploaded to WhatsApp are reused by every run
         preparation = Preparation(record.client_id, media or MediaKit(), store, lambda: self._view.record.jid)
         self._options = Options(record.client_id, backend, prompter, self.session_path,
-                                pairing_timeout, snapshot_interval, unlink_timeout, preparation)
+                                pairing_timeout, snapshot_interval, unlink_timeout, book, self._answer_call,
+                                preparation)
         self._persist = Persistence(record.client_id, store, self.session_path)
         # lasts across runs: ack order; acks of queued sends move their rows forward (SendStatus)
         self._hearing = Hearing(record.client_id, SendStatus(events or NoEvents(), store), media=intake,
@@ -67,6 +75,7 @@ class ClientWorker:
         self._store = store
         self._outbound = Dispatcher(record.client_id, store, self._hearing,
                                     send_options or SendOptions(), self._ready)
+        self.lookups = Lookups(record.client_id, self._ready, lambda: self._view.state, book)
         self._admission = Admission(record.client_id)  # shut by delete: no send row after the client's
         self._lock = threading.Lock()  # guards _thread and _run; never held across I/O
         self._thread: threading.Thread | None = None
@@ -286,6 +295,10 @@ class ClientWorker:
     def _open_session(self) -> BackendSession | None:
         """The current run's open session (a media download thread asks as its download starts)."""
         return self._run.connection.session
+
+    def _answer_call(self, call: CallOffered, session: BackendSession) -> None:
+        """An incoming call (worker thread): rejected, and answered in text, as REJECT_CALLS says."""
+        answer_call(self.client_id, self._calls, call, session, lambda to, text: self.submit(to, text))
 
     def _ready(self) -> tuple[BackendSession, Sender] | None:
         """The session and sender of the current run while the client is READY (the queue asks)."""

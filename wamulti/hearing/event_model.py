@@ -28,6 +28,15 @@ class EventType(StrEnum):
     MESSAGE_ACK = "message.ack"
     MESSAGE_MEDIA = "message.media"  # an incoming attachment's download ended (stored, failed, too_large)
     CLIENT_STATE = "client.state"
+    MESSAGE_REACTION = "message.reaction"
+    MESSAGE_EDITED = "message.edited"
+    MESSAGE_REVOKED = "message.revoked"
+    PRESENCE = "presence"
+    CALL = "call"
+
+
+# Delivered only to webhooks that name them: '*' leaves them out (presence: several per contact a minute).
+OPT_IN_TYPES = frozenset({EventType.PRESENCE})
 
 
 class DeliveryState(StrEnum):

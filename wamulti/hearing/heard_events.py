@@ -1,4 +1,5 @@
-"""Hearing: what a client hears becomes events (incoming messages, receipts, its own state changes).
+"""Hearing: what a client hears becomes events (incoming messages, receipts, its own state changes,
+and, through conversation_events.py, reactions, edits, revokes, presence and calls).
 
 Messages and receipts are published on the backend's own thread, before its handler returns to the
 library, so an event is in the store before the library acknowledges the message to WhatsApp (a
@@ -27,7 +28,9 @@ from datetime import datetime, timezone
 from typing import Any, Protocol
 
 from ..backends.backend_api import Event, MessageReceived, ReceiptReceived, SentMessage
+from ..backends.conversation_api import CallOffered
 from ..errors import NotFound
+from .conversation_events import conversation_event
 from .event_model import EventType, iso_ms
 from .media_intake import MediaIntake, SessionOf, media_json, no_download
 
@@ -91,7 +94,12 @@ class Hearing:
             self._muted = False
 
     def heard(self, event: Event) -> bool:
-        """Publish a message or a receipt; False for every other backend event (the worker's)."""
+        """Publish a message, receipt, reaction, edit, revoke, presence or call; False for every other
+        backend event (the worker's), and for a call, which the worker may reject after it was published."""
+        if (found := conversation_event(event)) is not None:
+            with self._lock:
+                self._publish(*found)
+            return not isinstance(event, CallOffered)
         match event:
             case MessageReceived():
                 media, start_download = self._take_media(event)

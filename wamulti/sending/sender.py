@@ -63,11 +63,13 @@ class Lane(Protocol):
 class Sender:
     """Runs sends on `wa-<clientId>-send` threads; one per Run (shut down when the run ends)."""
 
-    def __init__(self, client_id: str, hearing: Hearing, preparation: "Preparation | None" = None):
+    def __init__(self, client_id: str, hearing: Hearing, preparation: "Preparation | None" = None,
+                 book: RecipientBook | None = None):
+        """`book`: the client's answers to "is this number on WhatsApp?" (shared with its lookups)."""
         self._client_id = client_id
         self._hearing = hearing
         self._preparation = preparation  # makes a row's payload (media, location, ...) sendable
-        self._book = RecipientBook()
+        self._book = book if book is not None else RecipientBook()
         self._pool = ThreadPoolExecutor(max_workers=SEND_THREADS, thread_name_prefix=f"wa-{client_id}-send")
         self._closed = False
 

@@ -17,6 +17,7 @@ from .routes import (client_routes, docs_routes, health_routes, media_retry_rout
 from .routes import metrics_routes
 from .routes import event_routes
 from .routes import key_routes
+from .routes import lookup_routes
 from .validation import ApiRequest, raise_bad_request
 
 JSON_MIMETYPE = "application/json; charset=utf-8"
@@ -59,6 +60,7 @@ def create_app(settings: Settings, registry, events=None, metrics=None, keys=Non
     app.register_api(client_routes.bp)
     app.register_api(message_routes.bp)
     app.register_api(media_retry_routes.bp)
+    app.register_api(lookup_routes.bp)
     if events is not None:
         app.extensions[EVENTS_EXTENSION] = events
         app.register_api(event_routes.bp)

@@ -59,6 +59,7 @@ DOMAIN_STATUS = {
     domain.InvalidField: (400, "invalid_request"),
     domain.DestinationNotAllowed: (400, "destination_not_allowed"),
     domain.NotFound: (404, "not_found"),
+    domain.NoPicture: (404, "no_picture"),
     domain.Conflict: (409, "conflict"),
     domain.Upstream: (502, "upstream_error"),
     domain.NotReady: (503, "client_not_ready"),

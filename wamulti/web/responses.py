@@ -32,8 +32,9 @@ ERRORS: dict[int, ErrorSpec] = {
                    "a webhook URL points to an address the service does not connect to (the message names the rule)."),
     401: ErrorSpec(("unauthorized",), "The API key is missing, wrong or revoked."),
     403: ErrorSpec(("forbidden",), "A scoped key on a route that needs the admin key (API_KEY)."),
-    404: ErrorSpec(("not_found",), "No such client, event, webhook, media, QR code or API key, or no such route (a "
-                   "scoped key sees every client but its own as no such client)."),
+    404: ErrorSpec(("not_found", "no_picture"), "No such client, event, webhook, media, QR code or API key, or no "
+                   "such route (a scoped key sees every client but its own as no such client); no_picture: the "
+                   "user or group has no profile picture this account may see."),
     405: ErrorSpec(("method_not_allowed",), "The route does not accept this method.", ALLOW),
     409: ErrorSpec(("conflict",), "The request conflicts with the resource's current state."),
     413: ErrorSpec(("payload_too_large",), "The body is larger than MAX_BODY_BYTES."),

@@ -33,8 +33,9 @@ from typing import Callable
 from ..backend_api import (Backend, BackendSession, Connected, ConnectFailed, DownloadFailed, DownloadTooLarge, Event,
                            LoggedOut, Media, NotConnected, Outgoing,
                            PairingError, PairSuccess, QrUpdated, SentMessage, SyncCompleted, TextOut, UploadRef)
+from .sim_actions import SimConversation
 from .sim_messages import Origin, received
-from .simnet import SimNetwork, number_of, phone_jid
+from .simnet import SimNetwork, number_of
 
 CODE_ALPHABET = "123456789ABCDEFGHJKLMNPQRSTVWXYZ"
 # whatsmeow (qrchan.go, emitQRs): 6 codes, the first shown 60 s, each later one 20 s (160 s)
@@ -53,7 +54,7 @@ def _write_atomically(path: Path, payload: dict) -> None:
     os.replace(tmp, path)
 
 
-class SimulatorSession(BackendSession):
+class SimulatorSession(SimConversation, BackendSession):
     """One simulated connection; its whole life runs on the connection thread inside connect()."""
 
     def __init__(self, client_id: str, path: Path, emit: Callable[[Event], None],
@@ -103,7 +104,7 @@ class SimulatorSession(BackendSession):
             self._connected, self._number = True, number
         self._emit(Connected())
         if number is not None:  # after Connected: what waited offline arrives while syncing
-            self._network.attach(number, self)
+            self._network.attach(number, self, push_name=self._client_id)
         if self._wait(self._sync_delay):
             self._emit(SyncCompleted())
         self._stop.wait()
@@ -188,8 +189,10 @@ class SimulatorSession(BackendSession):
         number = self._require_connected()
         sent = SentMessage(message_id=message_id or "3EB0" + secrets.token_hex(9).upper(),
                            timestamp=datetime.now(timezone.utc))
-        if number is not None:
-            origin = Origin(number, phone_jid(number), self._client_id)
+        command = isinstance(outgoing, TextOut) and self.run_command(to_jid, outgoing.text)  # `/sim ...` (sim_actions.py)
+        if number is not None and not command:
+            sender, phone = self._as_seen_by(number, to_jid)
+            origin = Origin(phone, sender, self._client_id)
             self._network.send(number, to_jid, received(origin, outgoing, sent.message_id, sent.timestamp))
         return sent
 
