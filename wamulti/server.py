@@ -120,7 +120,7 @@ def serve(settings: Settings, customize_app=None, waitress_seams: frozenset = WA
         return 2
     service = _Service.build(settings, store)
     app = create_app(settings, service.metrics.wrap_registry(service.registry), service.events, service.metrics,
-                     service.keys)
+                     service.keys, service.media)
     if customize_app is not None:
         customize_app(app)
     server = build_http_server(settings, app, waitress_seams)
@@ -154,9 +154,13 @@ class _Service:
     metrics: object
     upkeep: object
     keys: object
+    media: object
+    media_upkeep: object
 
     @classmethod
-    def build(cls, settings: Settings, store) -> "_Service":
+    def build(cls, settings: Settings, store, media_references=None) -> "_Service":
+        """`media_references` (a wamulti.media.references.MediaReferences): what keeps media from being
+        pruned; the send queue and the event outbox add their checks to it."""
         from .sessions import snapshot_helpers
         from .backends import make_backend
         from .console import ConsolePrompter
@@ -168,6 +172,9 @@ class _Service:
         from .clients.instance_id import instance_id
         from .sending.dispatcher import send_options
         from .sending.queue_upkeep import QueueUpkeep
+        from .media.library import MediaLibrary
+        from .media.media_upkeep import MediaUpkeep
+        from .media.references import MediaReferences
 
         metrics = Metrics()
         store = metrics.wrap_store(store)  # closed through the wrapper: close() passes through
@@ -189,12 +196,16 @@ class _Service:
         metrics.watch(registry, events)
         upkeep = QueueUpkeep(store, sink, settings.send_expiry)  # expiry and pruning for every client
         upkeep.start()
+        media = MediaLibrary.from_settings(settings, store)
+        media_upkeep = MediaUpkeep(media, media_references or MediaReferences())  # retention, every few minutes
+        media_upkeep.start()
         # scoped keys read the metered store: their lookups show in the store metrics like any call
-        return cls(store, backend, prompter, registry, events, metrics, upkeep, ApiKeys(store))
+        return cls(store, backend, prompter, registry, events, metrics, upkeep, ApiKeys(store), media, media_upkeep)
 
     def close(self) -> None:
         self.registry.stop_all()
         self.upkeep.stop()
+        self.media_upkeep.stop()
         self.events.stop()  # after the clients, whose last state changes are events too
         self.prompter.close()
         self.backend.close()

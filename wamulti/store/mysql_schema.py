@@ -12,6 +12,7 @@ import pymysql
 
 from .event_sql import MYSQL_OUTBOX_TABLES
 from .key_rows import MYSQL_KEY_TABLES
+from .media_rows import MYSQL_MEDIA_TABLE
 from .mysql_codes import ALREADY_APPLIED
 from .mysql_sends import OUTBOUND_OWNER, OUTBOUND_TABLE
 
@@ -45,6 +46,7 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
     ]),
     (5, OUTBOUND_OWNER),  # who took a send (its instance), and old rows found by state
     (6, MYSQL_KEY_TABLES),  # scoped API keys and the clients each reaches
+    (7, MYSQL_MEDIA_TABLE),  # media records (their bytes are blobs: wamulti/media)
 ]
 
 

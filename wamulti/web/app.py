@@ -17,6 +17,8 @@ from .routes import (client_routes, docs_routes, health_routes, message_routes,
 from .routes import metrics_routes
 from .routes import event_routes
 from .routes import key_routes
+from .routes import media_routes
+from .media_port import MEDIA_EXTENSION
 from .validation import ApiRequest, raise_bad_request
 
 JSON_MIMETYPE = "application/json; charset=utf-8"
@@ -33,12 +35,13 @@ class ApiApp(OpenAPI):
     request_class = ApiRequest
 
 
-def create_app(settings: Settings, registry, events=None, metrics=None, keys=None) -> OpenAPI:
+def create_app(settings: Settings, registry, events=None, metrics=None, keys=None, media=None) -> OpenAPI:
     """A new app serving `registry` (a ClientRegistry or a test double); starts no threads.
 
     With `events` (an EventService, or anything with the EventsPort methods) it also serves the
     events and webhook routes; with `metrics` (a wamulti.metrics.prometheus_metrics.Metrics) GET /metrics; with `keys`
-    (a wamulti.keys.ApiKeys) scoped keys and the /api/keys routes (without: the admin key only).
+    (a wamulti.keys.ApiKeys) scoped keys and the /api/keys routes (without: the admin key only); with
+    `media` (a wamulti.media.library.MediaLibrary) /api/media and the public signed links /media/<id>.
     """
     app = ApiApp(__name__, info=Info(title="wamulti", version=__version__, description=DESCRIPTION),
                  security_schemes=auth.SECURITY_SCHEMES, doc_ui=False,
@@ -64,6 +67,11 @@ def create_app(settings: Settings, registry, events=None, metrics=None, keys=Non
         app.register_api(webhook_routes.bp)
     if keys is not None:
         app.register_api(key_routes.bp)
+    if media is not None:
+        app.extensions[MEDIA_EXTENSION] = media
+        app.config[media_routes.MAX_BYTES_CONFIG] = settings.media_max_bytes
+        app.register_api(media_routes.bp)
+        app.register_api(media_routes.public_bp)
     if metrics is not None:
         app.extensions[metrics_routes.METRICS_EXTENSION] = metrics
         app.register_api(metrics_routes.bp)
