@@ -177,16 +177,16 @@ class SQLMedia(MediaStore):
                                                       row.file_name, _short(row.reason), row.media_id))
         return changed > 0
 
-    def _one(self, sql: str, args: Sequence[Any]) -> MediaRow | None:
+    def _one_media(self, sql: str, args: Sequence[Any]) -> MediaRow | None:
         with self._media_statements(False) as run:
             fetched, _ = run(sql, args)
         return self._media_sql.row(fetched[0]) if fetched else None
 
     def get_media(self, media_id: str) -> MediaRow | None:
-        return self._one(self._media_sql.by_id, (media_id,))
+        return self._one_media(self._media_sql.by_id, (media_id,))
 
     def derived_media(self, source_id: str, variant: str) -> MediaRow | None:
-        return self._one(self._media_sql.derived, (source_id, variant))
+        return self._one_media(self._media_sql.derived, (source_id, variant))
 
     def old_media(self, before: datetime, limit: int) -> list[MediaRow]:
         with self._media_statements(False) as run:
