@@ -53,6 +53,7 @@ class UrlFetcher:
         except UnusableHost as exc:
             raise InvalidField("url", f"Field 'url' cannot be fetched: {exc}.") from None
         port = parts.port or (443 if https else 80)
+        self._policy.check_host(host, "The media URL")  # 'localhost' and other spellings, before any lookup
         addresses = self._policy.addresses(host, port, "The media URL's host")
         conn = (PinnedHTTPSConnection(host, port, addresses, timeout, self._ssl) if https
                 else PinnedHTTPConnection(host, port, addresses, timeout))
