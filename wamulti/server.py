@@ -172,9 +172,6 @@ class _Service:
         from .clients.instance_id import instance_id
         from .sending.dispatcher import send_options
         from .sending.queue_upkeep import QueueUpkeep
-        from .media.library import MediaLibrary
-        from .media.media_upkeep import MediaUpkeep
-        from .media.references import MediaReferences
 
         metrics = Metrics()
         store = metrics.wrap_store(store)  # closed through the wrapper: close() passes through
@@ -196,9 +193,7 @@ class _Service:
         metrics.watch(registry, events)
         upkeep = QueueUpkeep(store, sink, settings.send_expiry)  # expiry and pruning for every client
         upkeep.start()
-        media = MediaLibrary.from_settings(settings, store)
-        media_upkeep = MediaUpkeep(media, media_references or MediaReferences())  # retention, every few minutes
-        media_upkeep.start()
+        media, media_upkeep = _media_library(settings, store, media_references)
         # scoped keys read the metered store: their lookups show in the store metrics like any call
         return cls(store, backend, prompter, registry, events, metrics, upkeep, ApiKeys(store), media, media_upkeep)
 
@@ -210,6 +205,18 @@ class _Service:
         self.prompter.close()
         self.backend.close()
         self.store.close()
+
+
+def _media_library(settings: Settings, store, references):
+    """The media library and its started upkeep (retention), which keeps what `references` names."""
+    from .media.library import MediaLibrary
+    from .media.media_upkeep import MediaUpkeep
+    from .media.references import MediaReferences
+
+    media = MediaLibrary.from_settings(settings, store)
+    upkeep = MediaUpkeep(media, references or MediaReferences())
+    upkeep.start()
+    return media, upkeep
 
 
 def freeze_startup_objects() -> None:

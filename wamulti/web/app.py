@@ -18,7 +18,6 @@ from .routes import metrics_routes
 from .routes import event_routes
 from .routes import key_routes
 from .routes import media_routes
-from .media_port import MEDIA_EXTENSION
 from .validation import ApiRequest, raise_bad_request
 
 JSON_MIMETYPE = "application/json; charset=utf-8"
@@ -68,10 +67,7 @@ def create_app(settings: Settings, registry, events=None, metrics=None, keys=Non
     if keys is not None:
         app.register_api(key_routes.bp)
     if media is not None:
-        app.extensions[MEDIA_EXTENSION] = media
-        app.config[media_routes.MAX_BYTES_CONFIG] = settings.media_max_bytes
-        app.register_api(media_routes.bp)
-        app.register_api(media_routes.public_bp)
+        media_routes.serve(app, media, settings.media_max_bytes)
     if metrics is not None:
         app.extensions[metrics_routes.METRICS_EXTENSION] = metrics
         app.register_api(metrics_routes.bp)

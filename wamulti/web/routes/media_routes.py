@@ -18,7 +18,7 @@ from ..auth import SECURITY, check_api_key, client_scoped, current_principal
 from ..error_handlers import BadRequest, json_error
 from ..json_body import iso_utc
 from ..media_models import MediaInfo, MediaLinkQuery, MediaOut, MediaPath, MediaUploadQuery
-from ..media_port import media, visible_record
+from ..media_port import MEDIA_EXTENSION, media, visible_record
 from ..registry_port import registry
 from ..responses import responses
 
@@ -35,6 +35,14 @@ UPLOAD_BODY = {"content": {
 bp = APIBlueprint("media", __name__, url_prefix="/api/media", abp_tags=[Tag(name="media")], abp_security=SECURITY)
 bp.before_request(check_api_key)
 public_bp = APIBlueprint("media_links", __name__, url_prefix="/media", abp_tags=[Tag(name="media")])
+
+
+def serve(app, library, max_bytes: int) -> None:
+    """Register the media routes on `app`, serving `library` with files up to `max_bytes`."""
+    app.extensions[MEDIA_EXTENSION] = library
+    app.config[MAX_BYTES_CONFIG] = max_bytes
+    app.register_api(bp)
+    app.register_api(public_bp)
 
 
 def media_json(record) -> dict:
