@@ -35,6 +35,9 @@ class BlobStore(Protocol):
 
     def exists(self, sha256: str) -> bool: ...
 
+    def file_path(self, sha256: str) -> Path | None:
+        """The blob's own local file, when it has one (a local store), for the server to send as it is."""
+
 
 def blob_name(sha256: str) -> str:
     """The blob's relative name: two levels of fan-out keep directories small."""
@@ -84,6 +87,10 @@ class LocalBlobs:
 
     def exists(self, sha256: str) -> bool:
         return self._path(sha256).is_file()
+
+    def file_path(self, sha256: str) -> Path | None:
+        path = self._path(sha256)
+        return path if path.is_file() else None
 
 
 def open_blob_store(spec: str, data_dir: Path) -> BlobStore:

@@ -142,6 +142,12 @@ class MediaLibrary:
             raise NotFound(f"Media '{record.media_id}' has no stored file.")
         return self._blobs.chunks(record.sha256)
 
+    def blob_file(self, record: MediaRecord) -> Path | None:
+        """A stored record's blob as a local file the server may send as it is (None: stream chunks())."""
+        if record.status != STORED or record.sha256 is None:
+            raise NotFound(f"Media '{record.media_id}' has no stored file.")
+        return self._blobs.file_path(record.sha256)
+
     @contextmanager
     def local_path(self, media_id: str) -> Iterator[Path]:
         """The stored bytes as a local file for the `with` block (S3: a temp copy)."""

@@ -71,6 +71,9 @@ class S3Blobs:
             copy.flush()
             yield Path(copy.name)
 
+    def file_path(self, sha256: str) -> None:
+        return None  # no local file: answers stream from the bucket
+
     def delete(self, sha256: str) -> None:
         self._s3.delete_object(Bucket=self.bucket, Key=self._key(sha256))
 
