@@ -20,7 +20,7 @@ from ..json_body import iso_utc
 from ..media_models import MediaInfo, MediaLinkQuery, MediaOut, MediaPath, MediaUploadQuery
 from ..media_port import MEDIA_EXTENSION, media, visible_record
 from ..registry_port import registry
-from ..responses import responses
+from ..responses import ERROR_MODELS, responses
 
 MAX_BYTES_CONFIG = "WAMULTI_MEDIA_MAX_BYTES"
 FORM_SLACK = 64 * 1024  # a multipart body's boundaries and part headers around the file
@@ -31,6 +31,9 @@ UPLOAD_BODY = {"content": {
     "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
     "multipart/form-data": {"schema": {"type": "object", "properties": {"file": {"type": "string", "format": "binary"}}}},
 }, "description": "The raw file (any Content-Type), or multipart/form-data with one file part."}
+
+# The public link needs no key: no 401 (responses() adds it for the routes behind a key)
+PUBLIC_RESPONSES = {200: FILE, **{status: ERROR_MODELS[status] for status in (403, 404, 410, 500, 503)}}
 
 bp = APIBlueprint("media", __name__, url_prefix="/api/media", abp_tags=[Tag(name="media")], abp_security=SECURITY)
 bp.before_request(check_api_key)
@@ -109,8 +112,7 @@ def info(path: MediaPath):
             "createdAt": iso_utc(record.created_at)}
 
 
-@public_bp.get("/<media_id>", operation_id="getMediaByLink", responses=responses({200: FILE}, 403, 404, 410),
-               security=[])
+@public_bp.get("/<media_id>", operation_id="getMediaByLink", responses=PUBLIC_RESPONSES, security=[])
 def by_link(path: MediaPath, query: MediaLinkQuery):
     """A signed link's file, without a key: 403 for a bad or expired signature, 503 (Retry-After) while
     the file is on its way, 410 when it will never come (too_large, skipped, failed)."""
