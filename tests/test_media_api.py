@@ -75,6 +75,8 @@ def test_a_multipart_upload_takes_its_one_file_part_and_the_type_is_sniffed(worl
 def test_a_file_over_media_max_mb_is_413_media_too_large_and_nothing_is_stored(world):
     before = world.media._store.old_media(_far_future(), 100)
     assert_error(upload(world, data=b"x" * ((1 << 20) + 1)), 413, "media_too_large")
+    assert_error(upload(world, data=b"x" * (2 << 20)), 413, "media_too_large")  # refused by its Content-Length
+    assert_error(upload(world, data=b""), 400, "invalid_request")  # and an empty one is no file
     assert world.media._store.old_media(_far_future(), 100) == before
     assert upload(world, data=b"x" * (1 << 20)).status_code == 201  # at the cap is fine
 

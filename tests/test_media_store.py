@@ -139,6 +139,17 @@ def test_prune_keeps_what_is_referenced_and_blobs_others_still_name(library, tmp
     assert library.prune(later, is_referenced) == 0
 
 
+def test_records_still_referred_to_do_not_hold_back_the_others(library):
+    kept = [library.store_stream(io.BytesIO(b"kept %d" % n), file_name=None, client_id=None, max_bytes=99)
+            for n in range(5)]
+    others = [library.store_stream(io.BytesIO(b"other %d" % n), file_name=None, client_id=None, max_bytes=99)
+              for n in range(2)]
+    later = utcnow() + timedelta(hours=2)
+    assert library.prune(later, lambda ids: {r.media_id for r in kept}, batch=2) == 2  # past two full pages
+    assert [library.get(r.media_id) for r in others] == [None, None]
+    assert all(library.get(r.media_id) for r in kept)
+
+
 def test_prune_leaves_a_blob_a_younger_record_names(library, tmp_path):
     old = library.store_stream(io.BytesIO(PDF), file_name=None, client_id=None, max_bytes=1 << 20)
     cutoff_now = old.created_at + timedelta(hours=1, microseconds=1)

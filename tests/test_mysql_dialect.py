@@ -119,7 +119,7 @@ def every_call(s: Called) -> None:
     s.add_media(media), s.add_media(MediaRow("m" + "b" * 26, "a", "stored", "f" * 64, created_at=now,
                                              source_id=media.media_id, variant="thumb", facts="{}"))
     s.update_media(MediaRow(media.media_id, "a", "stored", "f" * 64, "image/png", 5, "x.png", None, long_ago))
-    s.get_media(media.media_id), s.derived_media(media.media_id, "thumb"), s.old_media(now, 10)
+    s.get_media(media.media_id), s.derived_media(media.media_id, "thumb"), s.old_media(now, 10), s.old_media(now, 10, (long_ago, media.media_id))
     s.sha256_in_use(["f" * 64, "e" * 64]), s.delete_media([media.media_id])
     s.delete_snapshot("b"), s.delete_client("b"), s.ping()
 

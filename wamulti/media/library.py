@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import BinaryIO
 
-from ..errors import MediaTooLarge, NotFound
+from ..errors import InvalidField, MediaTooLarge, NotFound
 from ..randomness import random_bytes
 from ..store.client_rows import utcnow
 from ..store.media_rows import DerivedExists, MediaRow
@@ -202,6 +202,9 @@ class MediaLibrary:
         return row
 
     def _keep_new(self, spooled: Spooled, file_name: str | None, client_id: str | None) -> MediaRecord:
+        if spooled.size == 0:  # nothing to send or keep: refused before a record exists
+            spooled.path.unlink(missing_ok=True)
+            raise InvalidField("file", "The file is empty (0 bytes).")
         row = MediaRow(new_media_id(), client_id, PENDING, spooled.sha256, None, None, sanitise(file_name), None,
                        utcnow())
         try:

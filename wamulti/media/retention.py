@@ -15,6 +15,7 @@ from datetime import datetime
 from ..store.media_rows import MediaRow
 
 log = logging.getLogger(__name__)
+PAGES = 20  # pages of old records one pass looks at
 
 
 def _kept(rows: list[MediaRow], referenced: set[str]) -> set[str]:
@@ -25,11 +26,22 @@ def _kept(rows: list[MediaRow], referenced: set[str]) -> set[str]:
 
 
 def prune_records(store, blobs, before: datetime, is_referenced: Callable[[list[str]], set[str]],
-                  batch: int) -> int:
-    """One bounded pass: up to `batch` records created before `before`; how many were deleted."""
-    rows = store.old_media(before, batch)
-    if not rows:
-        return 0
+                  batch: int, pages: int = PAGES) -> int:
+    """One bounded pass over up to `pages` pages of `batch` records created before `before` (past the
+    ones still referred to, which would otherwise fill every page); how many were deleted."""
+    deleted, after = 0, None
+    for _ in range(pages):
+        rows = store.old_media(before, batch, after)
+        if not rows:
+            break
+        deleted += _prune_page(store, blobs, rows, is_referenced)
+        if deleted >= batch or len(rows) < batch:
+            break
+        after = (rows[-1].created_at, rows[-1].media_id)
+    return deleted
+
+
+def _prune_page(store, blobs, rows: list[MediaRow], is_referenced: Callable[[list[str]], set[str]]) -> int:
     kept = _kept(rows, set(is_referenced([row.media_id for row in rows])))
     gone = [row for row in rows if row.media_id not in kept]
     deleted = store.delete_media([row.media_id for row in gone])

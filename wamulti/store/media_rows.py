@@ -106,8 +106,9 @@ class MediaStore(ABC):
         """The record derived from `source_id` as `variant`, or None."""
 
     @abstractmethod
-    def old_media(self, before: datetime, limit: int) -> list[MediaRow]:
-        """Up to `limit` records created before `before`, oldest first (retention's candidates)."""
+    def old_media(self, before: datetime, limit: int, after: tuple[datetime, str] | None = None) -> list[MediaRow]:
+        """Up to `limit` records created before `before`, oldest first (retention's candidates); with `after`
+        (a record's created_at and media_id) only those after it in that order (the next page)."""
 
     @abstractmethod
     def delete_media(self, media_ids: Sequence[str]) -> int:
@@ -129,6 +130,8 @@ class MediaSQL:
         self.by_id = f"SELECT {COLUMNS} FROM media WHERE media_id = {p}"
         self.derived = f"SELECT {COLUMNS} FROM media WHERE source_id = {p} AND variant = {p}"
         self.old = f"SELECT {COLUMNS} FROM media WHERE created_at < {p} ORDER BY created_at, media_id LIMIT {p}"
+        self.old_after = (f"SELECT {COLUMNS} FROM media WHERE created_at < {p} AND (created_at > {p} OR "
+                          f"(created_at = {p} AND media_id > {p})) ORDER BY created_at, media_id LIMIT {p}")
 
     def listed(self, head: str, values: Sequence[Any]) -> str:
         """`head` followed by an IN list of as many placeholders as `values`."""
@@ -188,9 +191,13 @@ class SQLMedia(MediaStore):
     def derived_media(self, source_id: str, variant: str) -> MediaRow | None:
         return self._one_media(self._media_sql.derived, (source_id, variant))
 
-    def old_media(self, before: datetime, limit: int) -> list[MediaRow]:
+    def old_media(self, before: datetime, limit: int, after: tuple[datetime, str] | None = None) -> list[MediaRow]:
+        t = self._media_sql.write_time
         with self._media_statements(False) as run:
-            fetched, _ = run(self._media_sql.old, (self._media_sql.write_time(before), limit))
+            if after is None:
+                fetched, _ = run(self._media_sql.old, (t(before), limit))
+            else:
+                fetched, _ = run(self._media_sql.old_after, (t(before), t(after[0]), t(after[0]), after[1], limit))
         return [self._media_sql.row(values) for values in fetched]
 
     def delete_media(self, media_ids: Sequence[str]) -> int:

@@ -90,8 +90,6 @@ def upload(query: MediaUploadQuery):
                                       max_bytes=max_bytes)
     except RequestEntityTooLarge:
         raise too_large(max_bytes) from None
-    if record.size == 0:
-        raise BadRequest("The body holds no file (0 bytes).")
     return media_json(record), 201
 
 
