@@ -1,9 +1,13 @@
-"""Signed media links, the link secret kept in DATA_DIR, and file names as kept and sent back."""
+"""Signed media links, the link secret kept in DATA_DIR, file names as kept and sent back, the spool's
+leftovers."""
 
 from __future__ import annotations
 
+import os
 import stat
+import time
 
+from wamulti.media.blob_stores import open_blob_store
 from wamulti.media.file_names import content_disposition, sanitise
 from wamulti.media.links import SECRET_FILE, LinkSigner, link_secret
 
@@ -50,3 +54,13 @@ def test_content_disposition_is_an_attachment_with_the_utf8_name():
         "attachment; filename=\"Gr__e 1.pdf\"; filename*=UTF-8''Gr%C3%BC%C3%9Fe%201.pdf")
     assert content_disposition(None) == "attachment; filename=\"file\"; filename*=UTF-8''file"
     assert content_disposition("a/b;c.txt") == "attachment; filename=\"b;c.txt\"; filename*=UTF-8''b%3Bc.txt"
+
+
+def test_spooled_files_left_by_a_stopped_process_are_cleared_at_start(tmp_path):
+    spool = tmp_path / "media" / "spool"
+    spool.mkdir(parents=True)
+    (spool / "in-old.part").write_bytes(b"x")
+    (spool / "in-new.part").write_bytes(b"y")
+    os.utime(spool / "in-old.part", (time.time() - 2 * 86400,) * 2)
+    open_blob_store("", tmp_path)
+    assert sorted(p.name for p in spool.iterdir()) == ["in-new.part"]

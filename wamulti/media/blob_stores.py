@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Protocol
 
-from .intake import CHUNK
+from .intake import CHUNK, clear_stale
 
 
 class BlobStore(Protocol):
@@ -94,10 +94,14 @@ class LocalBlobs:
 
 
 def open_blob_store(spec: str, data_dir: Path) -> BlobStore:
-    """MEDIA_STORE: '' (DATA_DIR/media), a directory path, or s3://bucket/prefix."""
+    """MEDIA_STORE: '' (DATA_DIR/media), a directory path, or s3://bucket/prefix; spooled files a stopped
+    process left are cleared."""
     if spec.startswith("s3://"):
         from .s3_blobs import S3Blobs
 
         bucket, _, prefix = spec[len("s3://"):].partition("/")
-        return S3Blobs(bucket, prefix.strip("/"), Path(data_dir) / "media-spool")
-    return LocalBlobs(Path(spec) if spec else Path(data_dir) / "media")
+        blobs: BlobStore = S3Blobs(bucket, prefix.strip("/"), Path(data_dir) / "media-spool")
+    else:
+        blobs = LocalBlobs(Path(spec) if spec else Path(data_dir) / "media")
+    clear_stale(blobs.spool_dir)
+    return blobs

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,6 +14,7 @@ from typing import BinaryIO
 from ..errors import MediaTooLarge
 
 CHUNK = 64 * 1024
+STALE_SPOOL_SECONDS = 86400.0  # far past any upload's or download's deadline
 
 
 @dataclass(frozen=True)
@@ -61,6 +63,19 @@ def spool(write: Callable[[CappedSink], None], spool_dir: Path, max_bytes: int) 
         path.unlink(missing_ok=True)
         raise
     return Spooled(path, sink.hash.hexdigest(), sink.size)
+
+
+def clear_stale(spool_dir: Path, older_than: float = STALE_SPOOL_SECONDS) -> int:
+    """Remove spooled files a stopped process left behind (none is written to this long); how many."""
+    cutoff, removed = time.time() - older_than, 0
+    for path in spool_dir.glob("in-*.part"):
+        try:
+            if path.stat().st_mtime < cutoff:
+                path.unlink()
+                removed += 1
+        except FileNotFoundError:  # another instance sharing the directory removed it first
+            continue
+    return removed
 
 
 def copy_stream(stream: BinaryIO) -> Callable[[CappedSink], None]:

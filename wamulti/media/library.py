@@ -18,8 +18,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import BinaryIO
+from urllib.parse import unquote, urlsplit
 
-from ..errors import InvalidField, MediaTooLarge, NotFound
+from ..errors import DomainError, InvalidField, MediaTooLarge, NotFound
 from ..randomness import random_bytes
 from ..store.client_rows import utcnow
 from ..store.media_rows import DerivedExists, MediaRow
@@ -96,7 +97,7 @@ class MediaLibrary:
                   timeout: float) -> MediaRecord:
         """Fetch `url` under the destination policy and keep it; the name defaults to the URL's last part."""
         spooled = spool(lambda sink: self._fetcher.fetch(url, sink, timeout), self._blobs.spool_dir, max_bytes)
-        name = file_name or url.split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1]
+        name = file_name or unquote(urlsplit(url).path.rsplit("/", 1)[-1]) or None
         return self._keep_new(spooled, name, client_id)
 
     def begin_download(self, client_id: str, *, mimetype: str | None, size: int | None,
@@ -117,7 +118,8 @@ class MediaLibrary:
             self.mark(media_id, TOO_LARGE, exc.message)
             raise
         except Exception as exc:
-            self.mark(media_id, FAILED, f"download failed ({type(exc).__name__})")
+            said = exc.message if isinstance(exc, DomainError) else f"download failed ({type(exc).__name__})"
+            self.mark(media_id, FAILED, said)
             raise
         return self._keep(spooled, row)
 
