@@ -7,6 +7,8 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import threading
+import time
 from datetime import timedelta
 
 import pytest
@@ -172,3 +174,34 @@ def test_a_large_file_goes_to_s3_in_parts_and_streams_back(store, s3_env, tmp_pa
         size += len(chunk)
     assert (digest.hexdigest(), size) == (record.sha256, len(data))
     assert objects(s3_env) == [f"{record.sha256[:2]}/{record.sha256[2:4]}/{record.sha256}"]
+
+
+def test_two_threads_asking_for_one_conversion_make_it_once(library):
+    source = library.store_stream(io.BytesIO(PDF), file_name="a.pdf", client_id=None, max_bytes=1 << 20)
+    calls, answers = [], []
+
+    def slow_make(src, dest):
+        calls.append(1)
+        time.sleep(0.3)  # the other thread asks meanwhile
+        dest.write_bytes(PNG)
+        return {"n": 1}
+
+    threads = [threading.Thread(target=lambda: answers.append(library.derived(source.media_id, "v", slow_make)))
+               for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    assert len(calls) == 1 and len(answers) == 2 and answers[0] == answers[1]
+    assert answers[0][0].status == "stored" and answers[0][1] == {"n": 1}
+
+
+def test_a_failed_conversion_leaves_no_claim_and_the_next_call_tries_again(library):
+    source = library.store_stream(io.BytesIO(PDF), file_name="a.pdf", client_id=None, max_bytes=1 << 20)
+
+    def broken(src, dest):
+        raise ValueError("cannot convert")
+    with pytest.raises(ValueError):
+        library.derived(source.media_id, "v", broken)
+    record, facts = library.derived(source.media_id, "v", lambda src, dest: dest.write_bytes(PNG) and {"ok": True})
+    assert (record.mimetype, facts) == ("image/png", {"ok": True})

@@ -12,6 +12,7 @@ import base64
 import json
 import logging
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -38,6 +39,8 @@ log = logging.getLogger(__name__)
 MEDIA_STATUSES = ("stored", "pending", "too_large", "skipped", "failed")
 STORED, PENDING, TOO_LARGE, SKIPPED, FAILED = MEDIA_STATUSES
 UNCAPPED = 1 << 62  # a conversion's output: its input was capped already
+DERIVED_WAIT = 600.0  # seconds a conversion another thread claimed may take before it counts as dead
+DERIVED_POLL = 0.2
 
 
 @dataclass(frozen=True)
@@ -169,24 +172,42 @@ class MediaLibrary:
     # ---- conversions -------------------------------------------------------------------------
     def derived(self, media_id: str, variant: str, make: Callable[[Path, Path], dict]) -> tuple[MediaRecord, dict]:
         """The stored conversion `variant` of a stored file, made once with make(src, dest) -> facts and
-        kept; later calls return the kept record and facts without calling `make`."""
-        found = self._store.derived_media(media_id, variant)
-        if found is not None and found.status == STORED:
-            return _record(found), json.loads(found.facts or "{}")
+        kept; later calls return the kept record and facts without calling `make`. While another thread
+        (or instance) makes it, this waits for theirs (at most DERIVED_WAIT seconds, then takes over)."""
+        deadline = time.monotonic() + DERIVED_WAIT
+        while True:
+            found = self._store.derived_media(media_id, variant)
+            if found is not None and found.status == STORED:
+                return _record(found), json.loads(found.facts or "{}")
+            if found is None or time.monotonic() > deadline:  # none yet, or its maker died: ours to make
+                if found is not None:
+                    self._store.delete_media([found.media_id])
+                made = self._make_derived(media_id, variant, make)
+                if made is not None:
+                    return made
+            time.sleep(DERIVED_POLL)
+
+    def _make_derived(self, media_id: str, variant: str, make) -> tuple[MediaRecord, dict] | None:
+        """Claim the variant with a pending row, make it and keep it; None if another claimed it first."""
         source = self._row(media_id)
-        with self.local_path(media_id) as src, tempfile.TemporaryDirectory(dir=self._blobs.spool_dir) as work:
-            dest = Path(work) / "out"
-            facts = make(src, dest)
-            with dest.open("rb") as made:
-                spooled = spool(copy_stream(made), self._blobs.spool_dir, UNCAPPED)
-        row = MediaRow(new_media_id(), source.client_id, PENDING, spooled.sha256, None, None, source.file_name, None,
-                       utcnow(), media_id, variant, json.dumps(facts, default=str))
+        claim = MediaRow(new_media_id(), source.client_id, PENDING, None, None, None, source.file_name, None,
+                         utcnow(), media_id, variant)
         try:
-            self._store.add_media(row)
-        except DerivedExists:  # another thread made it meanwhile: theirs is kept, ours goes
-            spooled.path.unlink(missing_ok=True)
-            return self.derived(media_id, variant, make)
-        return self._keep(spooled, row), facts
+            self._store.add_media(claim)
+        except DerivedExists:
+            return None
+        try:
+            with self.local_path(media_id) as src, tempfile.TemporaryDirectory(dir=self._blobs.spool_dir) as work:
+                dest = Path(work) / "out"
+                facts = make(src, dest)
+                with dest.open("rb") as made:
+                    spooled = spool(copy_stream(made), self._blobs.spool_dir, UNCAPPED)
+        except BaseException:
+            self._store.delete_media([claim.media_id])  # the next caller tries again
+            raise
+        kept = MediaRow(claim.media_id, claim.client_id, PENDING, spooled.sha256, None, None, claim.file_name, None,
+                        claim.created_at, media_id, variant, json.dumps(facts, default=str))
+        return self._keep(spooled, kept), facts
 
     # ---- retention ---------------------------------------------------------------------------
     def prune(self, now: datetime, is_referenced: Callable[[list[str]], set[str]], batch: int = 500) -> int:

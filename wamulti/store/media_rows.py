@@ -95,7 +95,7 @@ class MediaStore(ABC):
 
     @abstractmethod
     def update_media(self, row: MediaRow) -> bool:
-        """Write a record's status, sha256, mimetype, size, file name and reason; False if it is gone."""
+        """Write a record's status, sha256, mimetype, size, file name, reason and facts; False if it is gone."""
 
     @abstractmethod
     def get_media(self, media_id: str) -> MediaRow | None:
@@ -126,7 +126,7 @@ class MediaSQL:
         self.p, self.write_time, self.read_time = p, write_time, read_time
         self.insert = f"INSERT INTO media ({COLUMNS}) VALUES ({', '.join([p] * 12)})"
         self.update = (f"UPDATE media SET status = {p}, sha256 = {p}, mimetype = {p}, size = {p}, file_name = {p}, "
-                       f"reason = {p} WHERE media_id = {p}")
+                       f"reason = {p}, facts = {p} WHERE media_id = {p}")
         self.by_id = f"SELECT {COLUMNS} FROM media WHERE media_id = {p}"
         self.derived = f"SELECT {COLUMNS} FROM media WHERE source_id = {p} AND variant = {p}"
         self.old = f"SELECT {COLUMNS} FROM media WHERE created_at < {p} ORDER BY created_at, media_id LIMIT {p}"
@@ -177,7 +177,7 @@ class SQLMedia(MediaStore):
     def update_media(self, row: MediaRow) -> bool:
         with self._media_statements(True) as run:
             _, changed = run(self._media_sql.update, (row.status, row.sha256, row.mimetype, row.size,
-                                                      row.file_name, _short(row.reason), row.media_id))
+                                                      row.file_name, _short(row.reason), row.facts, row.media_id))
         return changed > 0
 
     def _one_media(self, sql: str, args: Sequence[Any]) -> MediaRow | None:
