@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
 import time
 from datetime import datetime
 from urllib.parse import urlsplit
@@ -12,6 +13,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from tests.keys_world import ADMIN_KEY, make_world
+from tests.s3_server import moto_endpoint, objects, s3_env  # noqa: F401 (fixtures)
 from tests.test_api import assert_error
 from wamulti.config import Settings
 from wamulti.media.library import MediaLibrary
@@ -148,3 +150,19 @@ def test_the_api_routes_need_a_key(world):
 
 def _far_future():
     return datetime(9999, 1, 1)
+
+
+def test_files_in_s3_are_stored_and_streamed_back_through_the_routes(sqlite_store, make_registry, s3_env, tmp_path):
+    world = make_world(sqlite_store, make_registry)
+    settings = Settings(api_key=ADMIN_KEY, data_dir=tmp_path / "data", media_store=f"s3://{s3_env}/wa")
+    world.media = MediaLibrary.from_settings(settings, sqlite_store)
+    world.client = create_app(settings, world.registry, world.events, Metrics(), world.keys, world.media).test_client()
+    data = os.urandom(3 << 20)
+    body = call(world, "POST", "/api/media?fileName=noise.bin", data=data,
+                content_type="application/octet-stream").get_json()
+    assert body["sha256"] == hashlib.sha256(data).hexdigest()
+    assert objects(s3_env) == [f"wa/{body['sha256'][:2]}/{body['sha256'][2:4]}/{body['sha256']}"]
+    got = call(world, "GET", f"/api/media/{body['mediaId']}")
+    assert got.data == data and got.headers["Content-Length"] == str(len(data))
+    link = urlsplit(world.media.signed_url(body["mediaId"]))
+    assert call(world, "GET", f"{link.path}?{link.query}", key=None).data == data
