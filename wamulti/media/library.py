@@ -21,11 +21,11 @@ from pathlib import Path
 from typing import BinaryIO
 from urllib.parse import unquote, urlsplit
 
+from ..destinations.policy import DestinationPolicy
 from ..errors import DomainError, InvalidField, MediaTooLarge, NotFound
 from ..randomness import random_bytes
 from ..store.client_rows import utcnow
 from ..store.media_rows import DerivedExists, MediaRow
-from ..destinations.policy import DestinationPolicy
 from .blob_stores import BlobStore, open_blob_store
 from .file_names import sanitise
 from .intake import CappedSink, Spooled, copy_stream, spool
