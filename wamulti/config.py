@@ -8,6 +8,7 @@ import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
+from urllib.parse import urlsplit
 
 from .destinations.policy import Network, allowed_networks
 from .errors import InvalidField
@@ -76,6 +77,20 @@ class Settings:
     http_connection_limit: int = field(default_factory=lambda: default_connection_limit(descriptor_limit(), 10))
     reject_calls: bool = False  # REJECT_CALLS=on: every incoming call is declined
     reject_calls_message: str = ""  # REJECT_CALLS_MESSAGE: the text sent to a rejected caller ("" none)
+    media_store: str = ""  # '' = DATA_DIR/media; a directory; or s3://bucket/prefix
+    media_url_ttl: int = 7 * 86400  # seconds a signed media link stays valid
+    media_retention_hours: int = 72  # like EVENT_RETENTION_HOURS
+    media_link_secret: str = field(default="", repr=False)  # '' = DATA_DIR/media-link-secret
+    public_url: str = ""  # the base of signed links; '' = http://HOST:PORT
+
+    @property
+    def media_max_bytes(self) -> int:
+        return self.media_max_mb << 20
+
+    @property
+    def public_base(self) -> str:
+        """PUBLIC_URL, or http://HOST:PORT when it is not set."""
+        return self.public_url or f"http://{self.host}:{self.port}"
 
     @property
     def store_kind(self) -> str:
@@ -235,11 +250,22 @@ def _media_kinds(env: Mapping[str, str]) -> tuple[str, ...]:
 
 
 def _media(env: Mapping[str, str]) -> dict:
-    """Incoming media's settings (MEDIA_*)."""
+    """The media settings (MEDIA_*, PUBLIC_URL): the store, its links, incoming downloads."""
+    store = env.get("MEDIA_STORE", "").strip()
+    if store.startswith("s3://") and not store[len("s3://"):].split("/", 1)[0]:
+        raise ConfigError(f"MEDIA_STORE must be a directory or s3://bucket/prefix, got {store!r}")
+    public = env.get("PUBLIC_URL", "").strip().rstrip("/")
+    if public and (urlsplit(public).scheme not in ("http", "https") or not urlsplit(public).hostname):
+        raise ConfigError(f"PUBLIC_URL must be an http:// or https:// URL like https://wa.example.com, got {public!r}")
     return {
         "media_download": _media_kinds(env),
-        "media_max_mb": _int(env, "MEDIA_MAX_MB", 64, 1, 4096),
         "media_download_concurrency": _int(env, "MEDIA_DOWNLOAD_CONCURRENCY", 2, 1, 64),
+        "media_max_mb": _int(env, "MEDIA_MAX_MB", 64, 1, 4096),
+        "media_store": store,
+        "media_url_ttl": _int(env, "MEDIA_URL_TTL", 7 * 86400, 60, 365 * 86400),
+        "media_retention_hours": _int(env, "MEDIA_RETENTION_HOURS", 72, 1, 87600),
+        "media_link_secret": env.get("MEDIA_LINK_SECRET", "").strip(),
+        "public_url": public,
     }
 
 

@@ -69,3 +69,11 @@ class DestinationNotAllowed(DomainError):
 
     The message names the rule (e.g. 'a private address (RFC 1918)'), never the address a name resolved to.
     """
+
+
+class MediaTooLarge(DomainError):
+    """A file is larger than the size cap (MEDIA_MAX_MB); nothing of it was kept."""
+
+
+class MediaFetchFailed(DomainError):
+    """A media URL could not be fetched (no answer, an error status, a timeout); nothing was stored."""

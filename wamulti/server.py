@@ -120,7 +120,7 @@ def serve(settings: Settings, customize_app=None, waitress_seams: frozenset = WA
         return 2
     service = _Service.build(settings, store)
     app = create_app(settings, service.metrics.wrap_registry(service.registry), service.events, service.metrics,
-                     service.keys)
+                     service.keys, service.media)
     if customize_app is not None:
         customize_app(app)
     server = build_http_server(settings, app, waitress_seams)
@@ -142,16 +142,6 @@ def serve(settings: Settings, customize_app=None, waitress_seams: frozenset = WA
     return 0
 
 
-def media_kit(settings: Settings, store):
-    """What sends of media use. The media store and the conversions are wired here (after issue 25's
-    branches merge, the one line: `MediaKit(MediaLibrary.from_settings(settings, store),
-    wamulti.transcoding, ...)`); without them a send with media answers 400 and the rest works."""
-    from .sending.media_kit import MediaKit
-
-    return MediaKit(None, None, uploads_at_once=settings.media_uploads_at_once,
-                    reuse_hours=settings.media_upload_reuse_hours)
-
-
 @dataclass
 class _Service:
     """The long-lived parts behind the API, closed in reverse order of their making."""
@@ -164,7 +154,9 @@ class _Service:
     metrics: object
     upkeep: object
     keys: object
-    media: object = None  # MediaIntake: incoming media's downloads (None: not downloaded)
+    media: object  # MediaLibrary: the media store (wamulti/media)
+    media_upkeep: object
+    intake: object  # MediaIntake: incoming media's downloads
 
     @classmethod
     def build(cls, settings: Settings, store) -> "_Service":
@@ -192,26 +184,28 @@ class _Service:
             log.info("global webhook: events %s to %s", ",".join(settings.webhook_events),
                      where(settings.webhook_url))
         sink = metrics.wrap_sink(events)
-        intake = media_intake(settings, store)
-        registry = client_registry(settings, store, backend, prompter, sink, intake)
+        media, media_upkeep = _media_library(settings, store)
+        intake = media_intake(settings, store, media)
+        registry = client_registry(settings, store, backend, prompter, sink, media, intake)
         metrics.watch(registry, events)
         upkeep = QueueUpkeep(store, sink, settings.send_expiry)  # expiry and pruning for every client
         upkeep.start()
         # scoped keys read the metered store: their lookups show in the store metrics like any call
-        return cls(store, backend, prompter, registry, events, metrics, upkeep, ApiKeys(store), intake)
+        return cls(store, backend, prompter, registry, events, metrics, upkeep, ApiKeys(store), media,
+                   media_upkeep, intake)
 
     def close(self) -> None:
         self.registry.stop_all()
-        if self.media is not None:
-            self.media.close()  # downloads still queued stay pending (retriable)
+        self.intake.close()  # downloads still queued stay pending (retriable)
         self.upkeep.stop()
+        self.media_upkeep.stop()
         self.events.stop()  # after the clients, whose last state changes are events too
         self.prompter.close()
         self.backend.close()
         self.store.close()
 
 
-def client_registry(settings: Settings, store, backend, prompter, sink, intake):
+def client_registry(settings: Settings, store, backend, prompter, sink, media, intake):
     """The registry of every client, with what their workers share."""
     from .clients.calls import CallPolicy
     from .clients.instance_id import instance_id
@@ -221,16 +215,37 @@ def client_registry(settings: Settings, store, backend, prompter, sink, intake):
     return ClientRegistry(store=store, backend=backend, prompter=prompter, data_dir=settings.data_dir,
                           pairing_timeout=settings.pairing_timeout, events=sink,
                           send_options=send_options(settings, instance_id(settings.data_dir)),
-                          wait_slots=settings.http_threads // 2, media=media_kit(settings, store), intake=intake,
+                          wait_slots=settings.http_threads // 2, media=media_kit(settings, media), intake=intake,
                           calls=CallPolicy(settings.reject_calls, settings.reject_calls_message or None))
 
 
-def media_intake(settings: Settings, store):
-    """Incoming media's downloads (hearing/media_intake.py) into the media store, or None without one."""
+def media_kit(settings: Settings, media):
+    """What sends of media use: the media store and the conversions (wamulti.transcoding)."""
+    from . import transcoding
+    from .sending.media_kit import MediaKit
+
+    return MediaKit(media, transcoding, uploads_at_once=settings.media_uploads_at_once,
+                    reuse_hours=settings.media_upload_reuse_hours, max_bytes=settings.media_max_bytes)
+
+
+def media_intake(settings: Settings, store, media):
+    """Incoming media's downloads (hearing/media_intake.py) into the media store."""
     from .hearing.media_intake import MediaIntake, MediaPolicy
 
-    shelf = None  # the one line to wire: wamulti.media's MediaLibrary built from the settings and the store
-    return None if shelf is None else MediaIntake(shelf, store, MediaPolicy.from_settings(settings))
+    return MediaIntake(media, store, MediaPolicy.from_settings(settings))
+
+
+def _media_library(settings: Settings, store):
+    """The media library and its started upkeep (retention), which keeps what a queued send or an
+    undelivered event still refers to."""
+    from .media.library import MediaLibrary
+    from .media.media_upkeep import MediaUpkeep
+    from .media.references import MediaReferences
+
+    media = MediaLibrary.from_settings(settings, store)
+    upkeep = MediaUpkeep(media, MediaReferences(store.media_ids_in_open_sends, store.media_ids_in_undelivered_events))
+    upkeep.start()
+    return media, upkeep
 
 
 def freeze_startup_objects() -> None:

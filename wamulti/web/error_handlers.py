@@ -66,6 +66,8 @@ DOMAIN_STATUS = {
     domain.RecipientNotOnWhatsApp: (422, "recipient_not_on_whatsapp"),
     domain.QueueFull: (429, "queue_full"),
     domain.IdempotencyKeyReused: (422, "idempotency_key_reused"),
+    domain.MediaTooLarge: (413, "media_too_large"),
+    domain.MediaFetchFailed: (502, "media_fetch_failed"),
 }
 
 # Our own sentences for werkzeug's errors (its descriptions talk about browsers and proxies).
