@@ -118,6 +118,22 @@ class FakeRegistry:
         jid = f"{to[1:]}@s.whatsapp.net" if to.startswith("+") else to
         return Sent(f"FAKE{number:06d}", f"WA{number:06d}", jid, FAKE_TIME)
 
+    def send_message(self, client_id: str, request, **options) -> Sent:
+        """Any kind: recorded as (client, to, request); answered like send_text."""
+        self._enter("send_message", client_id, request.to)
+        status = self._status(client_id)
+        if status.state != "READY":
+            raise NotReady(f"Client '{client_id}' is {status.state}, not READY.", current_state=status.state)
+        self.sent.append((client_id, request.to, request))
+        number = next(self._ids)
+        jid = f"{request.to[1:]}@s.whatsapp.net" if request.to.startswith("+") else request.to
+        return Sent(f"FAKE{number:06d}", f"WA{number:06d}", jid, FAKE_TIME)
+
+    def retry_media(self, media_id: str, visible=lambda client_id: True) -> dict:
+        """No incoming media is known to the fake: every id is unknown."""
+        self._enter("retry_media", media_id)
+        raise NotFound(f"No media with id '{media_id}'.")
+
     def health(self) -> dict:
         self._enter("health")
         return {"store_ok": self.store_ok, "clients": len(self.clients)}

@@ -27,6 +27,10 @@ class NotFound(DomainError):
     """No such client (or no such thing of a client, e.g. no pending QR code)."""
 
 
+class NoPicture(NotFound):
+    """The user or group has no profile picture, or does not show it to this account."""
+
+
 class Conflict(DomainError):
     """The request contradicts the client's current state (exists already, paired and running)."""
 
@@ -77,3 +81,11 @@ class RateLimited(DomainError):
 
 class NotGroupAdmin(DomainError):
     """WhatsApp refused a group change: this account is not an admin of the group."""
+
+
+class MediaTooLarge(DomainError):
+    """A file is larger than the size cap (MEDIA_MAX_MB); nothing of it was kept."""
+
+
+class MediaFetchFailed(DomainError):
+    """A media URL could not be fetched (no answer, an error status, a timeout); nothing was stored."""

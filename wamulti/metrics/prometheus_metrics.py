@@ -98,12 +98,18 @@ class MeteredRegistry:
         return getattr(self._registry, name)
 
     def send_text(self, client_id: str, to: str, text: str, **options):
+        return self._metered(client_id, lambda: self._registry.send_text(client_id, to, text, **options))
+
+    def send_message(self, client_id: str, request, **options):
+        return self._metered(client_id, lambda: self._registry.send_message(client_id, request, **options))
+
+    def _metered(self, client_id: str, send):
         """Refusals and failures a waiting request saw are counted here; sends that went out are
         counted from their `server` ack (CountingSink), so queued sends count when they go."""
         m = self._metrics
         started = time.perf_counter()
         try:
-            answer = self._registry.send_text(client_id, to, text, **options)
+            answer = send()
         except NotFound:
             raise  # no such client: no series for an id that does not exist
         except Exception as exc:

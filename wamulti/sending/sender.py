@@ -15,15 +15,18 @@ import logging
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from ..backends.backend_api import BackendError, BackendSession, NotConnected, SentMessage
+from ..backends.backend_api import BackendError, BackendSession, NotConnected, Outgoing, SentMessage
 from ..errors import DomainError, RecipientNotOnWhatsApp, Upstream
 from ..fields.phone import phone_of_recipient
 from ..hearing.heard_events import Hearing
 from ..randomness import random_bytes
 from ..store.send_rows import OutboundRow
 from .recipients import RecipientBook
+
+if TYPE_CHECKING:
+    from .preparation import Preparation
 
 log = logging.getLogger(__name__)
 
@@ -60,10 +63,13 @@ class Lane(Protocol):
 class Sender:
     """Runs sends on `wa-<clientId>-send` threads; one per Run (shut down when the run ends)."""
 
-    def __init__(self, client_id: str, hearing: Hearing):
+    def __init__(self, client_id: str, hearing: Hearing, preparation: "Preparation | None" = None,
+                 book: RecipientBook | None = None):
+        """`book`: the client's answers to "is this number on WhatsApp?" (shared with its lookups)."""
         self._client_id = client_id
         self._hearing = hearing
-        self._book = RecipientBook()
+        self._preparation = preparation  # makes a row's payload (media, location, ...) sendable
+        self._book = book if book is not None else RecipientBook()
         self._pool = ThreadPoolExecutor(max_workers=SEND_THREADS, thread_name_prefix=f"wa-{client_id}-send")
         self._closed = False
 
@@ -122,12 +128,20 @@ class Sender:
         digits = phone_of_recipient(row.recipient)
         jid = row.recipient if digits is None else self._resolve(session, digits)
         try:
-            sent = session.send_text(jid, row.body, row.message_id)
+            if row.payload is None:  # a plain text
+                sent = session.send_text(jid, row.body, row.message_id)
+            else:
+                sent = session.send_message(jid, self._outgoing(session, row, jid), row.message_id)
         except NotConnected as exc:
             raise Upstream(f"The client is not connected to WhatsApp: {exc}") from None
         except BackendError as exc:
             raise Upstream(f"WhatsApp refused or failed the send: {exc}") from None
         return Sent(row.message_id, sent.message_id, jid, sent.timestamp)
+
+    def _outgoing(self, session: BackendSession, row: OutboundRow, jid: str) -> Outgoing:
+        if self._preparation is None:
+            raise Upstream("This client cannot send anything but text.")
+        return self._preparation.outgoing(session, row.payload, jid)
 
     def _resolve(self, session: BackendSession, digits: str) -> str:
         try:

@@ -60,6 +60,7 @@ DOMAIN_STATUS = {
     domain.InvalidField: (400, "invalid_request"),
     domain.DestinationNotAllowed: (400, "destination_not_allowed"),
     domain.NotFound: (404, "not_found"),
+    domain.NoPicture: (404, "no_picture"),
     domain.Conflict: (409, "conflict"),
     domain.Upstream: (502, "upstream_error"),
     domain.NotReady: (503, "client_not_ready"),
@@ -68,6 +69,8 @@ DOMAIN_STATUS = {
     domain.IdempotencyKeyReused: (422, "idempotency_key_reused"),
     domain.RateLimited: (429, "rate_limited"),
     domain.NotGroupAdmin: (409, "not_group_admin"),
+    domain.MediaTooLarge: (413, "media_too_large"),
+    domain.MediaFetchFailed: (502, "media_fetch_failed"),
 }
 
 # Our own sentences for werkzeug's errors (its descriptions talk about browsers and proxies).

@@ -1,13 +1,113 @@
-"""The OpenAPI document's `webhooks`: what wamulti POSTs to a webhook, one entry per event type with a
-documented `data` (docs/events.md has every type). Added to the served document by openapi_document.py."""
+"""The OpenAPI document's `webhooks` section: what a webhook receives for each event type (docs/events.md).
+
+One entry per EventType: the signed POST's body, `{id, type, clientId, timestamp, data}`, with the
+type's `data` below. Answer 2xx to take it; anything else is retried (docs/events.md, retries).
+"""
 
 from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, create_model
 
-from ..hearing.event_model import EventType
+from ..hearing.event_model import OPT_IN_TYPES, EventType
+
+JID = Field(examples=["491512345678@s.whatsapp.net"])
+
+
+class MessageData(BaseModel):
+    id: str
+    chat: str = JID
+    from_: str | None = Field(alias="from", description="The sender's phone digits when WhatsApp told them.")
+    fromJid: str = Field(description="As WhatsApp sent it: may be a privacy id '...@lid' (answerable as `to`).")
+    isGroup: bool
+    fromMe: bool
+    pushName: str | None
+    kind: str = Field(examples=["text"])
+    text: str | None
+    quotedId: str | None
+    reaction: dict[str, Any] | None = Field(description="Never set since message.reaction exists (kept null).")
+    location: dict[str, Any] | None
+    media: MediaData | None
+    contact: dict[str, Any] | None
+    sentAt: str
+
+
+class MediaData(BaseModel):
+    kind: str = Field(examples=["image"])
+    mimetype: str | None
+    size: int | None
+    fileName: str | None
+    id: str | None = Field(description="The media store's id (GET /api/media/<id>).")
+    sha256: str | None
+    status: Literal["stored", "pending", "too_large", "skipped", "failed"]
+    url: str | None = Field(description="A signed link that needs no API key, valid for MEDIA_URL_TTL.")
+    reason: str | None
+
+
+class MessageMediaData(BaseModel):
+    messageId: str = Field(description="WhatsApp's id of the message the attachment came with.")
+    chat: str = JID
+    media: MediaData
+
+
+class AckData(BaseModel):
+    id: str | None
+    messageId: str | None
+    chat: str
+    status: Literal["server", "delivered", "read", "played", "failed"]
+    at: str
+    reason: str | None = None
+
+
+class StateData(BaseModel):
+    state: str
+    previous: str
+    lastError: str | None
+
+
+class _Who(BaseModel):
+    chat: str = JID
+    from_: str | None = Field(alias="from", description="The actor's phone digits when WhatsApp told them.")
+    fromJid: str = Field(description="Who did it, as WhatsApp sent it (may be '...@lid').")
+    fromMe: bool = Field(description="One of this account's own devices did it.")
+
+
+class ReactionData(_Who):
+    id: str = Field(description="WhatsApp's id of the reaction itself.")
+    emoji: str | None = Field(examples=["👍"], description="null when the reaction was taken back.")
+    removed: bool
+    targetId: str = Field(description="WhatsApp's id of the message reacted to.")
+    targetFromMe: bool = Field(description="The message reacted to is this account's.")
+    at: str
+
+
+class EditedData(_Who):
+    targetId: str
+    text: str | None = Field(description="The new text (or caption).")
+    at: str
+
+
+class RevokedData(_Who):
+    targetId: str
+    at: str
+
+
+class PresenceData(BaseModel):
+    jid: str = JID
+    phone: str | None
+    state: Literal["available", "unavailable", "composing", "recording", "paused"]
+    chat: str | None = Field(description="Where composing/recording/paused happens; null for online/offline.")
+    lastSeen: str | None
+
+
+class CallData(BaseModel):
+    callId: str
+    from_: str | None = Field(alias="from")
+    fromJid: str = Field(description="The caller; REJECT_CALLS answers this JID.")
+    video: bool
+    at: str
+
 
 GROUP = Field(examples=["120363012345678901@g.us"], description="The group's JID.")
 BY = Field(description="Who did it (a phone JID or '@lid'), when WhatsApp said.")
@@ -50,27 +150,32 @@ class GroupUpdatedData(BaseModel):
     changes: GroupChanges = Field(description="Only what changed.")
 
 
-DATA = {EventType.GROUP_JOINED: (GroupJoinedData, "This account joined a group (added, by link, or created it)."),
-        EventType.GROUP_LEFT: (GroupLeftData, "This account left a group or was removed from it."),
-        EventType.GROUP_PARTICIPANTS: (GroupParticipantsData, "Members were added, removed, promoted or demoted."),
-        EventType.GROUP_UPDATED: (GroupUpdatedData, "A group's subject, description or settings changed.")}
+DATA = {EventType.MESSAGE: MessageData, EventType.MESSAGE_ACK: AckData, EventType.CLIENT_STATE: StateData,
+        EventType.MESSAGE_MEDIA: MessageMediaData,
+        EventType.MESSAGE_REACTION: ReactionData, EventType.MESSAGE_EDITED: EditedData,
+        EventType.MESSAGE_REVOKED: RevokedData, EventType.PRESENCE: PresenceData, EventType.CALL: CallData,
+        EventType.GROUP_JOINED: GroupJoinedData, EventType.GROUP_LEFT: GroupLeftData,
+        EventType.GROUP_PARTICIPANTS: GroupParticipantsData, EventType.GROUP_UPDATED: GroupUpdatedData}
 
 
-def add_webhooks(document: dict[str, Any]) -> None:
-    """Each event type with a documented `data` as an OpenAPI 3.1 webhook, its schemas in components."""
-    schemas = document.setdefault("components", {}).setdefault("schemas", {})
-    document["webhooks"] = {}
-    for event_type, (model, summary) in DATA.items():
-        schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+def _body(type_: EventType) -> type[BaseModel]:
+    return create_model(f"{DATA[type_].__name__[:-4]}Event", id=(str, Field(examples=["evt_01JD7Q5R2W8X3M9K4T6V0B1N2C"])),
+                        type=(Literal[type_.value], ...), clientId=(str, ...), timestamp=(str, ...),
+                        data=(DATA[type_], ...))
+
+
+def webhooks_section(schemas: dict[str, Any]) -> dict[str, Any]:
+    """The `webhooks` map; the models' schemas are added to `schemas` (components)."""
+    section = {}
+    for type_ in EventType:
+        schema = _body(type_).model_json_schema(by_alias=True, ref_template="#/components/schemas/{model}")
         schemas.update(schema.pop("$defs", {}))
-        schemas[model.__name__] = schema
-        envelope = {"type": "object", "required": ["id", "type", "clientId", "timestamp", "data"], "properties": {
-            "id": {"type": "string", "examples": ["evt_01JD7Q5R2W8X3M9K4T6V0B1N2C"]},
-            "type": {"const": str(event_type)}, "clientId": {"type": "string"},
-            "timestamp": {"type": "string", "examples": ["2026-12-07T10:00:00.123Z"]},
-            "data": {"$ref": f"#/components/schemas/{model.__name__}"}}}
-        document["webhooks"][str(event_type)] = {"post": {
-            "summary": summary, "description": "Signed (Standard Webhooks headers), delivered in order per "
-            "client, retried until a 2xx (docs/events.md).",
-            "requestBody": {"required": True, "content": {"application/json": {"schema": envelope}}},
-            "responses": {"200": {"description": "Any 2xx marks the event delivered."}}}}
+        name = schema["title"]
+        schemas[name] = schema
+        note = " Opt-in: only to webhooks that name it ('*' leaves it out)." if type_ in OPT_IN_TYPES else ""
+        section[type_.value] = {"post": {
+            "summary": f"A `{type_.value}` event", "description": f"Signed (Standard Webhooks).{note}",
+            "requestBody": {"required": True, "content": {"application/json": {
+                "schema": {"$ref": f"#/components/schemas/{name}"}}}},
+            "responses": {"2XX": {"description": "Taken; anything else is retried."}}}}
+    return section
