@@ -283,6 +283,8 @@ def test_an_edit_queued_behind_its_send_goes_after_it_after_a_restart(world):
     ("read", {"messageIds": []}, "messageIds"),
     ("revoke", {"messageId": "3EB0X", "chat": "not a chat"}, "chat"),
     ("react", {"messageId": "3EB0X", "emoji": "👍", "wait": "yes"}, "wait"),
+    ("react", {"messageId": "3EB0X", "emoji": "👍", "fromMe": 1}, "fromMe"),
+    ("read", {"messageIds": ["A1"], "participant": "not a jid"}, "participant"),
 ])
 def test_bad_input_is_a_400_naming_the_field_and_nothing_is_queued(world, action, body, field):
     resp = world.act(action, body)

@@ -11,6 +11,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, Field, model_validator
 
+from ..errors import InvalidField
 from ..fields.client_fields import validate_text
 from ..fields.phone import normalize_recipient
 from ..sending.action_payloads import ActionRequest
@@ -31,6 +32,12 @@ MessageId = Annotated[str, Field(pattern=MESSAGE_ID_PATTERN, examples=["3EB0C431
 Wait = Annotated[bool, checked(strict_bool, strings_only=False)] | None
 
 
+def _from_me(value):
+    if not isinstance(value, bool):
+        raise InvalidField("fromMe", "Field 'fromMe' must be true or false.")
+    return value
+
+
 def _emoji(value):
     return validate_text(value, "emoji", EMOJI_MAX) if value else value
 
@@ -47,7 +54,7 @@ class ReactMessage(ActionBody):
     messageId: MessageId
     emoji: Annotated[str, checked(_emoji)] = Field(max_length=EMOJI_MAX, description="\"\" takes the reaction back.")
     participant: Participant | None = None
-    fromMe: Annotated[bool, checked(strict_bool, strings_only=False)] | None = Field(
+    fromMe: Annotated[bool, checked(_from_me, strings_only=False)] | None = Field(
         None, description="WhatsApp's id of a message this account sent from another device.")
 
     def to_request(self) -> ActionRequest:
