@@ -10,7 +10,7 @@ from openapi_spec_validator import validate
 from pydantic import ValidationError
 
 from tests.fake_registry import FakeRegistry
-from wamulti.web import group_models, key_models, lookup_models, schemas, send_models
+from wamulti.web import action_models, group_models, key_models, lookup_models, schemas, send_models
 from wamulti.web.auth import ADMIN_ONLY, CLIENT_SCOPED
 from wamulti.web.responses import COMMON, ERRORS
 from wamulti.web.app import create_app
@@ -96,7 +96,10 @@ def test_body_examples_pass_the_validating_models(doc):
               "CreateKey": key_models.CreateKey, "SendPresence": lookup_models.SendPresence,
               "CheckNumbers": lookup_models.CheckNumbers, "CreateGroup": group_models.CreateGroup,
               "ChangeParticipants": group_models.ChangeParticipants, "UpdateGroup": group_models.UpdateGroup,
-              "JoinGroup": group_models.JoinGroup}
+              "JoinGroup": group_models.JoinGroup,
+              "ReactMessage": action_models.ReactMessage,
+              "EditMessage": action_models.EditMessage, "RevokeMessage": action_models.RevokeMessage,
+              "ReadMessages": action_models.ReadMessages}
     seen = set()
     for _, _, operation in operations(doc):
         body = operation.get("requestBody")
@@ -159,6 +162,10 @@ OPERATION_IDS = {
     ("POST", "/api/messages/send"): "sendMessage",
     ("GET", "/api/messages/{message_id}"): "getMessageStatus",
     ("POST", "/api/media/{media_id}/retry"): "retryMediaDownload",
+    ("POST", "/api/messages/react"): "reactToMessage",
+    ("POST", "/api/messages/edit"): "editMessage",
+    ("POST", "/api/messages/revoke"): "revokeMessage",
+    ("POST", "/api/messages/read"): "markMessagesRead",
     ("GET", "/api/events"): "listEvents",
     ("POST", "/api/events/{event_id}/redeliver"): "redeliverEvent",
     ("PUT", "/api/clients/{client_id}/webhook"): "putWebhook",

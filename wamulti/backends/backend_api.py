@@ -2,9 +2,9 @@
 
 Threading contract (the neonize backend depends on it, the simulator honours it too):
 - `Backend.new_session` and every `BackendSession` method except `send_text`, `send_message`,
-  `upload`, `lookup_phone`, `download`, `qr_data` and the lookups (`send_presence`, `check_numbers`,
+  `upload`, `mark_read`, `lookup_phone`, `download`, `qr_data` and the lookups (`send_presence`, `check_numbers`,
   `contacts`, `picture_url`, `profile`) are called from the client's worker thread or its connection
-  thread, never from a request thread. The first four run on the client's send threads.
+  thread, never from a request thread. The first five run on the client's send threads.
   `download` runs on the process-wide media download pool (`wa-media_N`, hearing/media_intake.py),
   never on the worker thread nor on a thread of the backend's own (Go's callbacks): it may block
   for the whole transfer, and may be called on a session that was stopped meanwhile
@@ -29,6 +29,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, Callable
+
+from .action_kinds import Action, EditOut, ReactionOut, RevokeOut, TargetKey  # noqa: F401  (part of the interface)
 
 if TYPE_CHECKING:
     from .connectivity import ConnectivityGate
@@ -300,6 +302,11 @@ class BackendSession(ABC):
         The bytes are read from the file; no path string is ever handed to a library.
         """
         raise SendFailed("This backend does not upload media.")
+
+    def mark_read(self, chat: str, sender_jid: str, message_ids: tuple[str, ...], at: datetime) -> None:
+        """Tell `sender_jid` that this account read its messages in `chat` (send thread); in a 1:1 chat
+        the sender is the chat. Raises SendFailed/NotConnected."""
+        raise SendFailed("This backend does not send read marks.")
 
     @abstractmethod
     def lookup_phone(self, digits: str) -> str | None:

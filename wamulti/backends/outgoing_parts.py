@@ -1,10 +1,12 @@
 """What a send sends (worker -> backend): a message of one kind, the upload it points at, the message
-it replies to. backend_api.py names these for its callers; the backends build them into WhatsApp's
-messages (neonize: outgoing_protos.py; the simulator: sim_messages.py)."""
+it replies to, or an action on a message (action_kinds.py). backend_api.py names these for its
+callers; the backends build them into WhatsApp's messages (neonize: outgoing_protos.py; the simulator: sim_messages.py)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from .action_kinds import EditOut, ReactionOut, RevokeOut
 
 
 @dataclass(frozen=True)
@@ -68,4 +70,4 @@ class ContactOut:
     reply_to: QuotedRef | None = None
 
 
-Outgoing = TextOut | MediaOut | LocationOut | ContactOut
+Outgoing = TextOut | MediaOut | LocationOut | ContactOut | ReactionOut | EditOut | RevokeOut

@@ -26,6 +26,7 @@ from ..groups.client_groups import ClientGroups
 from ..hearing.heard_events import EventSink
 from ..hearing.media_intake import MediaIntake
 from ..sending.dispatcher import EXPIRED, SendOptions
+from ..sending.action_payloads import ActionRequest
 from ..sending.media_kit import MediaKit
 from ..sending.outcome import Accepted
 from ..sending.payloads import SendRequest, request_hash, to_payload
@@ -268,13 +269,15 @@ class ClientRegistry:
         idem = (idempotency_key, request_hash(client_id, request)) if idempotency_key else None
         request, media_id = self._media.take_in(client_id, request, admin=admin)
         payload = to_payload(request)
-        slot = wait and self._wait_slots.take()
-        try:
-            return worker.submit(request.to, request.body, idem, wait=self._send_options.wait if slot else 0.0,
-                                 payload=None if payload is None else (payload, media_id))
-        finally:
-            if slot:
-                self._wait_slots.give()
+        return self._wait_slots.waiting(wait, self._send_options.wait, lambda seconds: worker.submit(
+            request.to, request.body, idem, wait=seconds, payload=None if payload is None else (payload, media_id)))
+
+    def message_action(self, client_id: str, request: ActionRequest, *, wait: bool = True,
+                       idempotency_key: str | None = None) -> Sent | Accepted:
+        """A reaction, edit, revoke or read mark, queued and answered like a send (sending/action_sends.py)."""
+        worker = self._worker(client_id)
+        return self._wait_slots.waiting(wait, self._send_options.wait,
+                                        lambda seconds: worker.act(request, idempotency_key, wait=seconds))
 
     def groups(self, client_id: str) -> ClientGroups:
         """The client's groups (wamulti/groups/client_groups.py); NotFound for an unknown client."""

@@ -24,6 +24,7 @@ from ..groups.client_groups import ClientGroups
 from ..groups.group_book import GroupBook
 from ..hearing.heard_events import EventSink, Hearing, NoEvents
 from ..hearing.media_intake import MediaIntake
+from ..sending.action_payloads import ActionRequest, action_hash, action_payload
 from ..sending.admission import Admission
 from ..sending.dispatcher import Dispatcher, SendOptions
 from ..sending.media_kit import MediaKit
@@ -67,7 +68,9 @@ class ClientWorker:
         self._calls = calls
         self._view = ClientView(record)
         # lasts across runs: the files this client uploaded to WhatsApp are reused by every run
-        preparation = Preparation(record.client_id, media or MediaKit(), store, lambda: self._view.record.jid)
+        preparation = Preparation(record.client_id, media or MediaKit(), store, lambda: self._view.record.jid,
+                                  lambda message_id: self._hearing.authors.author_of(message_id))
+        self._actions = preparation.actions
         self._options = Options(record.client_id, backend, prompter, self.session_path,
                                 pairing_timeout, snapshot_interval, unlink_timeout, book, self._answer_call,
                                 preparation)
@@ -272,6 +275,13 @@ class ClientWorker:
                 future.cancel()
                 return _answer(row)
         return self._await(row, future, wait)
+
+    def act(self, request: ActionRequest, idempotency_key: str | None = None, wait: float = 0.0) -> Sent | Accepted:
+        """Accept a message action into the queue behind its target's send (ActionTargets.admit checks it
+        and picks the line), answered as submit() answers; the key's hash is of the request as asked."""
+        idem = (idempotency_key, action_hash(self.client_id, request)) if idempotency_key else None
+        line, request = self._actions.admit(request)
+        return self.submit(line, request.body, idem, wait=wait, payload=(action_payload(request), None))
 
     def _await(self, row: OutboundRow, future: Future, wait: float) -> Sent | Accepted:
         """The send's outcome if it comes within `wait` seconds, else its row as it is then."""

@@ -34,6 +34,7 @@ from ..errors import NotFound
 from .conversation_events import conversation_event
 from .event_model import EventType, iso_ms
 from .media_intake import MediaIntake, SessionOf, media_json, no_download
+from .recent_authors import RecentAuthors
 
 HELD_RECEIPT_SECONDS = 30.0
 REMEMBERED_ACKS = 4096  # (message, status) pairs remembered per client to publish each once
@@ -94,6 +95,7 @@ class Hearing:
         # WhatsApp's id -> wamulti's id of the same send (they differ when the library picks the id)
         self._our_ids: collections.OrderedDict[str, str] = collections.OrderedDict()
         self._muted = False  # a deleted client publishes nothing more: its events went with its rows
+        self.authors = RecentAuthors()  # who wrote what it heard: actions in groups name the author
 
     def mute(self) -> None:
         """Before a delete: nothing this client hears from now on is published."""
@@ -114,6 +116,7 @@ class Hearing:
             return not isinstance(event, CallOffered)
         match event:
             case MessageReceived():
+                self.authors.note(event)
                 media, start_download = self._take_media(event)
                 with self._lock:
                     self._publish(EventType.MESSAGE, message_data(event, media))

@@ -12,8 +12,8 @@ from .events_port import EVENTS_EXTENSION
 from .openapi_document import VALIDATION_STATUS
 from .registry_port import REGISTRY_EXTENSION
 from .responses import ERROR_MODELS
-from .routes import (client_routes, docs_routes, event_routes, group_routes, health_routes, key_routes,
-                     lookup_routes, media_retry_routes, media_routes, message_routes, metrics_routes,
+from .routes import (action_routes, client_routes, docs_routes, event_routes, group_routes, health_routes,
+                     key_routes, lookup_routes, media_retry_routes, media_routes, message_routes, metrics_routes,
                      webhook_routes)
 from .validation import ApiRequest, raise_bad_request
 
@@ -54,7 +54,8 @@ def create_app(settings: Settings, registry, events=None, metrics=None, keys=Non
     auth.init_app(app, settings.api_key, keys)
     register_error_handlers(app)
     app.register_blueprint(docs_routes.bp)
-    for always in (health_routes, client_routes, message_routes, media_retry_routes, lookup_routes, group_routes):
+    for always in (health_routes, client_routes, message_routes, media_retry_routes, lookup_routes, group_routes,
+                   action_routes):
         app.register_api(always.bp)
     if events is not None:
         app.extensions[EVENTS_EXTENSION] = events

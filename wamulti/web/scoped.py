@@ -71,6 +71,9 @@ class ScopedRegistry:
     def lookups(self, client_id):
         return self._registry.lookups(self._visible(client_id))
 
+    def message_action(self, client_id, request, **options):
+        return self._registry.message_action(self._visible(client_id), request, **options)
+
     def message_status(self, message_id):
         row = self._registry.message_status(message_id)
         if not self._principal.can_see(row.client_id):

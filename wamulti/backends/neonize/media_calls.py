@@ -1,5 +1,7 @@
 """A neonize session's calls on the send threads and the media pool: sends (a plain text, or any kind
-built from the real protos), the number lookup, the upload of a file, the download of an attachment. Mixed into NeonizeSession (neonize_backend.py), which provides `client`, `_send_call()` (a send's network call on a started session), `_state_lock`,
+built from the real protos, message actions too), read marks, the number lookup, the upload of a
+file, the download of an attachment. Mixed into NeonizeSession (neonize_backend.py), which provides
+`client`, `_send_call()` (a send's network call on a started session), `_state_lock`,
 `_stopped`, `_started` and `_backend`."""
 
 from __future__ import annotations
@@ -7,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from .. import backend_api as bk
-from . import media_download, outgoing, outgoing_protos
+from . import media_download, outgoing, outgoing_actions, outgoing_protos
 
 
 class NeonizeMedia:
@@ -36,6 +38,11 @@ class NeonizeMedia:
         lock only for its client lookup)."""
         with self._send_call():
             return outgoing_protos.upload_file(self.client, data_path, media_kind)
+
+    def mark_read(self, chat: str, sender_jid: str, message_ids: tuple[str, ...], at) -> None:
+        """A read receipt through the library's mark_read (outgoing_actions.py)."""
+        with self._send_call():
+            outgoing_actions.mark_read(self.client, chat, sender_jid, message_ids, at)
 
     def download(self, media: bk.Media, sink, max_bytes: int) -> int:
         """The attachment through neonize's download_any (media_download.py: what it costs); on the

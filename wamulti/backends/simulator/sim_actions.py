@@ -5,8 +5,9 @@ Who appears as whom, as on WhatsApp: something addressed to a number's LID ('<li
 from the sender's LID, and names the sender's phone number only when the two have exchanged
 messages before (they are contacts); addressed to a phone JID it comes from the sender's phone JID.
 
-Originating an action: until the API has routes for them, a text sent through the normal send path
-that starts with `/sim ` is taken by the simulator as the user doing it on the phone instead
+Originating an action: POST /api/messages/react|edit|revoke send one through the queue (`act_on`);
+besides, a text sent through the normal send path that starts with `/sim ` is taken by the
+simulator as the user doing it on the phone instead
 (the send still succeeds, nothing else arrives): `/sim react <messageId> <emoji>`, `/sim unreact
 <messageId>`, `/sim edit <messageId> <new text>`, `/sim revoke <messageId>`, `/sim call` and
 `/sim call video`. A real backend never reads texts this way.
@@ -17,6 +18,7 @@ from __future__ import annotations
 import secrets
 from datetime import datetime, timezone
 
+from ..action_kinds import Action, EditOut, ReactionOut, RevokeOut
 from ..conversation_api import (CallOffered, KnownContact, MessageEdited, MessageReacted, MessageRevoked,
                                PresenceSeen, Profile)
 from .simnet import LID_SERVER, SimNetwork, lid_jid, phone_jid
@@ -71,9 +73,22 @@ class SimConversation:
         self._require_connected()  # the caller's phone stops ringing; no event of ours tells it
 
     # ---- actions on messages (sim only until the API has routes for them) -------------------
-    def react(self, to_jid: str, target_id: str, emoji: str) -> None:
+    def act_on(self, to_jid: str, action: Action, message_id: str) -> None:
+        """A reaction, edit or revoke sent through the queue (POST /api/messages/react|edit|revoke)."""
+        target = action.target.message_id
+        match action:
+            case ReactionOut(emoji=emoji):  # the other side's own message when ours is not (a 1:1 chat)
+                self.react(to_jid, target, emoji, message_id, target_from_me=not action.target.from_me)
+            case EditOut(text=text):
+                self.edit(to_jid, target, text)
+            case RevokeOut():
+                self.revoke(to_jid, target)
+
+    def react(self, to_jid: str, target_id: str, emoji: str, message_id: str | None = None,
+              target_from_me: bool = False) -> None:
         self._act(to_jid, lambda jid, phone, number: MessageReacted(
-            "3EB0" + secrets.token_hex(9).upper(), jid, jid, phone, False, emoji, target_id, False, _now()))
+            message_id or "3EB0" + secrets.token_hex(9).upper(), jid, jid, phone, False, emoji, target_id,
+            target_from_me, _now()))
 
     def edit(self, to_jid: str, target_id: str, text: str) -> None:
         self._act(to_jid, lambda jid, phone, number: MessageEdited(target_id, jid, jid, phone, False, text, _now()))

@@ -11,6 +11,8 @@ path as neonize's, so restarts are exercised for real.
 The sessions of one SimulatorBackend form a loopback network (simnet.py): messages of every kind
 between them arrive as MessageReceived (sim_messages.py; an upload is a file in the network's CDN,
 sim_cdn.py, and a message carries its key), and the sender gets delivered and read receipts (SIM_READ_DELAY).
+Reactions, edits and revokes sent through the queue reach the other side as sim_actions.py's
+conversation events; a read mark reaches the messages' sender as a `read` ReceiptReceived.
 A send goes out with the message id wamulti chose (like a library that can choose ids), after
 `send_delay` seconds, +- `send_jitter` (SIM_SEND_DELAY, default 0.3: like WhatsApp; 0 in most tests). Phone numbers are resolved by the network's
 `lookup`, like WhatsApp's "is on WhatsApp?" (SIM_NOT_ON_WHATSAPP lists numbers with no account).
@@ -33,9 +35,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
-from ..backend_api import (Backend, BackendSession, Connected, ConnectFailed, DownloadFailed, DownloadTooLarge, Event,
-                           LoggedOut, Media, MessageReceived, NotConnected, Outgoing, PairingError, PairSuccess,
-                           QrUpdated, SendFailed, SentMessage, SyncCompleted, TextOut, UploadRef)
+from ..backend_api import (Backend, BackendSession, Connected, ConnectFailed, DownloadFailed, DownloadTooLarge, EditOut,
+                           Event, LoggedOut, Media, MessageReceived, NotConnected, Outgoing, PairingError, PairSuccess,
+                           QrUpdated, ReactionOut, ReceiptReceived, RevokeOut, SendFailed, SentMessage, SyncCompleted,
+                           TextOut, UploadRef)
 from ..group_api import GroupNotFound
 from .sim_actions import SimConversation
 from .sim_groups import SimGroupCalls, SimGroupDirectory
@@ -196,7 +199,9 @@ class SimulatorSession(SimConversation, BackendSession):
         sent = SentMessage(message_id=message_id or "3EB0" + secrets.token_hex(9).upper(),
                            timestamp=datetime.now(timezone.utc))
         command = isinstance(outgoing, TextOut) and self.run_command(to_jid, outgoing.text)  # `/sim ...` (sim_actions.py)
-        if number is not None and not command:
+        if isinstance(outgoing, (ReactionOut, EditOut, RevokeOut)):
+            self.act_on(to_jid, outgoing, sent.message_id)  # the other side hears it as sim_actions.py says
+        elif number is not None and not command:
             sender, phone = self._as_seen_by(number, to_jid)
             origin = Origin(phone, sender, self._client_id)
             self._carry(number, to_jid, received(origin, outgoing, sent.message_id, sent.timestamp))
@@ -217,6 +222,15 @@ class SimulatorSession(SimConversation, BackendSession):
         if number is None:
             raise NotConnected("websocket not connected")
         return SimGroupCalls(self._groups, number)
+
+    def mark_read(self, chat: str, sender_jid: str, message_ids: tuple[str, ...], at: datetime) -> None:
+        """The sender's sessions get a `read` receipt for its messages, from this number's chat (queued
+        while they are offline, like a message)."""
+        number = self._require_connected()
+        if number is not None:
+            reader, _ = self._as_seen_by(number, sender_jid)
+            receipt = ReceiptReceived(tuple(message_ids), reader, "read", at)
+            self._network.send(number, sender_jid, receipt, receipts=False)
 
     def upload(self, data_path: Path, media_kind: str) -> UploadRef:
         """The file copied to the network's CDN (streamed); its key is the reference every message carries."""
