@@ -1,4 +1,4 @@
-"""Memory stays bounded whatever size a file has: a 50 MB upload (raw, then as multipart/form-data) and its
+"""Memory stays bounded whatever size a file has: a 100 MB upload (raw, then as multipart/form-data) and its
 download through a real server process (waitress, the app, the library, the local blob store) grow the process's peak RSS far less
 than the file's size. The bytes are streamed from and to disk on both sides."""
 
@@ -11,9 +11,9 @@ import os
 
 from tests.server_process import API_KEY, ServerProcess
 
-FILE_MB = 50
+FILE_MB = 100
 BLOCK = 1 << 20
-GROWTH_LIMIT_MB = 20  # well under half the file (measured: about 14)
+GROWTH_LIMIT_MB = 30  # under a third of the file (measured: 13-21, by load; a buffered file adds all of it)
 
 
 def peak_rss_mb(pid: int) -> float:
@@ -61,7 +61,7 @@ def download_digest(port: int, media_id: str) -> tuple[str, int]:
     return digest.hexdigest(), size
 
 
-def test_50_mb_uploads_and_a_download_do_not_grow_the_server_by_the_file(tmp_path):
+def test_100_mb_uploads_and_a_download_do_not_grow_the_server_by_the_file(tmp_path):
     path, size = tmp_path / "big.bin", FILE_MB << 20
     digest = hashlib.sha256()
     with open(path, "wb") as file:
@@ -69,7 +69,7 @@ def test_50_mb_uploads_and_a_download_do_not_grow_the_server_by_the_file(tmp_pat
             block = os.urandom(BLOCK)
             digest.update(block)
             file.write(block)
-    server = ServerProcess(tmp_path / "data", {"MEDIA_MAX_MB": "64"}).start()
+    server = ServerProcess(tmp_path / "data", {"MEDIA_MAX_MB": "128"}).start()
     try:
         server.request("GET", "/healthz")  # the first request's one-off costs (imports, schemas) before the baseline
         warm = tmp_path / "warm.bin"
