@@ -26,7 +26,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, BinaryIO, Callable, Protocol
 
 from ..backends.backend_api import MEDIA_KINDS, BackendSession, DownloadFailed, DownloadTooLarge, Media, MessageReceived
-from ..errors import Conflict, NotFound
+from ..errors import Conflict, MediaTooLarge, NotFound
 from ..store.media_source_rows import MediaSourceRow
 
 log = logging.getLogger(__name__)
@@ -195,7 +195,7 @@ class MediaIntake:
         """One download on a pool thread; its outcome is recorded and published, whatever happens."""
         try:
             record, reason = self._download(job), None
-        except DownloadTooLarge as exc:
+        except (DownloadTooLarge, MediaTooLarge) as exc:  # the backend's own check, or the store's capped sink
             record, reason = self._mark(job, "too_large", str(exc)), str(exc)
         except DownloadFailed as exc:
             record, reason = self._mark(job, "failed", str(exc) or "download failed"), str(exc) or "download failed"
