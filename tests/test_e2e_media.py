@@ -224,3 +224,25 @@ def test_a_document_goes_a_to_b_through_an_s3_store(tmp_path, s3_env):
         assert not list((tmp_path / "data").glob("media/**/*" + uploaded["sha256"] + "*"))
     finally:
         world.close()
+
+
+def test_a_scoped_key_uploads_and_sends_its_own_media_only_and_a_replay_sends_once(world):
+    key = world.server.request("POST", "/api/keys", {"clients": ["alice"], "label": "e2e"}).json["key"]
+    pdf = b"%PDF-1.4\n" + os.urandom(20_000)
+    path = "/api/media?fileName=k.pdf"
+    assert world.server.request("POST", path, pdf, key=key).status == 400, "clientId is required"
+    assert world.server.request("POST", path + "&clientId=bob", pdf, key=key).status == 404
+    own = world.server.request("POST", path + "&clientId=alice", pdf, key=key).json["mediaId"]
+    bobs = world.upload(pdf, "k.pdf", client_id="bob")["mediaId"]
+
+    def send(media_id, idem):
+        return world.server.request("POST", "/api/messages/send", {
+            "clientId": "alice", "to": BOB, "media": {"id": media_id, "kind": "document"}},
+            key=key, headers={"Idempotency-Key": idem})
+    assert send(bobs, "k-0").status == 404, "another client's media is not found"
+    first, replay = send(own, "k-1"), send(own, "k-1")
+    assert first.status == replay.status == 200 and first.json["messageId"] == replay.json["messageId"]
+    world.heard("message.media", first.json["waMessageId"])
+    heard = [h for h in world.receiver.attempts("bob") if h.event.get("type") == "message"
+             and h.event["data"]["id"] == first.json["waMessageId"]]
+    assert len({h.event_id for h in heard}) == 1, "the replay sent nothing more"
