@@ -140,7 +140,9 @@ def test_a_voice_note_from_an_mp3_arrives_as_ogg_opus(world, tmp_path):
     message = world.heard("message", sent["waMessageId"])
     assert message["kind"] == "voice" and message["media"]["mimetype"] == "audio/ogg; codecs=opus"
     received = tmp_path / "received.ogg"
-    received.write_bytes(world.stored_bytes(world.heard("message.media", sent["waMessageId"])))
+    outcome = world.heard("message.media", sent["waMessageId"])
+    assert outcome["media"]["mimetype"] == "audio/ogg; codecs=opus", "sniffed audio/ogg, with the sender's codec"
+    received.write_bytes(world.stored_bytes(outcome))
     probed = ffprobe(received)
     [stream] = probed["streams"]
     assert probed["format"]["format_name"] == "ogg" and stream["codec_name"] == "opus" and stream["channels"] == 1

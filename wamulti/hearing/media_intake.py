@@ -90,7 +90,7 @@ def media_json(kind: str, record: MediaRecordView | None, declared: Media | None
     stored = record is not None and record.status == "stored"
     return {
         "kind": kind,
-        "mimetype": (record.mimetype if stored else None) or (declared.mimetype if declared else None),
+        "mimetype": _mimetype(record.mimetype if stored else None, declared.mimetype if declared else None),
         "size": (record.size if stored else None) or (declared.size if declared else None),
         "fileName": (record.file_name if record else None) or (declared.file_name if declared else None),
         "id": record.media_id if record else None,
@@ -234,6 +234,14 @@ class MediaIntake:
             job.publish({"messageId": job.message_id, "chat": job.chat, "media": media})
         except Exception:
             log.exception("[%s] the outcome of media %s was not published", job.client_id, job.media_id)
+
+
+def _mimetype(sniffed: str | None, declared: str | None) -> str | None:
+    """The sniffed type; the sender's when it is the same type with parameters (a voice note's
+    `audio/ogg; codecs=opus`, sniffed as `audio/ogg`)."""
+    if sniffed and declared and declared.split(";", 1)[0].strip().lower() == sniffed.lower():
+        return declared
+    return sniffed or declared
 
 
 def no_download() -> None:
