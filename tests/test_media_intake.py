@@ -8,9 +8,9 @@ named test doubles); the media_sources rows go to a real SQLite store.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import replace
 import threading
 import time
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
 import pytest
