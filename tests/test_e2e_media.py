@@ -17,7 +17,7 @@ from urllib.parse import quote, urlsplit
 import pytest
 from PIL import Image
 
-from tests.media_samples import ffprobe, make_audio
+from tests.media_samples import ffprobe, make_audio, make_video
 from tests.s3_server import moto_endpoint, objects, s3_env  # noqa: F401 (fixtures)
 from tests.server_process import ServerProcess
 from tests.webhook_receiver import Receiver
@@ -147,6 +147,19 @@ def test_a_voice_note_from_an_mp3_arrives_as_ogg_opus(world, tmp_path):
     [stream] = probed["streams"]
     assert probed["format"]["format_name"] == "ogg" and stream["codec_name"] == "opus" and stream["channels"] == 1
     assert 5.5 < float(probed["format"]["duration"]) < 6.5
+
+
+def test_an_image_a_video_and_an_audio_arrive_as_their_kinds_and_bytes(world, tmp_path):
+    """Sent as they are (their facts and thumbnails made on the way): bob stores the very bytes."""
+    photo = io.BytesIO()
+    Image.new("RGB", (800, 600), (200, 90, 30)).save(photo, "JPEG")
+    files = {"image": (photo.getvalue(), "p.jpg"), "video": (make_video(tmp_path).read_bytes(), "clip.mp4"),
+             "audio": (make_audio(tmp_path)["burst.m4a"].read_bytes(), "song.m4a")}
+    for kind, (data, name) in files.items():
+        sent = world.send({"media": {"id": world.upload(data, name)["mediaId"], "kind": kind}})
+        message = world.heard("message", sent["waMessageId"])
+        assert message["kind"] == kind and message["media"]["size"] == len(data), kind
+        assert world.stored_bytes(world.heard("message.media", sent["waMessageId"])) == data, kind
 
 
 def test_a_sticker_arrives_as_a_512_square_webp(world):
