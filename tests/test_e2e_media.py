@@ -17,7 +17,7 @@ from urllib.parse import quote, urlsplit
 import pytest
 from PIL import Image
 
-from tests.media_samples import ffprobe, make_audio, make_video
+from tests.media_samples import ffprobe, lavfi, make_audio, make_video
 from tests.s3_server import moto_endpoint, objects, s3_env  # noqa: F401 (fixtures)
 from tests.server_process import ServerProcess
 from tests.webhook_receiver import Receiver
@@ -217,14 +217,24 @@ def test_a_download_that_failed_is_retried_through_the_api(world):
     assert world.server.request("POST", f"/api/media/{failed['id']}/retry").status == 409, "stored: nothing to retry"
 
 
-def test_kinds_not_in_media_download_are_skipped(tmp_path):
-    world = MediaWorld(tmp_path, MEDIA_DOWNLOAD="image")
+def test_kinds_not_in_media_download_are_skipped_and_a_file_over_media_max_mb_is_too_large(tmp_path):
+    """MEDIA_MAX_MB caps alice's uploads too; a voice note converted from a small, low-rate MP3 is
+    larger than it (OGG/Opus at 32 kb/s), and that is what bob is declared."""
+    world = MediaWorld(tmp_path, MEDIA_DOWNLOAD="voice,image", MEDIA_MAX_MB="1")
     try:
         sent = world.send({"media": {"id": world.upload(b"%PDF-1.4\n" + os.urandom(9000), "a.pdf")["mediaId"],
                                      "kind": "document"}})
         media = world.heard("message", sent["waMessageId"])["media"]
         assert media["status"] == "skipped" and "MEDIA_DOWNLOAD" in media["reason"] and media["url"] is None
         assert world.server.request("GET", f"/api/media/{media['id']}/info").json["status"] == "skipped"
+        mp3 = lavfi(tmp_path / "long.mp3", "sine=frequency=300:sample_rate=8000:duration=300",
+                    "-ac", "1", "-c:a", "libmp3lame", "-b:a", "8k").read_bytes()
+        assert len(mp3) < 1 << 20
+        sent = world.send({"media": {"id": world.upload(mp3, "long.mp3")["mediaId"], "kind": "voice"}})
+        media = world.heard("message", sent["waMessageId"])["media"]
+        assert media["size"] > 1 << 20 and media["status"] == "too_large" and "MEDIA_MAX_MB" in media["reason"]
+        info = world.server.request("GET", f"/api/media/{media['id']}/info").json
+        assert (info["status"], info["url"], info["sha256"]) == ("too_large", None, None), "nothing was downloaded"
     finally:
         world.close()
 
