@@ -1,8 +1,8 @@
 """End to end, every part real: `python wsgi.py` on the simulator with the real media store (a
-directory, and S3 on a moto server), the real conversions (ffmpeg, Pillow), the simulator's CDN, and
-a real webhook receiver on 127.0.0.1. What alice sends arrives at bob's webhook as its kind; bob's
-signed link (no API key) returns the very bytes alice uploaded, or 503 + Retry-After while they are
-on their way, never a part of them."""
+directory, and S3 on a moto server; SQLite, and MariaDB once), the real conversions (ffmpeg,
+Pillow), the simulator's CDN, and a real webhook receiver on 127.0.0.1. What alice sends arrives at
+bob's webhook as its kind; bob's signed link (no API key) returns the very bytes alice uploaded, or
+503 + Retry-After while they are on their way, never a part of them."""
 
 from __future__ import annotations
 
@@ -271,3 +271,15 @@ def test_a_scoped_key_uploads_and_sends_its_own_media_only_and_a_replay_sends_on
     heard = [h for h in world.receiver.attempts("bob") if h.event.get("type") == "message"
              and h.event["data"]["id"] == first.json["waMessageId"]]
     assert len({h.event_id for h in heard}) == 1, "the replay sent nothing more"
+
+
+def test_a_document_goes_a_to_b_on_mariadb_and_its_rows_keep_it(tmp_path, mariadb):
+    world = MediaWorld(tmp_path, **mariadb.env(mariadb.new_database()))
+    try:
+        data = b"%PDF-1.4\n" + os.urandom(1 << 20)
+        uploaded, message, outcome = document_goes_a_to_b(world, data, "db.pdf")
+        assert world.stored_bytes(outcome) == data and outcome["media"]["sha256"] == uploaded["sha256"]
+        events = world.server.request("GET", "/api/events?clientId=bob&type=message.media").json["events"]
+        assert [e["data"]["media"]["id"] for e in events] == [message["media"]["id"]], "stored in the outbox too"
+    finally:
+        world.close()
