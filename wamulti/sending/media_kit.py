@@ -3,6 +3,7 @@
 server.py builds one MediaKit (`media_kit`: the MediaLibrary and wamulti.transcoding) and hands it
 to the ClientRegistry. Without them (`files` and `conversions` None, as some tests build it) a send
 with media answers 400 `invalid_request` saying so.
+
 At accept time (the request thread) a `{"url"}` is fetched into the media store (store_url, under
 the destination policy, size-capped, with a timeout) and a `{"id"}` is checked: it exists, is
 stored, and belongs to the sending client (or to none, when the caller is an admin key). Nothing
