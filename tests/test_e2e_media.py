@@ -39,6 +39,7 @@ class MediaWorld:
         self.server = ServerProcess(tmp_path / "data", {
             "WEBHOOK_URL": self.receiver.url("/hook"), "WEBHOOK_SECRET": self.receiver.secret,
             "WEBHOOK_ALLOW_NETWORKS": "127.0.0.0/8", "SIM_READ_DELAY": "0.2", "TMPDIR": str(tmp_path / "tmp"),
+            "SEND_WAIT": "120",  # a conversion on this shared machine may take longer than the default 10 s
             **env})
         self.server.env["PUBLIC_URL"] = f"http://127.0.0.1:{self.server.port}"
         self.server.start()
@@ -66,7 +67,7 @@ class MediaWorld:
         return resp.json
 
     def send(self, body: dict, to: str = BOB, status: int = 200) -> dict:
-        resp = self.server.request("POST", "/api/messages/send", {"clientId": "alice", "to": to, **body})
+        resp = self.server.request("POST", "/api/messages/send", {"clientId": "alice", "to": to, **body}, timeout=150)
         assert resp.status == status, resp
         return resp.json
 
