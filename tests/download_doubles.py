@@ -11,7 +11,8 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
-from wamulti.backends.backend_api import BackendSession, DownloadFailed, DownloadTooLarge
+from wamulti.backends.backend_api import BackendSession, DownloadFailed
+from wamulti.errors import MediaTooLarge
 
 
 @dataclass(frozen=True)
@@ -30,7 +31,8 @@ class FakeMediaRecord:
 
 
 class _Counted:
-    """A sink that refuses past max_bytes, as the real library's temp file does."""
+    """A sink that refuses past max_bytes as the real library's temp file does (wamulti.media's CappedSink
+    raises wamulti.errors.MediaTooLarge, not the backends' DownloadTooLarge)."""
 
     def __init__(self, file, max_bytes: int):
         self._file, self._max, self.written = file, max_bytes, 0
@@ -38,7 +40,7 @@ class _Counted:
     def write(self, data) -> int:
         self.written += len(data)
         if self.written > self._max:
-            raise DownloadTooLarge(None, self._max)
+            raise MediaTooLarge(f"The file is larger than the limit of {self._max} bytes (MEDIA_MAX_MB).")
         return self._file.write(data)
 
 

@@ -98,6 +98,14 @@ def test_media_settings_default_and_parse():
     assert "link-secret-value" not in repr(s)
 
 
+def test_links_without_public_url_name_host_and_a_wildcard_host_is_flagged():
+    local = settings_from_env({**KEY, "HOST": "::1", "PORT": "3000"})
+    assert (local.public_base, local.public_base_unreachable) == ("http://[::1]:3000", False)
+    for wildcard in ("0.0.0.0", "::"):
+        assert settings_from_env({**KEY, "HOST": wildcard}).public_base_unreachable
+    assert not settings_from_env({**KEY, "HOST": "0.0.0.0", "PUBLIC_URL": "https://wa.x.com"}).public_base_unreachable
+
+
 def test_repr_hides_secrets():
     s = settings_from_env({**KEY, "DB_HOST": "db", "DB_NAME": "x", "DB_PASSWORD": "hunter2-secret",
                            "WEBHOOK_URL": "https://user:pw-in-url@example.com/", "WEBHOOK_SECRET": SECRET})

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import threading
 import time
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -21,7 +22,7 @@ from wamulti.backends.backend_api import Media, MessageReceived
 from wamulti.config import Settings
 from wamulti.errors import Conflict, NotFound
 from wamulti.hearing.heard_events import Hearing
-from wamulti.hearing.media_intake import MediaIntake, MediaPolicy
+from wamulti.hearing.media_intake import MediaIntake, MediaPolicy, media_json
 from wamulti.store import open_store
 from wamulti.store.store_api import ClientRecord
 
@@ -213,3 +214,14 @@ def test_a_muted_client_publishes_no_follow_up(make):
     wait_until(lambda: session.calls == 1 and session.running == 0)
     time.sleep(0.1)
     assert sink.of_type("message.media") == []
+
+
+def test_a_stored_type_is_the_sniffed_one_keeping_the_senders_parameters_only_when_it_agrees(shelf):
+    record = shelf.finish_download(shelf.begin_download("alice", mimetype=None, size=None, file_name=None).media_id,
+                                   lambda sink: sink.write(b"OggS"), max_bytes=100)
+    sniffed = replace(record, mimetype="audio/ogg")
+    voice = Media("audio/ogg; codecs=opus", 4, None, kind="voice")
+    assert media_json("voice", sniffed, voice)["mimetype"] == "audio/ogg; codecs=opus"
+    lying = Media("text/html; charset=utf-8", 4, None, kind="voice")
+    assert media_json("voice", sniffed, lying)["mimetype"] == "audio/ogg"
+    assert media_json("voice", None, voice)["mimetype"] == "audio/ogg; codecs=opus", "before the bytes: declared"

@@ -89,8 +89,14 @@ class Settings:
 
     @property
     def public_base(self) -> str:
-        """PUBLIC_URL, or http://HOST:PORT when it is not set."""
-        return self.public_url or f"http://{self.host}:{self.port}"
+        """PUBLIC_URL, or http://HOST:PORT when it is not set (an IPv6 HOST in brackets)."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return self.public_url or f"http://{host}:{self.port}"
+
+    @property
+    def public_base_unreachable(self) -> bool:
+        """No PUBLIC_URL while HOST listens on every address: links would name 0.0.0.0 or ::."""
+        return not self.public_url and self.host in ("0.0.0.0", "::")
 
     @property
     def store_kind(self) -> str:

@@ -243,6 +243,9 @@ def _media_library(settings: Settings, store):
     from .media.references import MediaReferences
 
     media = MediaLibrary.from_settings(settings, store)
+    if settings.public_base_unreachable:
+        log.warning("PUBLIC_URL is not set: media links in events name %s, which receivers cannot reach; "
+                    "set PUBLIC_URL to the address they use", settings.public_base)
     upkeep = MediaUpkeep(media, MediaReferences(store.media_ids_in_open_sends, store.media_ids_in_undelivered_events))
     upkeep.start()
     return media, upkeep

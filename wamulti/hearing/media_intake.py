@@ -26,7 +26,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, BinaryIO, Callable, Protocol
 
 from ..backends.backend_api import MEDIA_KINDS, BackendSession, DownloadFailed, DownloadTooLarge, Media, MessageReceived
-from ..errors import Conflict, NotFound
+from ..errors import Conflict, MediaTooLarge, NotFound
 from ..store.media_source_rows import MediaSourceRow
 
 log = logging.getLogger(__name__)
@@ -90,7 +90,7 @@ def media_json(kind: str, record: MediaRecordView | None, declared: Media | None
     stored = record is not None and record.status == "stored"
     return {
         "kind": kind,
-        "mimetype": (record.mimetype if stored else None) or (declared.mimetype if declared else None),
+        "mimetype": _mimetype(record.mimetype if stored else None, declared.mimetype if declared else None),
         "size": (record.size if stored else None) or (declared.size if declared else None),
         "fileName": (record.file_name if record else None) or (declared.file_name if declared else None),
         "id": record.media_id if record else None,
@@ -195,7 +195,7 @@ class MediaIntake:
         """One download on a pool thread; its outcome is recorded and published, whatever happens."""
         try:
             record, reason = self._download(job), None
-        except DownloadTooLarge as exc:
+        except (DownloadTooLarge, MediaTooLarge) as exc:  # the backend's own check, or the store's capped sink
             record, reason = self._mark(job, "too_large", str(exc)), str(exc)
         except DownloadFailed as exc:
             record, reason = self._mark(job, "failed", str(exc) or "download failed"), str(exc) or "download failed"
@@ -234,6 +234,14 @@ class MediaIntake:
             job.publish({"messageId": job.message_id, "chat": job.chat, "media": media})
         except Exception:
             log.exception("[%s] the outcome of media %s was not published", job.client_id, job.media_id)
+
+
+def _mimetype(sniffed: str | None, declared: str | None) -> str | None:
+    """The sniffed type; the sender's when it is the same type with parameters (a voice note's
+    `audio/ogg; codecs=opus`, sniffed as `audio/ogg`)."""
+    if sniffed and declared and declared.split(";", 1)[0].strip().lower() == sniffed.lower():
+        return declared
+    return sniffed or declared
 
 
 def no_download() -> None:

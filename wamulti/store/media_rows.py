@@ -58,6 +58,11 @@ SQLITE_MEDIA_TABLE = """
 COLUMNS = ("media_id, client_id, status, sha256, mimetype, size, file_name, reason, created_at, source_id, "
            "variant, facts")
 REASON_MAX = 255
+# A deleted client's media records get no owner and this creation time: past any MEDIA_RETENTION_HOURS,
+# the next prune (MediaUpkeep, every 5 minutes) deletes them and the files no other record names.
+# Meanwhile only the admin key reads them (a client re-created with the same id sees none of them).
+FORGOTTEN_AT = datetime(2000, 1, 1)
+FORGET_CLIENT_MEDIA = "UPDATE media SET client_id = NULL, created_at = {0} WHERE client_id = {0}"  # .format(mark)
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from .client_rows import COLUMNS, record_from_row, row_values, stamped, utcnow
 from .event_sql import OutboxDialect, OutboxSQL, SQLOutbox, mysql_lease_until
 from .key_rows import KeySQL, SQLKeys
 from .media_source_rows import SQLMediaSources
-from .media_rows import MediaSQL, SQLMedia
+from .media_rows import FORGET_CLIENT_MEDIA, FORGOTTEN_AT, MediaSQL, SQLMedia
 from .mysql_codes import ACCESS_PROBLEMS, CONNECTION_CODES, FIRST_CLIENT_CODE, ServerCode
 from .mysql_connection import PyMySQLDriver
 from .mysql_schema import migrate
@@ -246,6 +246,7 @@ class MySQLStore(MySQLSnapshotWrites, SQLOutbox, MySQLOutbound, SQLKeys, SQLMedi
         with self._tx() as cur:
             for table in ("session_snapshots", "webhooks", "events", "delivery_lanes", "outbound"):
                 cur.execute(f"DELETE FROM {table} WHERE client_id = %s", (client_id,))
+            cur.execute(FORGET_CLIENT_MEDIA.format("%s"), (FORGOTTEN_AT, client_id))
             return cur.execute("DELETE FROM clients WHERE client_id = %s", (client_id,)) > 0
 
     def load_snapshot(self, client_id: str) -> Snapshot | None:

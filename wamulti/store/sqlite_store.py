@@ -17,7 +17,7 @@ from .client_rows import COLUMNS, read_time, record_from_row, row_values, stampe
 from .event_sql import SQLITE_OUTBOX_TABLES, OutboxDialect, OutboxSQL, SQLOutbox, sqlite_lease_until
 from .key_rows import SQLITE_KEY_TABLES, KeySQL, SQLKeys
 from .media_source_rows import SQLITE_MEDIA_SOURCES, SQLMediaSources
-from .media_rows import SQLITE_MEDIA_TABLE, MediaSQL, SQLMedia
+from .media_rows import FORGET_CLIENT_MEDIA, FORGOTTEN_AT, SQLITE_MEDIA_TABLE, MediaSQL, SQLMedia
 from .sqlite_commit import BatchFailed, GroupCommit
 from .sqlite_pool import ConnectionPool
 from .sqlite_sends import OUTBOUND_OWNER, OUTBOUND_PAYLOAD, OUTBOUND_TABLE, SQLiteOutbound
@@ -218,6 +218,7 @@ class SQLiteStore(SQLOutbox, SQLiteOutbound, SQLKeys, SQLMediaSources, SQLMedia,
         with self._tx(immediate=True) as con:
             for table in ("session_snapshots", "webhooks", "events", "delivery_lanes", "outbound"):
                 con.execute(f"DELETE FROM {table} WHERE client_id = ?", (client_id,))
+            con.execute(FORGET_CLIENT_MEDIA.format("?"), (_text(FORGOTTEN_AT), client_id))
             return con.execute("DELETE FROM clients WHERE client_id = ?", (client_id,)).rowcount > 0
 
     def save_snapshot(self, client_id: str, data: bytes, sha256: str) -> int:
