@@ -11,6 +11,7 @@ from pydantic import ValidationError
 
 from tests.fake_registry import FakeRegistry
 from wamulti.web import key_models, schemas
+from wamulti.web.dashboard import dashboard_models
 from wamulti.web.auth import ADMIN_ONLY, CLIENT_SCOPED
 from wamulti.web.responses import COMMON, ERRORS
 from wamulti.web.app import create_app
@@ -19,7 +20,8 @@ from wamulti.keys import ApiKeys
 from wamulti.metrics.prometheus_metrics import Metrics
 
 KEY = "test-key-0123456789abcdef"
-NOT_IN_DOCUMENT = {"static", "docs.static", "docs.openapi_json", "docs.docs_page"}
+NOT_IN_DOCUMENT = {"static", "docs.static", "docs.openapi_json", "docs.docs_page",
+                   "dashboard_page.static", "dashboard_page.dashboard_page"}  # the dashboard's page and files
 
 
 class NoEvents:
@@ -89,7 +91,7 @@ def test_body_examples_pass_the_validating_models(doc):
     """The examples in the document are checked by the same models the routes validate with."""
     models = {"CreateClient": schemas.CreateClient, "PairClient": schemas.PairClient,
               "SendText": schemas.SendText, "PutWebhook": schemas.PutWebhook, "Replay": schemas.Replay,
-              "CreateKey": key_models.CreateKey}
+              "CreateKey": key_models.CreateKey, "SignIn": dashboard_models.SignIn}
     seen = set()
     for _, _, operation in operations(doc):
         body = operation.get("requestBody")
@@ -155,6 +157,10 @@ OPERATION_IDS = {
     ("DELETE", "/api/keys/{key_id}"): "revokeApiKey",
     ("GET", "/healthz"): "getHealth",
     ("GET", "/metrics"): "getMetrics",
+    ("POST", "/dashboard/session"): "signIn",
+    ("GET", "/dashboard/session"): "getSession",
+    ("DELETE", "/dashboard/session"): "signOut",
+    ("GET", "/api/dashboard"): "getDashboard",
 }
 
 

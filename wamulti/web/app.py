@@ -17,6 +17,7 @@ from .routes import (client_routes, docs_routes, health_routes, message_routes,
 from .routes import metrics_routes
 from .routes import event_routes
 from .routes import key_routes
+from .dashboard import add_dashboard
 from .validation import ApiRequest, raise_bad_request
 
 JSON_MIMETYPE = "application/json; charset=utf-8"
@@ -67,4 +68,5 @@ def create_app(settings: Settings, registry, events=None, metrics=None, keys=Non
     if metrics is not None:
         app.extensions[metrics_routes.METRICS_EXTENSION] = metrics
         app.register_api(metrics_routes.bp)
+    add_dashboard(app)
     return app

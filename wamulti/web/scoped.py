@@ -62,6 +62,9 @@ class ScopedRegistry:
     def send_text(self, client_id, to, text, **options):
         return self._registry.send_text(self._visible(client_id), to, text, **options)
 
+    def queue_length(self, client_id):
+        return self._registry.queue_length(self._visible(client_id))
+
     def message_status(self, message_id):
         row = self._registry.message_status(message_id)
         if not self._principal.can_see(row.client_id):

@@ -1,0 +1,81 @@
+"""/dashboard/session: sign in with a key (POST), read the session (GET), sign out (DELETE).
+
+The key arrives once, in a JSON body (never a URL), is checked exactly as a key in x-api-key is
+(web/auth.py), and is not kept: the session holds nothing of the admin key and the SHA-256 of a
+scoped key. A JSON body cannot be sent by another site's form, and a request from another origin
+is refused, so no other site can sign a browser in under its own key either.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from urllib.parse import urlsplit
+
+from flask import current_app, jsonify, request
+from flask_openapi3 import APIBlueprint, Tag
+
+from ...keys.secret import key_hash
+from ..auth import SESSIONS_EXTENSION, principal_for_key
+from ..error_handlers import Forbidden, Unauthorized
+from ..responses import BODY, responses
+from .cookie_sessions import COOKIE, check_csrf, clear_cookie, set_cookie
+from .dashboard_models import SessionOut, SignedOut, SignIn
+from .session_book import DashboardSession
+
+bp = APIBlueprint("dashboard_session", __name__, url_prefix="/dashboard", abp_tags=[Tag(name="dashboard")])
+NOT_SIGNED_IN = "Not signed in to the dashboard (or the session ended): sign in again."
+
+
+def _sessions():
+    return current_app.extensions[SESSIONS_EXTENSION]
+
+
+def _same_origin() -> None:
+    origin = request.headers.get("Origin")
+    if origin is not None and urlsplit(origin).netloc != request.host:
+        raise Forbidden("The dashboard's sign-in is only accepted from the dashboard's own page.")
+
+
+def session_json(session: DashboardSession, key_id: str | None) -> dict:
+    expires = datetime.fromtimestamp(session.expires_at_wall, timezone.utc)
+    return {"role": "admin" if session.key_hash is None else "scoped", "keyId": key_id,
+            "csrfToken": session.csrf_token, "expiresAt": expires.isoformat(timespec="milliseconds")[:-6] + "Z"}
+
+
+@bp.post("/session", operation_id="signIn", responses=responses({200: SessionOut}, 400, 403, *BODY))
+def sign_in(body: SignIn):
+    """Exchange a key for a session cookie (HttpOnly, SameSite=Strict); answers the CSRF token."""
+    _same_origin()
+    principal = principal_for_key(body.key)  # 401 for a wrong or revoked key, 503 if the store cannot tell
+    session_id, session = _sessions().book.open(None if principal.is_admin else key_hash(body.key))
+    response = jsonify(session_json(session, principal.key_id))
+    set_cookie(response, session_id)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.get("/session", operation_id="getSession", responses=responses({200: SessionOut}))
+def get_session():
+    """The current session and its CSRF token (401 when signed out)."""
+    sessions = _sessions()
+    session = sessions.current()
+    principal = sessions.principal_for_request() if session is not None else None
+    if principal is None:
+        raise Unauthorized(NOT_SIGNED_IN)
+    response = jsonify(session_json(session, principal.key_id))
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.delete("/session", operation_id="signOut", responses=responses({200: SignedOut}, 403))
+def sign_out():
+    """End the session (with its CSRF token in X-CSRF-Token); without one there is nothing to end."""
+    sessions = _sessions()
+    session = sessions.current()
+    if session is not None:
+        check_csrf(session)
+        sessions.book.close(request.cookies.get(COOKIE, ""))
+    response = jsonify({"signedOut": True})
+    clear_cookie(response)
+    response.headers["Cache-Control"] = "no-store"
+    return response
