@@ -81,7 +81,7 @@ class Metrics:
         return totals
 
     def process_figures(self) -> dict[str, float | None]:
-        """The process gauges of /metrics (resident memory, open descriptors; None where not on Linux)."""
+        """The process gauges of /metrics (resident memory, open descriptors; None where /proc is not there)."""
         values = {sample.name: sample.value for family in self._process.collect() for sample in family.samples}
         return {"residentMemoryBytes": values.get("process_resident_memory_bytes"),
                 "openFds": values.get("process_open_fds")}

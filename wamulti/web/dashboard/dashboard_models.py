@@ -16,15 +16,17 @@ class SignIn(Body):
 
 
 class SessionOut(BaseModel):
-    """The signed-in session as the page sees it; the CSRF token goes in X-CSRF-Token on every change."""
+    """The session as the page sees it; the CSRF token goes in X-CSRF-Token on every change."""
 
     model_config = ConfigDict(openapi_extra={"headers": {"Set-Cookie": {
         "description": "wamulti_session=<random id>; HttpOnly; SameSite=Strict; Path=/ (Secure over HTTPS).",
         "schema": {"type": "string"}}}})
-    role: Literal["admin", "scoped"]
+    signedIn: bool = Field(description="False (and the rest null) when the browser has no live session.")
+    role: Literal["admin", "scoped"] | None
     keyId: str | None = Field(description="The scoped key's id (null for the admin key).")
-    csrfToken: str = Field(description="Send it as X-CSRF-Token with every change made with this session.")
-    expiresAt: str = Field(description="When the session ends at the latest (ISO 8601 UTC); unused for 8 h it ends sooner.")
+    csrfToken: str | None = Field(description="Send it as X-CSRF-Token with every change made with this session.")
+    expiresAt: str | None = Field(description="When the session ends at the latest (ISO 8601 UTC); unused for 8 h "
+                                  "it ends sooner.")
 
 
 class SignedOut(BaseModel):
@@ -56,8 +58,8 @@ class Health(BaseModel):
     store: str
     snapshots: Snapshots
     webhookBacklog: Backlog | None = Field(description="Null for a scoped key, or without events.")
-    residentMemoryBytes: float | None = Field(description="process_resident_memory_bytes; null for a scoped key.")
-    openFds: float | None = Field(description="process_open_fds; null for a scoped key.")
+    residentMemoryBytes: int | None = Field(description="process_resident_memory_bytes rounded down to whole MiB; "
+                                            "null for a scoped key.")
 
 
 class Overview(BaseModel):

@@ -24,6 +24,7 @@ from .dashboard_models import Overview
 bp = APIBlueprint("dashboard_overview", __name__, url_prefix="/api/dashboard", abp_tags=[Tag(name="dashboard")],
                   abp_security=SECURITY)
 bp.before_request(check_api_key)
+MIB = 1 << 20
 NOT_MODIFIED = {304: {"description": "Not modified: the If-None-Match ETag is still current."}}
 
 
@@ -45,9 +46,12 @@ def _health(port, clients: list[dict], metrics) -> dict:
     body = {"storeOk": port.health()["store_ok"], "store": port.store_kind,
             # the rule of /healthz's "snapshots", over the clients this key sees
             "snapshots": {"behind": len(lags), "maxLagSeconds": round(max(lags, default=0.0), 1)},
-            "webhookBacklog": None, "residentMemoryBytes": None, "openFds": None}
+            "webhookBacklog": None, "residentMemoryBytes": None}
     if metrics is not None and current_principal().is_admin:
-        body.update(metrics.process_figures(), webhookBacklog=metrics.webhook_backlog())
+        memory = metrics.process_figures()["residentMemoryBytes"]
+        # whole MiB: the exact figure moves with every allocation, and would change the ETag every poll
+        body.update(residentMemoryBytes=None if memory is None else int(memory) // MIB * MIB,
+                    webhookBacklog=metrics.webhook_backlog())
     return body
 
 

@@ -16,14 +16,14 @@ from flask_openapi3 import APIBlueprint, Tag
 
 from ...keys.secret import key_hash
 from ..auth import SESSIONS_EXTENSION, principal_for_key
-from ..error_handlers import Forbidden, Unauthorized
+from ..error_handlers import Forbidden
 from ..responses import BODY, responses
 from .cookie_sessions import COOKIE, check_csrf, clear_cookie, set_cookie
 from .dashboard_models import SessionOut, SignedOut, SignIn
 from .session_book import DashboardSession
 
 bp = APIBlueprint("dashboard_session", __name__, url_prefix="/dashboard", abp_tags=[Tag(name="dashboard")])
-NOT_SIGNED_IN = "Not signed in to the dashboard (or the session ended): sign in again."
+SIGNED_OUT = {"signedIn": False, "role": None, "keyId": None, "csrfToken": None, "expiresAt": None}
 
 
 def _sessions():
@@ -38,7 +38,7 @@ def _same_origin() -> None:
 
 def session_json(session: DashboardSession, key_id: str | None) -> dict:
     expires = datetime.fromtimestamp(session.expires_at_wall, timezone.utc)
-    return {"role": "admin" if session.key_hash is None else "scoped", "keyId": key_id,
+    return {"signedIn": True, "role": "admin" if session.key_hash is None else "scoped", "keyId": key_id,
             "csrfToken": session.csrf_token, "expiresAt": expires.isoformat(timespec="milliseconds")[:-6] + "Z"}
 
 
@@ -56,13 +56,12 @@ def sign_in(body: SignIn):
 
 @bp.get("/session", operation_id="getSession", responses=responses({200: SessionOut}))
 def get_session():
-    """The current session and its CSRF token (401 when signed out)."""
+    """The current session and its CSRF token; `signedIn: false` without one (the page asks on load)."""
     sessions = _sessions()
     session = sessions.current()
     principal = sessions.principal_for_request() if session is not None else None
-    if principal is None:
-        raise Unauthorized(NOT_SIGNED_IN)
-    response = jsonify(session_json(session, principal.key_id))
+    body = SIGNED_OUT if principal is None else session_json(session, principal.key_id)
+    response = jsonify(body)
     response.headers["Cache-Control"] = "no-store"
     return response
 
