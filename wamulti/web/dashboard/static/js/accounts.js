@@ -51,7 +51,8 @@ function updateCard(card, client) {
   card.rendered = json;
   const words = errorInWords(client.lastError);
   const facts = el("dl", { class: "facts" },
-    el("dt", {}, "Phone"), el("dd", {}, client.jid || client.phone || "\u2014"),
+    el("dt", {}, "Phone"), el("dd", {}, client.phone ? `+${client.phone}` : "\u2014"),
+    client.jid ? [el("dt", {}, "JID"), el("dd", {}, client.jid)] : null,
     el("dt", {}, "Problem"), el("dd", { class: words ? "problem" : "" },
       words ? [words, " ", el("code", {}, client.lastError)] : "none"),
     el("dt", {}, "Snapshot lag"), el("dd", {}, `${client.snapshotLagSeconds} s`),

@@ -20,7 +20,9 @@ export function pairingPanel(client, onError) {
     ? [el("p", {}, "On the phone: WhatsApp, Linked devices, Link a device, Link with phone number instead, then type:"),
       el("p", { class: "code", "aria-label": `Pairing code ${client.pairingCode.split("").join(" ")}` }, client.pairingCode)]
     : [el("p", {}, "Waiting for WhatsApp's pairing code\u2026")];
-  return el("div", { class: "pairing" }, ...code, countdown, newCode, qr);
+  const panel = el("div", { class: "pairing" }, ...code, countdown, newCode, qr);
+  tick(countdown);
+  return panel;
 }
 
 async function askNewCode(id, onError) {
@@ -56,12 +58,14 @@ export function startTicking() {
   }, 1000);
 }
 
+function secondsLeft(expiresAt) {
+  return expiresAt ? Math.max(0, Math.round((Date.parse(expiresAt) - Date.now()) / 1000)) : null;
+}
+
 function tick(node) {
-  const expires = node.dataset.expires ? Date.parse(node.dataset.expires) : null;
-  const button = node.parentElement.querySelector("button");
-  if (!expires) { node.textContent = ""; return; }
-  const left = Math.max(0, Math.round((expires - Date.now()) / 1000));
-  node.textContent = left > 0 ? `The code works for ${Math.floor(left / 60)}:${String(left % 60).padStart(2, "0")} more.`
-    : "The code expired.";
-  if (button) button.hidden = left > 0;
+  const left = secondsLeft(node.dataset.expires);
+  const button = node.closest(".pairing").querySelector("button");
+  node.textContent = left === null ? "" : left > 0
+    ? `The code works for ${Math.floor(left / 60)}:${String(left % 60).padStart(2, "0")} more.` : "The code expired.";
+  if (button) button.hidden = left === null || left > 0;
 }
