@@ -103,6 +103,9 @@ def test_admin_pairs_sends_watches_read_and_deletes(browser, server):
     assert run_axe(page) == []
     page.wait_for_selector(f"{card(ALICE)} .state-READY")  # no reload: the poll moved it
     create(page, BOB, BOB_PHONE, method="qr")
+    page.wait_for_function(f"""() => {{ const img = document.querySelector('{card(BOB)} .qr-box[open] img');
+        return img && img.complete && img.naturalWidth > 100; }}""")  # the PNG of GET .../qr, shown
+    page.locator(card(BOB)).screenshot(path=str(ARTIFACTS / "accounts-qr.png"))
     page.wait_for_selector(f"{card(BOB)} .state-READY")
     screenshot(page, "accounts")
 
