@@ -1,16 +1,14 @@
 """GET /api/dashboard: what the dashboard's accounts and health views show, in one cheap answer.
 
-Everything in it is in memory (the clients' states, their queues, the counters of /metrics), so a
-poll costs no store query; its ETag lets an unchanged answer go as a bodiless 304. Scoped exactly
+Everything in it is in memory (the clients' states, their queues, the counters of /metrics) but the
+store's ping; it is built at most once a second per key (overview_cache.py), and its ETag lets an
+unchanged answer go as a bodiless 304. Scoped exactly
 like GET /api/clients (web/scoped.py); the process-wide figures only for the admin key.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-
-from flask import current_app, jsonify, request
+from flask import Response, current_app, request
 from flask_openapi3 import APIBlueprint, Tag
 
 from ...errors import NotFound
@@ -25,6 +23,7 @@ bp = APIBlueprint("dashboard_overview", __name__, url_prefix="/api/dashboard", a
                   abp_security=SECURITY)
 bp.before_request(check_api_key)
 MIB = 1 << 20
+CACHE_EXTENSION = "wamulti.dashboard.overview"  # the app's OverviewCache
 NOT_MODIFIED = {304: {"description": "Not modified: the If-None-Match ETag is still current."}}
 
 
@@ -55,14 +54,21 @@ def _health(port, clients: list[dict], metrics) -> dict:
     return body
 
 
-@bp.get("", operation_id="getDashboard", responses=responses({200: Overview, **NOT_MODIFIED}))
-@client_scoped
-def overview():
-    """Every client the key sees with its queue length and send counts, and health (ETag; 304 if unchanged)."""
+def _build() -> bytes:
     metrics = current_app.extensions.get(METRICS_EXTENSION)
     port = registry()
     clients = _clients(port, metrics.client_totals() if metrics is not None else {})
-    body = {"clients": clients, "health": _health(port, clients, metrics)}
-    response = jsonify(body)
-    response.set_etag(hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:32])
+    return current_app.json.dumps({"clients": clients, "health": _health(port, clients, metrics)}).encode() + b"\n"
+
+
+@bp.get("", operation_id="getDashboard", responses=responses({200: Overview, **NOT_MODIFIED}))
+@client_scoped
+def overview():
+    """Every client the key sees with its queue length and send counts, and health (ETag; 304 if unchanged).
+
+    Built at most once a second per key (shared by all its open pages), so it may be a second old."""
+    principal = current_principal()
+    body, etag = current_app.extensions[CACHE_EXTENSION].get((principal.key_id, principal.clients), _build)
+    response = Response(body, mimetype=current_app.json.mimetype)
+    response.set_etag(etag)
     return response.make_conditional(request)

@@ -9,7 +9,9 @@ import { startTicking } from "./pairing.js";
 import { addEvents, state } from "./state.js";
 
 const VIEWS = ["accounts", "conversations", "deliveries", "health"];
-const POLL_MS = 2000; // one poll: GET /api/dashboard (304 while unchanged) and the events after the cursor
+// one poll: GET /api/dashboard (304 while unchanged); in the conversations and deliveries views also
+// the events after the cursor (docs/dashboard.md, "Live updates")
+const POLL_MS = 2000;
 const EVENT_PAGES_PER_POLL = 5;
 let etag = null;
 let timer = null;
@@ -20,6 +22,7 @@ function currentView() {
 }
 
 function show(view, { focus = false } = {}) {
+  if (state.role !== null) refreshNow(); // a view that needs events gets them at once
   for (const name of ["signin", ...VIEWS]) $(`#view-${name}`).hidden = name !== view;
   for (const link of document.querySelectorAll("#tabs a")) {
     if (link.dataset.view === view) link.setAttribute("aria-current", "page"); else link.removeAttribute("aria-current");
@@ -56,17 +59,22 @@ async function poll() {
     state.clients = answer.data.clients;
     state.health = answer.data.health;
   }
-  await pollEvents();
   const view = currentView();
+  if (view === "conversations" || view === "deliveries") await pollEvents(); // the other views need no events
   if (view === "conversations") await refreshSends();
   if (view === "deliveries") await refreshDeliveries();
   render(view);
 }
 
-// setTimeout after each poll ends (never overlapping); nothing while the tab is hidden.
+// setTimeout after each poll ends (never two at once); nothing while the tab is hidden.
+let running = false;
+let again = false; // asked for while a poll was under way: poll again right after it
+
 async function loop() {
   timer = null;
+  if (running) { again = true; return; }
   if (state.role === null) return;
+  running = true;
   if (document.visibilityState === "visible") {
     try {
       await poll();
@@ -74,7 +82,11 @@ async function loop() {
       if (state.role !== null) announce(`Could not refresh: ${error.message}`);
     }
   }
-  if (state.role !== null) timer = window.setTimeout(loop, POLL_MS);
+  running = false;
+  // +-10 %: pages opened together (a shared screen, a restart of the browser) drift apart
+  const wait = again ? 0 : POLL_MS * (0.9 + Math.random() * 0.2);
+  again = false;
+  if (state.role !== null && timer === null) timer = window.setTimeout(loop, wait);
 }
 
 function refreshNow() {
@@ -90,7 +102,6 @@ function signedIn(session) {
   $("#who").hidden = false;
   $("#tabs").hidden = false;
   show(currentView());
-  refreshNow();
 }
 
 function signedOut() {

@@ -1,6 +1,6 @@
 // A client's own webhook: set its URL (PUT .../webhook) and send a test delivery, which delivers the
 // client's latest event again (POST /api/events/<id>/redeliver) so the receiver sees a real, signed body.
-import { post, put, q } from "./api.js";
+import { get, post, put, q } from "./api.js";
 import { el } from "./dom.js";
 import { state } from "./state.js";
 
@@ -28,8 +28,28 @@ export function webhookForm(id) {
   return form;
 }
 
+// The client's latest event: from what the page holds, else read to the end of its events.
+async function latestEvent(id) {
+  const held = [...state.events].reverse().find((e) => e.clientId === id);
+  if (held) return held;
+  let after = "", last = null;
+  for (let page = 0; page < 20; page++) {
+    const { data } = await get(`/api/events?clientId=${q(id)}&limit=1000${after}`);
+    if (data.events.length) last = data.events[data.events.length - 1];
+    if (!data.next) break;
+    after = `&after=${q(data.next)}`;
+  }
+  return last;
+}
+
 async function testDelivery(id, result) {
-  const latest = [...state.events].reverse().find((e) => e.clientId === id);
+  let latest;
+  try {
+    latest = await latestEvent(id);
+  } catch (error) {
+    result.textContent = error.message;
+    return;
+  }
   if (!latest) {
     result.textContent = "This account has no event yet to deliver.";
     return;
