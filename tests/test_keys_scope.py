@@ -27,7 +27,8 @@ ROUTES = [
     ("DELETE", "/api/clients/{c}/webhook", None),
     ("POST", "/api/clients/{c}/webhook/replay", {}),
 ]
-LISTS = [("GET", "/api/clients"), ("GET", "/api/events")]  # client-scoped too: tested below by what they list
+LISTS = [("GET", "/api/clients"), ("GET", "/api/events"),  # client-scoped too: tested below by what they list
+         ("GET", "/api/dashboard")]
 ADMIN_ROUTES = [("POST", "/api/clients", {"clientId": "dave", "phone": "+4915112345678"}),
                 ("DELETE", "/api/clients/alice", None), ("POST", "/api/keys", {"clients": ["alice"]}),
                 ("GET", "/api/keys", None), ("DELETE", "/api/keys/{k}", None), ("GET", "/metrics", None)]
@@ -91,6 +92,15 @@ def test_the_client_list_shows_only_its_clients(world):
     key = world.new_key("carol", "alice")
     assert [c["clientId"] for c in world.call("GET", "/api/clients", key).get_json()] == ["alice", "carol"]
     assert [c["clientId"] for c in world.call("GET", "/api/clients").get_json()] == ["alice", "bob", "carol"]
+
+
+def test_the_dashboard_overview_shows_only_its_clients(world):
+    key = world.new_key("carol", "alice")
+    overview = world.call("GET", "/api/dashboard", key).get_json()
+    assert [c["clientId"] for c in overview["clients"]] == ["alice", "carol"]
+    assert overview["health"]["residentMemoryBytes"] is None  # process-wide figures: the admin's only
+    everyone = world.call("GET", "/api/dashboard").get_json()
+    assert [c["clientId"] for c in everyone["clients"]] == ["alice", "bob", "carol"]
 
 
 def test_the_event_list_shows_only_its_clients_events(world):

@@ -47,7 +47,9 @@ EXPLAINED = {
     "415": "a body of another media type: test_api.py and test_drill_bad_requests.py send those",
     "404": "an unknown id is only likely for some routes: test_api.py covers each",
     "201": "a fresh clientId: generated ids mostly collide with the first created or are refused",
-    "200": "a route whose success needs state the fuzzer does not set up (a pending QR, a webhook, an event)",
+    "200": "a route whose success needs state the fuzzer does not set up (a pending QR, a webhook, an event, "
+           "the right key in a sign-in body)",
+    "304": "GET /api/dashboard with the ETag it answered: test_dashboard_session.py",
 }
 
 

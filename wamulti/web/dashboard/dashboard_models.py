@@ -41,23 +41,23 @@ class DashboardClient(ClientOut):
     failed: int = Field(ge=0, description="Sends refused or failed since the process started (/metrics).")
 
 
-class Snapshots(BaseModel):
+class DashboardSnapshots(BaseModel):
     behind: int
     maxLagSeconds: float
 
 
-class Backlog(BaseModel):
+class DashboardBacklog(BaseModel):
     held: int = Field(description="wamulti_webhook_backlog_held")
     pendingClients: int = Field(description="wamulti_webhook_backlog_clients")
 
 
-class Health(BaseModel):
+class DashboardHealth(BaseModel):
     """Figures of /healthz and /metrics; the process-wide ones (memory, backlog) for the admin key only."""
 
     storeOk: bool
     store: str
-    snapshots: Snapshots
-    webhookBacklog: Backlog | None = Field(description="Null for a scoped key, or without events.")
+    snapshots: DashboardSnapshots
+    webhookBacklog: DashboardBacklog | None = Field(description="Null for a scoped key, or without events.")
     residentMemoryBytes: int | None = Field(description="process_resident_memory_bytes rounded down to whole MiB; "
                                             "null for a scoped key.")
 
@@ -69,4 +69,4 @@ class Overview(BaseModel):
         "description": "Changes whenever anything in the body does: send it back in If-None-Match.",
         "schema": {"type": "string"}}}})
     clients: list[DashboardClient]
-    health: Health
+    health: DashboardHealth

@@ -17,13 +17,18 @@ from flask_openapi3 import APIBlueprint, Tag
 from ...keys.secret import key_hash
 from ..auth import SESSIONS_EXTENSION, principal_for_key
 from ..error_handlers import Forbidden
-from ..responses import BODY, responses
+from ..responses import BODY, ERROR_MODELS, responses
 from .cookie_sessions import COOKIE, check_csrf, clear_cookie, set_cookie
 from .dashboard_models import SessionOut, SignedOut, SignIn
 from .session_book import DashboardSession
 
 bp = APIBlueprint("dashboard_session", __name__, url_prefix="/dashboard", abp_tags=[Tag(name="dashboard")])
 SIGNED_OUT = {"signedIn": False, "role": None, "keyId": None, "csrfToken": None, "expiresAt": None}
+
+
+def _without_key(success: dict, *errors: int) -> dict:
+    # these answer without a key (never 401): only the statuses they can give
+    return {**success, **{status: ERROR_MODELS[status] for status in errors}}
 
 
 def _sessions():
@@ -54,7 +59,7 @@ def sign_in(body: SignIn):
     return response
 
 
-@bp.get("/session", operation_id="getSession", responses=responses({200: SessionOut}))
+@bp.get("/session", operation_id="getSession", responses=_without_key({200: SessionOut}, 500, 503))
 def get_session():
     """The current session and its CSRF token; `signedIn: false` without one (the page asks on load)."""
     sessions = _sessions()
@@ -66,7 +71,7 @@ def get_session():
     return response
 
 
-@bp.delete("/session", operation_id="signOut", responses=responses({200: SignedOut}, 403))
+@bp.delete("/session", operation_id="signOut", responses=_without_key({200: SignedOut}, 403, 500))
 def sign_out():
     """End the session (with its CSRF token in X-CSRF-Token); without one there is nothing to end."""
     sessions = _sessions()
