@@ -177,6 +177,7 @@ def test_scoped_key_sees_only_its_clients(browser, server):
     assert run_axe(page) == []
     page.click("#sign-out")
     page.wait_for_selector("#view-signin:not([hidden])")
+    assert made.json["key"] not in server.log() and API_KEY not in server.log()  # no key in a log line
     assert server.request("GET", "/dashboard/session", key=None).json["signedIn"] is False
     assert_clean(record, server)
     page.context.close()

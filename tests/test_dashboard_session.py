@@ -50,6 +50,12 @@ def test_the_cookie_is_secure_over_https(world):
     assert "Secure" in cookie_header(resp)
 
 
+def test_the_cookie_is_secure_when_the_page_came_over_https_through_a_proxy(world):
+    # a TLS-ending proxy talks plain http to waitress; the browser's Origin tells how the page was loaded
+    _, resp = sign_in(world, ADMIN_KEY, Origin="https://localhost:8443")
+    assert resp.status_code == 200 and "Secure" in cookie_header(resp)
+
+
 def test_a_wrong_key_gets_no_session(world):
     client, resp = sign_in(world, "not-the-key-at-all")
     assert resp.status_code == 401 and resp.get_json()["error"] == "unauthorized"

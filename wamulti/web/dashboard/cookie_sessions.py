@@ -64,14 +64,20 @@ def check_csrf(session: DashboardSession) -> None:
         raise Forbidden(CSRF_MISSING)
 
 
+def _over_https() -> bool:
+    # waitress trusts no proxy header (http_server.py), so behind a TLS-ending proxy the request looks
+    # like http; the browser's Origin (sent with every POST and DELETE) says how the page was loaded
+    return request.is_secure or request.headers.get("Origin", "").startswith("https://")
+
+
 def set_cookie(response: Response, session_id: str) -> None:
-    """The session's cookie: HttpOnly, SameSite=Strict, Path=/, Secure when the request came over HTTPS."""
+    """The session's cookie: HttpOnly, SameSite=Strict, Path=/, Secure when the page came over HTTPS."""
     response.set_cookie(COOKIE, session_id, max_age=MAX_SECONDS, path="/", httponly=True,
-                        samesite="Strict", secure=request.is_secure)
+                        samesite="Strict", secure=_over_https())
 
 
 def clear_cookie(response: Response) -> None:
-    response.delete_cookie(COOKIE, path="/", httponly=True, samesite="Strict", secure=request.is_secure)
+    response.delete_cookie(COOKIE, path="/", httponly=True, samesite="Strict", secure=_over_https())
 
 
 def no_store(response: Response) -> Response:

@@ -36,8 +36,9 @@ def _sessions():
 
 
 def _same_origin() -> None:
+    # host names only: a proxy in front (deploy/wamulti-nginx.conf) passes Host without its port
     origin = request.headers.get("Origin")
-    if origin is not None and urlsplit(origin).netloc != request.host:
+    if origin is not None and urlsplit(origin).hostname != urlsplit(f"//{request.host}").hostname:
         raise Forbidden("The dashboard's sign-in is only accepted from the dashboard's own page.")
 
 
