@@ -79,6 +79,7 @@ def test_page_headers_and_no_inline_script(browser, server):
     csp = response.headers["content-security-policy"]
     assert "default-src 'self'" in csp and "frame-ancestors 'none'" in csp and "unsafe-inline" not in csp
     page.wait_for_selector("#view-signin:not([hidden])")
+    assert page.is_hidden("#tabs") and page.is_hidden("#who")  # nothing but the sign-in before it
     inline = page.evaluate("""() => [...document.scripts].filter(s => !s.src).length
         + document.querySelectorAll('style, [style]').length""")
     assert inline == 0
