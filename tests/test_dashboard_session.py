@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import pytest
 
+from tests.fake_registry import FakeRegistry
 from tests.keys_world import ADMIN_KEY, make_world
+from wamulti.config import Settings
+from wamulti.web.app import create_app
 from wamulti.web.dashboard.cookie_sessions import COOKIE, CSRF_HEADER
 from wamulti.web.dashboard.page_routes import CONTENT_SECURITY_POLICY
 from wamulti.web.dashboard.session_book import SessionBook
@@ -187,3 +190,14 @@ def test_the_page_and_its_files_carry_the_policy(world):
     script = client.get("/dashboard/static/js/main.js")
     assert script.status_code == 200 and script.headers["Content-Security-Policy"] == CONTENT_SECURITY_POLICY
     assert page.headers["X-Frame-Options"] == "DENY"
+
+
+def test_overview_over_the_registry_double_and_with_the_store_down():
+    """The overview through the FakeRegistry test double: the store's health comes through as it is."""
+    fake = FakeRegistry()
+    fake.add("one")
+    fake.store_ok = False
+    app = create_app(Settings(api_key=ADMIN_KEY), fake)
+    body = app.test_client().get("/api/dashboard", headers={"x-api-key": ADMIN_KEY}).get_json()
+    assert [(c["clientId"], c["queueLength"], c["sent"]) for c in body["clients"]] == [("one", 0, 0)]
+    assert body["health"]["storeOk"] is False and body["health"]["residentMemoryBytes"] is None
