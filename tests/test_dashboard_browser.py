@@ -123,6 +123,9 @@ def test_admin_pairs_sends_watches_read_and_deletes(browser, server):
     assert run_axe(page) == []
 
     page.click('#tabs a[data-view="accounts"]')
+    page.click("#create-panel summary")  # closed: the main page as one sees it day to day
+    page.wait_for_function(f"""() => document.querySelector('{card(ALICE)}').textContent.includes('1 / 0')""")
+    screenshot(page, "main")  # the alice card counts the text sent above (from the counters of /metrics)
     page.click(f"{card(ALICE)} .actions button:text('Webhook')")
     page.fill(f"#hook-url-{ALICE}", HOOK)
     page.click(f"{card(ALICE)} form.webhook button[type=submit]")
@@ -148,9 +151,6 @@ def test_admin_pairs_sends_watches_read_and_deletes(browser, server):
     assert run_axe(page) == []
 
     page.click('#tabs a[data-view="accounts"]')
-    page.click("#create-panel summary")  # closed: the main page as one sees it day to day
-    page.wait_for_function(f"""() => document.querySelector('{card(ALICE)}').textContent.includes('1 / 0')""")
-    screenshot(page, "main")  # the alice card counts the text sent above (from the counters of /metrics)
     page.click(f"{card(ALICE)} button.danger")
     assert "Linked devices" in page.inner_text("#confirm-text")
     page.click("#confirm-ok")
@@ -201,3 +201,25 @@ def test_keyboard_only_sign_in_and_navigation(browser, server):
     screenshot(page, "health-360px")
     assert_clean(record, server)
     page.context.close()
+
+
+def test_an_expired_code_offers_a_new_one(browser, tmp_path):
+    # a window of 4 s that nobody uses: the code dies and the page offers "New code"
+    env = {"SIM_PAIR_DELAY": "3600", "SIM_PAIRING_WINDOW": "4"}
+    server = ServerProcess(tmp_path / "data", env).start()
+    try:
+        page, record, _ = open_page(browser, server)
+        sign_in(page, API_KEY)
+        create(page, "dora", "+49 151 4444444")
+        first = page.wait_for_selector(f"{card('dora')} .code").inner_text()
+        page.wait_for_selector(f"{card('dora')} button:text('New code'):visible", timeout=30_000)
+        assert "expired" in page.inner_text(card("dora")).lower()
+        screenshot(page, "accounts-expired")
+        page.click(f"{card('dora')} button:text('New code'):visible")
+        page.wait_for_function(f"""() => {{ const code = document.querySelector('{card("dora")} .code');
+            return code && code.textContent !== {first!r}; }}""")
+        assert "works for" in page.inner_text(f"{card('dora')} .countdown")
+        assert_clean(record, server)
+        page.context.close()
+    finally:
+        server.close()

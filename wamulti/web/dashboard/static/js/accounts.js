@@ -61,8 +61,7 @@ function updateCard(card, client) {
   const head = el("div", { class: "head" }, el("h2", {}, client.clientId),
     el("span", { class: `state state-${client.state}` }, client.state));
   replaceKeepingFocus(card.live, [head, facts, pairingPanel(client, showError)].filter(Boolean));
-  const canPair = client.state === "CLOSED" || client.state === "PAIRING";
-  card.repair.hidden = !canPair;
+  card.repair.hidden = client.state !== "CLOSED"; // while PAIRING the panel has its own "New code"
   card.repair.textContent = client.state === "CLOSED" && !client.jid ? "New code" : "Re-pair";
 }
 

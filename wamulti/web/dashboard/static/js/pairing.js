@@ -68,4 +68,5 @@ function tick(node) {
   node.textContent = left === null ? "" : left > 0
     ? `The code works for ${Math.floor(left / 60)}:${String(left % 60).padStart(2, "0")} more.` : "The code expired.";
   if (button) button.hidden = left === null || left > 0;
+  node.closest(".pairing").classList.toggle("expired", left === 0);
 }
