@@ -47,6 +47,16 @@ def test_sign_in_sets_a_strict_http_only_cookie_and_keeps_no_key(world):
     assert again["signedIn"] is True and again["csrfToken"] == body["csrfToken"]
 
 
+def test_signing_in_again_ends_the_old_session(world):
+    client, first = sign_in(world, ADMIN_KEY)
+    old_id = cookie_header(first).split(";")[0].split("=", 1)[1]
+    second = client.post("/dashboard/session", json={"key": ADMIN_KEY})
+    assert second.status_code == 200 and cookie_header(second).split(";")[0].split("=", 1)[1] != old_id
+    other = world.app.test_client()
+    other.set_cookie(COOKIE, old_id)
+    assert other.get("/api/clients").status_code == 401
+
+
 def test_the_cookie_is_secure_over_https(world):
     client = world.app.test_client()
     resp = client.post("/dashboard/session", json={"key": ADMIN_KEY}, base_url="https://localhost")

@@ -53,7 +53,9 @@ def sign_in(body: SignIn):
     """Exchange a key for a session cookie (HttpOnly, SameSite=Strict); answers the CSRF token."""
     _same_origin()
     principal = principal_for_key(body.key)  # 401 for a wrong or revoked key, 503 if the store cannot tell
-    session_id, session = _sessions().book.open(None if principal.is_admin else key_hash(body.key))
+    sessions = _sessions()
+    sessions.book.close(request.cookies.get(COOKIE, ""))  # a browser signing in again leaves no old session
+    session_id, session = sessions.book.open(None if principal.is_admin else key_hash(body.key))
     response = jsonify(session_json(session, principal.key_id))
     set_cookie(response, session_id)
     response.headers["Cache-Control"] = "no-store"
