@@ -255,3 +255,23 @@ def test_a_send_whose_acks_fail_leaves_the_next_one_of_its_chat_to_be_sent(ready
     answers = [worker.submit(JID_A, f"m{i}") for i in range(3)]
     wait_until(lambda: all(sqlite_store.get_send(a.message_id).state == SERVER for a in answers))
     assert failed and [t for _, t in sent_texts(session)] == ["m0", "m1", "m2"]
+
+
+def test_a_rows_payload_and_media_travel_and_open_rows_keep_their_media(queue_store):
+    s = queue_store
+    payload = '{"media": {"id": "mabc", "kind": "image", "caption": "Look"}, "replyTo": "3EB0AA"}'
+    media_row, _ = s.enqueue_send(OutboundRow(new_message_id(), "alice", "+4915100000001", "Look",
+                                              payload=payload, media_id="mabc"), 10, utcnow() - LONG_AGO)
+    other, _ = s.enqueue_send(OutboundRow(new_message_id(), "alice", "+4915100000002", "x",
+                                          payload='{"media": {"id": "mdef"}}', media_id="mdef"), 10, utcnow() - LONG_AGO)
+    plain, _ = s.enqueue_send(row(text="plain"), 10, utcnow() - LONG_AGO)
+    got = s.get_send(media_row.message_id)
+    assert (got.payload, got.media_id) == (payload, "mabc")
+    assert (s.get_send(plain.message_id).payload, s.get_send(plain.message_id).media_id) == (None, None)
+    assert [r.payload for r in s.open_sends("alice")] == [payload, '{"media": {"id": "mdef"}}', None]
+    assert s.media_ids_in_open_sends(["mabc", "mdef", "mnone"]) == {"mabc", "mdef"}
+    assert s.claim_send(other.message_id)
+    assert s.media_ids_in_open_sends(["mdef"]) == {"mdef"}, "a row being sent still needs its file"
+    assert s.set_send_state(other.message_id, SENT, chat=JID_A, wa_message_id="WA2")
+    assert s.media_ids_in_open_sends(["mabc", "mdef"]) == {"mabc"}
+    assert s.media_ids_in_open_sends([]) == set()

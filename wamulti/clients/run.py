@@ -15,39 +15,26 @@ import logging
 import queue
 import threading
 from concurrent.futures import Future
-from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 
-from ..backends.backend_api import (Backend, BackendError, Connected, Disconnected, Event, KeepAliveMissed,
+from ..backends.backend_api import (BackendError, Connected, Disconnected, Event, KeepAliveMissed,
                                     KeepAliveRestored, LoggedOut, PairFailed, PairSuccess, QrUpdated, RetryLater,
                                     SyncCompleted, TemporaryBan, Terminated)
+from ..backends.conversation_api import CallOffered
 from ..backends.reasons import retry_at_of, seconds_until
 from ..hearing.heard_events import Hearing
-from ..sending.sender import Sender
+from ..sending import sender
 from ..sessions.persistence import Persistence, Restore
 from .connection import ATTEMPTS_AT_CAP, Connection, NetworkBack, backoff_delay
 from .inbox import ConnectionEnded, PairAgain, PhoneAnswer, SessionEvent, Stop
-from .pairing import Pairing, Prompter
+from .pairing import Pairing
+from .run_options import Options
 from .states import CLOSED, CONNECTING, PAIRING, READY, SYNCING
 from .timers import Timer, Timers
 from .unlink import NOT_LINKED, Unlinked, connect_and_log_out, log_out, not_unlinked
 from .view import ClientView
 
 log = logging.getLogger(__package__)
-
-
-@dataclass(frozen=True)
-class Options:
-    """What every run of one client is given."""
-
-    client_id: str
-    backend: Backend
-    prompter: Prompter
-    session_path: Path
-    pairing_timeout: float
-    snapshot_interval: float
-    unlink_timeout: float = 5.0  # a delete's attempt to connect and log out (clients/unlink.py)
 
 
 class Run:
@@ -62,7 +49,7 @@ class Run:
         self._hearing = hearing
         self.connection = Connection(options.client_id, options.backend, options.session_path, self.inbox.put,
                                      hear=hearing.heard)
-        self.sender = Sender(options.client_id, hearing)
+        self.sender = sender.Sender(options.client_id, hearing, options.preparation, options.recipients)
         self._pairing = Pairing(options.client_id, options.prompter, self.inbox.put)
         self._timers = Timers()
         self._attempts = 0  # connections ended since the last Connected: the backoff (never a limit)
@@ -184,6 +171,8 @@ class Run:
                 self._reconnect_later(reason)
             case Terminated(reason=reason):
                 self._close(reason)
+            case CallOffered() if self._options.on_call is not None and self.connection.session is not None:
+                self._options.on_call(event, self.connection.session)
 
     # ---- pairing -----------------------------------------------------------------------------
     def _start_pairing(self, phone: str | None, delay: float = 0.0) -> None:

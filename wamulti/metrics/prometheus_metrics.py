@@ -8,10 +8,11 @@ client's series are removed), never per recipient or message.
 
 from __future__ import annotations
 
+import contextlib
 import time
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, ProcessCollector
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
 from ..clients.states import State
 from ..errors import IdempotencyKeyReused, NotFound, NotReady, QueueFull, RecipientNotOnWhatsApp, Upstream
@@ -123,12 +124,18 @@ class MeteredRegistry:
         return getattr(self._registry, name)
 
     def send_text(self, client_id: str, to: str, text: str, **options):
+        return self._metered(client_id, lambda: self._registry.send_text(client_id, to, text, **options))
+
+    def send_message(self, client_id: str, request, **options):
+        return self._metered(client_id, lambda: self._registry.send_message(client_id, request, **options))
+
+    def _metered(self, client_id: str, send):
         """Refusals and failures a waiting request saw are counted here; sends that went out are
         counted from their `server` ack (CountingSink), so queued sends count when they go."""
         m = self._metrics
         started = time.perf_counter()
         try:
-            answer = self._registry.send_text(client_id, to, text, **options)
+            answer = send()
         except NotFound:
             raise  # no such client: no series for an id that does not exist
         except Exception as exc:
@@ -211,3 +218,13 @@ class StateCollector:
         yield per_state
         yield client_state
         yield lag
+        yield self._group_calls(statuses)
+
+    def _group_calls(self, statuses):
+        """Group metadata reads asked of WhatsApp per client (wamulti/groups/): never one per send."""
+        family = CounterMetricFamily("wamulti_group_metadata_calls", "Group metadata reads asked of WhatsApp "
+                                     "(group lists, a group's info, invite links).", labels=["client"])
+        for status in statuses:
+            with contextlib.suppress(Exception):  # deleted meanwhile, or a registry without groups
+                family.add_metric([status.client_id], self.registry.groups(status.client_id).metadata_calls)
+        return family

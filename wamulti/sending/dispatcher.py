@@ -95,11 +95,15 @@ class Dispatcher:
 
     # ---- any thread ----------------------------------------------------------------------------
     def accept(self, recipient: str, text: str, idem: tuple[str, str] | None = None,
-               wait: bool = False) -> tuple[OutboundRow, bool, Future | None]:
+               wait: bool = False, payload: tuple[str, str | None] | None = None
+               ) -> tuple[OutboundRow, bool, Future | None]:
         """Store a new queued row (its id given here) and queue it: (row, True, a future told its outcome
-        if `wait`); or, for an idempotency key already held, (that row, False, None): see listen()."""
+        if `wait`); or, for an idempotency key already held, (that row, False, None): see listen().
+        `payload`: (the row's payload JSON, the media id it sends) for anything but a plain text."""
         key, digest = idem or (None, None)
-        row = OutboundRow(new_message_id(), self.client_id, recipient, text, idem_key=key, idem_hash=digest)
+        json_payload, media_id = payload or (None, None)
+        row = OutboundRow(new_message_id(), self.client_id, recipient, text, idem_key=key, idem_hash=digest,
+                          payload=json_payload, media_id=media_id)
         # listened for before the row is stored: the queue's first load may read and send it before _add
         future = self.listen(row.message_id) if wait else None
         try:

@@ -1,11 +1,9 @@
 """What a send request is answered: the send went out (Sent), failed (a DomainError), or is still on
-its way (Accepted: queued or sending, told later by its id). Also the request hash that ties an
-Idempotency-Key to one request, and what a send's row becomes when it ends."""
+its way (Accepted: queued or sending, told later by its id), and what a send's row becomes when it
+ends. (The request hash that ties an Idempotency-Key to one request is payloads.request_hash.)"""
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
@@ -22,13 +20,6 @@ class Accepted:
     client_id: str
     status: str  # queued or sending
     to: str  # as accepted
-
-
-def request_hash(client_id: str, to: str, text: str) -> str:
-    """sha256 of the request's meaning (its validated fields), so a retry with the same fields in
-    another order or spacing is the same request."""
-    canonical = json.dumps([client_id, to, text], ensure_ascii=True, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode("ascii")).hexdigest()
 
 
 def outcome_of_row(row: OutboundRow) -> Sent | DomainError | None:

@@ -46,6 +46,11 @@ OUTBOUND_OWNER = [
     f"ALTER TABLE outbound ADD COLUMN claimed_by VARCHAR(64) {_ASCII} NULL",
     "CREATE INDEX ix_outbound_state ON outbound (state, updated_at)",
 ]
+OUTBOUND_PAYLOAD = [  # NULL for plain texts: the rows of before stay valid as they are
+    "ALTER TABLE outbound ADD COLUMN payload MEDIUMTEXT NULL",
+    f"ALTER TABLE outbound ADD COLUMN media_id VARCHAR(64) {_ASCII} NULL",
+    "CREATE INDEX ix_outbound_media ON outbound (media_id)",
+]
 
 _SQL = OutboundSQL("%s", lambda t: t, lambda t: t)
 
@@ -148,6 +153,14 @@ class MySQLOutbound(OutboundStore):
 
     def get_send(self, message_id: str) -> OutboundRow | None:
         return self._one(_SQL.by_id, message_id)
+
+    def media_ids_in_open_sends(self, ids: list[str]) -> set[str]:
+        found: set[str] = set()
+        with self._tx() as cur:
+            for chunk in id_chunks(list(ids)):
+                cur.execute(*_SQL.media_in_open(chunk))
+                found.update(r[0] for r in cur.fetchall())
+        return found
 
     def prune_sends(self, finished_before: datetime, limit: int = PRUNE_BATCH) -> int:
         select, args = _SQL.prune(finished_before, limit)

@@ -32,7 +32,8 @@ REASON_MAX = 255
 PRUNE_BATCH = 1000  # rows deleted per prune_sends call: bounded, so a call is always short
 
 OUTBOUND_COLUMNS = ("message_id, client_id, recipient, chat, body, state, reason, attempts, wa_message_id, "
-                    "idem_key, idem_hash, created_at, updated_at, sent_at")
+                    "idem_key, idem_hash, created_at, updated_at, sent_at, payload, media_id")
+OUTBOUND_ARITY = 16  # the number of OUTBOUND_COLUMNS
 """The outbound table's columns (less its sequence number), in the order of `outbound_values`."""
 
 
@@ -56,6 +57,10 @@ class OutboundRow:
     updated_at: datetime | None = None
     sent_at: datetime | None = None
     seq: int = 0  # the table's order of acceptance
+    # what else the send carries (media, location, contact, a reply) as JSON (sending/payloads.py);
+    # None for a plain text, whose `body` is all there is (rows from before migration 8 are such)
+    payload: str | None = None
+    media_id: str | None = None  # the stored media it sends: the media store keeps it while the row is open
 
     @property
     def is_open(self) -> bool:
@@ -76,15 +81,16 @@ class StateChange:
 def outbound_values(row: OutboundRow, write_time: Callable[[datetime | None], Any]) -> tuple:
     return (row.message_id, row.client_id, row.recipient, row.chat, row.body, row.state, row.reason, row.attempts,
             row.wa_message_id, row.idem_key, row.idem_hash, write_time(row.created_at),
-            write_time(row.updated_at), write_time(row.sent_at))
+            write_time(row.updated_at), write_time(row.sent_at), row.payload, row.media_id)
 
 
 def outbound_from_row(values: Sequence[Any], read_time: Callable[[Any], datetime | None]) -> OutboundRow:
     """A row selected as OUTBOUND_COLUMNS followed by seq."""
     (message_id, client_id, recipient, chat, body, state, reason, attempts, wa_id, idem_key, idem_hash,
-     created_at, updated_at, sent_at, seq) = values
+     created_at, updated_at, sent_at, payload, media_id, seq) = values
     return OutboundRow(message_id, client_id, recipient, body, state, chat, reason, attempts, wa_id, idem_key,
-                       idem_hash, read_time(created_at), read_time(updated_at), read_time(sent_at), seq)
+                       idem_hash, read_time(created_at), read_time(updated_at), read_time(sent_at), seq,
+                       payload, media_id)
 
 
 def lower_states(state: str) -> tuple[str, ...]:
@@ -152,6 +158,10 @@ class OutboundStore(ABC):
     @abstractmethod
     def get_send(self, message_id: str) -> OutboundRow | None:
         """The row, or None."""
+
+    @abstractmethod
+    def media_ids_in_open_sends(self, ids: list[str]) -> set[str]:
+        """Those of the media ids that a queued or sending row still sends (the media store keeps them)."""
 
     @abstractmethod
     def prune_sends(self, finished_before: datetime, limit: int = PRUNE_BATCH) -> int:

@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
-from .send_rows import (OUTBOUND_COLUMNS, FAILED, OPEN, QUEUED, RANK, SENDING, OutboundRow, StateChange, lower_states,
+from .send_rows import (OUTBOUND_ARITY, OUTBOUND_COLUMNS, FAILED, OPEN, QUEUED, RANK, SENDING, OutboundRow, StateChange, lower_states,
                         outbound_from_row, short_reason)
 
 
@@ -37,9 +37,9 @@ class OutboundSQL:
     def __init__(self, p: str, write_time: Callable[[datetime | None], Any], read_time: Callable[[Any], Any]):
         self.write_time, self.read_time = write_time, read_time
         self.select = f"SELECT {OUTBOUND_COLUMNS}, seq FROM outbound "
-        self.insert = f"INSERT INTO outbound ({OUTBOUND_COLUMNS}) VALUES ({', '.join([p] * 14)})"
+        self.insert = f"INSERT INTO outbound ({OUTBOUND_COLUMNS}) VALUES ({', '.join([p] * OUTBOUND_ARITY)})"
         # the insert only while the client's open rows are fewer than the bound (the last parameter)
-        self.insert_below = (f"INSERT INTO outbound ({OUTBOUND_COLUMNS}) SELECT {', '.join([p] * 14)} WHERE "
+        self.insert_below = (f"INSERT INTO outbound ({OUTBOUND_COLUMNS}) SELECT {', '.join([p] * OUTBOUND_ARITY)} WHERE "
                              f"(SELECT COUNT(*) FROM outbound WHERE client_id = {p} AND state IN ({_quoted(OPEN)})) "
                              f"< {p}")
         self.free_key = f"UPDATE outbound SET idem_key = NULL WHERE idem_key = {p} AND created_at < {p}"
@@ -105,6 +105,11 @@ class OutboundSQL:
         """The rows become failed with `reason` (the caller selected them in this transaction)."""
         return (self.fail_seqs + f"({', '.join([self.p] * len(rows))})",
                 (short_reason(reason), self.write_time(now), *(r.seq for r in rows)))
+
+    def media_in_open(self, media_ids: Sequence[str]) -> tuple[str, tuple]:
+        """Which of the media ids an open row sends (ix_outbound_media)."""
+        return (f"SELECT DISTINCT media_id FROM outbound WHERE media_id IN ({', '.join([self.p] * len(media_ids))}) "
+                f"AND state IN ({_quoted(OPEN)})", tuple(media_ids))
 
     def prune(self, finished_before: datetime, limit: int) -> tuple[str, tuple]:
         """Finished rows last updated before the time, oldest first, at most `limit` of them."""

@@ -40,6 +40,11 @@ OUTBOUND_OWNER = """
     ALTER TABLE outbound ADD COLUMN claimed_by TEXT;
     CREATE INDEX ix_outbound_state ON outbound (state, updated_at)
 """
+OUTBOUND_PAYLOAD = """
+    ALTER TABLE outbound ADD COLUMN payload TEXT;
+    ALTER TABLE outbound ADD COLUMN media_id TEXT;
+    CREATE INDEX ix_outbound_media ON outbound (media_id)
+"""
 
 _SQL = OutboundSQL("?", text_time, read_time)
 
@@ -128,6 +133,13 @@ class SQLiteOutbound(OutboundStore):
         with self._tx() as con:
             row = con.execute(_SQL.by_id, (message_id,)).fetchone()
         return _SQL.row(row) if row else None
+
+    def media_ids_in_open_sends(self, ids: list[str]) -> set[str]:
+        found: set[str] = set()
+        with self._tx() as con:
+            for chunk in id_chunks(list(ids)):
+                found.update(r[0] for r in con.execute(*_SQL.media_in_open(chunk)).fetchall())
+        return found
 
     def prune_sends(self, finished_before: datetime, limit: int = PRUNE_BATCH) -> int:
         select, args = _SQL.prune(finished_before, limit)

@@ -16,9 +16,11 @@ from pathlib import Path
 from .client_rows import COLUMNS, read_time, record_from_row, row_values, stamped, text_time, utcnow
 from .event_sql import SQLITE_OUTBOX_TABLES, OutboxDialect, OutboxSQL, SQLOutbox, sqlite_lease_until
 from .key_rows import SQLITE_KEY_TABLES, KeySQL, SQLKeys
+from .media_source_rows import SQLITE_MEDIA_SOURCES, SQLMediaSources
+from .media_rows import SQLITE_MEDIA_TABLE, MediaSQL, SQLMedia
 from .sqlite_commit import BatchFailed, GroupCommit
 from .sqlite_pool import ConnectionPool
-from .sqlite_sends import OUTBOUND_OWNER, OUTBOUND_TABLE, SQLiteOutbound
+from .sqlite_sends import OUTBOUND_OWNER, OUTBOUND_PAYLOAD, OUTBOUND_TABLE, SQLiteOutbound
 from .store_api import (ClientRecord, DuplicateClient, SessionStore, Snapshot, SnapshotMeta, SnapshotWrite, StoreError,
                         StoreUnavailable)
 
@@ -51,6 +53,9 @@ MIGRATIONS: list[tuple[int, str]] = [
     """),  # the snapshot's generation, compared with the local file's sidecar
     (5, OUTBOUND_OWNER),  # who took a send (its instance), and old rows found by state
     (6, SQLITE_KEY_TABLES),  # scoped API keys and the clients each reaches
+    (7, SQLITE_MEDIA_TABLE),  # media records (their bytes are blobs: wamulti/media)
+    (8, OUTBOUND_PAYLOAD),  # a send's media, location, contact or reply; the media it keeps alive
+    (9, SQLITE_MEDIA_SOURCES),  # incoming media's origins; the media an event carries
 ]
 _UPSERT_CLIENT = (f"INSERT INTO clients ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?) "
                   "ON CONFLICT(client_id) DO UPDATE SET phone=excluded.phone, jid=excluded.jid, "
@@ -78,12 +83,13 @@ def _text(dt: datetime | None) -> str:
     return text_time(dt or utcnow())
 
 
-class SQLiteStore(SQLOutbox, SQLiteOutbound, SQLKeys, SessionStore):
+class SQLiteStore(SQLOutbox, SQLiteOutbound, SQLKeys, SQLMediaSources, SQLMedia, SessionStore):
     """One WAL-mode file: writes go through a GroupCommit (one connection, many writes per
     transaction), reads borrow a connection from a small pool; each call is one transaction."""
 
     kind = "sqlite"
     _key_sql = KeySQL("?", text_time, read_time)
+    _media_sql = MediaSQL("?", text_time, read_time)
     _outbox_sql = _OUTBOX_SQL
 
     def __init__(self, data_dir: Path):
@@ -149,6 +155,11 @@ class SQLiteStore(SQLOutbox, SQLiteOutbound, SQLKeys, SessionStore):
                 cur = con.execute(sql, args)
                 return cur.fetchall(), cur.rowcount
             yield run
+
+    _media_statements = _key_statements  # the same one-transaction runner
+
+    def _is_duplicate(self, exc: Exception) -> bool:
+        return isinstance(exc, sqlite3.IntegrityError)  # _tx lets these through unchanged
 
     @contextmanager
     def _outbox_statements(self, write: bool, savepoint: bool = True):

@@ -109,19 +109,10 @@ class PairClient(OptionalBody):
     phone: Phone | None = None
 
 
-def _strict_bool(value):
+def strict_bool(value):
     if not isinstance(value, bool):
         raise InvalidField("wait", "Field 'wait' must be true or false.")
     return value
-
-
-class SendText(Body):
-    model_config = body_doc({"clientId": "work-phone", "to": "+49 151 2345678", "text": "Hello"})
-    clientId: ClientId
-    to: Recipient
-    text: Text
-    wait: Annotated[bool, checked(_strict_bool, strings_only=False)] | None = Field(
-        None, description="false: answer 202 at once; absent: wait up to SEND_WAIT (unless Prefer: respond-async).")
 
 
 IDEMPOTENCY_KEY_MAX = 255
@@ -215,3 +206,9 @@ class EventsQuery(Params):
     after: Annotated[str, checked(lambda v: check_event_id(v, "after", "Query parameter 'after'"))] | None = \
         Field(None, examples=[EVENT_ID_EXAMPLE], description="Cursor: the `next` of the previous page.")
     limit: Annotated[int, checked(_limit), Field(ge=1, le=MAX_EVENTS_LIMIT)] = 100
+
+
+class MediaPath(Params):
+    # Not checked beyond its form: an id that is not one of ours answers 404 like an unknown one.
+    media_id: str = Field(pattern=r"^[A-Za-z0-9_-]{1,64}$", examples=["mabcdefghijklmnopqrstuvwxyz"],
+                          description="The media's id, as an event's `media.id` carried it.")

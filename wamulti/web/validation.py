@@ -8,6 +8,8 @@ the first bad field, in the models' field order.
 
 from __future__ import annotations
 
+from itertools import takewhile
+
 from flask import Request
 from pydantic import ValidationError
 
@@ -28,10 +30,10 @@ class ApiRequest(Request):
 
 def field_message(error: dict) -> str:
     """One sentence naming the field of one pydantic error."""
-    field = str(error["loc"][0])
     kind = error["type"]
     if kind == INVALID_FIELD:
         return error["ctx"]["message"]
+    field = ".".join(takewhile(lambda part: isinstance(part, str), error["loc"])) or str(error["loc"][0])
     if kind == "missing" or error.get("input", "") is None:
         return f"Field '{field}' is required."
     if kind == "string_type":
@@ -45,7 +47,7 @@ def raise_bad_request(exc: ValidationError):
     """flask-openapi3's validation_error_callback: raise the API's own 400 instead of answering 422."""
     errors = exc.errors(include_url=False)
     first = errors[0]
-    if not first["loc"]:  # the body itself: absent (None) where the route needs one
+    if not first["loc"] and first["type"] != INVALID_FIELD:  # the body itself: absent (None) where the route needs one
         json_object()  # raises the precise wire-format error (415 without Content-Type, 400 otherwise)
         raise BadRequest("The request body must be a JSON object.")
     raise BadRequest(field_message(first))

@@ -46,7 +46,12 @@ def jid_string(jid) -> str:
 
 def send_text(client, jid: str, text: str):
     """Send the text to the JID as given; returns (WhatsApp's message id, aware UTC timestamp)."""
-    resp = client.send_message(jid_proto(jid), text_message(text))
+    return send_proto(client, jid, text_message(text))
+
+
+def send_proto(client, jid: str, message):
+    """Send a Message proto to the JID as given; returns (WhatsApp's message id, aware UTC timestamp)."""
+    resp = client.send_message(jid_proto(jid), message)
     ts = resp.Timestamp / 1000 if resp.Timestamp > 10**11 else resp.Timestamp  # ms or s, as Go encoded it
     when = datetime.fromtimestamp(ts, timezone.utc) if ts else datetime.now(timezone.utc)
     return resp.ID, when
