@@ -118,6 +118,11 @@ class FakeRegistry:
         jid = f"{to[1:]}@s.whatsapp.net" if to.startswith("+") else to
         return Sent(f"FAKE{number:06d}", f"WA{number:06d}", jid, FAKE_TIME)
 
+    def queue_length(self, client_id: str) -> int:
+        self._enter("queue_length", client_id)
+        self._status(client_id)  # NotFound for an unknown client
+        return 0  # this double queues nothing: its sends answer at once
+
     def send_message(self, client_id: str, request, **options) -> Sent:
         """Any kind: recorded as (client, to, request); answered like send_text."""
         self._enter("send_message", client_id, request.to)

@@ -46,7 +46,8 @@ ROUTES = [
     ("DELETE", "/api/clients/{c}/groups/120363012345678901@g.us/invite", None),
     ("POST", "/api/clients/{c}/groups/120363012345678901@g.us/leave", None),
 ]
-LISTS = [("GET", "/api/clients"), ("GET", "/api/events")]  # client-scoped too: tested below by what they list
+LISTS = [("GET", "/api/clients"), ("GET", "/api/events"),  # client-scoped too: tested below by what they list
+         ("GET", "/api/dashboard")]
 # client-scoped through the client of what they name (a media file), not a client in the path: each
 # is proven in its own file with a scoped key (another client's is 404 as unknown)
 SCOPED_ELSEWHERE = {"media_retry.retry": "tests/test_media_retry_api.py"}
@@ -113,6 +114,15 @@ def test_the_client_list_shows_only_its_clients(world):
     key = world.new_key("carol", "alice")
     assert [c["clientId"] for c in world.call("GET", "/api/clients", key).get_json()] == ["alice", "carol"]
     assert [c["clientId"] for c in world.call("GET", "/api/clients").get_json()] == ["alice", "bob", "carol"]
+
+
+def test_the_dashboard_overview_shows_only_its_clients(world):
+    key = world.new_key("carol", "alice")
+    overview = world.call("GET", "/api/dashboard", key).get_json()
+    assert [c["clientId"] for c in overview["clients"]] == ["alice", "carol"]
+    assert overview["health"]["residentMemoryBytes"] is None  # process-wide figures: the admin's only
+    everyone = world.call("GET", "/api/dashboard").get_json()
+    assert [c["clientId"] for c in everyone["clients"]] == ["alice", "bob", "carol"]
 
 
 def test_the_event_list_shows_only_its_clients_events(world):

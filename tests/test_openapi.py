@@ -11,6 +11,7 @@ from pydantic import ValidationError
 
 from tests.fake_registry import FakeRegistry
 from wamulti.web import action_models, group_models, key_models, lookup_models, schemas, send_models
+from wamulti.web.dashboard import dashboard_models
 from wamulti.web.auth import ADMIN_ONLY, CLIENT_SCOPED
 from wamulti.web.responses import COMMON, ERRORS
 from wamulti.web.app import create_app
@@ -19,7 +20,8 @@ from wamulti.keys import ApiKeys
 from wamulti.metrics.prometheus_metrics import Metrics
 
 KEY = "test-key-0123456789abcdef"
-NOT_IN_DOCUMENT = {"static", "docs.static", "docs.openapi_json", "docs.docs_page"}
+NOT_IN_DOCUMENT = {"static", "docs.static", "docs.openapi_json", "docs.docs_page",
+                   "dashboard_page.static", "dashboard_page.dashboard_page"}  # the dashboard's page and files
 
 
 class NoEvents:
@@ -99,7 +101,7 @@ def test_body_examples_pass_the_validating_models(doc):
               "JoinGroup": group_models.JoinGroup,
               "ReactMessage": action_models.ReactMessage,
               "EditMessage": action_models.EditMessage, "RevokeMessage": action_models.RevokeMessage,
-              "ReadMessages": action_models.ReadMessages}
+              "ReadMessages": action_models.ReadMessages, "SignIn": dashboard_models.SignIn}
     seen = set()
     for _, _, operation in operations(doc):
         body = operation.get("requestBody")
@@ -177,6 +179,10 @@ OPERATION_IDS = {
     ("DELETE", "/api/keys/{key_id}"): "revokeApiKey",
     ("GET", "/healthz"): "getHealth",
     ("GET", "/metrics"): "getMetrics",
+    ("POST", "/dashboard/session"): "signIn",
+    ("GET", "/dashboard/session"): "getSession",
+    ("DELETE", "/dashboard/session"): "signOut",
+    ("GET", "/api/dashboard"): "getDashboard",
     ("GET", "/api/clients/{client_id}/groups"): "listGroups",
     ("POST", "/api/clients/{client_id}/groups"): "createGroup",
     ("POST", "/api/clients/{client_id}/groups/join"): "joinGroup",

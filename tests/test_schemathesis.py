@@ -51,7 +51,8 @@ EXPLAINED = {
     "404": "an unknown id is only likely for some routes: test_api.py covers each",
     "201": "a fresh clientId: generated ids mostly collide with the first created or are refused",
     "200": "a route whose success needs state the fuzzer does not set up (a pending QR, a webhook, an event, a "
-           "stored file's id or a signed link)",
+           "stored file's id or a signed link, the right key in a sign-in body)",
+    "304": "GET /api/dashboard with the ETag it answered: test_dashboard_session.py",
     "410": "a signed link to a file never stored: test_media_api.py",
 }
 

@@ -287,6 +287,10 @@ class ClientRegistry:
         """The client's presence, number checks, contacts, pictures and profile (clients/lookups.py)."""
         return self._worker(client_id).lookups
 
+    def queue_length(self, client_id: str) -> int:
+        """The client's sends queued or under way (NotFound if there is no such client)."""
+        return self._worker(client_id).queue.open_count()
+
     def message_status(self, message_id: str) -> OutboundRow:
         """A send's row (NotFound if unknown); a queued one past SEND_EXPIRY reads (and becomes) failed."""
         row = self._store.get_send(message_id)

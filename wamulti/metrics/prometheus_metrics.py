@@ -50,7 +50,7 @@ class Metrics:
                                     ["operation"], registry=r)
         self.webhook = Counter("wamulti_webhook_attempts_total", "Webhook delivery attempts recorded, per client "
                                "and outcome (delivered, failed for good, retry).", ["client", "outcome"], registry=r)
-        ProcessCollector(registry=r)  # process_resident_memory_bytes, process_open_fds, CPU, start time
+        self._process = ProcessCollector(registry=r)  # process_resident_memory_bytes, process_open_fds, CPU, start time
         self._state = StateCollector(self)
         r.register(self._state)
 
@@ -68,6 +68,32 @@ class Metrics:
     def watch(self, registry, events=None) -> None:
         """Read these at scrape time: the clients and their states, and the webhook backlog."""
         self._state.registry, self._state.events = registry, events
+
+    # ---- the same figures, read for the dashboard ----------------------------------------------------
+    def client_totals(self) -> dict[str, dict[str, float]]:
+        """Each client's `sent` and `failed` totals: the samples of the counters /metrics exposes."""
+        totals: dict[str, dict[str, float]] = {}
+        for counter, field in ((self.sent, "sent"), (self.send_failed, "failed")):
+            for family in counter.collect():
+                for sample in family.samples:
+                    if sample.name.endswith("_total"):
+                        row = totals.setdefault(sample.labels["client"], {"sent": 0.0, "failed": 0.0})
+                        row[field] += sample.value
+        return totals
+
+    def process_figures(self) -> dict[str, float | None]:
+        """The process gauges of /metrics (resident memory, open descriptors; None where /proc is not there)."""
+        values = {sample.name: sample.value for family in self._process.collect() for sample in family.samples}
+        return {"residentMemoryBytes": values.get("process_resident_memory_bytes"),
+                "openFds": values.get("process_open_fds")}
+
+    def webhook_backlog(self) -> dict[str, int] | None:
+        """The webhook backlog gauges of /metrics (None without an events service)."""
+        events = self._state.events
+        if events is None or not hasattr(events, "backlog"):
+            return None
+        backlog = events.backlog()
+        return {"held": backlog["held"], "pendingClients": backlog["pending_clients"]}
 
     # ---- what the seams report ---------------------------------------------------------------------
     def webhook_results(self, client_id: str, results) -> None:

@@ -15,6 +15,7 @@ from .responses import ERROR_MODELS
 from .routes import (action_routes, client_routes, docs_routes, event_routes, group_routes, health_routes,
                      key_routes, lookup_routes, media_retry_routes, media_routes, message_routes, metrics_routes,
                      webhook_routes)
+from .dashboard import add_dashboard
 from .validation import ApiRequest, raise_bad_request
 
 JSON_MIMETYPE = "application/json; charset=utf-8"
@@ -68,4 +69,5 @@ def create_app(settings: Settings, registry, events=None, metrics=None, keys=Non
     if metrics is not None:
         app.extensions[metrics_routes.METRICS_EXTENSION] = metrics
         app.register_api(metrics_routes.bp)
+    add_dashboard(app)
     return app

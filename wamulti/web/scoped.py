@@ -62,6 +62,9 @@ class ScopedRegistry:
     def send_text(self, client_id, to, text, **options):
         return self._registry.send_text(self._visible(client_id), to, text, **options)
 
+    def queue_length(self, client_id):
+        return self._registry.queue_length(self._visible(client_id))
+
     def groups(self, client_id):
         return self._registry.groups(self._visible(client_id))
 
