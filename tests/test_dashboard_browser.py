@@ -1,14 +1,20 @@
 """The dashboard in headless Chromium (Playwright driving Debian's chromium, offline) against a real
 server on the simulator: sign in, create by phone and see the code, READY without a reload, send a
-text and watch it reach `read`, delete; a scoped key sees only its clients; no console errors, no
-request to another host, the CSP header and no inline script; axe-core finds no serious or critical
+text and watch it reach `read`, send an image and a document and watch them reach `read` while the
+other client's view links the file it got, delete; a scoped key sees only its clients; no console
+errors, no request to another host, the CSP header and no inline script; axe-core finds no serious or critical
 violation; readable at 360 px. Screenshots go to test-artifacts/dashboard/."""
 
 from __future__ import annotations
 
+import hashlib
+import io
 import re
+from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
+from PIL import Image
 
 from tests.browser_page import ARTIFACTS, PageRecord, launch_chromium, run_axe, screenshot
 from tests.server_process import API_KEY, ServerProcess
@@ -26,7 +32,8 @@ HOOK = "http://127.0.0.1:9/hook"  # a closed loopback port
 def server(tmp_path_factory):
     # the simulator "enters" a code SIM_PAIR_DELAY after it was shown: long enough to see it on the page
     # webhooks may point to loopback here: the test's webhook is a closed port on 127.0.0.1 (refused at once)
-    env = {"SIM_PAIR_DELAY": "4", "WEBHOOK_ALLOW_NETWORKS": "127.0.0.0/8"}
+    # MEDIA_MAX_MB=1: the smallest limit, so that the page's answer to a file over it is quick to test
+    env = {"SIM_PAIR_DELAY": "4", "WEBHOOK_ALLOW_NETWORKS": "127.0.0.0/8", "MEDIA_MAX_MB": "1"}
     server = ServerProcess(tmp_path_factory.mktemp("dashboard") / "data", env).start()
     yield server
     server.close()
@@ -158,6 +165,88 @@ def test_admin_pairs_sends_watches_read_and_deletes(browser, server):
     assert [c["clientId"] for c in server.clients()] == [BOB]
     assert page.evaluate("window.sameDocument") is True  # everything above happened without a reload
     assert_clean(record, server)
+    page.context.close()
+
+
+def small_png() -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (24, 16), (200, 40, 40)).save(out, "PNG")
+    return out.getvalue()
+
+
+def small_pdf() -> bytes:
+    """A one-page PDF (what libmagic sniffs as application/pdf), made here rather than kept as a file."""
+    objects = [b"<< /Type /Catalog /Pages 2 0 R >>", b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+               b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 200 100] >>"]
+    body, offsets = b"%PDF-1.4\n", []
+    for number, obj in enumerate(objects, 1):
+        offsets.append(len(body))
+        body += b"%d 0 obj\n%s\nendobj\n" % (number, obj)
+    xref = b"xref\n0 4\n0000000000 65535 f \n" + b"".join(b"%010d 00000 n \n" % o for o in offsets)
+    return body + xref + b"trailer\n<< /Size 4 /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % len(body)
+
+
+def send_file(page, name: str, mime: str, data: bytes, caption: str = "") -> str:
+    """Choose a file on the page and send it; the kind the page chose for it."""
+    page.set_input_files("#file-input", {"name": name, "mimeType": mime, "buffer": data})
+    kind = page.input_value("#file-kind")
+    page.fill("#file-caption", caption)
+    page.click("#file-form button[type=submit]")
+    return kind
+
+
+def sent_item(name: str) -> str:
+    return f"#messages li.out:has(.file:text('{name}'))"
+
+
+def test_sends_files_and_the_other_client_links_what_it_got(browser, server):
+    for client_id, phone in (("erin", "+49 151 5555555"), ("fred", "+49 151 6666666")):
+        assert server.request("POST", "/api/clients", {"clientId": client_id, "phone": phone}).status == 201
+    server.wait_for(lambda: {c["clientId"] for c in server.clients() if c["state"] == "READY"} >= {"erin", "fred"},
+                    what="erin and fred READY", poll=0.2)
+    page, record, _ = open_page(browser, server)
+    sign_in(page, API_KEY)
+    page.click('#tabs a[data-view="conversations"]')
+    page.select_option("#conv-client", "erin")
+    page.fill("#send-to", "+49 151 6666666")
+    page.click("#file-form button[type=submit]")  # no file chosen: said, nothing sent
+    assert "Choose a file" in page.inner_text("#file-error")
+
+    png, pdf = small_png(), small_pdf()
+    assert send_file(page, "dot.png", "image/png", png, "A red dot") == "image"
+    page.wait_for_selector(f'{sent_item("dot.png")} [data-status="read"]')
+    assert send_file(page, "report.pdf", "application/pdf", pdf, "The report") == "document"
+    page.wait_for_selector(f'{sent_item("report.pdf")} [data-status="read"]')
+    assert page.inner_text("#file-error") == ""
+    assert "The report" in page.inner_text(sent_item("report.pdf"))
+
+    too_big = b"\0" * (1024 * 1024 + 1)  # one byte over MEDIA_MAX_MB=1
+    send_file(page, "big.bin", "application/octet-stream", too_big)
+    page.wait_for_selector("#file-error:text('too large')")
+    assert "MEDIA_MAX_MB" in page.inner_text("#file-error")
+    assert page.locator(sent_item("big.bin")).count() == 0
+    screenshot(page, "conversations-media")
+    assert run_axe(page) == []
+
+    page.select_option("#conv-client", "fred")  # the other client's view: what it got, with links once stored
+    link = page.wait_for_selector("#messages li.in a:text('report.pdf')")
+    assert "The report" in page.inner_text("#messages li.in:has(a:text('report.pdf'))")
+    page.wait_for_selector("#messages li.in:has(.kind:text('image')) a")
+    href = link.get_attribute("href")
+    parts = urlsplit(href)
+    assert parts.netloc == f"127.0.0.1:{server.port}" and parts.path.startswith("/media/")
+    fetched = server.request("GET", f"{parts.path}?{parts.query}", key=None)  # a signed link: no key
+    assert fetched.status == 200 and hashlib.sha256(fetched.body).hexdigest() == hashlib.sha256(pdf).hexdigest()
+    with page.expect_download() as download:
+        link.click()  # a download, not a page: the browser saves the file and the page stays
+    saved = Path(download.value.path()).read_bytes()
+    assert hashlib.sha256(saved).hexdigest() == hashlib.sha256(pdf).hexdigest()
+    assert download.value.suggested_filename == "report.pdf"
+    screenshot(page, "conversations-media-received")
+    assert run_axe(page) == []
+    # the one console error is the browser's own line about the 413 above (Chromium logs every failed fetch)
+    assert [e for e in record.errors if "413" not in e] == [] and len(record.errors) <= 1, record.errors
+    assert record.other_hosts(server.port) == []
     page.context.close()
 
 

@@ -15,15 +15,20 @@ export class ApiError extends Error {
   }
 }
 
-export async function api(method, path, body, { etag = null } = {}) {
-  const headers = {};
-  if (body !== undefined) headers["Content-Type"] = "application/json";
+export function api(method, path, body, { etag = null } = {}) {
+  const headers = body === undefined ? {} : { "Content-Type": "application/json" };
+  return call(method, path, headers, body === undefined ? undefined : JSON.stringify(body), etag);
+}
+
+// A file as the raw body (POST /api/media takes it so; the server sniffs the type, this one is only a hint).
+export function upload(path, file) {
+  return call("POST", path, { "Content-Type": file.type || "application/octet-stream" }, file, null);
+}
+
+async function call(method, path, headers, body, etag) {
   if (method !== "GET" && csrfToken) headers["X-CSRF-Token"] = csrfToken;
   if (etag) headers["If-None-Match"] = etag;
-  const response = await fetch(path, {
-    method, headers, credentials: "same-origin", cache: "no-store",
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
+  const response = await fetch(path, { method, headers, body, credentials: "same-origin", cache: "no-store" });
   if (response.status === 304) return { notModified: true, etag };
   const type = response.headers.get("Content-Type") || "";
   const data = type.includes("json") ? await response.json() : null;

@@ -1,17 +1,14 @@
 // The conversations view: an account's latest messages in and out, from the event log, and sends
-// made from this page with their progress (queued -> sending -> server -> delivered -> read, or failed).
+// made from this page (texts and files) with their progress (queued -> sending -> server -> delivered -> read,
+// or failed).
 import { get, post, q } from "./api.js";
 import { $, announce, el, fillSelect, formatTime, replaceKeepingFocus } from "./dom.js";
+import { mediaLine, setUpFileSending } from "./media.js";
 import { clientIds, state } from "./state.js";
 
 const STEPS = ["queued", "sending", "server", "delivered", "read"];
 const FINAL = new Set(["read", "failed"]);
-const sent = new Map(); // messageId -> {clientId, to, text, status, reason, at}: sends made from this page
-
-// Issue 25 (media): when the API can send a file, set mediaHook.sendFile to
-// async (clientId, to, file, caption) => ({messageId}) and the file field appears. Until then the page
-// offers no file field: nothing pretends to send one.
-export const mediaHook = { sendFile: null };
+const sent = new Map(); // messageId -> {clientId, to, text, media, status, reason, at}: sends made from this page
 
 export function chosenClient() {
   return $("#conv-client").value;
@@ -19,7 +16,6 @@ export function chosenClient() {
 
 export function renderConversations() {
   fillSelect($("#conv-client"), clientIds());
-  $("#send-file-slot").hidden = mediaHook.sendFile === null;
   const id = chosenClient();
   const items = id ? messagesOf(id) : [];
   replaceKeepingFocus($("#messages"), items.slice(0, 50).map(messageItem));
@@ -33,6 +29,7 @@ function rank(status) {
 
 function messagesOf(clientId) {
   const out = new Map(); // messageId (or WhatsApp's id) -> outgoing item
+  const heard = new Map(); // WhatsApp's id of a `message` -> its item (a `message.media` updates its file)
   const items = [];
   for (const [messageId, send] of sent) {
     if (send.clientId !== clientId) continue;
@@ -44,8 +41,12 @@ function messagesOf(clientId) {
     if (event.clientId !== clientId) continue;
     const d = event.data;
     if (event.type === "message") {
-      items.push({ out: Boolean(d.fromMe), key: event.id, text: d.text || `(${d.kind})`, at: d.sentAt || event.timestamp,
-        from: d.pushName || d.from || d.chat, status: null });
+      const item = { out: Boolean(d.fromMe), key: event.id, text: d.text || (d.media ? "" : `(${d.kind})`),
+        media: d.media, at: d.sentAt || event.timestamp, from: d.pushName || d.from || d.chat, status: null };
+      heard.set(d.id, item);
+      items.push(item);
+    } else if (event.type === "message.media" && heard.has(d.messageId)) {
+      heard.get(d.messageId).media = d.media;
     } else if (event.type === "message.ack") {
       const key = d.messageId || d.id;
       let item = out.get(key);
@@ -64,9 +65,10 @@ function messagesOf(clientId) {
 function messageItem(item) {
   const meta = item.out ? `to ${item.to || "?"} \u00b7 ${formatTime(item.at)}` : `from ${item.from} \u00b7 ${formatTime(item.at)}`;
   const text = item.text === null ? el("p", { class: "meta" }, `Message ${item.key} (its text is not in the event log)`)
-    : el("p", {}, item.text);
+    : item.text ? el("p", {}, item.text) : null;
   return el("li", { class: item.out ? "out" : "in", "data-message": item.key },
-    el("p", { class: "meta" }, meta), text, item.out && item.status ? progress(item) : null);
+    el("p", { class: "meta" }, meta), item.media ? mediaLine(item.media) : null, text,
+    item.out && item.status ? progress(item) : null);
 }
 
 function progress(item) {
@@ -93,8 +95,18 @@ export async function refreshSends() {
   return open.length > 0;
 }
 
+// A send this page made (its answer: messageId, to, status): shown with its progress from now on.
+function remember(clientId, answer, what) {
+  sent.set(answer.messageId, { clientId, to: answer.to, ...what, status: answer.status || "server",
+    reason: null, at: new Date().toISOString() });
+  renderConversations();
+}
+
 export function setUpSending(refresh) {
-  $("#conv-client").addEventListener("change", renderConversations);
+  $("#conv-client").addEventListener("change", () => {
+    $("#send-error").textContent = ""; $("#file-error").textContent = ""; // they spoke of the other account
+    renderConversations();
+  });
   $("#send-form").addEventListener("submit", async (event) => {
     event.preventDefault();
     const form = event.target;
@@ -103,14 +115,16 @@ export function setUpSending(refresh) {
     try {
       const body = { clientId, to: form.to.value, text: form.text.value, wait: false };
       const { data } = await post("/api/messages/send", body);
-      sent.set(data.messageId, { clientId, to: data.to, text: body.text, status: data.status || "server",
-        reason: null, at: new Date().toISOString() });
+      remember(clientId, data, { text: body.text });
       form.text.value = "";
       announce("Message accepted.");
-      renderConversations();
       refresh();
     } catch (error) {
       $("#send-error").textContent = error.message;
     }
+  });
+  setUpFileSending(chosenClient, (clientId, answer, { kind, fileName, caption }) => {
+    remember(clientId, answer, { text: caption, media: { kind, fileName } });
+    refresh();
   });
 }
