@@ -170,6 +170,7 @@ class ClientRegistry:
         except BaseException:
             self._forget(client_id, entry)
             raise
+        worker.created()
         log.info("[%s] created (%s pairing)", client_id, "phone" if phone else "console")
         self._start_created(entry, phone)
         if phone is not None:

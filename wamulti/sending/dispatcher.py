@@ -126,6 +126,12 @@ class Dispatcher:
         with self._cond:
             return self._chats.listen(message_id)
 
+    def nothing_stored(self) -> None:
+        """A new client's queue: the store holds no rows of it, so there is nothing to load (no thread
+        starts until a send is accepted)."""
+        with self._cond:
+            self._loaded = True
+
     def start(self) -> None:
         """The client runs: send what is queued whenever it is READY."""
         with self._cond:
