@@ -56,6 +56,12 @@ class SessionChecks:
         with self._lock:
             self._watched.pop(key, None)
 
+    @property
+    def running(self) -> bool:
+        """Whether its thread runs (from the first watch until a round finds nobody watched)."""
+        with self._lock:
+            return self._thread is not None
+
     def watching(self) -> int:
         with self._lock:
             return len(self._watched)
