@@ -125,6 +125,11 @@ class FakeRegistry:
         jid = f"{to[1:]}@s.whatsapp.net" if to.startswith("+") else to
         return Sent(f"FAKE{number:06d}", f"WA{number:06d}", jid, FAKE_TIME)
 
+    def queue_length(self, client_id: str) -> int:
+        self._enter("queue_length", client_id)
+        self._status(client_id)  # NotFound for an unknown client
+        return 0  # this double queues nothing: its sends answer at once
+
     def send_message(self, client_id: str, request, **options) -> Sent:
         """Any kind: recorded as (client, to, request); answered like send_text."""
         self._enter("send_message", client_id, request.to)
@@ -135,6 +140,22 @@ class FakeRegistry:
         number = next(self._ids)
         jid = f"{request.to[1:]}@s.whatsapp.net" if request.to.startswith("+") else request.to
         return Sent(f"FAKE{number:06d}", f"WA{number:06d}", jid, FAKE_TIME)
+
+    def retry_media(self, media_id: str, visible=lambda client_id: True) -> dict:
+        """No incoming media is known to the fake: every id is unknown."""
+        self._enter("retry_media", media_id)
+        raise NotFound(f"No media with id '{media_id}'.")
+
+    def message_action(self, client_id: str, request, **options) -> Sent:
+        """A reaction, edit, revoke or read: recorded as (client, chat, request); a read has no WhatsApp id."""
+        self._enter("message_action", client_id, request.chat)
+        status = self._status(client_id)
+        if status.state != "READY":
+            raise NotReady(f"Client '{client_id}' is {status.state}, not READY.", current_state=status.state)
+        self.sent.append((client_id, request.chat, request))
+        number = next(self._ids)
+        jid = f"{request.chat[1:]}@s.whatsapp.net" if request.chat.startswith("+") else request.chat
+        return Sent(f"FAKE{number:06d}", None if request.action == "read" else f"WA{number:06d}", jid, FAKE_TIME)
 
     def health(self) -> dict:
         self._enter("health")

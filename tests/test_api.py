@@ -112,8 +112,8 @@ def test_empty_api_key_is_refused(registry):
 
 
 # ---- error shapes ------------------------------------------------------------------------------
-@pytest.mark.parametrize("path", ["/", "/nope", "/healthz/", "/api/clients/", "/api/messages/send/",
-                                  "/api/clients/a/b/c", "/api/messages"])
+@pytest.mark.parametrize("path", ["/nope", "/dashboard/nope", "/dashboard/static/nope.js", "/healthz/",
+                                  "/api/clients/", "/api/messages/send/", "/api/clients/a/b/c", "/api/messages"])
 def test_unknown_paths_are_json_404(api, path):
     assert_error(api("GET", path), 404, "not_found")
 

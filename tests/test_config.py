@@ -77,11 +77,33 @@ def test_missing_key_is_generated_and_strong():
     ({**KEY, "WEBHOOK_EVENTS": "message,messages"}, "WEBHOOK_EVENTS entry must be one of message, message.ack"),
     ({**KEY, "EVENT_RETENTION_HOURS": "0"}, "EVENT_RETENTION_HOURS must be a whole number from 1"),
     ({**KEY, "SIM_READ_DELAY": "soon"}, "SIM_READ_DELAY must be a number of seconds"),
+    ({**KEY, "MEDIA_MAX_MB": "0"}, "MEDIA_MAX_MB must be a whole number from 1 to 4096"),
+    ({**KEY, "MEDIA_URL_TTL": "10"}, "MEDIA_URL_TTL must be a whole number from 60"),
+    ({**KEY, "MEDIA_STORE": "s3://"}, "MEDIA_STORE must be a directory or s3://bucket/prefix"),
+    ({**KEY, "PUBLIC_URL": "wa.example.com"}, "PUBLIC_URL must be an http:// or https:// URL"),
 ])
 def test_invalid_values_give_one_line_naming_the_variable(env, fragment):
     with pytest.raises(ConfigError) as err:
         settings_from_env(env)
     assert fragment in str(err.value) and "\n" not in str(err.value)
+
+
+def test_media_settings_default_and_parse():
+    s = settings_from_env({**KEY, "PORT": "3917"})
+    assert (s.media_max_bytes, s.media_store, s.media_url_ttl, s.media_retention_hours, s.public_base) == (
+        64 << 20, "", 7 * 86400, s.event_retention_hours, "http://127.0.0.1:3917")
+    s = settings_from_env({**KEY, "MEDIA_MAX_MB": "2", "MEDIA_STORE": "s3://b/p", "PUBLIC_URL": "https://wa.x.com/",
+                           "MEDIA_LINK_SECRET": "link-secret-value"})
+    assert (s.media_max_bytes, s.media_store, s.public_base) == (2 << 20, "s3://b/p", "https://wa.x.com")
+    assert "link-secret-value" not in repr(s)
+
+
+def test_links_without_public_url_name_host_and_a_wildcard_host_is_flagged():
+    local = settings_from_env({**KEY, "HOST": "::1", "PORT": "3000"})
+    assert (local.public_base, local.public_base_unreachable) == ("http://[::1]:3000", False)
+    for wildcard in ("0.0.0.0", "::"):
+        assert settings_from_env({**KEY, "HOST": wildcard}).public_base_unreachable
+    assert not settings_from_env({**KEY, "HOST": "0.0.0.0", "PUBLIC_URL": "https://wa.x.com"}).public_base_unreachable
 
 
 def test_repr_hides_secrets():

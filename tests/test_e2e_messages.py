@@ -57,9 +57,14 @@ def test_success_shape_and_unicode(fast_pairing_server):
 
 
 def test_group_and_user_jids_are_accepted(fast_pairing_server):
-    for to in ("120363025246125486@g.us", "4915123456789@s.whatsapp.net"):
+    made = fast_pairing_server.request("POST", "/api/clients/r1/groups",
+                                       {"subject": "r", "participants": ["+447700900002"]})
+    assert made.status == 201, made
+    for to in (made.json["id"], "4915123456789@s.whatsapp.net"):
         resp = send(fast_pairing_server, {"clientId": "r1", "to": to, "text": "hi"})
         assert resp.status == 200 and resp.json["to"] == to, resp
+    resp = send(fast_pairing_server, {"clientId": "r1", "to": "120363025246125486@g.us", "text": "hi"})
+    assert resp.status == 502 and resp.json["error"] == "upstream_error", "not a member: WhatsApp refuses it"
 
 
 @pytest.mark.parametrize("body, field", [

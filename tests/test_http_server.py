@@ -24,7 +24,7 @@ def serve():
     running = []
 
     def start(app):
-        settings = SimpleNamespace(host="127.0.0.1", port=0, http_threads=2, max_body_bytes=1 << 20,
+        settings = SimpleNamespace(host="127.0.0.1", port=0, http_threads=2, max_body_bytes=1 << 20, media_max_bytes=64 << 20,
                                    http_connection_limit=100)
         server = http_server.build_http_server(settings, app)
         loop = threading.Thread(target=server.run, name="loop", daemon=True)
@@ -79,7 +79,7 @@ def test_a_stop_signal_ends_the_serving_loop_on_the_main_thread(seams):
         start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", "11")])
         return [b'{"ok":true}']
 
-    settings = SimpleNamespace(host="127.0.0.1", port=0, http_threads=2, max_body_bytes=1 << 20,
+    settings = SimpleNamespace(host="127.0.0.1", port=0, http_threads=2, max_body_bytes=1 << 20, media_max_bytes=64 << 20,
                                http_connection_limit=10)
     server = http_server.build_http_server(settings, app, seams)
     answers = []

@@ -15,7 +15,9 @@ from tests.mysql_dialect import MYSQL8_RESERVED, mariadb_only, recording, reserv
 from wamulti.hearing.event_model import new_event_id
 from wamulti.store import open_store
 from wamulti.store.store_api import ClientRecord, SessionStore, SnapshotWrite
+from wamulti.store.media_rows import MediaRow
 from wamulti.store.key_rows import ApiKeyRow
+from wamulti.store.media_source_rows import MediaSourceRow
 from wamulti.store.send_rows import QUEUED, SENDING, SENT, OutboundRow, StateChange
 from wamulti.store.event_rows import DELIVERED, PENDING, AttemptResult, EventRow, WebhookRow
 from wamulti.store.client_rows import utcnow
@@ -114,6 +116,15 @@ def every_call(s: Called) -> None:
     key = ApiKeyRow("key1", "f" * 64, "label", ("a", "b"), created_at=now)
     s.add_api_key(key), s.api_key_by_hash(key.key_hash), s.list_api_keys()
     s.touch_api_key("key1", now, now - timedelta(minutes=1)), s.delete_api_key("key1")
+    s.add_events([EventRow(new_event_id(), "a", "message", "{}", PENDING, created_at=now, media_id="m1")])
+    s.save_media_source(MediaSourceRow("m1", "a", "3EB0X", "c@s.whatsapp.net", "image", b"\x00ref'", now))
+    s.get_media_source("m1"), s.media_ids_in_undelivered_events(["m1", "m2"]), s.delete_media_sources(["m1"])
+    media = MediaRow("m" + "a" * 26, "a", "pending", created_at=long_ago)
+    s.add_media(media), s.add_media(MediaRow("m" + "b" * 26, "a", "stored", "f" * 64, created_at=now,
+                                             source_id=media.media_id, variant="thumb", facts="{}"))
+    s.update_media(MediaRow(media.media_id, "a", "stored", "f" * 64, "image/png", 5, "x.png", None, long_ago))
+    s.get_media(media.media_id), s.derived_media(media.media_id, "thumb"), s.old_media(now, 10), s.old_media(now, 10, (long_ago, media.media_id))
+    s.sha256_in_use(["f" * 64, "e" * 64]), s.delete_media([media.media_id])
     s.delete_snapshot("b"), s.delete_client("b"), s.ping()
 
 

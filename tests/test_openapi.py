@@ -10,7 +10,8 @@ from openapi_spec_validator import validate
 from pydantic import ValidationError
 
 from tests.fake_registry import FakeRegistry
-from wamulti.web import key_models, schemas, send_models
+from wamulti.web import action_models, group_models, key_models, lookup_models, schemas, send_models
+from wamulti.web.dashboard import dashboard_models
 from wamulti.web.auth import ADMIN_ONLY, CLIENT_SCOPED
 from wamulti.web.responses import COMMON, ERRORS
 from wamulti.web.app import create_app
@@ -19,11 +20,16 @@ from wamulti.keys import ApiKeys
 from wamulti.metrics.prometheus_metrics import Metrics
 
 KEY = "test-key-0123456789abcdef"
-NOT_IN_DOCUMENT = {"static", "docs.static", "docs.openapi_json", "docs.docs_page"}
+NOT_IN_DOCUMENT = {"static", "docs.static", "docs.openapi_json", "docs.docs_page",
+                   "dashboard_page.static", "dashboard_page.dashboard_page"}  # the dashboard's page and files
 
 
 class NoEvents:
     """A stand-in events service: these tests only read the document, no route is called."""
+
+
+class NoMedia:
+    """A stand-in media library: these tests only read the document, no file is stored."""
 
 
 class NoKeyStore:
@@ -33,7 +39,7 @@ class NoKeyStore:
 @pytest.fixture(scope="module")
 def app():
     return create_app(Settings(api_key=KEY), FakeRegistry(store_kind="mysql"), NoEvents(), Metrics(),
-                      ApiKeys(NoKeyStore()))
+                      ApiKeys(NoKeyStore()), NoMedia())
 
 
 @pytest.fixture(scope="module")
@@ -89,11 +95,19 @@ def test_body_examples_pass_the_validating_models(doc):
     """The examples in the document are checked by the same models the routes validate with."""
     models = {"CreateClient": schemas.CreateClient, "PairClient": schemas.PairClient,
               "SendMessage": send_models.SendMessage, "PutWebhook": schemas.PutWebhook, "Replay": schemas.Replay,
-              "CreateKey": key_models.CreateKey}
+              "CreateKey": key_models.CreateKey, "SendPresence": lookup_models.SendPresence,
+              "CheckNumbers": lookup_models.CheckNumbers, "CreateGroup": group_models.CreateGroup,
+              "ChangeParticipants": group_models.ChangeParticipants, "UpdateGroup": group_models.UpdateGroup,
+              "JoinGroup": group_models.JoinGroup,
+              "ReactMessage": action_models.ReactMessage,
+              "EditMessage": action_models.EditMessage, "RevokeMessage": action_models.RevokeMessage,
+              "ReadMessages": action_models.ReadMessages, "SignIn": dashboard_models.SignIn}
     seen = set()
     for _, _, operation in operations(doc):
         body = operation.get("requestBody")
-        if body:
+        if body and "application/json" not in body["content"]:  # a file upload: raw bytes or multipart
+            assert set(body["content"]) == {"application/octet-stream", "multipart/form-data"}
+        elif body:
             name = body["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]
             models[name].model_validate(body["content"]["application/json"]["example"])
             seen.add(name)
@@ -136,6 +150,11 @@ def test_every_operation_behind_a_key_says_which_keys_it_takes(doc):
 
 
 OPERATION_IDS = {
+    ("POST", "/api/clients/{client_id}/presence"): "sendPresence",
+    ("POST", "/api/clients/{client_id}/check"): "checkNumbers",
+    ("GET", "/api/clients/{client_id}/contacts"): "listContacts",
+    ("GET", "/api/clients/{client_id}/picture"): "getProfilePicture",
+    ("GET", "/api/clients/{client_id}/profile"): "getOwnProfile",
     ("POST", "/api/clients"): "createClient",
     ("GET", "/api/clients"): "listClients",
     ("GET", "/api/clients/{client_id}"): "getClient",
@@ -144,6 +163,11 @@ OPERATION_IDS = {
     ("DELETE", "/api/clients/{client_id}"): "deleteClient",
     ("POST", "/api/messages/send"): "sendMessage",
     ("GET", "/api/messages/{message_id}"): "getMessageStatus",
+    ("POST", "/api/media/{media_id}/retry"): "retryMediaDownload",
+    ("POST", "/api/messages/react"): "reactToMessage",
+    ("POST", "/api/messages/edit"): "editMessage",
+    ("POST", "/api/messages/revoke"): "revokeMessage",
+    ("POST", "/api/messages/read"): "markMessagesRead",
     ("GET", "/api/events"): "listEvents",
     ("POST", "/api/events/{event_id}/redeliver"): "redeliverEvent",
     ("PUT", "/api/clients/{client_id}/webhook"): "putWebhook",
@@ -155,6 +179,23 @@ OPERATION_IDS = {
     ("DELETE", "/api/keys/{key_id}"): "revokeApiKey",
     ("GET", "/healthz"): "getHealth",
     ("GET", "/metrics"): "getMetrics",
+    ("POST", "/dashboard/session"): "signIn",
+    ("GET", "/dashboard/session"): "getSession",
+    ("DELETE", "/dashboard/session"): "signOut",
+    ("GET", "/api/dashboard"): "getDashboard",
+    ("GET", "/api/clients/{client_id}/groups"): "listGroups",
+    ("POST", "/api/clients/{client_id}/groups"): "createGroup",
+    ("POST", "/api/clients/{client_id}/groups/join"): "joinGroup",
+    ("GET", "/api/clients/{client_id}/groups/{group_jid}"): "getGroup",
+    ("PATCH", "/api/clients/{client_id}/groups/{group_jid}"): "updateGroup",
+    ("POST", "/api/clients/{client_id}/groups/{group_jid}/participants"): "changeGroupParticipants",
+    ("GET", "/api/clients/{client_id}/groups/{group_jid}/invite"): "getGroupInvite",
+    ("DELETE", "/api/clients/{client_id}/groups/{group_jid}/invite"): "resetGroupInvite",
+    ("POST", "/api/clients/{client_id}/groups/{group_jid}/leave"): "leaveGroup",
+    ("POST", "/api/media"): "uploadMedia",
+    ("GET", "/api/media/{media_id}"): "getMedia",
+    ("GET", "/api/media/{media_id}/info"): "getMediaInfo",
+    ("GET", "/media/{media_id}"): "getMediaByLink",
 }
 
 
@@ -164,3 +205,43 @@ def test_every_operation_has_a_deliberate_camel_case_id(doc):
     assert all(op_id and re.fullmatch(r"[a-z]+(?:[A-Z][a-z]+)*", op_id) for op_id in ids.values()), ids
     assert len(set(ids.values())) == len(ids), "operationIds must be unique"
     assert ids == OPERATION_IDS
+
+
+def test_the_webhooks_section_has_every_event_type_and_real_data_fits_it(doc):
+    """Each type a webhook can receive is in `webhooks`; the data the service makes validates against its model."""
+    from datetime import datetime, timezone
+
+    from wamulti.backends import conversation_api as cv
+    from wamulti.hearing.conversation_events import conversation_event
+    from wamulti.hearing.event_model import EventType
+    from wamulti.web.event_webhooks import DATA
+
+    assert set(doc["webhooks"]) == {t.value for t in EventType}
+    for name, item in doc["webhooks"].items():
+        ref = item["post"]["requestBody"]["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]
+        assert doc["components"]["schemas"][ref]["properties"]["type"]["const"] == name
+    assert "Opt-in" in doc["webhooks"]["presence"]["post"]["description"]
+    now = datetime.now(timezone.utc)
+    who = dict(chat="1@lid", sender_jid="1@lid", sender_phone=None, from_me=False)
+    for event in (cv.MessageReacted(message_id="R", emoji="", target_id="T", target_from_me=True, at=now, **who),
+                  cv.MessageEdited(target_id="T", text="new", at=now, **who),
+                  cv.MessageRevoked(target_id="T", at=now, **who),
+                  cv.PresenceSeen("1@lid", None, "composing", chat="1@lid"),
+                  cv.CallOffered("C", "1@lid", None, True, now)):
+        type_, data = conversation_event(event)
+        assert DATA[type_].model_validate(data).model_dump(by_alias=True) == data
+
+
+def test_the_group_events_are_webhooks_whose_data_the_publishers_fill(doc):
+    from wamulti.groups import group_events
+    from wamulti.groups.group_book import GroupSummary
+    from wamulti.web.event_webhooks import DATA
+
+    assert {"group.joined", "group.left", "group.participants", "group.updated"} <= set(doc["webhooks"])
+    group, ana = "120363012345678901@g.us", "4915123456789@s.whatsapp.net"
+    made = {"group.joined": group_events.joined_data(GroupSummary(group, "T", 2, False, True, "member"), "added", ana),
+            "group.left": group_events.left_data(group, "removed", ana),
+            "group.participants": group_events.participants_data(group, "promoted", (ana,), None),
+            "group.updated": group_events.updated_data(group, ana, {"subject": "New", "announce": True})}
+    for event_type, data in made.items():
+        assert DATA[event_type].model_validate(data).model_dump(exclude_unset=True) == data

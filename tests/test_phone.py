@@ -87,13 +87,16 @@ def test_phone_error_names_the_given_field():
     ("14155550100@S.WhatsApp.Net", "14155550100@s.whatsapp.net"),
     ("120363012345678901@g.us", "120363012345678901@g.us"),
     ("491512345678-1600000000@g.us", "491512345678-1600000000@g.us"),
+    ("123456789012345@lid", "123456789012345@lid"),  # a privacy id, as incoming events carry senders
+    ("123456789012345@LID", "123456789012345@lid"),
 ])
 def test_recipients(value, jid):
     assert normalize_recipient(value) == jid
 
 
 @pytest.mark.parametrize("recipient, digits", [("+14155550100", "14155550100"),
-                                               ("14155550100@s.whatsapp.net", None), ("120363012345678901@g.us", None)])
+                                               ("14155550100@s.whatsapp.net", None), ("120363012345678901@g.us", None),
+                                               ("123456789012345@lid", None)])
 def test_only_a_phone_number_recipient_is_resolved(recipient, digits):
     assert phone_of_recipient(recipient) == digits
     assert digits is None or user_jid(digits) == "14155550100@s.whatsapp.net"
@@ -104,6 +107,7 @@ def test_only_a_phone_number_recipient_is_resolved(recipient, digits):
     "0415555010@s.whatsapp.net", "123@s.whatsapp.net", "14155550100:3@s.whatsapp.net",
     "14155550100@c.us", "14155550100@", "a@b@g.us", "@g.us", "abc@g.us", "0123456789@g.us", "123@g.us",
     "1203630123-@g.us", "1203630123--1@g.us", "status@broadcast", "14155550100@s.whatsapp.net@g.us",
+    "@lid", "abc@lid", "0123456789@lid", "123@lid", "12345678901234567890123456@lid", "1234567:2@lid",
 ])
 def test_invalid_recipients(value):
     with pytest.raises(InvalidField) as err:

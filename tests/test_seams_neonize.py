@@ -53,6 +53,20 @@ def test_a_client_calls_go_through_the_library_attribute(client):
     seam.replace_go_library(client, library)
 
 
+def test_the_contact_store_calls_go_through_its_own_library_attribute(client):
+    """Not through the client's: the Go lock must be put in front of it separately."""
+    assert getattr(client.contact, seam.CONTACT_LIBRARY_ATTRIBUTE) is neonize_client.gocode
+    names = []
+
+    class Recording:
+        def __getattr__(self, name):
+            names.append(name)
+            return lambda *args: b""  # an empty answer: no contacts, no error
+
+    seam.replace_contact_library(client, Recording())
+    assert list(client.contact.get_all_contacts()) == [] and names == ["GetAllContacts"]
+
+
 def test_connect_reads_the_log_callback_and_the_event_entry_point_as_it_starts():
     names = neonize_client.NewClient.connect_with_proxy.__code__.co_names
     assert {"log_whatsmeow", "event", "execute", "func_callback_bytes2"} <= set(names)

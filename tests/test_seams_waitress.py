@@ -79,7 +79,7 @@ def test_server_channel_task_and_request_have_what_the_seam_uses(monkeypatch):
         start_response("200 OK", [("Content-Length", "2")])
         return [b"ok"]
 
-    settings = SimpleNamespace(host="127.0.0.1", port=0, http_threads=1, max_body_bytes=1 << 20,
+    settings = SimpleNamespace(host="127.0.0.1", port=0, http_threads=1, max_body_bytes=1 << 20, media_max_bytes=64 << 20,
                                http_connection_limit=10)
     server = http_server.build_http_server(settings, app, seam.PARTS)
     loop = threading.Thread(target=seam.run_in_passes, args=(server,), name="loop", daemon=True)

@@ -92,7 +92,7 @@ def stored(world, data=PNG, client="alice", **kw):
     ("image", PNG, "image/png", {"caption": "Look 👀"}, "image", ["image_facts"]),
     ("video", b"\x00\x00\x00\x18ftypmp42" + b"\x00" * 200, "video/mp4", {"caption": "clip"}, "video", ["video_facts"]),
     ("audio", b"ID3" + b"\x00" * 200, "audio/mpeg", {}, "audio", ["audio_seconds"]),
-    ("voice", b"RIFF" + b"\x00" * 200, "audio/wav", {}, "audio", ["voice_note"]),
+    ("voice", b"RIFF" + b"\x00" * 200, "audio/wav", {}, "voice", ["voice_note"]),
     ("document", PDF, "application/pdf", {"caption": "Invoice", "fileName": "../Invoice 4711.pdf"}, "document", []),
     ("sticker", PNG, "image/png", {}, "sticker", ["sticker"]),
 ])

@@ -83,6 +83,39 @@ def test_concurrent_sends_to_a_new_number_wait_for_one_lookup_and_a_failed_looku
     assert book.resolve("492", lambda d: None) is None, "asked again: a failure is no answer"
 
 
+def test_many_numbers_ask_once_for_those_not_remembered_and_share_answers_with_single_lookups():
+    book, batches = RecipientBook(), []
+    book.resolve("1", lambda d: "1@s.whatsapp.net")  # a send asked already
+    many = (lambda numbers: batches.append(list(numbers)) or {n: None if n == "3" else f"{n}@lid" for n in numbers})
+    assert book.resolve_many(["1", "2", "3", "2"], many) == {"1": "1@s.whatsapp.net", "2": "2@lid", "3": None}
+    assert batches == [["2", "3"]], "one call, the remembered and the repeated number left out"
+    assert book.resolve("2", lambda d: pytest.fail("asked again")) == "2@lid", "a send uses the check's answer"
+
+    def failing(numbers):
+        raise SendFailed("no answer")
+
+    with pytest.raises(SendFailed):
+        book.resolve_many(["4", "5"], failing)
+    assert book.resolve_many(["4"], lambda numbers: {"4": None}) == {"4": None}, "a failed batch is not remembered"
+
+
+def test_a_batch_waits_for_a_number_a_send_is_asking_about():
+    book, gate, batches = RecipientBook(), threading.Event(), []
+
+    def slow(digits):
+        gate.wait(5)
+        return "7@s.whatsapp.net"
+
+    with ThreadPoolExecutor(2) as pool:
+        single = pool.submit(book.resolve, "7", slow)
+        wait_until(lambda: book._asking)  # noqa: SLF001 (the send is under way)
+        batch = pool.submit(book.resolve_many, ["7", "8"], lambda ns: batches.append(ns) or {n: None for n in ns})
+        wait_until(lambda: batches)
+        gate.set()
+        assert batch.result(5) == {"7": "7@s.whatsapp.net", "8": None} and single.result(5) == "7@s.whatsapp.net"
+    assert batches == [["8"]]
+
+
 def test_message_ids_have_whatsapps_shape_and_are_unique():
     ids = {new_message_id() for _ in range(10000)}
     assert len(ids) == 10000

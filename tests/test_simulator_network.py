@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from wamulti.backends import backend_api as bk
+from wamulti.backends import group_api as ga
 from wamulti.backends.simulator.sim_backend import SimulatorBackend
 from wamulti.config import ConfigError, settings_from_env
 
@@ -121,7 +122,7 @@ def test_a_phone_number_in_any_jid_form_reaches_its_owner(network, form):
     a.wait_for(receipt(sent.message_id, "delivered"))
 
 
-@pytest.mark.parametrize("to", ["4915199999999@s.whatsapp.net", "120363025246125486@g.us", "123456@lid", A])
+@pytest.mark.parametrize("to", ["4915199999999@s.whatsapp.net", "123456@lid", A])
 def test_a_send_that_reaches_no_other_simulator_client_gets_no_receipt(network, to):
     a, b = network("alice", A), network("bob", B)
     lost = a.session.send_text(to, "anyone?")
@@ -130,6 +131,27 @@ def test_a_send_that_reaches_no_other_simulator_client_gets_no_receipt(network, 
     a.wait_for(receipt(later.message_id, "read"))
     assert a.receipts(lost.message_id) == []
     assert [m.message_id for m in a.messages() + b.messages()] == [later.message_id]
+
+
+def test_a_group_text_reaches_every_member_on_the_network_with_a_receipt_each_naming_the_group(network):
+    a, b, c = network("alice", A), network("bob", B), network("carol", C)
+    group = a.session.groups().create_group("Team", [b.jid, c.jid, "4915199999999@s.whatsapp.net"])
+    for member in (b, c):
+        member.wait_for(lambda e: isinstance(e, ga.GroupJoined) and e.group.group_id == group.group_id)
+    sent = a.session.send_text(group.group_id, "hi all")
+    for member in (b, c):
+        [got] = member.wait_for(message(sent.message_id))
+        assert (got.chat, got.is_group, got.sender_jid) == (group.group_id, True, a.jid)
+    reads = a.wait_for(lambda e: isinstance(e, bk.ReceiptReceived) and e.status == "read", count=2)
+    assert [r.chat for r in reads] == [group.group_id] * 2, "one read receipt per member on the network"
+    assert a.messages() == [], "the sender gets no copy"
+    assert a.backend.group_directory.metadata_calls[A] == 0, "a group send reads no group metadata"
+
+
+def test_a_group_the_sender_is_not_in_refuses_the_text(network):
+    a = network("alice", A)
+    with pytest.raises(bk.SendFailed):
+        a.session.send_text("120363025246125486@g.us", "anyone?")
 
 
 def test_texts_arrive_in_the_order_they_were_sent(network):

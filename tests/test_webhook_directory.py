@@ -81,3 +81,15 @@ def test_a_failed_preload_leaves_each_client_to_look_its_own_up(store):
     directory.preload()
     assert directory.own("a").url == "http://127.0.0.1:9/a" and directory.own("b") is None
     assert counting.lookups == ["a", "b"]
+
+
+def test_presence_is_opt_in_all_types_leave_it_out_and_naming_it_takes_it():
+    from wamulti.hearing.event_fields import check_event_types
+    from wamulti.hearing.event_model import EventType
+
+    everything = WebhookConfig("http://127.0.0.1:9/", new_secret(), check_event_types(["*"]))
+    assert everything.applies_to("call") and everything.applies_to("message.reaction")
+    assert not everything.applies_to("presence"), "'*' is every type but the chatty opt-in ones"
+    assert WebhookConfig("u", "s", check_event_types(["presence"])).applies_to("presence")
+    both = check_event_types(["*", "presence"])
+    assert both == frozenset(EventType) and WebhookConfig("u", "s", both).event_list == sorted(t.value for t in EventType)

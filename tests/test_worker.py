@@ -17,7 +17,7 @@ from wamulti.sessions import session_file
 from wamulti.backends.backend_api import (ConnectFailed, Connected, Disconnected, LoggedOut, PairSuccess, QrUpdated,
     RetryLater, SendFailed, Terminated)
 from wamulti.backends.connectivity import ConnectivityGate
-from wamulti.clients.registry import comes_back
+from wamulti.clients.restore import comes_back
 from wamulti.store.store_api import ClientRecord
 from wamulti.errors import NotReady, Upstream
 from wamulti.clients.states import CLOSED, CONNECTING, PAIRING, READY, SYNCING

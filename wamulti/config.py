@@ -8,10 +8,12 @@ import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
+from urllib.parse import urlsplit
 
 from .destinations.policy import Network, allowed_networks
 from .errors import InvalidField
 from .fields.phone import normalize_phone
+from .backends.backend_api import MEDIA_KINDS
 from .hearing.event_fields import ALL_TYPES, check_event_types, check_secret, check_url
 
 BACKENDS = ("neonize", "simulator")
@@ -68,7 +70,33 @@ class Settings:
     webhook_allow_networks: tuple[Network, ...] = ()  # ranges opened for per-client webhooks (policy)
     event_retention_hours: int = 72
     snapshot_helpers: int = 2  # processes reading session snapshots; 0: a process per snapshot
+    media_download: tuple[str, ...] = MEDIA_KINDS  # incoming kinds downloaded and stored; () for none
+    media_max_mb: int = 64  # the largest file stored (incoming and sent), MiB
+    media_download_concurrency: int = 2  # downloads at a time, process-wide
+    transcode_concurrency: int = 2  # conversions (ffmpeg processes, image decodes) at once, process-wide
     http_connection_limit: int = field(default_factory=lambda: default_connection_limit(descriptor_limit(), 10))
+    reject_calls: bool = False  # REJECT_CALLS=on: every incoming call is declined
+    reject_calls_message: str = ""  # REJECT_CALLS_MESSAGE: the text sent to a rejected caller ("" none)
+    media_store: str = ""  # '' = DATA_DIR/media; a directory; or s3://bucket/prefix
+    media_url_ttl: int = 7 * 86400  # seconds a signed media link stays valid
+    media_retention_hours: int = 72  # like EVENT_RETENTION_HOURS
+    media_link_secret: str = field(default="", repr=False)  # '' = DATA_DIR/media-link-secret
+    public_url: str = ""  # the base of signed links; '' = http://HOST:PORT
+
+    @property
+    def media_max_bytes(self) -> int:
+        return self.media_max_mb << 20
+
+    @property
+    def public_base(self) -> str:
+        """PUBLIC_URL, or http://HOST:PORT when it is not set (an IPv6 HOST in brackets)."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return self.public_url or f"http://{host}:{self.port}"
+
+    @property
+    def public_base_unreachable(self) -> bool:
+        """No PUBLIC_URL while HOST listens on every address: links would name 0.0.0.0 or ::."""
+        return not self.public_url and self.host in ("0.0.0.0", "::")
 
     @property
     def store_kind(self) -> str:
@@ -213,6 +241,49 @@ def _sending(env: Mapping[str, str]) -> dict:
     }
 
 
+def _media_kinds(env: Mapping[str, str]) -> tuple[str, ...]:
+    """MEDIA_DOWNLOAD: a comma list of MEDIA_KINDS, `all` (the default) or `none`."""
+    names = [n.strip().lower() for n in env.get("MEDIA_DOWNLOAD", "").split(",") if n.strip()]
+    if not names or names == ["all"]:
+        return MEDIA_KINDS
+    if names == ["none"]:
+        return ()
+    unknown = [n for n in names if n not in MEDIA_KINDS]
+    if unknown:
+        raise ConfigError(f"MEDIA_DOWNLOAD must be all, none or a comma list of {', '.join(MEDIA_KINDS)}, "
+                          f"got {', '.join(unknown)!r}")
+    return tuple(k for k in MEDIA_KINDS if k in names)
+
+
+def _media(env: Mapping[str, str]) -> dict:
+    """The media settings (MEDIA_*, PUBLIC_URL): the store, its links, incoming downloads."""
+    store = env.get("MEDIA_STORE", "").strip()
+    if store.startswith("s3://") and not store[len("s3://"):].split("/", 1)[0]:
+        raise ConfigError(f"MEDIA_STORE must be a directory or s3://bucket/prefix, got {store!r}")
+    public = env.get("PUBLIC_URL", "").strip().rstrip("/")
+    if public and (urlsplit(public).scheme not in ("http", "https") or not urlsplit(public).hostname):
+        raise ConfigError(f"PUBLIC_URL must be an http:// or https:// URL like https://wa.example.com, got {public!r}")
+    return {
+        "media_download": _media_kinds(env),
+        "media_download_concurrency": _int(env, "MEDIA_DOWNLOAD_CONCURRENCY", 2, 1, 64),
+        "media_max_mb": _int(env, "MEDIA_MAX_MB", 64, 1, 4096),
+        "media_store": store,
+        "media_url_ttl": _int(env, "MEDIA_URL_TTL", 7 * 86400, 60, 365 * 86400),
+        "media_retention_hours": _int(env, "MEDIA_RETENTION_HOURS", 72, 1, 87600),
+        "media_link_secret": env.get("MEDIA_LINK_SECRET", "").strip(),
+        "public_url": public,
+    }
+
+
+def _calls(env: Mapping[str, str]) -> dict:
+    """Incoming calls (REJECT_CALLS=on|off, REJECT_CALLS_MESSAGE: a text of at most 4,096 characters)."""
+    message = env.get("REJECT_CALLS_MESSAGE", "").strip()
+    if len(message) > 4096:
+        raise ConfigError(f"REJECT_CALLS_MESSAGE must be at most 4096 characters, got {len(message)}")
+    return {"reject_calls": _choice(env, "REJECT_CALLS", "off", ("on", "off")) == "on",
+            "reject_calls_message": message}
+
+
 def settings_from_env(env: Mapping[str, str]) -> Settings:
     """Parse and validate settings from a mapping of environment variables."""
     api_key, generated = _api_key(env)
@@ -241,8 +312,11 @@ def settings_from_env(env: Mapping[str, str]) -> Settings:
         **_sending(env),
         event_retention_hours=_int(env, "EVENT_RETENTION_HOURS", 72, 1, 87600),
         snapshot_helpers=_int(env, "SNAPSHOT_HELPERS", 2, 0, 16),
+        **_media(env),
+        transcode_concurrency=_int(env, "TRANSCODE_CONCURRENCY", 2, 1, 64),
         **_webhook(env),
         webhook_allow_networks=_allow_networks(env),
+        **_calls(env),
     )
     if db_host and not settings.db_name:
         raise ConfigError("DB_NAME must be set when DB_HOST is set")

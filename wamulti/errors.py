@@ -27,6 +27,10 @@ class NotFound(DomainError):
     """No such client (or no such thing of a client, e.g. no pending QR code)."""
 
 
+class NoPicture(NotFound):
+    """The user or group has no profile picture, or does not show it to this account."""
+
+
 class Conflict(DomainError):
     """The request contradicts the client's current state (exists already, paired and running)."""
 
@@ -65,3 +69,23 @@ class DestinationNotAllowed(DomainError):
 
     The message names the rule (e.g. 'a private address (RFC 1918)'), never the address a name resolved to.
     """
+
+
+class RateLimited(DomainError):
+    """A call the service paces (group metadata reads per client) came too soon; nothing was asked."""
+
+    def __init__(self, message: str, retry_after: float):
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class NotGroupAdmin(DomainError):
+    """WhatsApp refused a group change: this account is not an admin of the group."""
+
+
+class MediaTooLarge(DomainError):
+    """A file is larger than the size cap (MEDIA_MAX_MB); nothing of it was kept."""
+
+
+class MediaFetchFailed(DomainError):
+    """A media URL could not be fetched (no answer, an error status, a timeout); nothing was stored."""

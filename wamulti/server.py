@@ -120,7 +120,7 @@ def serve(settings: Settings, customize_app=None, waitress_seams: frozenset = WA
         return 2
     service = _Service.build(settings, store)
     app = create_app(settings, service.metrics.wrap_registry(service.registry), service.events, service.metrics,
-                     service.keys)
+                     service.keys, service.media)
     if customize_app is not None:
         customize_app(app)
     server = build_http_server(settings, app, waitress_seams)
@@ -142,16 +142,6 @@ def serve(settings: Settings, customize_app=None, waitress_seams: frozenset = WA
     return 0
 
 
-def media_kit(settings: Settings, store):
-    """What sends of media use. The media store and the conversions are wired here (after issue 25's
-    branches merge, the one line: `MediaKit(MediaLibrary.from_settings(settings, store),
-    wamulti.transcoding, ...)`); without them a send with media answers 400 and the rest works."""
-    from .sending.media_kit import MediaKit
-
-    return MediaKit(None, None, uploads_at_once=settings.media_uploads_at_once,
-                    reuse_hours=settings.media_upload_reuse_hours)
-
-
 @dataclass
 class _Service:
     """The long-lived parts behind the API, closed in reverse order of their making."""
@@ -164,25 +154,27 @@ class _Service:
     metrics: object
     upkeep: object
     keys: object
+    media: object  # MediaLibrary: the media store (wamulti/media)
+    media_upkeep: object
+    intake: object  # MediaIntake: incoming media's downloads
 
     @classmethod
     def build(cls, settings: Settings, store) -> "_Service":
         from .sessions import snapshot_helpers
+        from . import transcoding
         from .backends import make_backend
         from .console import ConsolePrompter
         from .hearing.courier import where
         from .hearing.event_service import EventService
         from .keys import ApiKeys
         from .metrics.prometheus_metrics import Metrics
-        from .clients.registry import ClientRegistry
-        from .clients.instance_id import instance_id
-        from .sending.dispatcher import send_options
         from .sending.queue_upkeep import QueueUpkeep
 
         metrics = Metrics()
         store = metrics.wrap_store(store)  # closed through the wrapper: close() passes through
         backend = make_backend(settings)
         snapshot_helpers.configure(settings.snapshot_helpers)
+        transcoding.configure(settings.transcode_concurrency)
         prompter = ConsolePrompter(settings.pairing_console, settings.pairing_timeout)
         if prompter.enabled:
             use_prompt_aware_logging(prompter)
@@ -192,23 +184,71 @@ class _Service:
             log.info("global webhook: events %s to %s", ",".join(settings.webhook_events),
                      where(settings.webhook_url))
         sink = metrics.wrap_sink(events)
-        registry = ClientRegistry(store=store, backend=backend, prompter=prompter, data_dir=settings.data_dir,
-                                  pairing_timeout=settings.pairing_timeout, events=sink,
-                                  send_options=send_options(settings, instance_id(settings.data_dir)),
-                                  wait_slots=settings.http_threads // 2, media=media_kit(settings, store))
+        media, media_upkeep = _media_library(settings, store)
+        intake = media_intake(settings, store, media)
+        registry = client_registry(settings, store, backend, prompter, sink, media, intake)
         metrics.watch(registry, events)
         upkeep = QueueUpkeep(store, sink, settings.send_expiry)  # expiry and pruning for every client
         upkeep.start()
         # scoped keys read the metered store: their lookups show in the store metrics like any call
-        return cls(store, backend, prompter, registry, events, metrics, upkeep, ApiKeys(store))
+        return cls(store, backend, prompter, registry, events, metrics, upkeep, ApiKeys(store), media,
+                   media_upkeep, intake)
 
     def close(self) -> None:
         self.registry.stop_all()
+        self.intake.close()  # downloads still queued stay pending (retriable)
         self.upkeep.stop()
+        self.media_upkeep.stop()
         self.events.stop()  # after the clients, whose last state changes are events too
         self.prompter.close()
         self.backend.close()
         self.store.close()
+
+
+def client_registry(settings: Settings, store, backend, prompter, sink, media, intake):
+    """The registry of every client, with what their workers share."""
+    from .clients.calls import CallPolicy
+    from .clients.instance_id import instance_id
+    from .clients.registry import ClientRegistry
+    from .sending.dispatcher import send_options
+
+    return ClientRegistry(store=store, backend=backend, prompter=prompter, data_dir=settings.data_dir,
+                          pairing_timeout=settings.pairing_timeout, events=sink,
+                          send_options=send_options(settings, instance_id(settings.data_dir)),
+                          wait_slots=settings.http_threads // 2, media=media_kit(settings, media), intake=intake,
+                          calls=CallPolicy(settings.reject_calls, settings.reject_calls_message or None))
+
+
+def media_kit(settings: Settings, media):
+    """What sends of media use: the media store and the conversions (wamulti.transcoding)."""
+    from . import transcoding
+    from .sending.media_kit import MediaKit
+
+    return MediaKit(media, transcoding, uploads_at_once=settings.media_uploads_at_once,
+                    reuse_hours=settings.media_upload_reuse_hours, max_bytes=settings.media_max_bytes)
+
+
+def media_intake(settings: Settings, store, media):
+    """Incoming media's downloads (hearing/media_intake.py) into the media store."""
+    from .hearing.media_intake import MediaIntake, MediaPolicy
+
+    return MediaIntake(media, store, MediaPolicy.from_settings(settings))
+
+
+def _media_library(settings: Settings, store):
+    """The media library and its started upkeep (retention), which keeps what a queued send or an
+    undelivered event still refers to."""
+    from .media.library import MediaLibrary
+    from .media.media_upkeep import MediaUpkeep
+    from .media.references import MediaReferences
+
+    media = MediaLibrary.from_settings(settings, store)
+    if settings.public_base_unreachable:
+        log.warning("PUBLIC_URL is not set: media links in events name %s, which receivers cannot reach; "
+                    "set PUBLIC_URL to the address they use", settings.public_base)
+    upkeep = MediaUpkeep(media, MediaReferences(store.media_ids_in_open_sends, store.media_ids_in_undelivered_events))
+    upkeep.start()
+    return media, upkeep
 
 
 def freeze_startup_objects() -> None:

@@ -2,8 +2,14 @@
 
 Threading contract (the neonize backend depends on it, the simulator honours it too):
 - `Backend.new_session` and every `BackendSession` method except `send_text`, `send_message`,
-  `upload`, `lookup_phone` and `qr_data` are called from the client's worker thread or its
-  connection thread, never from a request thread. Those four run on the client's send threads.
+  `upload`, `mark_read`, `lookup_phone`, `download`, `qr_data` and the lookups (`send_presence`, `check_numbers`,
+  `contacts`, `picture_url`, `profile`) are called from the client's worker thread or its connection
+  thread, never from a request thread. The first five run on the client's send threads.
+  `download` runs on the process-wide media download pool (`wa-media_N`, hearing/media_intake.py),
+  never on the worker thread nor on a thread of the backend's own (Go's callbacks): it may block
+  for the whole transfer, and may be called on a session that was stopped meanwhile
+  (DownloadFailed then). The lookups run on request threads, and only while the client is READY (a
+  stop may still race them: a backend keeps them safe against its own stop()).
 - `connect()` runs on the client's connection thread and blocks while the connection lives; it
   returns after `stop()`, and raises `ConnectFailed` when the connection cannot be opened.
 - Events are handed to `emit`, which only enqueues; a backend never waits for the worker.
@@ -22,10 +28,13 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, BinaryIO, Callable
+
+from .action_kinds import Action, EditOut, ReactionOut, RevokeOut, TargetKey  # noqa: F401  (part of the interface)
 
 if TYPE_CHECKING:
     from .connectivity import ConnectivityGate
+    from .conversation_api import KnownContact, Profile
 
 
 # ---- events (backend -> worker) -------------------------------------------------------------
@@ -119,8 +128,9 @@ class KeepAliveRestored(Event):
     """Keepalive pings are answered again after KeepAliveMissed."""
 
 
-MESSAGE_KINDS = ("text", "image", "video", "audio", "document", "sticker", "location", "contact",
+MESSAGE_KINDS = ("text", "image", "video", "audio", "voice", "document", "sticker", "location", "contact",
                  "reaction", "unknown")
+MEDIA_KINDS = ("image", "video", "audio", "voice", "document", "sticker")  # voice: an audio note (ptt)
 RECEIPT_STATUSES = ("delivered", "read", "played")
 
 
@@ -142,16 +152,18 @@ class Location:
 
 @dataclass(frozen=True)
 class Media:
-    """An attachment's metadata, and what its backend needs to fetch its bytes (`download`)."""
+    """An attachment as the sender declared it; its bytes come through `BackendSession.download`.
+
+    `kind` is one of MEDIA_KINDS; `download` is opaque to everyone but the backend that made it
+    (neonize: the serialized media protobuf; the simulator: its CDN key), kept so a later retry can
+    download again; `sha256` is the hex SHA-256 the sender declared, when known."""
 
     mimetype: str | None = None
-    size: int | None = None  # bytes
+    size: int | None = None  # bytes, as declared
     file_name: str | None = None  # documents only
-    kind: str = ""  # image, video, audio, voice, document, sticker
-    # opaque to all but the backend that made it (neonize: the serialized media protobuf; simulator:
-    # its CDN key)
+    kind: str = ""
     download: bytes | None = None
-    sha256: str | None = None  # hex, as the sender declared it
+    sha256: str | None = None
 
 
 @dataclass(frozen=True)
@@ -222,78 +234,32 @@ class NotConnected(SendFailed):
     """The session has no live connection right now."""
 
 
+class DownloadFailed(BackendError):
+    """An attachment's bytes could not be fetched (str(): a short reason, no library dump)."""
+
+
+class DownloadTooLarge(DownloadFailed):
+    """The attachment is larger than the download's `max_bytes`: refused before anything was fetched
+    when its declared size says so, else cut off at the limit (nothing past it reached the sink)."""
+
+    def __init__(self, size: int | None, max_bytes: int):
+        super().__init__(f"larger than {max_bytes} bytes" + (f" ({size} bytes declared)" if size else ""))
+        self.size, self.max_bytes = size, max_bytes
+
+
+class Unsupported(BackendError):
+    """This backend cannot do that (yet)."""
+
+
 @dataclass(frozen=True)
 class SentMessage:
     message_id: str  # the id WhatsApp got: the one asked for if the backend can choose ids, else its own
     timestamp: datetime  # aware, UTC
 
 
-# ---- what a send sends (worker -> backend) ---------------------------------------------------
-MEDIA_KINDS = ("image", "video", "audio", "voice", "document", "sticker")
-
-
-@dataclass(frozen=True)
-class UploadRef:
-    """What WhatsApp answered for an upload: every recipient's message points at the same encrypted file."""
-
-    url: str
-    direct_path: str
-    media_key: bytes
-    file_enc_sha256: bytes
-    file_sha256: bytes
-    file_length: int
-
-
-@dataclass(frozen=True)
-class QuotedRef:
-    """The message a send replies to: WhatsApp's id for it, who sent it, its chat (and its text, if known)."""
-
-    message_id: str
-    sender_jid: str
-    chat: str
-    text: str | None = None
-
-
-@dataclass(frozen=True)
-class TextOut:
-    text: str
-    reply_to: QuotedRef | None = None
-
-
-@dataclass(frozen=True)
-class MediaOut:
-    """An uploaded file as one of MEDIA_KINDS with the facts its message carries (None: not known)."""
-
-    kind: str
-    upload: UploadRef
-    mimetype: str
-    caption: str | None = None
-    file_name: str | None = None  # documents
-    seconds: int | None = None  # audio, voice, video
-    waveform: bytes | None = None  # voice: 64 samples 0..100
-    width: int | None = None
-    height: int | None = None
-    thumbnail: bytes | None = None  # JPEG; image, video
-    reply_to: QuotedRef | None = None
-
-
-@dataclass(frozen=True)
-class LocationOut:
-    lat: float
-    lng: float
-    name: str | None = None
-    address: str | None = None
-    reply_to: QuotedRef | None = None
-
-
-@dataclass(frozen=True)
-class ContactOut:
-    display_name: str
-    vcard: str
-    reply_to: QuotedRef | None = None
-
-
-Outgoing = TextOut | MediaOut | LocationOut | ContactOut
+# ---- what a send sends (worker -> backend): outgoing_parts.py, named here for callers ----------
+from .outgoing_parts import (ContactOut, LocationOut, MediaOut, Outgoing, QuotedRef, TextOut,  # noqa: E402,F401
+                             UploadRef)
 
 
 # ---- interfaces ------------------------------------------------------------------------------
@@ -337,12 +303,57 @@ class BackendSession(ABC):
         """
         raise SendFailed("This backend does not upload media.")
 
+    def mark_read(self, chat: str, sender_jid: str, message_ids: tuple[str, ...], at: datetime) -> None:
+        """Tell `sender_jid` that this account read its messages in `chat` (send thread); in a 1:1 chat
+        the sender is the chat. Raises SendFailed/NotConnected."""
+        raise SendFailed("This backend does not send read marks.")
+
     @abstractmethod
     def lookup_phone(self, digits: str) -> str | None:
         """The JID WhatsApp has for the phone number, None if it is not on WhatsApp (send thread).
 
         Raises SendFailed/NotConnected when the lookup itself fails (no answer is not a "no").
         """
+
+    def download(self, media: Media, sink: BinaryIO, max_bytes: int) -> int:
+        """Write the attachment's bytes to `sink` (media download pool, see the contract above); return
+        how many. DownloadTooLarge past `max_bytes` (before fetching when the declared size is over it),
+        DownloadFailed for anything else. A backend that cannot download keeps this default."""
+        raise DownloadFailed(f"the {type(self).__name__} cannot download media")
+
+    # ---- lookups and signals (conversation_api.py: their events and answers) ----
+    # Each raises NotConnected when the session has no live connection, SendFailed when WhatsApp
+    # refused or failed, Unsupported when the backend cannot. Not queued: momentary or read-only.
+    def send_presence(self, state: str, chat: str | None = None) -> None:
+        """Tell WhatsApp we are available/unavailable (no chat) or composing/recording/paused in chat."""
+        raise Unsupported("presence is not supported by this backend")
+
+    def check_numbers(self, digits: list[str]) -> dict[str, str | None]:
+        """Digits -> the JID WhatsApp has for each (None: not on WhatsApp), in one round trip."""
+        return {number: self.lookup_phone(number) for number in digits}
+
+    def contacts(self) -> list["KnownContact"]:
+        """The session's contact store (names synced from the phone, push names seen)."""
+        raise Unsupported("contacts are not supported by this backend")
+
+    def picture_url(self, jid: str) -> str | None:
+        """The profile picture URL of a user or group; None when it has none (or hides it)."""
+        raise Unsupported("profile pictures are not supported by this backend")
+
+    def profile(self) -> "Profile":
+        """The account's own JID, name and about text."""
+        raise Unsupported("the own profile is not supported by this backend")
+
+    def reject_call(self, caller: str, call_id: str) -> None:
+        """Decline an incoming call (worker thread)."""
+        raise Unsupported("rejecting calls is not supported by this backend")
+
+    def groups(self):
+        """This session's group calls (backends/group_api.py GroupCalls; any thread); a backend without
+        them raises group_api.GroupsUnsupported."""
+        from .group_api import GroupsUnsupported  # group_api imports this module
+
+        raise GroupsUnsupported("this backend has no group calls")
 
     @abstractmethod
     def logout(self) -> None:

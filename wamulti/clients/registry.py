@@ -21,18 +21,22 @@ from typing import Callable, Iterator, TypeVar
 
 from ..backends.backend_api import Backend
 from ..errors import Conflict, InvalidField, NotFound
+from ..groups.client_groups import ClientGroups
 from ..hearing.heard_events import EventSink
+from ..hearing.media_intake import MediaIntake
 from ..sending.dispatcher import EXPIRED, SendOptions
+from ..sending.action_payloads import ActionRequest
 from ..sending.media_kit import MediaKit
 from ..sending.outcome import Accepted
 from ..sending.payloads import SendRequest, request_hash, to_payload
-from ..sending.queue_load import load_queues
 from ..sending.sender import Sent
 from ..sending.wait_slots import WaitSlots
 from ..store.client_rows import utcnow
 from ..store.send_rows import FAILED, QUEUED, OutboundRow
-from ..store.store_api import ClientRecord, DuplicateClient, SessionStore, SnapshotMeta, StoreError
+from ..store.store_api import ClientRecord, DuplicateClient, SessionStore, StoreError
+from .lookups import Lookups
 from .pairing import Prompter
+from .restore import RESTORE_STAGGER, StaggeredStarts, comes_back, mark_incomplete, snapshot_meta_of_all
 from .states import CLOSED, CONNECTING, PAIRING, READY, SYNCING, ClientStatus
 from .entries import ClientOrder, Entry, Stage, page_of
 from .unlink import Unlinked
@@ -41,30 +45,14 @@ from .worker import ClientWorker
 log = logging.getLogger(__name__)
 
 PAIRING_CODE_WAIT = 15.0
-RESTORE_STAGGER = 0.002  # seconds between restored clients' first connects (1,000 clients: 2 s)
 STOP_ALL_SECONDS = 8.0
 
 __all__ = ["ClientRegistry", "ClientStatus", "CLOSED", "CONNECTING", "PAIRING", "READY", "SYNCING", "Unlinked"]
 
 
-TRANSIENT_CLOSES = ("connect_failed", "internal_error")  # last errors a restart may cure (prefixes)
-GAVE_UP = "(gave up after "  # older versions closed a client after 100 failed dials (or 5xx answers)
-
-
 T = TypeVar("T")
 
 
-def comes_back(record: ClientRecord) -> bool:
-    """Whether start-up reconnects a stored client: paired, and not CLOSED, or CLOSED only for a
-    transient reason (a failed dial, a crash of its worker, an older version giving up on a dial or
-    on WhatsApp's 5xx); never one closed for a terminal reason (logged out, pairing failed, replaced,
-    banned, ...), which waits for POST .../pair."""
-    if record.jid is None:
-        return False
-    if record.state != CLOSED:
-        return True
-    last_error = record.last_error or ""
-    return last_error.startswith(TRANSIENT_CLOSES) or GAVE_UP in last_error
 
 
 class ClientRegistry:
@@ -73,7 +61,8 @@ class ClientRegistry:
     def __init__(self, *, store: SessionStore, backend: Backend, prompter: Prompter, data_dir: Path,
                  pairing_timeout: float, pairing_code_wait: float = PAIRING_CODE_WAIT,
                  events: EventSink | None = None, send_options: SendOptions | None = None,
-                 wait_slots: int = 4, media: MediaKit | None = None, **worker_options):
+                 wait_slots: int = 4, media: MediaKit | None = None, intake: MediaIntake | None = None,
+                 **worker_options):
         self._store = store
         self._media = media or MediaKit()  # the media store and conversions sends use (none: text only)
         self._backend = backend
@@ -83,6 +72,7 @@ class ClientRegistry:
         self._pairing_code_wait = pairing_code_wait
         self._events = events  # where every worker publishes what its client hears (None: nowhere)
         self._worker_options = worker_options  # e.g. send_timeout, snapshot_interval (tests, benchmarks)
+        self._intake = intake  # incoming media's downloads, shared by every worker (None: none)
         self._send_options = send_options or SendOptions()
         # request threads waiting for sends: at most wait_slots at once (half of HTTP_THREADS)
         self._wait_slots = WaitSlots(wait_slots)
@@ -90,7 +80,7 @@ class ClientRegistry:
         self._entries: dict[str, Entry] = {}
         self._order = ClientOrder()  # their ids, sorted: pages of the list (entries.py)
         self._stopping = threading.Event()  # stop_all began: the restore thread starts no more workers
-        self._restorer: threading.Thread | None = None
+        self._restorer: StaggeredStarts | None = None
 
     @property
     def store_kind(self) -> str:
@@ -128,7 +118,8 @@ class ClientRegistry:
     def _new_worker(self, record: ClientRecord) -> ClientWorker:
         return ClientWorker(record, backend=self._backend, store=self._store, prompter=self._prompter,
                             data_dir=self._data_dir, pairing_timeout=self._pairing_timeout, events=self._events,
-                            send_options=self._send_options, media=self._media, **self._worker_options)
+                            send_options=self._send_options, media=self._media, intake=self._intake,
+                            **self._worker_options)
 
     def _require_phone_or_console(self, phone: str | None) -> None:
         if phone is None and not self.console_enabled:
@@ -275,13 +266,27 @@ class ClientRegistry:
         idem = (idempotency_key, request_hash(client_id, request)) if idempotency_key else None
         request, media_id = self._media.take_in(client_id, request, admin=admin)
         payload = to_payload(request)
-        slot = wait and self._wait_slots.take()
-        try:
-            return worker.submit(request.to, request.body, idem, wait=self._send_options.wait if slot else 0.0,
-                                 payload=None if payload is None else (payload, media_id))
-        finally:
-            if slot:
-                self._wait_slots.give()
+        return self._wait_slots.waiting(wait, self._send_options.wait, lambda seconds: worker.submit(
+            request.to, request.body, idem, wait=seconds, payload=None if payload is None else (payload, media_id)))
+
+    def message_action(self, client_id: str, request: ActionRequest, *, wait: bool = True,
+                       idempotency_key: str | None = None) -> Sent | Accepted:
+        """A reaction, edit, revoke or read mark, queued and answered like a send (sending/action_sends.py)."""
+        worker = self._worker(client_id)
+        return self._wait_slots.waiting(wait, self._send_options.wait,
+                                        lambda seconds: worker.act(request, idempotency_key, wait=seconds))
+
+    def groups(self, client_id: str) -> ClientGroups:
+        """The client's groups (wamulti/groups/client_groups.py); NotFound for an unknown client."""
+        return self._worker(client_id).groups
+
+    def lookups(self, client_id: str) -> Lookups:
+        """The client's presence, number checks, contacts, pictures and profile (clients/lookups.py)."""
+        return self._worker(client_id).lookups
+
+    def queue_length(self, client_id: str) -> int:
+        """The client's sends queued or under way (NotFound if there is no such client)."""
+        return self._worker(client_id).queue.open_count()
 
     def message_status(self, message_id: str) -> OutboundRow:
         """A send's row (NotFound if unknown); a queued one past SEND_EXPIRY reads (and becomes) failed."""
@@ -293,6 +298,14 @@ class ClientRegistry:
             self._store.set_send_state(message_id, FAILED, reason=EXPIRED)
             row = self._store.get_send(message_id) or row
         return row
+
+    def retry_media(self, media_id: str, visible: Callable[[str], bool] = lambda client_id: True) -> dict:
+        """Download an incoming media again (its client must be READY); NotFound for an unknown id or
+        one of a client `visible` says no to."""
+        source = self._intake.source(media_id) if self._intake is not None else None
+        if source is None or not visible(source.client_id):
+            raise NotFound(f"No media with id '{media_id}'.")
+        return self._worker(source.client_id).retry_media(media_id)
 
     def health(self) -> dict:
         try:
@@ -318,11 +331,11 @@ class ClientRegistry:
         Returns how many clients reconnect.
         """
         records = self._store.list_clients()
-        stored = self._all_snapshot_meta()
+        stored = snapshot_meta_of_all(self._store)
         returning = []
         for record in records:
             if record.jid is None and record.state != CLOSED:
-                record = self._mark_incomplete(record)
+                record = mark_incomplete(self._store, record)
             back = comes_back(record)
             if back:  # not READY until it is: the stored state is the last run's
                 record = replace(record, state=CONNECTING)
@@ -334,48 +347,10 @@ class ClientRegistry:
                 if stored is not None:
                     worker.know_stored(stored.get(record.client_id))
                 returning.append(worker)
-        self._restorer = threading.Thread(target=self._start_staggered, args=(returning, stagger), name="restore",
-                                          daemon=True)
-        self._restorer.start()
+        self._restorer = StaggeredStarts(self._store, self._send_options.owner, self._stopping)
+        self._restorer.start(returning, stagger)
         log.info("restored %d clients (%d reconnecting)", len(records), len(returning))
         return len(returning)
-
-    def _start_staggered(self, workers: list[ClientWorker], stagger: float) -> None:
-        """The restore thread: start each worker at its turn, then read every started one's queued
-        sends at once (queue_load.py) and start each one's send queue (after the workers: their first
-        look at the store would otherwise crowd out the state writes of the clients coming up); not
-        once the process is stopping, nor a worker a request started (pair) or deleted meanwhile."""
-        started = []
-        for worker in self._at_turns(workers, stagger):
-            try:
-                worker.start(queue=False)
-                started.append(worker)
-            except RuntimeError as exc:  # running already, or deleted: not ours to start any more
-                log.debug("[%s] not started by the restore: %s", worker.client_id, exc)
-        if not self._stopping.is_set():
-            load_queues(self._store, [w.queue for w in started], self._send_options.owner)
-        for worker in self._at_turns(started, stagger):
-            worker.start_queue()
-
-    def _at_turns(self, workers: list[ClientWorker], stagger: float):
-        """Each worker at its turn, `stagger` seconds apart from one origin, until stop_all began."""
-        origin = time.monotonic()
-        for n, worker in enumerate(workers):
-            if self._stopping.wait(max(0.0, origin + n * stagger - time.monotonic())):
-                return
-            yield worker
-
-    def _all_snapshot_meta(self) -> dict[str, SnapshotMeta] | None:
-        """Every stored snapshot's meta, or None when the store cannot say now (each worker asks itself)."""
-        try:
-            return self._store.all_snapshot_meta()
-        except StoreError as exc:
-            log.warning("stored snapshots not looked up at once (%s); each client asks for its own", exc)
-            return None
-
-    def _mark_incomplete(self, record: ClientRecord) -> ClientRecord:
-        log.info("[%s] pairing never finished; CLOSED (pairing_incomplete)", record.client_id)
-        return self._store.save_client(replace(record, state=CLOSED, jid=None, last_error="pairing_incomplete"))
 
     def stop_all(self, timeout: float = STOP_ALL_SECONDS) -> list[str]:
         """Stop every worker (final snapshots saved) within timeout; return the ids that did not stop."""

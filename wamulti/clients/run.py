@@ -19,6 +19,7 @@ from datetime import datetime, timedelta, timezone
 from ..backends.backend_api import (BackendError, Connected, Disconnected, Event, KeepAliveMissed,
                                     KeepAliveRestored, LoggedOut, PairFailed, PairSuccess, QrUpdated, RetryLater,
                                     SyncCompleted, TemporaryBan, Terminated)
+from ..backends.conversation_api import CallOffered
 from ..backends.reasons import retry_at_of, seconds_until
 from ..hearing.heard_events import Hearing
 from ..sending import sender
@@ -48,7 +49,7 @@ class Run:
         self._hearing = hearing
         self.connection = Connection(options.client_id, options.backend, options.session_path, self.inbox.put,
                                      hear=hearing.heard)
-        self.sender = sender.Sender(options.client_id, hearing, options.preparation)
+        self.sender = sender.Sender(options.client_id, hearing, options.preparation, options.recipients)
         self._pairing = Pairing(options.client_id, options.prompter, self.inbox.put)
         self._timers = Timers()
         # the periodic look at the session file runs on one thread for every client (session_checks.py)
@@ -185,6 +186,8 @@ class Run:
                 self._reconnect_later(reason)
             case Terminated(reason=reason):
                 self._close(reason)
+            case CallOffered() if self._options.on_call is not None and self.connection.session is not None:
+                self._options.on_call(event, self.connection.session)
 
     # ---- pairing -----------------------------------------------------------------------------
     def _start_pairing(self, phone: str | None, delay: float = 0.0) -> None:

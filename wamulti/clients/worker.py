@@ -17,20 +17,29 @@ from dataclasses import replace
 from pathlib import Path
 
 from ..backends.backend_api import Backend, BackendSession
+from ..backends.group_api import GroupCalls
+from ..backends.conversation_api import CallOffered
 from ..errors import DomainError, IdempotencyKeyReused, NotReady
+from ..groups.client_groups import ClientGroups
+from ..groups.group_book import GroupBook
 from ..hearing.heard_events import EventSink, Hearing, NoEvents
+from ..hearing.media_intake import MediaIntake
+from ..sending.action_payloads import ActionRequest, action_hash, action_payload
 from ..sending.admission import Admission
 from ..sending.dispatcher import Dispatcher, SendOptions
 from ..sending.media_kit import MediaKit
 from ..sending.outcome import Accepted, accepted, outcome_of_row
 from ..sending.preparation import Preparation
+from ..sending.recipients import RecipientBook
 from ..sending.send_status import SendStatus
 from ..sending.sender import Sender, Sent
 from ..sessions.persistence import Persistence
 from ..sessions.session_checks import SessionChecks
 from ..store.send_rows import OutboundRow
 from ..store.store_api import ClientRecord, SessionStore, SnapshotMeta, StoreError
+from .calls import CallPolicy, answer_call
 from .inbox import PairAgain, Stop
+from .lookups import Lookups
 from .pairing import Prompter
 from .run import Run
 from .run_options import Options
@@ -53,20 +62,30 @@ class ClientWorker:
                  snapshot_interval: float = SNAPSHOT_INTERVAL, events: EventSink | None = None,
                  send_options: SendOptions | None = None,
                  unlink_timeout: float = UNLINK_SECONDS, media: MediaKit | None = None,
+                 intake: MediaIntake | None = None, calls: CallPolicy = CallPolicy(),
                  session_checks: SessionChecks | None = None):
         self.client_id = record.client_id
         self.session_path = Path(data_dir) / "sessions" / f"{record.client_id}.session"
+        book = RecipientBook()  # one per client: its sends and its number checks share the answers
+        self._calls = calls
         self._view = ClientView(record)
         # lasts across runs: the files this client uploaded to WhatsApp are reused by every run
-        preparation = Preparation(record.client_id, media or MediaKit(), store, lambda: self._view.record.jid)
+        preparation = Preparation(record.client_id, media or MediaKit(), store, lambda: self._view.record.jid,
+                                  lambda message_id: self._hearing.authors.author_of(message_id))
+        self._actions = preparation.actions
         self._options = Options(record.client_id, backend, prompter, self.session_path,
-                                pairing_timeout, snapshot_interval, unlink_timeout, preparation, session_checks)
+                                pairing_timeout, snapshot_interval, unlink_timeout, book, self._answer_call,
+                                preparation, session_checks)
         self._persist = Persistence(record.client_id, store, self.session_path)
         # lasts across runs: ack order; acks of queued sends move their rows forward (SendStatus)
-        self._hearing = Hearing(record.client_id, SendStatus(events or NoEvents(), store))
+        # lasts across runs too: the group cache, loaded at each READY, kept by group events (wamulti/groups/)
+        self.groups = ClientGroups(record.client_id, GroupBook(lambda: self._view.record.jid), self._group_calls)
+        self._hearing = Hearing(record.client_id, SendStatus(events or NoEvents(), store), groups=self.groups,
+                                media=intake, session_of=self._open_session)
         self._store = store
         self._outbound = Dispatcher(record.client_id, store, self._hearing,
                                     send_options or SendOptions(), self._ready)
+        self.lookups = Lookups(record.client_id, self._ready, lambda: self._view.state, book)
         self._admission = Admission(record.client_id)  # shut by delete: no send row after the client's
         self._lock = threading.Lock()  # guards _thread and _run; never held across I/O
         self._thread: threading.Thread | None = None
@@ -274,6 +293,13 @@ class ClientWorker:
                 return _answer(row)
         return self._await(row, future, wait)
 
+    def act(self, request: ActionRequest, idempotency_key: str | None = None, wait: float = 0.0) -> Sent | Accepted:
+        """Accept a message action into the queue behind its target's send (ActionTargets.admit checks it
+        and picks the line), answered as submit() answers; the key's hash is of the request as asked."""
+        idem = (idempotency_key, action_hash(self.client_id, request)) if idempotency_key else None
+        line, request = self._actions.admit(request)
+        return self.submit(line, request.body, idem, wait=wait, payload=(action_payload(request), None))
+
     def _await(self, row: OutboundRow, future: Future, wait: float) -> Sent | Accepted:
         """The send's outcome if it comes within `wait` seconds, else its row as it is then."""
         try:
@@ -289,6 +315,30 @@ class ClientWorker:
             return self._store.get_send(row.message_id) or row
         except StoreError:
             return row
+
+    def _group_calls(self) -> GroupCalls:
+        """The READY session's group calls (request threads), else NotReady like a send's."""
+        ready = self._ready()
+        if ready is None:
+            state = self._view.state
+            raise NotReady(f"Client '{self.client_id}' is {state}, not READY.", current_state=state)
+        return ready[0].groups()
+
+    # ---- incoming media ---------------------------------------------------------------------------
+    def retry_media(self, media_id: str) -> dict:
+        """Download an incoming media of this client again; NotReady unless the client is READY."""
+        state = self._view.state
+        if state != READY:
+            raise NotReady(f"Client '{self.client_id}' is {state}, not READY.", current_state=state)
+        return self._hearing.retry_media(media_id)
+
+    def _open_session(self) -> BackendSession | None:
+        """The current run's open session (a media download thread asks as its download starts)."""
+        return self._run.connection.session
+
+    def _answer_call(self, call: CallOffered, session: BackendSession) -> None:
+        """An incoming call (worker thread): rejected, and answered in text, as REJECT_CALLS says."""
+        answer_call(self.client_id, self._calls, call, session, lambda to, text: self.submit(to, text))
 
     def _ready(self) -> tuple[BackendSession, Sender] | None:
         """The session and sender of the current run while the client is READY (the queue asks)."""

@@ -15,11 +15,14 @@ PHONE_MIN_DIGITS = 7
 PHONE_MAX_DIGITS = 15
 USER_SERVER = "s.whatsapp.net"
 GROUP_SERVER = "g.us"
+LID_SERVER = "lid"  # WhatsApp's privacy ids: incoming events may name a sender only by one
 
 _PHONE_SEPARATORS = frozenset(" -.()")
 _ASCII_DIGITS = frozenset("0123456789")
 # New-style group ids are ~18 digits; old-style ones are "<creator phone>-<unix time>".
 _GROUP_ID = re.compile(r"[1-9][0-9]{5,29}(?:-[0-9]{1,20})?", re.ASCII)
+# A LID's user part is a number WhatsApp assigns (~15 digits today), unrelated to any phone number.
+_LID_USER = re.compile(r"[1-9][0-9]{5,24}", re.ASCII)
 
 
 def normalize_phone(value, field: str = "phone") -> str:
@@ -46,7 +49,7 @@ def normalize_phone(value, field: str = "phone") -> str:
 
 def normalize_recipient(value, field: str = "to") -> str:
     """A recipient: a phone number becomes '+<digits>' (WhatsApp is asked for its JID before a send);
-    user and group JIDs are checked and kept as JIDs (sent as given)."""
+    user, privacy-id (@lid) and group JIDs are checked and kept as JIDs (sent as given)."""
     value = require_str(value, field).strip()
     if "@" not in value:
         return f"+{normalize_phone(value, field)}"
@@ -62,8 +65,17 @@ def normalize_recipient(value, field: str = "to") -> str:
             raise InvalidField(field, f"Field '{field}' is not a valid group JID "
                                       "(expected e.g. '120363012345678901@g.us').")
         return f"{user}@{GROUP_SERVER}"
-    raise InvalidField(field, f"Field '{field}' must be a phone number, a '<digits>@{USER_SERVER}' JID "
-                              f"or a '<id>@{GROUP_SERVER}' group JID.")
+    if server == LID_SERVER:
+        return lid_jid(user, field)
+    raise InvalidField(field, f"Field '{field}' must be a phone number, a '<digits>@{USER_SERVER}' JID, "
+                              f"a '<id>@{LID_SERVER}' privacy id or a '<id>@{GROUP_SERVER}' group JID.")
+
+
+def lid_jid(user: str, field: str = "to") -> str:
+    """A privacy-id JID '<digits>@lid' as incoming events carry it (sent as given, never looked up)."""
+    if not _LID_USER.fullmatch(user):
+        raise InvalidField(field, f"Field '{field}' is not a valid privacy id (expected e.g. '123456789012345@{LID_SERVER}').")
+    return f"{user}@{LID_SERVER}"
 
 
 def phone_of_recipient(recipient: str) -> str | None:

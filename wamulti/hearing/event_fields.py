@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 
 from ..destinations.urls import UnsendableUrl, sendable_url
 from ..errors import InvalidField
-from .event_model import CROCKFORD, ID_PREFIX, RANDOM_CHARS, TIME_CHARS, EventType
+from .event_model import CROCKFORD, ID_PREFIX, OPT_IN_TYPES, RANDOM_CHARS, TIME_CHARS, EventType
 
 ALL_TYPES = "*"
 SECRET_PREFIX = "whsec_"
@@ -84,15 +84,17 @@ def check_event_type(value, field: str = "type", label: str | None = None) -> Ev
 
 
 def check_event_types(values, field: str = "events", label: str | None = None) -> frozenset[EventType] | None:
-    """A non-empty list of known types, or one that holds '*': None then means every type."""
+    """A non-empty list of known types, or one that holds '*': None then means every type but the
+    opt-in ones (presence); '*' with an opt-in type named as well is every type, listed."""
     name = _label(field, label)
     if not isinstance(values, (list, tuple)) or not values:
         raise InvalidField(field, f"{name} must be a non-empty list of event types, or ['*'].")
     if any(not isinstance(v, str) for v in values):
         raise InvalidField(field, f"{name} must list event types as strings.")
+    named = frozenset(check_event_type(v, field, name + " entry") for v in values if v != ALL_TYPES)
     if ALL_TYPES in values:
-        return None
-    return frozenset(check_event_type(v, field, name + " entry") for v in values)
+        return frozenset(EventType) if named & OPT_IN_TYPES else None
+    return named
 
 
 def check_event_id(value, field: str = "after", label: str | None = None) -> str:

@@ -28,7 +28,7 @@ from ..batches import BatchThread
 from ..store.client_rows import naive_utc, utcnow
 from ..store.event_rows import NONE, PENDING, EventRow
 from ..store.store_api import StoreError
-from .event_model import Event, EventType, iso_ms
+from .event_model import OPT_IN_TYPES, Event, EventType, iso_ms, media_id_of
 
 log = logging.getLogger(__name__)
 
@@ -77,9 +77,12 @@ class EventLog:
         self.transactions = 0  # add_events calls of the writer (tests and benchmarks)
 
     # ---- publishing ----------------------------------------------------------------------------
-    def publish(self, client_id: str, type: EventType | str, data: Mapping[str, Any]) -> Event:
-        """Make an event and store it (or hold it while the store is down); never raises for the store."""
+    def publish(self, client_id: str, type: EventType | str, data: Mapping[str, Any]) -> Event | None:
+        """Make an event and store it (or hold it while the store is down); never raises for the store.
+        An opt-in type (presence) no webhook of the client asks for is not even stored: None."""
         type = EventType(type)
+        if type in OPT_IN_TYPES and not self._wanted(client_id, type):
+            return None
         # The id is made and queued under the client's lock: per client, the writer gets ids in id
         # order and stores (or holds) them in that order, so delivery never sees a later event first.
         with self._client_lock(client_id):
@@ -96,6 +99,12 @@ class EventLog:
         if pending.stored and pending.row.delivery == PENDING:
             self._notify(client_id)
         return event
+
+    def _wanted(self, client_id: str, type: EventType) -> bool:
+        try:
+            return self._directory.applies(client_id, type)
+        except StoreError:
+            return True  # the store decides later, as for every other event
 
     def held(self) -> int:
         """How many events wait in memory for the store."""
@@ -117,7 +126,8 @@ class EventLog:
         pending = self._directory.applies(event.client_id, event.type)
         now = utcnow() if pending else None
         return EventRow(event.id, event.client_id, event.type.value, body, PENDING if pending else NONE,
-                        created_at=naive_utc(event.timestamp), queued_at=now, next_at=now)
+                        created_at=naive_utc(event.timestamp), queued_at=now, next_at=now,
+                        media_id=media_id_of(event.data))
 
     def _row_unless_held(self, pending: "_Pending") -> EventRow | None:
         """The row, or None when the event will be held: during an outage the webhook lookup is skipped

@@ -26,7 +26,21 @@ class EventType(StrEnum):
 
     MESSAGE = "message"
     MESSAGE_ACK = "message.ack"
+    MESSAGE_MEDIA = "message.media"  # an incoming attachment's download ended (stored, failed, too_large)
     CLIENT_STATE = "client.state"
+    MESSAGE_REACTION = "message.reaction"
+    MESSAGE_EDITED = "message.edited"
+    MESSAGE_REVOKED = "message.revoked"
+    PRESENCE = "presence"
+    CALL = "call"
+    GROUP_JOINED = "group.joined"
+    GROUP_LEFT = "group.left"
+    GROUP_PARTICIPANTS = "group.participants"
+    GROUP_UPDATED = "group.updated"
+
+
+# Delivered only to webhooks that name them: '*' leaves them out (presence: several per contact a minute).
+OPT_IN_TYPES = frozenset({EventType.PRESENCE})
 
 
 class DeliveryState(StrEnum):
@@ -88,6 +102,13 @@ def event_id_floor(moment: datetime) -> str:
     """The smallest event id that could have been made at `moment` (ids before it are older)."""
     ms = int(moment.replace(tzinfo=moment.tzinfo or timezone.utc).timestamp() * 1000)
     return ID_PREFIX + _base32(max(ms, 0), TIME_CHARS) + "0" * RANDOM_CHARS
+
+
+def media_id_of(data: dict[str, Any]) -> str | None:
+    """The id of the media an event's data carries (`message` and `message.media` events), else None."""
+    media = data.get("media")
+    media_id = media.get("id") if isinstance(media, dict) else None
+    return media_id if isinstance(media_id, str) else None
 
 
 def iso_ms(moment: datetime) -> str:

@@ -19,7 +19,7 @@ from ..errors import NotFound
 from ..store.event_rows import WebhookRow
 from ..store.store_api import StoreError
 from .event_fields import ALL_TYPES
-from .event_model import EventType
+from .event_model import OPT_IN_TYPES, EventType
 
 log = logging.getLogger(__name__)
 
@@ -32,13 +32,15 @@ class WebhookConfig:
 
     url: str = field(repr=False)  # may carry a password
     secret: str = field(repr=False)
-    events: frozenset[EventType] | None = None
+    events: frozenset[EventType] | None = None  # None ('*'): every type but the opt-in ones
     client_id: str | None = None  # None: the global webhook from the settings
     updated_at: datetime | None = None
 
     def applies_to(self, type: str) -> bool:
-        """True if events of `type` go to this webhook."""
-        return self.events is None or type in self.events
+        """True if events of `type` go to this webhook ('*' takes every type but OPT_IN_TYPES)."""
+        if self.events is None:
+            return type not in OPT_IN_TYPES
+        return type in self.events
 
     @property
     def event_list(self) -> list[str]:

@@ -81,7 +81,11 @@ class ApiKeys:
         store cannot tell."""
         if not looks_like_key(presented):
             return None
-        wanted = key_hash(presented)
+        return self.principal_for_hash(key_hash(presented))
+
+    def principal_for_hash(self, wanted: str) -> Principal | None:
+        """Whom the key with this SHA-256 (key_hash) acts for, or None; a dashboard session keeps the
+        hash, not the key, and asks again on every request, so a revoked key ends its sessions too."""
         row = self._store.api_key_by_hash(wanted)
         # the index found the row by equality; comparing again in constant time costs nothing and
         # keeps the check itself from depending on how the database compares strings

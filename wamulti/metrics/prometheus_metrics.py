@@ -8,10 +8,11 @@ client's series are removed), never per recipient or message.
 
 from __future__ import annotations
 
+import contextlib
 import time
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, ProcessCollector
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
 from ..clients.states import State
 from ..errors import IdempotencyKeyReused, NotFound, NotReady, QueueFull, RecipientNotOnWhatsApp, Upstream
@@ -49,7 +50,7 @@ class Metrics:
                                     ["operation"], registry=r)
         self.webhook = Counter("wamulti_webhook_attempts_total", "Webhook delivery attempts recorded, per client "
                                "and outcome (delivered, failed for good, retry).", ["client", "outcome"], registry=r)
-        ProcessCollector(registry=r)  # process_resident_memory_bytes, process_open_fds, CPU, start time
+        self._process = ProcessCollector(registry=r)  # process_resident_memory_bytes, process_open_fds, CPU, start time
         self._state = StateCollector(self)
         r.register(self._state)
 
@@ -67,6 +68,32 @@ class Metrics:
     def watch(self, registry, events=None) -> None:
         """Read these at scrape time: the clients and their states, and the webhook backlog."""
         self._state.registry, self._state.events = registry, events
+
+    # ---- the same figures, read for the dashboard ----------------------------------------------------
+    def client_totals(self) -> dict[str, dict[str, float]]:
+        """Each client's `sent` and `failed` totals: the samples of the counters /metrics exposes."""
+        totals: dict[str, dict[str, float]] = {}
+        for counter, field in ((self.sent, "sent"), (self.send_failed, "failed")):
+            for family in counter.collect():
+                for sample in family.samples:
+                    if sample.name.endswith("_total"):
+                        row = totals.setdefault(sample.labels["client"], {"sent": 0.0, "failed": 0.0})
+                        row[field] += sample.value
+        return totals
+
+    def process_figures(self) -> dict[str, float | None]:
+        """The process gauges of /metrics (resident memory, open descriptors; None where /proc is not there)."""
+        values = {sample.name: sample.value for family in self._process.collect() for sample in family.samples}
+        return {"residentMemoryBytes": values.get("process_resident_memory_bytes"),
+                "openFds": values.get("process_open_fds")}
+
+    def webhook_backlog(self) -> dict[str, int] | None:
+        """The webhook backlog gauges of /metrics (None without an events service)."""
+        events = self._state.events
+        if events is None or not hasattr(events, "backlog"):
+            return None
+        backlog = events.backlog()
+        return {"held": backlog["held"], "pendingClients": backlog["pending_clients"]}
 
     # ---- what the seams report ---------------------------------------------------------------------
     def webhook_results(self, client_id: str, results) -> None:
@@ -199,3 +226,13 @@ class StateCollector:
                                 "session file.", value=behind)
         yield GaugeMetricFamily("wamulti_snapshot_lag_max_seconds", "The largest snapshot lag of any client (0: "
                                 "all in sync).", value=max((s.snapshot_lag for s in statuses), default=0.0))
+        yield self._group_calls(statuses)
+
+    def _group_calls(self, statuses):
+        """Group metadata reads asked of WhatsApp per client (wamulti/groups/): never one per send."""
+        family = CounterMetricFamily("wamulti_group_metadata_calls", "Group metadata reads asked of WhatsApp "
+                                     "(group lists, a group's info, invite links).", labels=["client"])
+        for status in statuses:
+            with contextlib.suppress(Exception):  # deleted meanwhile, or a registry without groups
+                family.add_metric([status.client_id], self.registry.groups(status.client_id).metadata_calls)
+        return family

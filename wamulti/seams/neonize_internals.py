@@ -4,6 +4,8 @@ neonize offers no public way to see or steer what these do; each line names what
 tests/test_seams_neonize.py fails when the pinned version changes any of it.
 - `NewClient._NewClient__client`: the ctypes library a client calls Go through. The Go lock stands
   in for it (backends/neonize/gocalls.py) so each Go call holds the lock only while Go reads its maps.
+- `ContactStore._ContactStore__client`: the library the contact store calls Go through (the module's
+  `gocode`, not the client's): the Go lock stands in for it as well.
 - `neonize.client.log_whatsmeow`: the module global connect() hands Go as its log callback. One per
   start, so Go's lines carry their client and show when it registered (golog.py).
 - `client.event.execute`: the method connect() hands Go as its event callback; wrapped so a start
@@ -28,6 +30,14 @@ def go_library(client):
 def replace_go_library(client, library) -> None:
     """Make this client call Go through `library` from its next call on."""
     setattr(client, LIBRARY_ATTRIBUTE, library)
+
+
+CONTACT_LIBRARY_ATTRIBUTE = "_ContactStore__client"  # ContactStore.__init__: self.__client = gocode
+
+
+def replace_contact_library(client, library) -> None:
+    """Make this client's contact store call Go through `library` from its next call on."""
+    setattr(client.contact, CONTACT_LIBRARY_ATTRIBUTE, library)
 
 
 def route_go_log(neonize_client_module, callback: Callable[[int, int], None]) -> None:

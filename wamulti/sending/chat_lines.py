@@ -32,6 +32,10 @@ class ChatLines:
         """A row is queued or under way."""
         return bool(self._waiting)
 
+    def open_count(self) -> int:
+        """Rows queued or under way."""
+        return len(self._waiting)
+
     def has_lines(self) -> bool:
         """A row waits in a line."""
         return bool(self._lines)

@@ -132,6 +132,11 @@ class Dispatcher:
         with self._cond:
             self._loaded = True
 
+    def open_count(self) -> int:
+        """The client's sends queued or under way in this process (the dashboard's queue length)."""
+        with self._cond:
+            return self._chats.open_count()
+
     def start(self) -> None:
         """The client runs: send what is queued whenever it is READY."""
         with self._cond:

@@ -1,9 +1,8 @@
 """MediaKit: what sending media needs in the whole process, and a send's media taken in at accept time.
 
-server.py builds one MediaKit and hands it to the ClientRegistry. Until the media store and the
-conversions are wired in, `files` and `conversions` are None and a send with media answers 400
-`invalid_request` saying so; wiring them is one line in server.py (`_Service.build`):
-    media = MediaKit(MediaLibrary.from_settings(settings, store), wamulti.transcoding, ...)
+server.py builds one MediaKit (`media_kit`: the MediaLibrary and wamulti.transcoding) and hands it
+to the ClientRegistry. Without them (`files` and `conversions` None, as some tests build it) a send
+with media answers 400 `invalid_request` saying so.
 
 At accept time (the request thread) a `{"url"}` is fetched into the media store (store_url, under
 the destination policy, size-capped, with a timeout) and a `{"id"}` is checked: it exists, is

@@ -2,8 +2,8 @@
 
 The media store (wamulti/media/, MediaLibrary) and the conversions (wamulti/transcoding/) are built
 beside sending, not under it; the send path sees them only through these seams, so its tests use
-named test doubles (tests/media_doubles.py) and server.py hands in the real ones (one line, see
-`MediaKit` in media_kit.py).
+named test doubles (tests/media_doubles.py), server.py hands in the real ones (`media_kit`), and
+tests/test_e2e_media.py sends through the real ones end to end.
 """
 
 from __future__ import annotations

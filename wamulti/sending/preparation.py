@@ -21,6 +21,7 @@ from ..backends.backend_api import (BackendSession, ContactOut, LocationOut, Med
                                     UploadRef)
 from ..errors import DomainError, Upstream
 from ..store.send_rows import GONE_OUT, OutboundStore
+from .action_sends import ActionTargets, Author
 from .media_kit import MediaKit
 from .media_ports import STORED, StoredMedia
 from .payloads import MediaChoice, from_payload
@@ -42,8 +43,10 @@ def file_sha256(path: Path) -> str:
 class Preparation:
     """One client's: its upload cache lasts as long as the client (across runs)."""
 
-    def __init__(self, client_id: str, kit: MediaKit, store: OutboundStore, own_jid: Callable[[], str | None]):
+    def __init__(self, client_id: str, kit: MediaKit, store: OutboundStore, own_jid: Callable[[], str | None],
+                 author: Author | None = None):
         self._client_id = client_id
+        self.actions = ActionTargets(client_id, store, author)  # reactions, edits, revokes, read marks
         self._kit = kit
         self._store = store
         self._own_jid = own_jid

@@ -6,6 +6,10 @@ costs a network round trip, so each client remembers the answers: "found" for FO
 "not on WhatsApp" for MISSING_SECONDS (people install WhatsApp; accounts do not move as often),
 at most MAX_NUMBERS numbers, the least recently asked going first. Concurrent sends to the same
 new number wait for one lookup instead of each asking. A lookup that fails is not remembered.
+
+One book per client, shared by its sends and by POST /api/clients/<id>/check (`resolve_many`: the
+numbers not remembered are asked in ONE round trip), and kept across reconnects: an answer does
+not depend on the connection that got it.
 """
 
 from __future__ import annotations
@@ -51,6 +55,47 @@ class RecipientBook:
             raise
         self._done_asking(digits, (jid,))
         return jid
+
+    def resolve_many(self, numbers: list[str],
+                     lookup_many: Callable[[list[str]], dict[str, str | None]]) -> dict[str, str | None]:
+        """Each number's JID (None: not on WhatsApp): from memory, or from one `lookup_many` call for
+        the rest; numbers another caller is asking about meanwhile are waited for. It may raise."""
+        answers: dict[str, str | None] = {}
+        waiting = list(dict.fromkeys(numbers))
+        while waiting:
+            mine, others = self._claim(waiting, answers)
+            if mine:
+                self._ask(mine, lookup_many, answers)
+            for event in others.values():
+                event.wait()  # their answers are remembered now (or they failed: asked again)
+            waiting = list(others)
+        return answers
+
+    def _claim(self, numbers: list[str], answers: dict[str, str | None]):
+        """Fill answers from memory; the numbers this caller asks now, and those others are asking."""
+        mine, others = [], {}
+        with self._lock:
+            for digits in numbers:
+                known = self._remembered(digits)
+                if known is not None:
+                    answers[digits] = known[0]
+                elif digits in self._asking:
+                    others[digits] = self._asking[digits]
+                else:
+                    self._asking[digits] = threading.Event()
+                    mine.append(digits)
+        return mine, others
+
+    def _ask(self, numbers: list[str], lookup_many, answers: dict[str, str | None]) -> None:
+        try:
+            found = lookup_many(numbers)
+        except BaseException:
+            for digits in numbers:
+                self._done_asking(digits, None)
+            raise
+        for digits in numbers:
+            answers[digits] = found.get(digits)
+            self._done_asking(digits, (answers[digits],))
 
     def forget(self, digits: str) -> None:
         with self._lock:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Protocol
 
 from ..backends.backend_api import BackendError, BackendSession, NotConnected, Outgoing, SentMessage
@@ -23,6 +23,7 @@ from ..fields.phone import phone_of_recipient
 from ..hearing.heard_events import Hearing
 from ..randomness import random_bytes
 from ..store.send_rows import OutboundRow
+from .action_payloads import ActionRequest, action_of
 from .recipients import RecipientBook
 
 if TYPE_CHECKING:
@@ -43,7 +44,7 @@ class Sent:
     """A send WhatsApp accepted: wamulti's id, WhatsApp's id, the JID it went to, when."""
 
     message_id: str
-    wa_message_id: str
+    wa_message_id: str | None  # None for a read mark: no message went out
     to: str
     timestamp: datetime  # aware, UTC
 
@@ -63,11 +64,13 @@ class Lane(Protocol):
 class Sender:
     """Runs sends on `wa-<clientId>-send` threads; one per Run (shut down when the run ends)."""
 
-    def __init__(self, client_id: str, hearing: Hearing, preparation: "Preparation | None" = None):
+    def __init__(self, client_id: str, hearing: Hearing, preparation: "Preparation | None" = None,
+                 book: RecipientBook | None = None):
+        """`book`: the client's answers to "is this number on WhatsApp?" (shared with its lookups)."""
         self._client_id = client_id
         self._hearing = hearing
         self._preparation = preparation  # makes a row's payload (media, location, ...) sendable
-        self._book = RecipientBook()
+        self._book = book if book is not None else RecipientBook()
         self._pool = ThreadPoolExecutor(max_workers=SEND_THREADS, thread_name_prefix=f"wa-{client_id}-send")
         self._closed = False
 
@@ -104,7 +107,9 @@ class Sender:
     def _acknowledge(self, row: OutboundRow, outcome: Outcome, told: bool) -> None:
         """The acks, after the row says how it ended (`server` after `sent`)."""
         try:
-            if isinstance(outcome, Sent):
+            if isinstance(outcome, Sent) and outcome.wa_message_id is None:  # a read mark: nothing to ack
+                self._hearing.send_ended(outcome.to, None, row.message_id)
+            elif isinstance(outcome, Sent):
                 self._hearing.send_ended(outcome.to, SentMessage(outcome.wa_message_id, outcome.timestamp),
                                          row.message_id)
             else:  # told in the answer: a `failed` ack only when no request heard it
@@ -123,9 +128,14 @@ class Sender:
             return Upstream("The send failed with an internal error.")
 
     def _deliver(self, session: BackendSession, row: OutboundRow) -> Sent:
+        action = action_of(row.payload)
+        if action is not None and self._preparation is not None:  # a failed target fails it, named, first
+            self._preparation.actions.key(action, row.recipient)
         digits = phone_of_recipient(row.recipient)
         jid = row.recipient if digits is None else self._resolve(session, digits)
         try:
+            if action is not None:
+                return self._act(session, row, action, jid)
             if row.payload is None:  # a plain text
                 sent = session.send_text(jid, row.body, row.message_id)
             else:
@@ -134,6 +144,15 @@ class Sender:
             raise Upstream(f"The client is not connected to WhatsApp: {exc}") from None
         except BackendError as exc:
             raise Upstream(f"WhatsApp refused or failed the send: {exc}") from None
+        return Sent(row.message_id, sent.message_id, jid, sent.timestamp)
+
+    def _act(self, session: BackendSession, row: OutboundRow, action: ActionRequest, jid: str) -> Sent:
+        """A reaction, edit, revoke (WhatsApp's id of the new message) or read mark (no message: no id)."""
+        if self._preparation is None:
+            raise Upstream("This client cannot send message actions.")
+        sent = self._preparation.actions.perform(session, action, jid, row.message_id)
+        if sent is None:
+            return Sent(row.message_id, None, jid, datetime.now(timezone.utc))
         return Sent(row.message_id, sent.message_id, jid, sent.timestamp)
 
     def _outgoing(self, session: BackendSession, row: OutboundRow, jid: str) -> Outgoing:

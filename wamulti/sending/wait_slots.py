@@ -7,6 +7,10 @@ HTTP thread; the registry gives HTTP_THREADS / 2 slots.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
+from typing import TypeVar
+
+T = TypeVar("T")
 
 
 class WaitSlots:
@@ -22,3 +26,12 @@ class WaitSlots:
     def give(self) -> None:
         if self._slots is not None:
             self._slots.release()
+
+    def waiting(self, wait: bool, seconds: float, submit: Callable[[float], T]) -> T:
+        """submit(how long to wait for the outcome): `seconds` while a slot is free (held meanwhile), else 0."""
+        slot = wait and self.take()
+        try:
+            return submit(seconds if slot else 0.0)
+        finally:
+            if slot:
+                self.give()

@@ -48,6 +48,7 @@ class EventRow:
     last_status: int | None = None
     last_error: str | None = None
     finished_at: datetime | None = None
+    media_id: str | None = None  # the media the event carries (written, not read back: its body has it)
 
 
 @dataclass(frozen=True)

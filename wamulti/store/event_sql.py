@@ -115,7 +115,8 @@ class OutboxSQL:
     def __init__(self, d: OutboxDialect):
         p = d.p
         self.d = d
-        self.insert_event = f"INSERT INTO events ({EVENT_COLUMNS}) VALUES ({', '.join([p] * 12)}) {d.keep_existing}"
+        self.insert_event = (f"INSERT INTO events ({EVENT_COLUMNS}, media_id) VALUES ({', '.join([p] * 13)}) "
+                             f"{d.keep_existing}")
         self.event_by_id = f"SELECT {EVENT_COLUMNS} FROM events WHERE event_id = {p}"
         self.pending_of = (f"SELECT {EVENT_COLUMNS} FROM events WHERE client_id = {p} AND delivery = 'pending' "
                            f"ORDER BY event_id LIMIT {p}")
@@ -170,7 +171,7 @@ class SQLOutbox(OutboxStore):
         if not rows:
             return
         sql = self._outbox_sql
-        values = [event_values(r, sql.d.write_time) for r in rows]
+        values = [(*event_values(r, sql.d.write_time), r.media_id) for r in rows]
         # one row (an event published on its own thread) is one statement: no savepoint needed. A retry
         # after a lost commit acknowledgement finds its rows there already: they are kept.
         with self._outbox_statements(True, savepoint=len(values) > 1) as (_, run_many):

@@ -12,6 +12,8 @@ import pymysql
 
 from .event_sql import MYSQL_OUTBOX_TABLES
 from .key_rows import MYSQL_KEY_TABLES
+from .media_source_rows import MYSQL_MEDIA_SOURCES
+from .media_rows import MYSQL_MEDIA_TABLE
 from .mysql_codes import ALREADY_APPLIED
 from .mysql_sends import OUTBOUND_OWNER, OUTBOUND_PAYLOAD, OUTBOUND_TABLE
 
@@ -45,7 +47,9 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
     ]),
     (5, OUTBOUND_OWNER),  # who took a send (its instance), and old rows found by state
     (6, MYSQL_KEY_TABLES),  # scoped API keys and the clients each reaches
+    (7, MYSQL_MEDIA_TABLE),  # media records (their bytes are blobs: wamulti/media)
     (8, OUTBOUND_PAYLOAD),  # a send's media, location, contact or reply; the media it keeps alive
+    (9, MYSQL_MEDIA_SOURCES),  # incoming media's origins; the media an event carries
 ]
 
 

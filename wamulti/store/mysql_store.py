@@ -17,6 +17,8 @@ from dbutils.pooled_db import PooledDB, TooManyConnections
 from .client_rows import COLUMNS, record_from_row, row_values, stamped, utcnow
 from .event_sql import OutboxDialect, OutboxSQL, SQLOutbox, mysql_lease_until
 from .key_rows import KeySQL, SQLKeys
+from .media_source_rows import SQLMediaSources
+from .media_rows import FORGET_CLIENT_MEDIA, FORGOTTEN_AT, MediaSQL, SQLMedia
 from .mysql_codes import ACCESS_PROBLEMS, CONNECTION_CODES, FIRST_CLIENT_CODE, ServerCode
 from .mysql_connection import PyMySQLDriver
 from .mysql_schema import migrate
@@ -75,9 +77,10 @@ def _is_connection_error(exc: Exception) -> bool:
     return False
 
 
-class MySQLStore(MySQLSnapshotWrites, SQLOutbox, MySQLOutbound, SQLKeys, SessionStore):
+class MySQLStore(MySQLSnapshotWrites, SQLOutbox, MySQLOutbound, SQLKeys, SQLMediaSources, SQLMedia, SessionStore):
     kind = "mysql"
     _key_sql = KeySQL("%s", _as_is, _as_is)
+    _media_sql = MediaSQL("%s", _as_is, _as_is)
     _scope_lock = " FOR UPDATE"  # a client deleted meanwhile waits for the key's commit
     _outbox_sql = _OUTBOX_SQL
 
@@ -148,6 +151,11 @@ class MySQLStore(MySQLSnapshotWrites, SQLOutbox, MySQLOutbound, SQLKeys, Session
                 changed = cur.execute(sql, args)
                 return list(cur.fetchall()), changed
             yield run
+
+    _media_statements = _key_statements  # the same one-transaction runner
+
+    def _is_duplicate(self, exc: Exception) -> bool:
+        return isinstance(exc, StoreError) and exc.db_code == ServerCode.DUP_ENTRY  # _tx's DuplicateClient
 
     @contextmanager
     def _outbox_statements(self, write: bool, savepoint: bool = True):
@@ -238,6 +246,7 @@ class MySQLStore(MySQLSnapshotWrites, SQLOutbox, MySQLOutbound, SQLKeys, Session
         with self._tx() as cur:
             for table in ("session_snapshots", "webhooks", "events", "delivery_lanes", "outbound"):
                 cur.execute(f"DELETE FROM {table} WHERE client_id = %s", (client_id,))
+            cur.execute(FORGET_CLIENT_MEDIA.format("%s"), (FORGOTTEN_AT, client_id))
             return cur.execute("DELETE FROM clients WHERE client_id = %s", (client_id,)) > 0
 
     def load_snapshot(self, client_id: str) -> Snapshot | None:

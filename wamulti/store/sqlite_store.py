@@ -16,6 +16,8 @@ from pathlib import Path
 from .client_rows import COLUMNS, read_time, record_from_row, row_values, stamped, text_time, utcnow
 from .event_sql import SQLITE_OUTBOX_TABLES, OutboxDialect, OutboxSQL, SQLOutbox, sqlite_lease_until
 from .key_rows import SQLITE_KEY_TABLES, KeySQL, SQLKeys
+from .media_source_rows import SQLITE_MEDIA_SOURCES, SQLMediaSources
+from .media_rows import FORGET_CLIENT_MEDIA, FORGOTTEN_AT, SQLITE_MEDIA_TABLE, MediaSQL, SQLMedia
 from .sqlite_commit import BatchFailed, GroupCommit
 from .sqlite_pool import ConnectionPool
 from .sqlite_sends import OUTBOUND_OWNER, OUTBOUND_PAYLOAD, OUTBOUND_TABLE, SQLiteOutbound
@@ -51,7 +53,9 @@ MIGRATIONS: list[tuple[int, str]] = [
     """),  # the snapshot's generation, compared with the local file's sidecar
     (5, OUTBOUND_OWNER),  # who took a send (its instance), and old rows found by state
     (6, SQLITE_KEY_TABLES),  # scoped API keys and the clients each reaches
+    (7, SQLITE_MEDIA_TABLE),  # media records (their bytes are blobs: wamulti/media)
     (8, OUTBOUND_PAYLOAD),  # a send's media, location, contact or reply; the media it keeps alive
+    (9, SQLITE_MEDIA_SOURCES),  # incoming media's origins; the media an event carries
 ]
 _UPSERT_CLIENT = (f"INSERT INTO clients ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?) "
                   "ON CONFLICT(client_id) DO UPDATE SET phone=excluded.phone, jid=excluded.jid, "
@@ -79,12 +83,13 @@ def _text(dt: datetime | None) -> str:
     return text_time(dt or utcnow())
 
 
-class SQLiteStore(SQLOutbox, SQLiteOutbound, SQLKeys, SessionStore):
+class SQLiteStore(SQLOutbox, SQLiteOutbound, SQLKeys, SQLMediaSources, SQLMedia, SessionStore):
     """One WAL-mode file: writes go through a GroupCommit (one connection, many writes per
     transaction), reads borrow a connection from a small pool; each call is one transaction."""
 
     kind = "sqlite"
     _key_sql = KeySQL("?", text_time, read_time)
+    _media_sql = MediaSQL("?", text_time, read_time)
     _outbox_sql = _OUTBOX_SQL
 
     def __init__(self, data_dir: Path):
@@ -151,6 +156,11 @@ class SQLiteStore(SQLOutbox, SQLiteOutbound, SQLKeys, SessionStore):
                 return cur.fetchall(), cur.rowcount
             yield run
 
+    _media_statements = _key_statements  # the same one-transaction runner
+
+    def _is_duplicate(self, exc: Exception) -> bool:
+        return isinstance(exc, sqlite3.IntegrityError)  # _tx lets these through unchanged
+
     @contextmanager
     def _outbox_statements(self, write: bool, savepoint: bool = True):
         """SQLOutbox's statements in one transaction: a write joins the group commit, a read has its own."""
@@ -208,6 +218,7 @@ class SQLiteStore(SQLOutbox, SQLiteOutbound, SQLKeys, SessionStore):
         with self._tx(immediate=True) as con:
             for table in ("session_snapshots", "webhooks", "events", "delivery_lanes", "outbound"):
                 con.execute(f"DELETE FROM {table} WHERE client_id = ?", (client_id,))
+            con.execute(FORGET_CLIENT_MEDIA.format("?"), (_text(FORGOTTEN_AT), client_id))
             return con.execute("DELETE FROM clients WHERE client_id = ?", (client_id,)).rowcount > 0
 
     def save_snapshot(self, client_id: str, data: bytes, sha256: str) -> int:

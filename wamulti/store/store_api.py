@@ -1,5 +1,5 @@
 """The session store interface: client rows, session snapshots, the event outbox (event_rows.py), the
-outbound send queue (send_rows.py) and scoped API keys (key_rows.py).
+outbound send queue (send_rows.py), scoped API keys (key_rows.py) and media records (media_rows.py).
 
 The store is the source of truth for client rows; for session keys the local file under DATA_DIR
 is primary and the store keeps generation-numbered snapshots of it (sessions/persistence.py).
@@ -14,6 +14,8 @@ from datetime import datetime
 
 from .event_rows import OutboxStore
 from .key_rows import KeyStore
+from .media_rows import MediaStore
+from .media_source_rows import MediaSourceStore
 from .send_rows import OutboundStore
 
 
@@ -81,7 +83,7 @@ class SnapshotWrite:
     generation: int
 
 
-class SessionStore(OutboxStore, OutboundStore, KeyStore, ABC):
+class SessionStore(OutboxStore, OutboundStore, KeyStore, MediaSourceStore, MediaStore, ABC):
     """Thread-safe persistence for clients and their session snapshots.
 
     Every method may raise StoreUnavailable (database unreachable; nothing half-written) or

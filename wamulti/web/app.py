@@ -12,11 +12,10 @@ from .events_port import EVENTS_EXTENSION
 from .openapi_document import VALIDATION_STATUS
 from .registry_port import REGISTRY_EXTENSION
 from .responses import ERROR_MODELS
-from .routes import (client_routes, docs_routes, health_routes, message_routes,
+from .routes import (action_routes, client_routes, docs_routes, event_routes, group_routes, health_routes,
+                     key_routes, lookup_routes, media_retry_routes, media_routes, message_routes, metrics_routes,
                      webhook_routes)
-from .routes import metrics_routes
-from .routes import event_routes
-from .routes import key_routes
+from .dashboard import add_dashboard
 from .validation import ApiRequest, raise_bad_request
 
 JSON_MIMETYPE = "application/json; charset=utf-8"
@@ -33,12 +32,13 @@ class ApiApp(OpenAPI):
     request_class = ApiRequest
 
 
-def create_app(settings: Settings, registry, events=None, metrics=None, keys=None) -> OpenAPI:
+def create_app(settings: Settings, registry, events=None, metrics=None, keys=None, media=None) -> OpenAPI:
     """A new app serving `registry` (a ClientRegistry or a test double); starts no threads.
 
     With `events` (an EventService, or anything with the EventsPort methods) it also serves the
     events and webhook routes; with `metrics` (a wamulti.metrics.prometheus_metrics.Metrics) GET /metrics; with `keys`
-    (a wamulti.keys.ApiKeys) scoped keys and the /api/keys routes (without: the admin key only).
+    (a wamulti.keys.ApiKeys) scoped keys and the /api/keys routes (without: the admin key only); with
+    `media` (a wamulti.media.library.MediaLibrary) /api/media and the public signed links /media/<id>.
     """
     app = ApiApp(__name__, info=Info(title="wamulti", version=__version__, description=DESCRIPTION),
                  security_schemes=auth.SECURITY_SCHEMES, doc_ui=False,
@@ -55,16 +55,19 @@ def create_app(settings: Settings, registry, events=None, metrics=None, keys=Non
     auth.init_app(app, settings.api_key, keys)
     register_error_handlers(app)
     app.register_blueprint(docs_routes.bp)
-    app.register_api(health_routes.bp)
-    app.register_api(client_routes.bp)
-    app.register_api(message_routes.bp)
+    for always in (health_routes, client_routes, message_routes, media_retry_routes, lookup_routes, group_routes,
+                   action_routes):
+        app.register_api(always.bp)
     if events is not None:
         app.extensions[EVENTS_EXTENSION] = events
         app.register_api(event_routes.bp)
         app.register_api(webhook_routes.bp)
     if keys is not None:
         app.register_api(key_routes.bp)
+    if media is not None:
+        media_routes.serve(app, media, settings.media_max_bytes)
     if metrics is not None:
         app.extensions[metrics_routes.METRICS_EXTENSION] = metrics
         app.register_api(metrics_routes.bp)
+    add_dashboard(app)
     return app

@@ -22,6 +22,7 @@ from .error_handlers import Forbidden, Unauthorized
 API_KEY_HEADER = "x-api-key"  # header lookups are case-insensitive
 CONFIG_KEY = "WAMULTI_API_KEY"
 KEYS_EXTENSION = "wamulti.keys"
+SESSIONS_EXTENSION = "wamulti.sessions"  # an object with principal_for_request() -> Principal | None
 PROTECTED_PREFIX = "/api/"
 BEARER_PREFIX = "bearer "
 PRINCIPAL = "wamulti_principal"  # the flask.g attribute
@@ -74,8 +75,19 @@ def _bearer_token() -> str:
 
 def _authenticate() -> Principal:
     given = request.headers.get(API_KEY_HEADER, "") or _bearer_token()
-    if not given:
+    if given:
+        return principal_for_key(given)
+    # no key in a header: the dashboard's session cookie, if the app has sessions (web/dashboard/);
+    # it checks the session's CSRF token on every change itself
+    sessions = current_app.extensions.get(SESSIONS_EXTENSION)
+    found = sessions.principal_for_request() if sessions is not None else None
+    if found is None:
         raise Unauthorized(KEY_MISSING)
+    return found
+
+
+def principal_for_key(given: str) -> Principal:
+    """Whom a presented key acts for: the admin, a scoped key's principal, or Unauthorized."""
     given_bytes = _as_bytes(given)
     if given_bytes is None:
         raise Unauthorized(KEY_INVALID)

@@ -7,6 +7,7 @@ those go to the server log (without request bodies or headers).
 from __future__ import annotations
 
 import json
+import math
 import logging
 
 from flask import Flask, Response, current_app, request
@@ -59,12 +60,17 @@ DOMAIN_STATUS = {
     domain.InvalidField: (400, "invalid_request"),
     domain.DestinationNotAllowed: (400, "destination_not_allowed"),
     domain.NotFound: (404, "not_found"),
+    domain.NoPicture: (404, "no_picture"),
     domain.Conflict: (409, "conflict"),
     domain.Upstream: (502, "upstream_error"),
     domain.NotReady: (503, "client_not_ready"),
     domain.RecipientNotOnWhatsApp: (422, "recipient_not_on_whatsapp"),
     domain.QueueFull: (429, "queue_full"),
     domain.IdempotencyKeyReused: (422, "idempotency_key_reused"),
+    domain.RateLimited: (429, "rate_limited"),
+    domain.NotGroupAdmin: (409, "not_group_admin"),
+    domain.MediaTooLarge: (413, "media_too_large"),
+    domain.MediaFetchFailed: (502, "media_fetch_failed"),
 }
 
 # Our own sentences for werkzeug's errors (its descriptions talk about browsers and proxies).
@@ -107,6 +113,8 @@ def handle_domain_error(exc: domain.DomainError) -> Response:
         headers["Retry-After"] = str(SLOW_RETRY_SECONDS if slow else FAST_RETRY_SECONDS)
     if isinstance(exc, domain.QueueFull):
         headers["Retry-After"] = str(QUEUE_RETRY_SECONDS)  # nothing was accepted: retrying is safe
+    if isinstance(exc, domain.RateLimited):
+        headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after)))
     return json_error(status, body, headers)
 
 

@@ -35,8 +35,9 @@ def build_http_server(settings: Settings, app, seams: frozenset = frozenset()):
         host=settings.host, port=settings.port, threads=settings.http_threads,
         ident="wamulti", clear_untrusted_proxy_headers=True,
         # well above MAX_BODY_BYTES so Flask answers oversized bodies with JSON;
-        # waitress's own (plain-text) 413 only guards against absurd uploads
-        max_request_body_size=max(8 * settings.max_body_bytes, 16 << 20),
+        # waitress's own (plain-text) 413 only guards against absurd uploads; a media upload
+        # (MEDIA_MAX_MB) is spooled to a temp file by waitress, never held in memory
+        max_request_body_size=max(8 * settings.max_body_bytes, 16 << 20, 2 * settings.media_max_bytes),
         # select() fails once descriptors pass 1024 (many clients, each with
         # session files and sockets): poll() has no such limit
         asyncore_use_poll=True,

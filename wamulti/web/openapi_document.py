@@ -1,5 +1,6 @@
 """The OpenAPI document GET /openapi.json serves: flask-openapi3's (its public `api_doc`), with each
-operation's key policy noted and the library's generic 400 taken out.
+operation's key policy noted, the library's generic 400 taken out, and the events a webhook receives
+(`webhooks`, event_webhooks.py).
 
 flask-openapi3 adds a 400 (an array of pydantic errors) to every operation that does not declare
 one; ours never answer that shape, and routes without input cannot answer 400 at all.
@@ -13,6 +14,7 @@ import re
 from flask import Flask
 
 from . import auth
+from .event_webhooks import webhooks_section
 
 VALIDATION_STATUS = 400
 KEY_EXTENSION = "x-wamulti-keys"
@@ -28,6 +30,7 @@ def api_document(app: Flask) -> dict:
         document = copy.deepcopy(app.api_doc)
         _note_key_policies(app, document)
         _drop_generic_400(document)
+        document["webhooks"] = webhooks_section(document.setdefault("components", {}).setdefault("schemas", {}))
         app.extensions[DOCUMENT_EXTENSION] = document
     return document
 

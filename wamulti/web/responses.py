@@ -31,21 +31,32 @@ ERRORS: dict[int, ErrorSpec] = {
                    "of range (the message names it), or the body is not a JSON object; destination_not_allowed: "
                    "a webhook URL points to an address the service does not connect to (the message names the rule)."),
     401: ErrorSpec(("unauthorized",), "The API key is missing, wrong or revoked."),
-    403: ErrorSpec(("forbidden",), "A scoped key on a route that needs the admin key (API_KEY)."),
-    404: ErrorSpec(("not_found",), "No such client, event, webhook, QR code or API key, or no such route (a "
-                   "scoped key sees every client but its own as no such client)."),
+    403: ErrorSpec(("forbidden", "link_invalid"), "A scoped key on a route that needs the admin key (API_KEY); "
+                   "link_invalid: a media link whose signature is wrong or that has expired."),
+    404: ErrorSpec(("not_found", "no_picture"), "No such client, event, webhook, media, QR code, API key, group of "
+                   "the client or invite link, or no such route (a scoped key sees every client but its own as no "
+                   "such client); no_picture: the user or group has no profile picture this account may see."),
     405: ErrorSpec(("method_not_allowed",), "The route does not accept this method.", ALLOW),
-    409: ErrorSpec(("conflict",), "The request conflicts with the resource's current state."),
-    413: ErrorSpec(("payload_too_large",), "The body is larger than MAX_BODY_BYTES."),
+    409: ErrorSpec(("conflict", "not_group_admin"), "The request conflicts with the resource's current state; "
+                   "not_group_admin: WhatsApp refused a group change because this account is not an admin."),
+    410: ErrorSpec(("media_unavailable",), "The linked file was never stored: status (too_large, skipped or "
+                   "failed) and reason say why.", status=(str, Field(description="The record's status.")),
+                   reason=(str | None, Field(None, description="Why."))),
+    413: ErrorSpec(("payload_too_large", "media_too_large"), "The body is larger than MAX_BODY_BYTES, or the file "
+                   "larger than MEDIA_MAX_MB (media_too_large; nothing was stored)."),
     415: ErrorSpec(("unsupported_media_type",), "The body is not sent as 'Content-Type: application/json'."),
     422: ErrorSpec(("recipient_not_on_whatsapp", "idempotency_key_reused"), "WhatsApp answered that the "
                    "number has no account, or the Idempotency-Key was used with another body; nothing was sent."),
-    429: ErrorSpec(("queue_full",), "The client's outbound queue is at SEND_QUEUE_MAX; nothing was accepted.",
+    429: ErrorSpec(("queue_full", "rate_limited"), "The client's outbound queue is at SEND_QUEUE_MAX, or "
+                   "rate_limited: too many group metadata reads for this client (see Retry-After); nothing was "
+                   "accepted or asked.",
                    RETRY_AFTER),
     500: ErrorSpec(("internal_error",), "A bug; logged on the server only."),
-    502: ErrorSpec(("upstream_error",), "WhatsApp refused or failed the send, or the lookup of the number failed."),
-    503: ErrorSpec(("client_not_ready", "store_unavailable"), "The client is not READY (currentState says "
-                   "why), or the database is unreachable (nothing was changed).", RETRY_AFTER,
+    502: ErrorSpec(("upstream_error", "media_fetch_failed"), "WhatsApp refused or failed the send, the lookup "
+                   "of the number or a group call; media_fetch_failed: a media URL could not be fetched."),
+    503: ErrorSpec(("client_not_ready", "store_unavailable", "media_pending"), "The client is not READY "
+                   "(currentState says why), the database is unreachable (nothing was changed), or a linked file is "
+                   "still on its way (media_pending).", RETRY_AFTER,
                    currentState=CURRENT_STATE),
 }
 COMMON = (401, 500, 503)  # 503: a scoped key is looked up in the store, on every route behind a key
@@ -214,3 +225,23 @@ class WebhookOut(BaseModel):
 class Replayed(BaseModel):
     clientId: str
     queued: int = Field(ge=0, description="How many events were queued again.")
+
+
+MEDIA_STATUS = Literal["stored", "pending", "too_large", "skipped", "failed"]
+
+
+class MediaRetried(BaseModel):
+    """An incoming media queued for download again; `message.media` tells how it ends."""
+
+    kind: Literal["image", "video", "audio", "voice", "document", "sticker"]
+    mimetype: str | None
+    size: int | None = Field(description="Bytes, as the sender declared them until stored.")
+    fileName: str | None
+    id: str
+    sha256: str | None = Field(description="Hex; the sender's declared hash until stored.")
+    status: MEDIA_STATUS
+    url: str | None = Field(description="The signed link; 503 with Retry-After until the file is stored.")
+    reason: str | None
+    clientId: str
+    messageId: str = Field(description="WhatsApp's id of the message the media came with.")
+    chat: str

@@ -249,3 +249,9 @@ class ClientsQuery(Params):
         None, examples=["c1.d29yay1waG9uZQ"], description="The `next` of the previous page (100 a page "
         "when `limit` is absent).")
     state: Annotated[State, checked(_state)] | None = Field(None, description="Only clients in this state.")
+
+
+class MediaPath(Params):
+    # Not checked beyond its form: an id that is not one of ours answers 404 like an unknown one.
+    media_id: str = Field(pattern=r"^[A-Za-z0-9_-]{1,64}$", examples=["mabcdefghijklmnopqrstuvwxyz"],
+                          description="The media's id, as an event's `media.id` carried it.")

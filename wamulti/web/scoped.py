@@ -65,14 +65,29 @@ class ScopedRegistry:
     def send_text(self, client_id, to, text, **options):
         return self._registry.send_text(self._visible(client_id), to, text, **options)
 
+    def queue_length(self, client_id):
+        return self._registry.queue_length(self._visible(client_id))
+
+    def groups(self, client_id):
+        return self._registry.groups(self._visible(client_id))
+
     def send_message(self, client_id, request, **options):
         return self._registry.send_message(self._visible(client_id), request, **options)
+
+    def lookups(self, client_id):
+        return self._registry.lookups(self._visible(client_id))
+
+    def message_action(self, client_id, request, **options):
+        return self._registry.message_action(self._visible(client_id), request, **options)
 
     def message_status(self, message_id):
         row = self._registry.message_status(message_id)
         if not self._principal.can_see(row.client_id):
             raise NotFound(f"No message with id '{message_id}'.")  # the registry's words for an unknown id
         return row
+
+    def retry_media(self, media_id):
+        return self._registry.retry_media(media_id, visible=self._principal.can_see)
 
     def health(self):
         return self._registry.health()

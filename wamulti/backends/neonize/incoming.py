@@ -22,6 +22,7 @@ import logging
 from datetime import datetime, timedelta, timezone
 
 from .. import backend_api as bk
+from .incoming_changes import translate_change
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +32,7 @@ MS_THRESHOLD = 10**11  # larger values are milliseconds (10**11 s is the year 51
 # whatsmeow's own wrappers around the content; each holds the real message in `.message`
 WRAPPERS = ("ephemeralMessage", "viewOnceMessage", "viewOnceMessageV2", "viewOnceMessageV2Extension",
             "documentWithCaptionMessage", "lottieStickerMessage", "deviceSentMessage")
-# revokes, edits, key shares, history-sync notices: changes to chats, not messages (left for later)
+# revokes and edits (incoming_changes.py), key shares, history-sync notices: not messages
 PROTOCOL = {"protocolMessage", "editedMessage"}
 # fields that ride along with content but are no content of their own (key shares, metadata)
 NOISE = {"senderKeyDistributionMessage", "fastRatchetKeySenderKeyDistributionMessage", "messageContextInfo"}
@@ -91,14 +92,35 @@ def _text(msg, field):
         "kind": "text", "text": _or_none(msg.extendedTextMessage.text), "quoted_id": _quoted(msg.extendedTextMessage)}
 
 
+# what a download needs of a media part and nothing more (no thumbnail, no quote)
+REF_DROPPED = ("JPEGThumbnail", "pngThumbnail", "contextInfo", "caption", "interactiveAnnotations", "annotations")
+REF_FIELD = {"ptvMessage": "videoMessage"}  # whatsmeow downloads a round video as the video it is
+
+
+def download_ref(msg, field: str) -> bytes:
+    """`Media.download`: a Message holding this media part alone, serialized (the field name travels
+    with it, so media_download.py hands it back to the library as the message it came in)."""
+    ref = type(msg)()
+    part = getattr(ref, REF_FIELD.get(field, field))
+    part.CopyFrom(getattr(msg, field))
+    names = part.DESCRIPTOR.fields_by_name
+    for name in REF_DROPPED:
+        if name in names:
+            part.ClearField(name)
+    return ref.SerializeToString()
+
+
 def _media(kind: str):
     def read(msg, field):
         part = getattr(msg, field)
         names = part.DESCRIPTOR.fields_by_name
         caption = part.caption if "caption" in names else ""
         file_name = part.fileName if "fileName" in names else ""
-        media = bk.Media(_or_none(part.mimetype), _or_none(part.fileLength), _or_none(file_name))
-        return {"kind": kind, "text": _or_none(caption), "media": media, "quoted_id": _quoted(part)}
+        voice = kind == "audio" and "PTT" in names and part.PTT
+        media = bk.Media(_or_none(part.mimetype), _or_none(part.fileLength), _or_none(file_name),
+                         kind="voice" if voice else kind, download=download_ref(msg, field),
+                         sha256=_or_none(part.fileSHA256.hex()))
+        return {"kind": media.kind, "text": _or_none(caption), "media": media, "quoted_id": _quoted(part)}
     return read
 
 
@@ -141,12 +163,18 @@ def _content(msg) -> dict | None:
     return {"kind": "unknown"}
 
 
-def _message(ev) -> bk.MessageReceived | None:
+def _message(ev) -> bk.Event | None:
     info, src = ev.Info, ev.Info.MessageSource
     chat = jid_string(src.Chat)
     if not info.ID or not chat or chat == STATUS_CHAT:
         return None
-    content = _content(_unwrap(ev.Message))
+    msg = _unwrap(ev.Message)
+    who = {"message_id": info.ID, "chat": chat, "sender_jid": jid_string(src.Sender),
+           "sender_phone": _phone(src.Sender) or _phone(src.SenderAlt), "from_me": src.IsFromMe}
+    change = translate_change(msg, who, _utc(info.Timestamp))  # a reaction, edit or revoke
+    if change is not None:
+        return change
+    content = _content(msg)
     if content is None:
         return None
     content.setdefault("text", None)
@@ -156,8 +184,9 @@ def _message(ev) -> bk.MessageReceived | None:
         from_me=src.IsFromMe, push_name=_or_none(info.Pushname), sent_at=_utc(info.Timestamp), **content)
 
 
-def translate_message(ev) -> bk.MessageReceived | None:
-    """neonize's MessageEv (neonize.proto.Neonize_pb2.Message) as MessageReceived, or None."""
+def translate_message(ev) -> bk.Event | None:
+    """neonize's MessageEv (neonize.proto.Neonize_pb2.Message) as MessageReceived, or as MessageReacted /
+    MessageEdited / MessageRevoked for a change to a message (incoming_changes.py), or None."""
     try:
         return _message(ev)
     except Exception:  # never into Go's callback: a message we cannot read is skipped

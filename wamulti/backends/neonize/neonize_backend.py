@@ -11,7 +11,8 @@ Hazards measured in docs/neonize.md drive this module:
   passed. A stop disconnects (a call), waits for its own start's Go code, then runs Stop exclusively.
 - A NewClient's finalizer stops its uuid when garbage collected, so every session gets a fresh
   uuid, is stopped under the lock, and only then has its finalizer detached.
-- get_me() and the contact stores are never called (PairStatusEv carries the JID).
+- get_me() and the contact store run only while the session has its Go entry, and stop() waits for
+  them (conversation.py, EntryCalls); the JID comes from PairStatusEv.
 - Every connect() attempt leaks one SQLite descriptor inside the library: failed dials go to the
   connectivity gate (connectivity.py), which stops clients dialling while the network is down and
   pauses dialling past a budget of failed dials; the worker retries with backoff, and never closes.
@@ -36,12 +37,16 @@ from ...seams import neonize_internals as neonize_seam
 from .. import backend_api as bk
 from ..connectivity import ConnectivityGate
 from ..reasons import clip
-from . import outgoing, outgoing_protos
+from . import outgoing
+from .conversation import ENTRY_CLOSE_WAIT, EntryCalls, NeonizeConversation
+from .media_calls import NeonizeMedia
 from . import wa_reasons
 from .gocalls import GoCalls, threads_in_go
 from .golock import Deadlines, GoLock, StartHold
 from .golog import GoLogRouter
+from .group_listening import NeonizeGroupEvents
 from .incoming import translate_message, translate_receipt
+from .incoming_signals import translate_call, translate_chat_presence, translate_presence
 from .pairing_children import PAIRING_WINDOW, ChildSpec, PairingChildSession
 from .starts import LockBounds, Starts, StoppedBeforeStart
 
@@ -116,7 +121,9 @@ class NeonizeBackend(bk.Backend):
 
     def go_calls_for(self, session: "NeonizeSession") -> GoCalls:
         """Put the lock between the session's neonize client and Go (gocalls.py)."""
-        return GoCalls.install(session.client, self._lock, session.entering_start, session.start_returned)
+        calls = GoCalls.install(session.client, self._lock, session.entering_start, session.start_returned)
+        neonize_seam.replace_contact_library(session.client, calls)  # the contact store calls Go directly
+        return calls
 
     # ---- the start protocol (starts.py) ----------------------------------------------------
     def begin_start(self, session: "NeonizeSession") -> StartHold:
@@ -150,15 +157,10 @@ class NeonizeBackend(bk.Backend):
         return self._sync_fallback
 
 
-class NeonizeSession(bk.BackendSession):
+class NeonizeSession(NeonizeMedia, NeonizeConversation, NeonizeGroupEvents, bk.BackendSession):
     """One NewClient with a uuid of its own, over the client's session file."""
 
     def __init__(self, backend: NeonizeBackend, client_id: str, path: Path, emit: Callable[[bk.Event], None]):
-        from neonize.events import (ClientOutdatedEv, ConnectedEv, ConnectFailureEv, DisconnectedEv,
-                                    KeepAliveRestoredEv, KeepAliveTimeoutEv, LoggedOutEv, MessageEv,
-                                    OfflineSyncCompletedEv, PairStatusEv, ReceiptEv, StreamReplacedEv,
-                                    TemporaryBanEv)
-
         self.client_id = client_id
         self._backend = backend
         self._emit = emit
@@ -169,13 +171,21 @@ class NeonizeSession(bk.BackendSession):
         self._stopped = False
         self._connected = False
         self._sync_timer: threading.Timer | None = None
+        self._entry_calls = EntryCalls()  # get_me / contact store calls: stop() waits for them
         self.uuid = f"{client_id}#{uuidlib.uuid4().hex[:12]}"
         path.parent.mkdir(parents=True, exist_ok=True)
         self.fresh_file = not path.exists() or path.stat().st_size == 0  # Go creates its tables first
         self.client = backend.new_client(path, self.uuid)
         backend.go_calls_for(self)
         neonize_seam.before_each_event(self.client, self._go_done_with_start)  # Go calls back after its last map read
+        self._listen()
 
+    def _listen(self) -> None:
+        """Register a handler for every event type the session reports (before connect(), as neonize wants)."""
+        from neonize.events import (CallOfferEv, ChatPresenceEv, ClientOutdatedEv, ConnectedEv, ConnectFailureEv,
+                                    DisconnectedEv, KeepAliveRestoredEv, KeepAliveTimeoutEv, LoggedOutEv,
+                                    MessageEv, OfflineSyncCompletedEv, PairStatusEv, PresenceEv, ReceiptEv,
+                                    StreamReplacedEv, TemporaryBanEv)
         on = self.client.event
         on.qr(self._on_qr)
         on(ConnectedEv)(self._on_connected)
@@ -190,8 +200,12 @@ class NeonizeSession(bk.BackendSession):
         on(DisconnectedEv)(lambda _c, _e: self._on_disconnected(bk.Disconnected("disconnected")))
         on(KeepAliveTimeoutEv)(lambda _c, ev: self._on_keepalive(wa_reasons.keepalive_timeout(ev)))
         on(KeepAliveRestoredEv)(lambda _c, _e: self._on_keepalive(bk.KeepAliveRestored()))
-        on(MessageEv)(lambda _c, ev: self._hand_over(translate_message, ev))
-        on(ReceiptEv)(lambda _c, ev: self._hand_over(translate_receipt, ev))
+        # what the client hears: translated and handed over on Go's thread (incoming*.py)
+        for event_type, translate in ((MessageEv, translate_message), (ReceiptEv, translate_receipt),
+                                      (PresenceEv, translate_presence), (ChatPresenceEv, translate_chat_presence),
+                                      (CallOfferEv, translate_call)):
+            on(event_type)(lambda _c, ev, translate=translate: self._hand_over(translate, ev))
+        self._groups = self._listen_to_groups(on)
 
     # ---- the start as Go sees it -----------------------------------------------------------------
     def _go_done_with_start(self) -> None:
@@ -308,30 +322,6 @@ class NeonizeSession(bk.BackendSession):
         except self._backend.library_error as exc:
             raise bk.PairingError(_short(exc)) from None
 
-    def send_text(self, to_jid: str, text: str, message_id: str | None = None) -> bk.SentMessage:
-        """A plain `conversation` text to the JID as given; `message_id` cannot be used: neonize 0.5.2
-        has no way to send with a chosen id, so whatsmeow's own id is returned (outgoing.py)."""
-        with self._send_call():
-            wa_id, when = outgoing.send_text(self.client, to_jid, text)
-        return bk.SentMessage(message_id=wa_id, timestamp=when)
-
-    def send_message(self, to_jid: str, out: bk.Outgoing, message_id: str | None = None) -> bk.SentMessage:
-        """Any kind, built from the real protos (outgoing_protos.py); whatsmeow picks the id (see send_text)."""
-        message = outgoing_protos.outgoing_message(out)
-        with self._send_call():
-            wa_id, when = outgoing.send_proto(self.client, to_jid, message)
-        return bk.SentMessage(message_id=wa_id, timestamp=when)
-
-    def upload(self, data_path: Path, media_kind: str) -> bk.UploadRef:
-        """The file's bytes through the library's upload (a call into Go like a send: GoCalls holds the
-        lock only for its client lookup)."""
-        with self._send_call():
-            return outgoing_protos.upload_file(self.client, data_path, media_kind)
-
-    def lookup_phone(self, digits: str) -> str | None:
-        with self._send_call():
-            return outgoing.lookup_phone(self.client, digits, self._backend.library_error)
-
     @contextlib.contextmanager
     def _send_call(self):
         """A network call of a send on a started session (GoCalls holds the lock for its lookup);
@@ -366,6 +356,9 @@ class NeonizeSession(bk.BackendSession):
             self._connected = False
             self._cancel_sync_timer()
             entered = self._entered
+        if not self._entry_calls.close():
+            log.warning("[%s] a contact/profile read still ran after %gs; stopping anyway", self.client_id,
+                        ENTRY_CLOSE_WAIT)
         if entered:
             self._stop_in_go(self._start)
         neonize_seam.detach_stop_on_collect(self.client)
@@ -384,6 +377,11 @@ class NeonizeSession(bk.BackendSession):
             log.warning("[%s] the start's Go code was still running after %gs; stopping anyway",
                         self.client_id, STOP_WAIT)
         self.client.stop()
+
+    def _has_go_entry(self) -> bool:
+        """Whether Go holds this client now (hazard 2: get_me and the contact store need it)."""
+        with self._state_lock:
+            return self._entered and self._connected and not self._stopped
 
     @property
     def stopped(self) -> bool:

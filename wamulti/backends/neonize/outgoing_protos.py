@@ -17,7 +17,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..backend_api import ContactOut, LocationOut, MediaOut, Outgoing, QuotedRef, TextOut, UploadRef
+from ..backend_api import (ContactOut, EditOut, LocationOut, MediaOut, Outgoing, QuotedRef, ReactionOut, RevokeOut,
+                           TextOut, UploadRef)
+from .outgoing_actions import action_message
 
 UPLOAD_TYPE = {"image": "MediaImage", "sticker": "MediaImage", "video": "MediaVideo", "audio": "MediaAudio",
                "voice": "MediaAudio", "document": "MediaDocument"}
@@ -52,6 +54,8 @@ def outgoing_message(outgoing: Outgoing):
     """The Message proto for any Outgoing."""
     from neonize.proto.waE2E import WAWebProtobufsE2E_pb2 as e2e
 
+    if isinstance(outgoing, (ReactionOut, EditOut, RevokeOut)):
+        return action_message(outgoing)
     context = context_info(outgoing.reply_to)
     match outgoing:
         case TextOut(text=text) if context is None:

@@ -11,9 +11,14 @@ path as neonize's, so restarts are exercised for real.
 The sessions of one SimulatorBackend form a loopback network (simnet.py): messages of every kind
 between them arrive as MessageReceived (sim_messages.py; an upload is a file in the network's CDN,
 sim_cdn.py, and a message carries its key), and the sender gets delivered and read receipts (SIM_READ_DELAY).
+Reactions, edits and revokes sent through the queue reach the other side as sim_actions.py's
+conversation events; a read mark reaches the messages' sender as a `read` ReceiptReceived.
 A send goes out with the message id wamulti chose (like a library that can choose ids), after
 `send_delay` seconds, +- `send_jitter` (SIM_SEND_DELAY, default 0.3: like WhatsApp; 0 in most tests). Phone numbers are resolved by the network's
 `lookup`, like WhatsApp's "is on WhatsApp?" (SIM_NOT_ON_WHATSAPP lists numbers with no account).
+Groups live in the network too (sim_groups.py): `groups()` answers the connected number's group
+calls, and a text to a group JID goes to every member but its sender (a group the sender is not in
+refuses it, as WhatsApp does).
 """
 
 from __future__ import annotations
@@ -30,10 +35,15 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
-from ..backend_api import (Backend, BackendSession, Connected, ConnectFailed, Event, LoggedOut, NotConnected, Outgoing,
-                           PairingError, PairSuccess, QrUpdated, SentMessage, SyncCompleted, TextOut, UploadRef)
+from ..backend_api import (Backend, BackendSession, Connected, ConnectFailed, DownloadFailed, DownloadTooLarge, EditOut,
+                           Event, LoggedOut, Media, MessageReceived, NotConnected, Outgoing, PairingError, PairSuccess,
+                           QrUpdated, ReactionOut, ReceiptReceived, RevokeOut, SendFailed, SentMessage, SyncCompleted,
+                           TextOut, UploadRef)
+from ..group_api import GroupNotFound
+from .sim_actions import SimConversation
+from .sim_groups import SimGroupCalls, SimGroupDirectory
 from .sim_messages import Origin, received
-from .simnet import SimNetwork, number_of, phone_jid
+from .simnet import SimNetwork, number_of
 
 CODE_ALPHABET = "123456789ABCDEFGHJKLMNPQRSTVWXYZ"
 # whatsmeow (qrchan.go, emitQRs): 6 codes, the first shown 60 s, each later one 20 s (160 s)
@@ -52,18 +62,19 @@ def _write_atomically(path: Path, payload: dict) -> None:
     os.replace(tmp, path)
 
 
-class SimulatorSession(BackendSession):
+class SimulatorSession(SimConversation, BackendSession):
     """One simulated connection; its whole life runs on the connection thread inside connect()."""
 
     def __init__(self, client_id: str, path: Path, emit: Callable[[Event], None],
                  delays: tuple[float, float, float, float], network: SimNetwork, send_jitter: float = 0.0,
-                 pairing_window: float = 160.0):
+                 pairing_window: float = 160.0, groups: SimGroupDirectory | None = None):
         self._client_id = client_id
         self._path = path
         self._emit = emit
         self._connect_delay, self._pair_delay, self._sync_delay, self._send_delay = delays
         self._send_jitter = send_jitter
         self._network = network
+        self._groups = groups or SimGroupDirectory(network)
         self._stop = threading.Event()
         # reentrant: receive() emits under it, and an emit must not deadlock a same-thread send
         self._lock = threading.RLock()
@@ -102,7 +113,7 @@ class SimulatorSession(BackendSession):
             self._connected, self._number = True, number
         self._emit(Connected())
         if number is not None:  # after Connected: what waited offline arrives while syncing
-            self._network.attach(number, self)
+            self._network.attach(number, self, push_name=self._client_id)
         if self._wait(self._sync_delay):
             self._emit(SyncCompleted())
         self._stop.wait()
@@ -187,10 +198,39 @@ class SimulatorSession(BackendSession):
         number = self._require_connected()
         sent = SentMessage(message_id=message_id or "3EB0" + secrets.token_hex(9).upper(),
                            timestamp=datetime.now(timezone.utc))
-        if number is not None:
-            origin = Origin(number, phone_jid(number), self._client_id)
-            self._network.send(number, to_jid, received(origin, outgoing, sent.message_id, sent.timestamp))
+        command = isinstance(outgoing, TextOut) and self.run_command(to_jid, outgoing.text)  # `/sim ...` (sim_actions.py)
+        if isinstance(outgoing, (ReactionOut, EditOut, RevokeOut)):
+            self.act_on(to_jid, outgoing, sent.message_id)  # the other side hears it as sim_actions.py says
+        elif number is not None and not command:
+            sender, phone = self._as_seen_by(number, to_jid)
+            origin = Origin(phone, sender, self._client_id)
+            self._carry(number, to_jid, received(origin, outgoing, sent.message_id, sent.timestamp))
         return sent
+
+    def _carry(self, number: str, to_jid: str, message: MessageReceived) -> None:
+        if not to_jid.endswith("@g.us"):
+            self._network.send(number, to_jid, message)
+            return
+        try:  # a group's members come from the directory: no metadata call (sim_groups.py)
+            self._groups.send(number, to_jid, message)
+        except GroupNotFound:
+            raise SendFailed("not a member of this group") from None
+
+    def groups(self) -> SimGroupCalls:
+        """The group calls of the connected number (sim_groups.py); NotConnected while offline."""
+        number = self._require_connected()
+        if number is None:
+            raise NotConnected("websocket not connected")
+        return SimGroupCalls(self._groups, number)
+
+    def mark_read(self, chat: str, sender_jid: str, message_ids: tuple[str, ...], at: datetime) -> None:
+        """The sender's sessions get a `read` receipt for its messages, from this number's chat (queued
+        while they are offline, like a message)."""
+        number = self._require_connected()
+        if number is not None:
+            reader, _ = self._as_seen_by(number, sender_jid)
+            receipt = ReceiptReceived(tuple(message_ids), reader, "read", at)
+            self._network.send(number, sender_jid, receipt, receipts=False)
 
     def upload(self, data_path: Path, media_kind: str) -> UploadRef:
         """The file copied to the network's CDN (streamed); its key is the reference every message carries."""
@@ -203,6 +243,24 @@ class SimulatorSession(BackendSession):
         return UploadRef(url=f"https://sim-cdn.invalid/{key}", direct_path=key, media_key=secrets.token_bytes(32),
                          file_enc_sha256=digest.digest(), file_sha256=digest.digest(),
                          file_length=data_path.stat().st_size)
+
+    def download(self, media: Media, sink, max_bytes: int) -> int:
+        """The file from the network's CDN, streamed into `sink` (a download thread; any session state:
+        like WhatsApp's CDN, fetching needs only the reference)."""
+        if media.size is not None and media.size > max_bytes:
+            raise DownloadTooLarge(media.size, max_bytes)
+        try:
+            source = self._network.cdn.open((media.download or b"").decode("ascii", "replace"))
+        except OSError:
+            raise DownloadFailed("the file is not on the simulator's CDN") from None
+        written = 0
+        with source:
+            while chunk := source.read(1 << 20):
+                written += len(chunk)
+                if written > max_bytes:
+                    raise DownloadTooLarge(None, max_bytes)
+                sink.write(chunk)
+        return written
 
     def logout(self) -> None:
         with self._lock:
@@ -234,6 +292,7 @@ class SimulatorBackend(Backend):
         self._send_jitter = send_jitter
         self.pairing_window = pairing_window
         self._network = SimNetwork(read_delay, not_on_whatsapp)  # per backend: tests can run several networks
+        self.group_directory = SimGroupDirectory(self._network)  # the network's groups (sim_groups.py)
 
     @classmethod
     def from_settings(cls, settings) -> "SimulatorBackend":
@@ -243,7 +302,7 @@ class SimulatorBackend(Backend):
 
     def new_session(self, client_id: str, session_path: Path, emit: Callable[[Event], None]) -> SimulatorSession:
         return SimulatorSession(client_id, session_path, emit, self._delays, self._network, self._send_jitter,
-                                self.pairing_window)
+                                self.pairing_window, self.group_directory)
 
     @property
     def network(self) -> SimNetwork:

@@ -8,14 +8,12 @@ from datetime import datetime
 from ..backend_api import (ContactOut, Contact, Location, LocationOut, Media, MediaOut, MessageReceived, Outgoing,
                            TextOut)
 
-EVENT_KIND = {"voice": "audio"}  # a voice note is an audio message (ptt) to the recipient
-
 
 @dataclass(frozen=True)
 class Origin:
     """Who sends: the sender's number, JID and name."""
 
-    number: str
+    number: str | None  # the sender's phone digits, None when the recipient sees only its LID
     jid: str
     push_name: str
 
@@ -33,7 +31,7 @@ def received(origin: Origin, outgoing: Outgoing, message_id: str, sent_at: datet
         case ContactOut(display_name=name, vcard=vcard):
             return MessageReceived(kind="contact", text=None, contact=Contact(name, vcard), **base)
         case MediaOut():
-            return MessageReceived(kind=EVENT_KIND.get(outgoing.kind, outgoing.kind), text=outgoing.caption,
+            return MessageReceived(kind=outgoing.kind, text=outgoing.caption,
                                    media=media_of(outgoing), **base)
     raise TypeError(f"not an Outgoing: {type(outgoing).__name__}")
 

@@ -17,6 +17,12 @@ number whose other mobile form is on the network is that form (`other_forms`: Br
 Mexico's '1' and Argentina's '9' after the country code), so a text to the other form reaches the
 account; any other number is taken to be on WhatsApp as given (it reaches no one).
 
+Privacy ids, like WhatsApp's LIDs: every number on the network also has a LID (`lid_of`, a stable
+15-digit id unrelated to the number), and a message, action or call addressed to '<lid>@lid' reaches
+that number (sim_actions.py says who then appears as whom). Momentary things (presence) reach only
+connected sessions and are never queued. `peers` are the numbers a number exchanged messages with:
+its contacts, the ones that see its online/offline presence.
+
 Threads: one network thread per network hands everything over, in the order it was posted, so a
 send never runs B's handlers on A's thread and never waits for B. Sessions are called under no
 network lock, and a session that went offline refuses the hand-over, which puts the item back.
@@ -24,6 +30,7 @@ network lock, and a session that went offline refuses the hand-over, which puts 
 
 from __future__ import annotations
 
+import hashlib
 import heapq
 import itertools
 import threading
@@ -33,11 +40,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Callable, Protocol
 
-from ..backend_api import Event, MessageReceived, ReceiptReceived
+from ..backend_api import Event, ReceiptReceived
 from .sim_cdn import SimCdn
 
 MAX_QUEUED = 1000
 PHONE_SERVERS = ("", "s.whatsapp.net", "c.us")
+LID_SERVER = "lid"
 
 
 class Endpoint(Protocol):
@@ -49,6 +57,7 @@ class Endpoint(Protocol):
 class _Parcel:
     event: Event
     reply_to: str | None = None  # the sender's number, for a message: it gets the receipts
+    receipt_chat: str | None = None  # the chat the receipts name (a group's id); None: the recipient
 
 
 def number_of(jid: str) -> str | None:
@@ -60,6 +69,15 @@ def number_of(jid: str) -> str | None:
 
 def phone_jid(number: str) -> str:
     return f"{number}@{PHONE_SERVERS[1]}"
+
+
+def lid_of(number: str) -> str:
+    """The number's privacy id on the simulated network (stable across runs, unrelated to the digits)."""
+    return str(10**14 + int.from_bytes(hashlib.sha256(f"lid:{number}".encode()).digest()[:8], "big") % (9 * 10**14))
+
+
+def lid_jid(number: str) -> str:
+    return f"{lid_of(number)}@{LID_SERVER}"
 
 
 def other_forms(digits: str) -> list[str]:
@@ -88,6 +106,9 @@ class SimNetwork:
         self._cond = threading.Condition()
         self._online: dict[str, list[Endpoint]] = {}
         self._queues: dict[str, deque[_Parcel]] = {}  # one per known number, connected or not
+        self._lids: dict[str, str] = {}  # LID -> number, for every known number
+        self._peers: dict[str, set[str]] = {}  # number -> the numbers it exchanged messages with
+        self._names: dict[str, str] = {}  # number -> the push name its sessions go by
         self._due: list[tuple[float, int, Callable[[], None]]] = []
         self._order = itertools.count()
         self._thread: threading.Thread | None = None
@@ -95,10 +116,13 @@ class SimNetwork:
         self.cdn = SimCdn()  # what the sessions upload; a message carries its key
 
     # ---- sessions (any thread) ----------------------------------------------------------------
-    def attach(self, number: str, endpoint: Endpoint) -> None:
+    def attach(self, number: str, endpoint: Endpoint, push_name: str | None = None) -> None:
         """A session of number connected: it gets what waited for the number, then live traffic."""
         with self._cond:
             self._queues.setdefault(number, deque(maxlen=MAX_QUEUED))
+            self._lids[lid_of(number)] = number
+            if push_name:
+                self._names[number] = push_name
             self._online.setdefault(number, []).append(endpoint)
         self._schedule(0.0, lambda: self._flush(number))
 
@@ -114,17 +138,55 @@ class SimNetwork:
         with self._cond:
             self._queues.pop(number, None)
             self._online.pop(number, None)
+            self._lids.pop(lid_of(number), None)
 
-    def send(self, sender: str, to_jid: str, message: MessageReceived) -> None:
-        """Carry a message from sender to the number to_jid names; nothing when it is not on the network."""
-        recipient = number_of(to_jid)
-        if recipient is None or recipient == sender:
-            return  # groups, LIDs and notes to self are not simulated
+    def resolve(self, jid: str) -> str | None:
+        """The number a phone JID or a '<lid>@lid' names when it is on the network, else None."""
+        user, _, server = jid.strip().partition("@")
         with self._cond:
-            if recipient not in self._queues:
-                return
-        parcel = _Parcel(message, reply_to=sender)
+            number = self._lids.get(user) if server == LID_SERVER else number_of(jid)
+            return number if number in self._queues else None
+
+    def send(self, sender: str, to_jid: str, message: Event, receipts: bool = True) -> None:
+        """Carry a text (or an action on one: receipts=False) from sender to the number to_jid names
+        (a phone JID or its LID); nothing when it is not on the network."""
+        recipient = self.resolve(to_jid)
+        if recipient is None or recipient == sender:
+            return  # groups and notes to self are not simulated
+        with self._cond:
+            self._peers.setdefault(sender, set()).add(recipient)
+            self._peers.setdefault(recipient, set()).add(sender)
+        parcel = _Parcel(message, reply_to=sender if receipts else None)
         self._schedule(0.0, lambda: self._post(recipient, parcel))
+
+    def deliver(self, numbers, event: Event, reply_to: str | None = None, receipt_chat: str | None = None) -> None:
+        """Carry one event to each of these numbers that is on the network (a group's fan-out, its
+        notifications); with `reply_to`, each recipient's receipts go back to that number."""
+        with self._cond:
+            known = [number for number in numbers if number in self._queues and number != reply_to]
+        for number in known:
+            parcel = _Parcel(event, reply_to=reply_to, receipt_chat=receipt_chat)
+            self._schedule(0.0, lambda number=number, parcel=parcel: self._post(number, parcel))
+
+    def signal(self, numbers: list[str], event: Event) -> None:
+        """Hand a momentary event (presence) to the connected sessions of these numbers; never queued."""
+        def hand_over():
+            for number in numbers:
+                with self._cond:
+                    endpoints = list(self._online.get(number, ()))
+                for endpoint in endpoints:
+                    endpoint.receive(event)
+        self._schedule(0.0, hand_over)
+
+    def peers(self, number: str) -> dict[str, str | None]:
+        """The numbers this one exchanged messages with, and their push names."""
+        with self._cond:
+            return {peer: self._names.get(peer) for peer in self._peers.get(number, ())}
+
+    def knows(self, number: str, other: str) -> bool:
+        """Whether number has other among its peers (WhatsApp then tells it other's phone number)."""
+        with self._cond:
+            return other in self._peers.get(number, ())
 
     def lookup(self, digits: str) -> str | None:
         """The JID WhatsApp would answer for the number, None when it is not on WhatsApp."""
@@ -212,7 +274,8 @@ class SimNetwork:
     def _receipts(self, recipient: str, parcel: _Parcel) -> None:
         message_id, sender = parcel.event.message_id, parcel.reply_to
         now = datetime.now(timezone.utc)
-        delivered = ReceiptReceived((message_id,), phone_jid(recipient), "delivered", now)
-        read = ReceiptReceived((message_id,), phone_jid(recipient), "read", now + timedelta(seconds=self._read_delay))
+        chat = parcel.receipt_chat or phone_jid(recipient)
+        delivered = ReceiptReceived((message_id,), chat, "delivered", now)
+        read = ReceiptReceived((message_id,), chat, "read", now + timedelta(seconds=self._read_delay))
         self._post(sender, _Parcel(delivered))
         self._schedule(self._read_delay, lambda: self._post(sender, _Parcel(read)))

@@ -19,9 +19,9 @@ bp.before_request(check_api_key)
 
 
 class MessageIdConverter(BaseConverter):
-    """1-64 letters or digits, but not 'send' (that path is the sending route's, POST only)."""
+    """1-64 letters or digits, but not 'send', 'react', 'edit', 'revoke' or 'read' (POST routes' paths)."""
 
-    regex = "(?!send(?![A-Za-z0-9]))[A-Za-z0-9]{1,64}"
+    regex = "(?!(?:send|react|edit|revoke|read)(?![A-Za-z0-9]))[A-Za-z0-9]{1,64}"
 
 
 bp.record_once(lambda state: state.app.url_map.converters.setdefault("message_id", MessageIdConverter))
@@ -49,17 +49,22 @@ def send(body: SendMessage, header: SendHeaders):
     else:
         answer = registry().send_message(body.clientId, request, wait=wait, idempotency_key=header.idempotency_key,
                                          admin=current_principal().is_admin)
+    return answer_of(body.clientId, answer, prefer_async)
+
+
+def answer_of(client_id: str, answer, prefer_async: bool = False):
+    """A send's (or a message action's) answer: 202 with its Location while on its way, else 200."""
     if isinstance(answer, Accepted):
         headers = {"Location": f"/api/messages/{answer.message_id}"}
         if prefer_async:
             headers["Preference-Applied"] = "respond-async"
-        return {"messageId": answer.message_id, "clientId": body.clientId, "to": answer.to,
+        return {"messageId": answer.message_id, "clientId": client_id, "to": answer.to,
                 "status": answer.status}, 202, headers
     return {
         "success": True,
         "messageId": answer.message_id,
         "waMessageId": answer.wa_message_id,
-        "clientId": body.clientId,
+        "clientId": client_id,
         "to": answer.to,
         "timestamp": iso_utc(answer.timestamp),
     }
