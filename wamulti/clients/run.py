@@ -136,7 +136,7 @@ class Run:
             case SessionEvent(generation=generation, event=event) if current(generation):
                 self._on_event(event)
             case ConnectionEnded(generation=generation, error=error) if current(generation):
-                self._on_connection_ended(error)
+                self._reconnect_later(f"connect_failed: {error}" if error else "disconnected")
             case PhoneAnswer(digits=digits, reason=reason):
                 self._on_phone_answer(digits, reason)
             case PairAgain(phone=phone):
@@ -285,9 +285,6 @@ class Run:
             self._set(jid=None)
 
     # ---- connection ending, closing, stopping -------------------------------------------------
-    def _on_connection_ended(self, error: str | None) -> None:
-        self._reconnect_later(f"connect_failed: {error}" if error else "disconnected")
-
     def _reconnect_later(self, reason: str) -> None:
         """End the session; reconnect after a backoff, or when the network is back: never close."""
         self.connection.end()
