@@ -72,6 +72,13 @@ class FakeRegistry:
         self._enter("list")
         return [self.clients[k] for k in sorted(self.clients)]
 
+    def page(self, limit: int, after: str | None = None, state: str | None = None,
+             visible=None) -> tuple[list[ClientStatus], str | None]:
+        self._enter("page", limit, after, state)
+        found = [s for k, s in sorted(self.clients.items()) if (after is None or k > after)
+                 and (state is None or s.state == state) and (visible is None or visible(k))]
+        return found[:limit], (found[limit - 1].client_id if len(found) > limit else None)
+
     def get(self, client_id: str) -> ClientStatus:
         self._enter("get", client_id)
         return self._status(client_id)

@@ -74,13 +74,17 @@ def test_series_move_with_the_clients(server, receiver):
     after = scrape(server)
     assert value(after, "wamulti_clients", state="READY") == 2
     assert value(after, "wamulti_client_state", client=B[0], state="READY") == 1
-    assert value(after, "wamulti_client_state", client=B[0], state="PAIRING") == 0
+    assert ("wamulti_client_state", frozenset({("client", B[0]), ("state", "PAIRING")})) not in after, \
+        "one series per client: its current state"
     assert value(after, "wamulti_messages_sent_total", client=A[0]) == 3
     assert value(after, "wamulti_send_duration_seconds_count") == 4  # three sent, one refused
     assert value(after, "wamulti_store_call_duration_seconds_count", operation="save_clients") > 0
     assert value(after, "wamulti_store_errors_total", operation="save_client") == 0
     assert value(after, "wamulti_webhook_attempts_total", client=B[0], outcome="delivered") >= 3
-    assert (("wamulti_snapshot_lag_seconds", frozenset({("client", A[0])})) in after)
+    lags = {dict(labels)["client"]: v for (name, labels), v in after.items() if name == "wamulti_snapshot_lag_seconds"}
+    assert all(v > 0 for v in lags.values()), "a lag series only for a client whose stored copy is behind"
+    assert value(after, "wamulti_snapshots_behind") == len(lags)
+    assert value(after, "wamulti_snapshot_lag_max_seconds") == max(lags.values(), default=0.0)
     assert value(after, "wamulti_webhook_backlog_held") == 0
 
 

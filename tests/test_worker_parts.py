@@ -14,7 +14,7 @@ from tests.conftest import FlakyStore
 from wamulti.store.store_api import ClientRecord, StoreUnavailable
 from wamulti.clients.states import CLOSED, CONNECTING, PAIRING, READY
 from wamulti.sessions.persistence import Persistence, Restore, Write
-from wamulti.clients.timers import IDLE_WAIT, Timer, Timers
+from wamulti.clients.timers import Timer, Timers
 from wamulti.clients.view import ClientView
 
 JID = "4915123456789@s.whatsapp.net"
@@ -32,29 +32,30 @@ class FakeClock:
 def test_timers_fire_once_when_due_and_rescheduling_moves_the_deadline():
     clock = FakeClock()
     timers = Timers(clock)
-    assert timers.seconds_to_next() == IDLE_WAIT and timers.pop_due() == []
-    timers.schedule(Timer.SNAPSHOT, 3)
+    assert timers.seconds_to_next() is None and timers.pop_due() == [], "no deadline: wait for a message only"
+    timers.schedule(Timer.PAIRING, 3)
     timers.schedule(Timer.CONNECT, 1)
     assert timers.seconds_to_next() == 1
     clock.now += 1
     assert timers.pop_due() == [Timer.CONNECT]
     assert timers.pop_due() == [], "a timer fires once"
-    timers.schedule(Timer.SNAPSHOT, 5)  # moves it from 103 to 106
+    timers.schedule(Timer.PAIRING, 5)  # moves it from 103 to 106
     clock.now += 3
     assert timers.pop_due() == [] and timers.seconds_to_next() == 2
     clock.now += 10
     assert timers.seconds_to_next() == 0, "an overdue timer means: do not wait"
-    assert timers.pop_due() == [Timer.SNAPSHOT]
+    assert timers.pop_due() == [Timer.PAIRING]
+    assert timers.seconds_to_next() is None
 
 
 def test_timers_due_together_fire_in_the_order_set_and_cancel_unsets():
     clock = FakeClock()
     timers = Timers(clock)
-    for timer in (Timer.PAIRING, Timer.CONNECT, Timer.SNAPSHOT):
+    for timer in (Timer.PAIRING, Timer.CONNECT, Timer.CODE_WINDOW):
         timers.schedule(timer, 0)
     timers.cancel(Timer.CONNECT, Timer.CONNECT)  # cancelling an unset timer is fine
     assert not timers.is_set(Timer.CONNECT) and timers.is_set(Timer.PAIRING)
-    assert timers.pop_due() == [Timer.PAIRING, Timer.SNAPSHOT]
+    assert timers.pop_due() == [Timer.PAIRING, Timer.CODE_WINDOW]
 
 
 # ---- persistence -------------------------------------------------------------------------------

@@ -3,8 +3,9 @@
 Threads of a client `<id>`:
 - `wa-<id>` (the worker thread) is the only place where the client's state changes and where the
   backend's lifecycle is driven (new session, pair, stop). Backend events, console answers and
-  commands arrive through one inbox queue; timers (backoff, pairing timeout, snapshot checks) are
-  deadlines that bound the wait on that queue, so nothing sleeps to poll.
+  commands arrive through one inbox queue; timers (backoff, pairing timeout) are deadlines that
+  bound the wait on that queue, so nothing sleeps to poll. The periodic look at session files is one
+  thread's for every client (sessions/session_checks.py), which posts FlushDue when one must save.
 - `wa-<id>-conn` runs a backend's connect(), which blocks while it is connected.
 - `wa-<id>-send_N` (a small pool, wamulti.sending) runs sends, so a request waits a bounded time.
 A CLOSED client keeps no thread: its worker only answers queries; pair() starts a thread again.

@@ -52,3 +52,9 @@ class PairAgain:
     """Abandon the running pairing attempt and start a fresh one (posted by a command)."""
 
     phone: str | None
+
+
+@dataclass(frozen=True)
+class FlushDue:
+    """The periodic check found something for the store: a changed session file, or a row or snapshot
+    write to try again (posted by the `session-checks` thread, sessions/session_checks.py)."""

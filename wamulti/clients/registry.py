@@ -16,7 +16,6 @@ import time
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import timedelta
-from enum import Enum
 from pathlib import Path
 from typing import Callable, Iterator, TypeVar
 
@@ -39,6 +38,7 @@ from .lookups import Lookups
 from .pairing import Prompter
 from .restore import RESTORE_STAGGER, StaggeredStarts, comes_back, mark_incomplete, snapshot_meta_of_all
 from .states import CLOSED, CONNECTING, PAIRING, READY, SYNCING, ClientStatus
+from .entries import ClientOrder, Entry, Stage, page_of
 from .unlink import Unlinked
 from .worker import ClientWorker
 
@@ -53,21 +53,6 @@ __all__ = ["ClientRegistry", "ClientStatus", "CLOSED", "CONNECTING", "PAIRING", 
 T = TypeVar("T")
 
 
-class Stage(Enum):
-    """Where a client's entry is in its life; requests see only LIVE ones."""
-
-    RESERVED = "reserved"  # create holds the id: its row is being written and its worker started
-    LIVE = "live"
-    DELETING = "deleting"  # delete runs: gone for requests, still holding the id (create conflicts)
-
-
-class Entry:
-    """A client in the registry: its worker, its stage, and the lock its changes take turns on."""
-
-    def __init__(self, worker: ClientWorker, stage: Stage):
-        self.worker = worker
-        self.stage = stage  # written under the registry's lock
-        self.changing = threading.Lock()  # pair, delete, webhook changes: one at a time, across their I/O
 
 
 class ClientRegistry:
@@ -93,6 +78,7 @@ class ClientRegistry:
         self._wait_slots = WaitSlots(wait_slots)
         self._lock = threading.Lock()
         self._entries: dict[str, Entry] = {}
+        self._order = ClientOrder()  # their ids, sorted: pages of the list (entries.py)
         self._stopping = threading.Event()  # stop_all began: the restore thread starts no more workers
         self._restorer: StaggeredStarts | None = None
 
@@ -151,6 +137,7 @@ class ClientRegistry:
             if client_id in self._entries:
                 raise Conflict(f"A client with id '{client_id}' exists already.")
             self._entries[client_id] = entry  # reserved: concurrent creates of this id now conflict
+            self._order.add(client_id)
         try:
             self._store.create_client(record)
         except DuplicateClient:
@@ -159,6 +146,7 @@ class ClientRegistry:
         except BaseException:
             self._forget(client_id, entry)
             raise
+        worker.created()
         log.info("[%s] created (%s pairing)", client_id, "phone" if phone else "console")
         self._start_created(entry, phone)
         if phone is not None:
@@ -182,10 +170,19 @@ class ClientRegistry:
         with self._lock:
             if self._entries.get(client_id) is entry:
                 del self._entries[client_id]
+                self._order.remove(client_id)
 
     def list(self) -> list[ClientStatus]:
         """Every client's status, sorted by id."""
         return [w.status() for _, w in sorted(self._live_workers(), key=lambda item: item[0])]
+
+    def page(self, limit: int, after: str | None = None, state: str | None = None,
+             visible: Callable[[str], bool] | None = None) -> tuple[list[ClientStatus], str | None]:
+        """Up to `limit` clients sorted by id after the id `after`, only of `state` if given (and only those
+        `visible` lets through); and the id the next page starts after, None at the end."""
+        with self._lock:
+            ids = self._order.after(after)
+        return page_of(ids, self._entries, limit, state, visible)
 
     def get(self, client_id: str) -> ClientStatus:
         return self._worker(client_id).status()
@@ -345,6 +342,7 @@ class ClientRegistry:
             worker = self._new_worker(record)
             with self._lock:
                 self._entries[record.client_id] = Entry(worker, Stage.LIVE)
+                self._order.add(record.client_id)
             if back:
                 if stored is not None:
                     worker.know_stored(stored.get(record.client_id))

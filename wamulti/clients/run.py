@@ -4,9 +4,8 @@ Everything here runs on the worker thread `wa-<clientId>`, the only place where 
 changes. A run coordinates its parts and decides; they do the work: the Connection (sessions and
 the connection thread), Pairing (the number and the console prompt), Timers, the Sender (used by
 request threads), and, shared with the worker across runs, the ClientView and Persistence.
-
-start() makes a fresh Run instead of resetting fields by hand, so nothing of an earlier run (a
-late connection-thread message, a timer, a prompt) leaks into the next: those hold the old inbox.
+start() makes a fresh Run, so nothing of an earlier run (a late connection-thread message, a timer,
+a prompt) leaks into the next. The session file's periodic look is one thread's for all (FlushDue).
 """
 
 from __future__ import annotations
@@ -24,9 +23,10 @@ from ..backends.conversation_api import CallOffered
 from ..backends.reasons import retry_at_of, seconds_until
 from ..hearing.heard_events import Hearing
 from ..sending import sender
+from ..sessions import session_checks
 from ..sessions.persistence import Persistence, Restore
 from .connection import ATTEMPTS_AT_CAP, Connection, NetworkBack, backoff_delay
-from .inbox import ConnectionEnded, PairAgain, PhoneAnswer, SessionEvent, Stop
+from .inbox import ConnectionEnded, FlushDue, PairAgain, PhoneAnswer, SessionEvent, Stop
 from .pairing import Pairing
 from .run_options import Options
 from .states import CLOSED, CONNECTING, PAIRING, READY, SYNCING
@@ -52,11 +52,13 @@ class Run:
         self.sender = sender.Sender(options.client_id, hearing, options.preparation, options.recipients)
         self._pairing = Pairing(options.client_id, options.prompter, self.inbox.put)
         self._timers = Timers()
+        # the periodic look at the session file runs on one thread for every client (session_checks.py)
+        self._checks = options.session_checks or session_checks.shared(options.snapshot_interval)
+        self._flush_asked = False  # a FlushDue waits in the inbox: the checks need not post another
+        self.wakeups = 0  # how often the thread woke (a message or a timer): idle clients stay at 0
         self._attempts = 0  # connections ended since the last Connected: the backoff (never a limit)
         self._stopping = False  # the thread ends after the current step
-        # A command posted while the thread is on its way out must not be lost: post() and the
-        # run's end agree under this lock, so a command is either handled here or refused.
-        self._accepting = False
+        self._accepting = False  # post() and the run's end agree under the lock: handled here, or refused
         self._accepting_lock = threading.Lock()
 
     def open_inbox(self) -> None:
@@ -86,7 +88,7 @@ class Run:
             self._close_inbox()
 
     def _begin(self, phone: str | None, delay: float, fresh_pairing: bool) -> None:
-        self._timers.schedule(Timer.SNAPSHOT, self._options.snapshot_interval)
+        self._checks.watch(self, self._look)
         if fresh_pairing:
             self._forget_keys()
         if self._view.record.jid is None:
@@ -110,8 +112,21 @@ class Run:
         try:
             message = self.inbox.get(timeout=self._timers.seconds_to_next())
         except queue.Empty:
-            return
-        self._handle(message)
+            message = None
+        self.wakeups += 1
+        if message is not None:
+            self._handle(message)
+
+    def seconds_to_wakeup(self) -> float | None:  # any thread: when it wakes by itself (None: never)
+        return self._timers.seconds_to_next()
+
+    def _look(self) -> bool:
+        """On the session-checks thread: ask this thread to flush when the store lacks something."""
+        if self._flush_asked or not self._persist.needs_flush(self._view.record.jid is not None):
+            return False
+        self._flush_asked = True
+        self.inbox.put(FlushDue())
+        return True
 
     def _handle(self, message: object) -> None:
         current = self.connection.is_current  # an ended session's messages are ignored
@@ -121,11 +136,14 @@ class Run:
             case SessionEvent(generation=generation, event=event) if current(generation):
                 self._on_event(event)
             case ConnectionEnded(generation=generation, error=error) if current(generation):
-                self._on_connection_ended(error)
+                self._reconnect_later(f"connect_failed: {error}" if error else "disconnected")
             case PhoneAnswer(digits=digits, reason=reason):
                 self._on_phone_answer(digits, reason)
             case PairAgain(phone=phone):
                 self._pair_again(phone)
+            case FlushDue():
+                self._flush_asked = False  # before the flush: a change after it is posted again
+                self._flush()
             case NetworkBack(delay=delay) if self.connection.session is None:
                 self._attempts = max(self._attempts, ATTEMPTS_AT_CAP)  # if this dial fails: the full backoff
                 self._timers.schedule(Timer.CONNECT, delay)
@@ -140,9 +158,6 @@ class Run:
             case Timer.CODE_WINDOW:
                 log.info("[%s] the pairing code expired (the QR window closed)", self.client_id)
                 self._close("pairing_expired")
-            case Timer.SNAPSHOT:
-                self._flush()
-                self._timers.schedule(Timer.SNAPSHOT, self._options.snapshot_interval)
 
     def _on_event(self, event: Event) -> None:
         match event:
@@ -249,8 +264,7 @@ class Run:
             self._open_connection()
 
     def _open_connection(self) -> None:
-        """A new session; an unlinked client gets the backend's pairing session. A paired one dials in
-        this process: while the backend's connectivity gate is closed it waits on the gate instead."""
+        """A new session (a pairing one when unlinked); a paired one waits while the network gate is closed."""
         paired = self._view.record.jid is not None
         if paired and self._wait_for_network():
             return
@@ -271,9 +285,6 @@ class Run:
             self._set(jid=None)
 
     # ---- connection ending, closing, stopping -------------------------------------------------
-    def _on_connection_ended(self, error: str | None) -> None:
-        self._reconnect_later(f"connect_failed: {error}" if error else "disconnected")
-
     def _reconnect_later(self, reason: str) -> None:
         """End the session; reconnect after a backoff, or when the network is back: never close."""
         self.connection.end()
@@ -356,6 +367,7 @@ class Run:
                                    self._options.unlink_timeout)
 
     def _finish(self) -> None:
+        self._checks.unwatch(self)
         self.connection.end()
         self.sender.shutdown()
         self._view.release_waiters()

@@ -10,6 +10,7 @@ from ..backends.backend_api import Backend, BackendSession
 from ..backends.conversation_api import CallOffered
 from ..sending.preparation import Preparation
 from ..sending.recipients import RecipientBook
+from ..sessions.session_checks import SessionChecks
 from .pairing import Prompter
 
 
@@ -29,3 +30,4 @@ class Options:
     # an incoming call, on the worker thread with the session it rang on (clients/calls.py)
     on_call: Callable[[CallOffered, BackendSession], None] | None = None
     preparation: Preparation | None = None  # makes its sends of media, locations, contacts
+    session_checks: SessionChecks | None = None  # None: the process's shared one for snapshot_interval

@@ -1,7 +1,9 @@
 """The worker thread's timers: named deadlines that bound its wait on the inbox.
 
 Nothing sleeps to poll: the worker waits on its inbox until the next deadline, then handles the
-timers that are due. Scheduling a timer again moves its deadline.
+timers that are due; with none set it waits for a message only (an idle client never wakes: the
+periodic look at its session file is sessions/session_checks.py's, for all clients on one thread).
+Scheduling a timer again moves its deadline.
 """
 
 from __future__ import annotations
@@ -10,14 +12,11 @@ import time
 from enum import StrEnum
 from typing import Callable
 
-IDLE_WAIT = 3600.0  # seconds to wait on the inbox when no timer is set
-
 
 class Timer(StrEnum):
     CONNECT = "connect"  # open a connection (first one, or a retry after backoff)
     PAIRING = "pairing"  # the attempt did not link a phone within PAIRING_TIMEOUT of its request
     CODE_WINDOW = "code_window"  # the backend's QR window (and the code with it) ran out
-    SNAPSHOT = "snapshot"  # look for session-file changes to save
 
 
 class Timers:
@@ -50,7 +49,8 @@ class Timers:
         self.cancel(*due)
         return due
 
-    def seconds_to_next(self) -> float:
-        """How long the inbox may be waited on before the next deadline (never negative)."""
-        now = self._clock()
-        return max(0.0, min(self._deadlines.values(), default=now + IDLE_WAIT) - now)
+    def seconds_to_next(self) -> float | None:
+        """How long the inbox may be waited on before the next deadline (never negative); None: no
+        deadline, wait for a message. Another thread may ask (a moment's view)."""
+        deadlines = list(self._deadlines.values())
+        return None if not deadlines else max(0.0, min(deadlines) - self._clock())

@@ -34,6 +34,7 @@ from ..sending.recipients import RecipientBook
 from ..sending.send_status import SendStatus
 from ..sending.sender import Sender, Sent
 from ..sessions.persistence import Persistence
+from ..sessions.session_checks import SessionChecks
 from ..store.send_rows import OutboundRow
 from ..store.store_api import ClientRecord, SessionStore, SnapshotMeta, StoreError
 from .calls import CallPolicy, answer_call
@@ -61,7 +62,8 @@ class ClientWorker:
                  snapshot_interval: float = SNAPSHOT_INTERVAL, events: EventSink | None = None,
                  send_options: SendOptions | None = None,
                  unlink_timeout: float = UNLINK_SECONDS, media: MediaKit | None = None,
-                 intake: MediaIntake | None = None, calls: CallPolicy = CallPolicy()):
+                 intake: MediaIntake | None = None, calls: CallPolicy = CallPolicy(),
+                 session_checks: SessionChecks | None = None):
         self.client_id = record.client_id
         self.session_path = Path(data_dir) / "sessions" / f"{record.client_id}.session"
         book = RecipientBook()  # one per client: its sends and its number checks share the answers
@@ -73,7 +75,7 @@ class ClientWorker:
         self._actions = preparation.actions
         self._options = Options(record.client_id, backend, prompter, self.session_path,
                                 pairing_timeout, snapshot_interval, unlink_timeout, book, self._answer_call,
-                                preparation)
+                                preparation, session_checks)
         self._persist = Persistence(record.client_id, store, self.session_path)
         # lasts across runs: ack order; acks of queued sends move their rows forward (SendStatus)
         # lasts across runs too: the group cache, loaded at each READY, kept by group events (wamulti/groups/)
@@ -114,6 +116,15 @@ class ClientWorker:
     def _alive(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
 
+    @property
+    def wakeups(self) -> int:
+        """How often the current run's thread woke (for a message or a timer of its own)."""
+        return self._run.wakeups
+
+    def next_wakeup(self) -> float | None:
+        """Seconds until the worker thread wakes by itself (None: only a message wakes it)."""
+        return self._run.seconds_to_wakeup()
+
     def wait_for_pairing_code(self, timeout: float) -> None:
         """Block (a request thread) until a code was issued or pairing ended, at most timeout."""
         self._view.wait_for_pairing_code(timeout)
@@ -123,6 +134,12 @@ class ClientWorker:
         return self._view.wait_for_state(states, timeout)
 
     # ---- commands ----------------------------------------------------------------------------
+    def created(self) -> None:
+        """The registry stored this new client's row, and it has no sends: the first run neither writes
+        the row again nor reads its send queue from the store (Dispatcher.nothing_stored)."""
+        self._persist.row_stored(self._view.record)
+        self._outbound.nothing_stored()
+
     def know_stored(self, meta: SnapshotMeta | None) -> None:
         """Start-up: the store's snapshot meta for this client, read with every other client's (see
         Persistence.know_stored); before start()."""

@@ -202,22 +202,30 @@ class StateCollector:
             yield lanes
 
     def _clients(self):
+        """One series per client at most (its current state), and the snapshot lag only of clients whose
+        stored copy is behind: 5,000 clients used to make 35,000 lines (every state's 0, every lag's 0)."""
         statuses = self.registry.list()
         per_state = GaugeMetricFamily("wamulti_clients", "Clients per state.", labels=["state"])
         for state in State:
             per_state.add_metric([state.value], sum(1 for s in statuses if s.state == state.value))
-        client_state = GaugeMetricFamily("wamulti_client_state", "1 for the client's current state.",
-                                         labels=["client", "state"])
+        client_state = GaugeMetricFamily("wamulti_client_state", "1 for the client's current state (no series "
+                                         "for the other states).", labels=["client", "state"])
         lag = GaugeMetricFamily("wamulti_snapshot_lag_seconds", "Seconds the stored snapshot has been behind "
-                                "the client's local session file (0: in sync; as the client reports it).",
+                                "the client's local session file (only clients behind; as the client reports it).",
                                 labels=["client"])
+        behind = 0
         for status in statuses:
-            for state in State:
-                client_state.add_metric([status.client_id, state.value], float(status.state == state.value))
-            lag.add_metric([status.client_id], status.snapshot_lag)
+            client_state.add_metric([status.client_id, status.state], 1.0)
+            if status.snapshot_lag > 0:
+                behind += 1
+                lag.add_metric([status.client_id], status.snapshot_lag)
         yield per_state
         yield client_state
         yield lag
+        yield GaugeMetricFamily("wamulti_snapshots_behind", "Clients whose stored snapshot is behind their "
+                                "session file.", value=behind)
+        yield GaugeMetricFamily("wamulti_snapshot_lag_max_seconds", "The largest snapshot lag of any client (0: "
+                                "all in sync).", value=max((s.snapshot_lag for s in statuses), default=0.0))
         yield self._group_calls(statuses)
 
     def _group_calls(self, statuses):

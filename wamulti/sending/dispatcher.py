@@ -126,6 +126,12 @@ class Dispatcher:
         with self._cond:
             return self._chats.listen(message_id)
 
+    def nothing_stored(self) -> None:
+        """A new client's queue: the store holds no rows of it, so there is nothing to load (no thread
+        starts until a send is accepted)."""
+        with self._cond:
+            self._loaded = True
+
     def open_count(self) -> int:
         """The client's sends queued or under way in this process (the dashboard's queue length)."""
         with self._cond:

@@ -23,6 +23,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from dataclasses import replace
 from datetime import datetime, timezone
 from enum import StrEnum
 from pathlib import Path
@@ -33,6 +34,8 @@ from . import session_file, snapshot_helpers
 from .group_commit import writers_for
 
 log = logging.getLogger(__package__)
+
+_NOT_KNOWN = ClientRecord(client_id="", state="")  # equals no client's record
 
 
 class Write(StrEnum):
@@ -59,9 +62,11 @@ class Persistence:
         self._client_id = client_id
         self._store = store
         self.session_path = session_path
+        self._signature_paths = session_file.signature_paths(session_path)
         self._lock = threading.Lock()  # makes "deleted" and a store write mutually exclusive
         self._deleted = False
         self._row_dirty = False
+        self._stored_row = _NOT_KNOWN  # the row the store holds, when known (row_stored)
         self._saved_sha: str | None = None  # of the last snapshot the store holds
         self._saved_signature: session_file.Signature | None = None  # of the file the store holds a copy of
         self._snapshot_pending = False  # a snapshot failed: try again even if the file looks unchanged
@@ -77,8 +82,16 @@ class Persistence:
             return self._deleted
 
     # ---- writes ------------------------------------------------------------------------------
+    def row_stored(self, record: ClientRecord) -> None:
+        """The store holds this row (a create wrote it): saving it unchanged again writes nothing."""
+        self._stored_row = record
+
     def save_row(self, record: ClientRecord) -> Write:
-        """Write the client's row; a failed write is retried by the next flush."""
+        """Write the client's row (not when only its time differs from the row the store holds); a
+        failed write is retried by the next flush."""
+        if not self._row_dirty and self._stored_row == replace(record, updated_at=self._stored_row.updated_at):
+            return Write.UNCHANGED
+        self._stored_row = _NOT_KNOWN
         self._row_dirty = True
         outcome = self._guarded("state", lambda: self._write_row(record))
         if outcome is Write.WRITTEN:
@@ -102,7 +115,7 @@ class Persistence:
             self.save_row(record)
         if record.jid is None:
             return Write.UNCHANGED
-        signature = session_file.file_signature(self.session_path)
+        signature = session_file.signature_of(self._signature_paths)
         if signature is None:
             return Write.UNCHANGED
         if not (force_snapshot or self._snapshot_pending or signature != self._saved_signature):
@@ -110,6 +123,22 @@ class Persistence:
         if self._behind_since is None:
             self._behind_since = time.monotonic()
         return self._save_snapshot(signature)
+
+    def needs_flush(self, paired: bool) -> bool:
+        """Whether flush() would write something: a row not saved yet, a snapshot to try again, or a
+        paired client's file that changed since the store got it. Any thread (the periodic check,
+        sessions/session_checks.py): it only reads, so at worst it sees a write a moment late and
+        asks for one flush too many, which finds nothing to do."""
+        if self._deleted:
+            return False
+        if self._row_dirty:
+            return True
+        if not paired:
+            return False
+        if self._snapshot_pending:
+            return True
+        signature = session_file.signature_of(self._signature_paths)
+        return signature is not None and signature != self._saved_signature
 
     def _save_snapshot(self, signature: session_file.Signature) -> Write:
         try:

@@ -55,12 +55,23 @@ class Sidecar:
 def file_signature(path: Path) -> Signature | None:
     """(mtime_ns, size) of the file and of its -wal and -journal (-1, -1 when absent); None when the
     file itself is absent. Cheap change detection."""
+    return signature_of(signature_paths(path))
+
+
+def signature_paths(path: Path) -> tuple[str, ...]:
+    """The names file_signature looks at, made once per client (the periodic check of thousands of
+    clients should not build paths each round)."""
+    return tuple(str(path.with_name(path.name + suffix)) for suffix in ("", *SIDE_FILES))
+
+
+def signature_of(paths: tuple[str, ...]) -> Signature | None:
+    """file_signature of the names signature_paths made."""
     values: list[int] = []
-    for suffix in ("", *SIDE_FILES):
+    for n, name in enumerate(paths):
         try:
-            st = os.stat(path.with_name(path.name + suffix))
+            st = os.stat(name)
         except FileNotFoundError:
-            if not suffix:
+            if not n:
                 return None
             values += (-1, -1)
             continue

@@ -106,8 +106,15 @@ class CreatedClient(ClientOut):
         "headers": {"Location": {"description": "/api/clients/<id>", "schema": {"type": "string"}}}})
 
 
-class ClientList(RootModel[list[ClientOut]]):
-    """Every client, sorted by clientId."""
+class ClientPage(BaseModel):
+    """A page of clients sorted by clientId (with `limit` or `cursor`)."""
+
+    clients: list[ClientOut]
+    next: str | None = Field(description="The `cursor` of the following page; null: no more.")
+
+
+class ClientList(RootModel[list[ClientOut] | ClientPage]):
+    """Every client sorted by clientId (an array); with `limit` or `cursor` a page of them."""
 
 
 class Deleted(BaseModel):

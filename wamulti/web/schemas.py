@@ -9,11 +9,14 @@ checks.
 
 from __future__ import annotations
 
+import base64
+import binascii
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, model_validator
 from pydantic_core import PydanticCustomError
 
+from ..clients.states import State
 from ..errors import InvalidField
 from ..fields.client_fields import CLIENT_ID_MAX, TEXT_MAX_CHARS, validate_client_id, validate_text
 from ..fields.phone import normalize_phone, normalize_recipient
@@ -206,6 +209,46 @@ class EventsQuery(Params):
     after: Annotated[str, checked(lambda v: check_event_id(v, "after", "Query parameter 'after'"))] | None = \
         Field(None, examples=[EVENT_ID_EXAMPLE], description="Cursor: the `next` of the previous page.")
     limit: Annotated[int, checked(_limit), Field(ge=1, le=MAX_EVENTS_LIMIT)] = 100
+
+
+CLIENT_CURSOR_PREFIX = "c1."  # a version, so that the form may change later without misreading old ones
+BAD_CURSOR = "Query parameter 'cursor' must be the 'next' of an earlier page."
+
+
+def client_cursor(client_id: str) -> str:
+    """The opaque cursor of a client list page that ends with client_id (its `next`)."""
+    return CLIENT_CURSOR_PREFIX + base64.urlsafe_b64encode(client_id.encode()).decode().rstrip("=")
+
+
+def _client_after(value):
+    """A cursor -> the client id its page ended with (validated like any client id)."""
+    if not isinstance(value, str) or not value.startswith(CLIENT_CURSOR_PREFIX) or len(value) > 100:
+        raise InvalidField("cursor", BAD_CURSOR)
+    packed = value[len(CLIENT_CURSOR_PREFIX):]
+    try:
+        client_id = base64.b64decode(packed + "=" * (-len(packed) % 4), altchars=b"-_", validate=True).decode()
+        validate_client_id(client_id)
+    except (binascii.Error, ValueError, InvalidField):  # UnicodeDecodeError is a ValueError
+        raise InvalidField("cursor", BAD_CURSOR) from None
+    if client_cursor(client_id) != value:  # one spelling per cursor
+        raise InvalidField("cursor", BAD_CURSOR)
+    return client_id
+
+
+def _state(value):
+    if value not in State.__members__:
+        raise InvalidField("state", "Query parameter 'state' must be one of " + ", ".join(State) + ".")
+    return value
+
+
+class ClientsQuery(Params):
+    limit: Annotated[int, checked(_limit), Field(ge=1, le=MAX_EVENTS_LIMIT)] | None = Field(
+        None, description="A page of at most this many clients, as {clients, next}; absent (and no cursor): "
+        "every client, as an array.")
+    cursor: Annotated[str, checked(_client_after)] | None = Field(
+        None, examples=["c1.d29yay1waG9uZQ"], description="The `next` of the previous page (100 a page "
+        "when `limit` is absent).")
+    state: Annotated[State, checked(_state)] | None = Field(None, description="Only clients in this state.")
 
 
 class MediaPath(Params):

@@ -47,6 +47,9 @@ class ScopedRegistry:
     def list(self):
         return [status for status in self._registry.list() if self._principal.can_see(status.client_id)]
 
+    def page(self, limit, after=None, state=None):
+        return self._registry.page(limit, after, state, visible=self._principal.can_see)
+
     def get(self, client_id):
         return self._registry.get(self._visible(client_id))
 

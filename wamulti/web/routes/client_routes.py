@@ -10,7 +10,7 @@ from ..auth import SECURITY, admin_only, check_api_key, client_scoped
 from ..json_body import iso_utc
 from ..registry_port import registry
 from ..responses import BODY, ClientDeleted, ClientList, ClientOut, CreatedClient, responses
-from ..schemas import ClientPath, CreateClient, PairClient, QrQuery
+from ..schemas import ClientPath, ClientsQuery, CreateClient, PairClient, QrQuery, client_cursor
 
 bp = APIBlueprint("clients", __name__, url_prefix="/api/clients", abp_tags=[Tag(name="clients")],
                   abp_security=SECURITY)
@@ -51,11 +51,18 @@ def create(body: CreateClient):
     return client_json(status), 201, {"Location": f"/api/clients/{status.client_id}"}
 
 
-@bp.get("", operation_id="listClients", responses=responses({200: ClientList}))
+PAGE_LIMIT = 100  # a page's size when only a cursor is given
+
+
+@bp.get("", operation_id="listClients", responses=responses({200: ClientList}, 400))
 @client_scoped
-def list_clients():
-    """Every client, sorted by id."""
-    return [client_json(status) for status in registry().list()]
+def list_clients(query: ClientsQuery):
+    """Every client sorted by id, an array; with ?limit= (or ?cursor=) a page {clients, next}; ?state= filters."""
+    if query.limit is None and query.cursor is None:
+        statuses = registry().list()
+        return [client_json(s) for s in statuses if query.state is None or s.state == query.state]
+    statuses, last = registry().page(query.limit or PAGE_LIMIT, query.cursor, query.state)
+    return {"clients": [client_json(s) for s in statuses], "next": None if last is None else client_cursor(last)}
 
 
 @bp.get("/<client_id>", operation_id="getClient", responses=responses({200: ClientOut}, 400, 404))
