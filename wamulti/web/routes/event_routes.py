@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from flask import current_app
 from flask_openapi3 import APIBlueprint, Tag
 
 from ...errors import InvalidField, NotFound
@@ -15,6 +16,8 @@ from ..schemas import EventPath, EventsQuery
 bp = APIBlueprint("events", __name__, url_prefix="/api/events", abp_tags=[Tag(name="events")],
                   abp_security=SECURITY)
 bp.before_request(check_api_key)
+# optional (web/dashboard/ sets it): answer(query, list_page) -> a Response for a dashboard's poll, or None
+EVENT_POLLS_EXTENSION = "wamulti.event_polls"
 
 
 def event_json(status) -> dict:
@@ -33,6 +36,12 @@ def event_json(status) -> dict:
 @client_scoped
 def list_events(query: EventsQuery):
     """Events oldest first: ?clientId=&type=&after=<eventId>&limit=100; `next` is the following page's cursor."""
+    polls = current_app.extensions.get(EVENT_POLLS_EXTENSION)
+    answered = polls.answer(query, _list_page) if polls is not None else None
+    return answered if answered is not None else _list_page(query)
+
+
+def _list_page(query: EventsQuery) -> dict:
     page = events().list_events(client_id=query.clientId, type=query.type, after=query.after, limit=query.limit)
     return {"events": [event_json(s) for s in page.events], "next": page.next}
 
