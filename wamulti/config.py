@@ -82,6 +82,8 @@ class Settings:
     media_retention_hours: int = 72  # like EVENT_RETENTION_HOURS
     media_link_secret: str = field(default="", repr=False)  # '' = DATA_DIR/media-link-secret
     public_url: str = ""  # the base of signed links; '' = http://HOST:PORT
+    cluster: bool = False  # CLUSTER=on: instances share one MySQL database's clients by leases (wamulti/cluster)
+    max_clients_per_instance: int = 0  # MAX_CLIENTS_PER_INSTANCE: the most one instance owns; 0 = no cap
 
     @property
     def media_max_bytes(self) -> int:
@@ -278,6 +280,15 @@ def _calls(env: Mapping[str, str]) -> dict:
             "reject_calls_message": message}
 
 
+def _cluster(env: Mapping[str, str], db_host: str) -> dict:
+    """Several instances on one database (CLUSTER=on|off, MAX_CLIENTS_PER_INSTANCE): MySQL only, since
+    the embedded SQLite store belongs to one process."""
+    cluster = _choice(env, "CLUSTER", "off", ("on", "off")) == "on"
+    if cluster and not db_host:
+        raise ConfigError("CLUSTER=on needs the MySQL store (DB_HOST): the embedded SQLite store serves one instance")
+    return {"cluster": cluster, "max_clients_per_instance": _int(env, "MAX_CLIENTS_PER_INSTANCE", 0, 0, 1_000_000)}
+
+
 def settings_from_env(env: Mapping[str, str]) -> Settings:
     """Parse and validate settings from a mapping of environment variables."""
     api_key, generated = _api_key(env)
@@ -311,6 +322,7 @@ def settings_from_env(env: Mapping[str, str]) -> Settings:
         **_webhook(env),
         webhook_allow_networks=_allow_networks(env),
         **_calls(env),
+        **_cluster(env, db_host),
     )
     if db_host and not settings.db_name:
         raise ConfigError("DB_NAME must be set when DB_HOST is set")
