@@ -101,11 +101,14 @@ class MySQLOutbound(OutboundStore):
 
     def claim_send(self, message_id: str, owner: str = "") -> bool:
         with self._tx() as cur:
+            self._refuse_stale_send(cur, message_id)  # CLUSTER=on: only the lease's holder claims
             return cur.execute(_SQL.claim, _SQL.claim_args(message_id, owner, utcnow())) > 0
 
     def finish_send(self, message_id: str, change: StateChange, claim: str | None = None, owner: str = "") -> bool:
         now = utcnow()
         with self._tx() as cur:
+            self._refuse_stale_send(cur, message_id)  # a former owner's outcome is refused (the row stays
+            # `sending` and the new owner fails it `outcome_unknown`)
             cur.execute(*_SQL.move(message_id, change, now))
             return claim is not None and cur.execute(_SQL.claim, _SQL.claim_args(claim, owner, now)) > 0
 
@@ -113,6 +116,7 @@ class MySQLOutbound(OutboundStore):
                        wa_message_id: str | None = None, sent_at: datetime | None = None) -> bool:
         change = StateChange(state, reason, chat, wa_message_id, sent_at)
         with self._tx() as cur:
+            self._refuse_stale_send(cur, message_id)
             return cur.execute(*_SQL.move(message_id, change, utcnow())) > 0
 
     def advance_sends(self, changes: Sequence[tuple[str, str]]) -> int:

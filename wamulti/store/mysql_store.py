@@ -17,6 +17,7 @@ from dbutils.pooled_db import PooledDB, TooManyConnections
 from .client_rows import COLUMNS, record_from_row, row_values, stamped, utcnow
 from .event_sql import OutboxDialect, OutboxSQL, SQLOutbox, mysql_lease_until
 from .key_rows import KeySQL, SQLKeys
+from .lease_rows import MySQLLeases
 from .media_source_rows import SQLMediaSources
 from .media_rows import MediaSQL, SQLMedia
 from .mysql_codes import ACCESS_PROBLEMS, CONNECTION_CODES, FIRST_CLIENT_CODE, ServerCode
@@ -77,7 +78,7 @@ def _is_connection_error(exc: Exception) -> bool:
     return False
 
 
-class MySQLStore(MySQLSnapshotWrites, SQLOutbox, MySQLOutbound, SQLKeys, SQLMediaSources, SQLMedia, SessionStore):
+class MySQLStore(MySQLLeases, MySQLSnapshotWrites, SQLOutbox, MySQLOutbound, SQLKeys, SQLMediaSources, SQLMedia, SessionStore):
     kind = "mysql"
     _key_sql = KeySQL("%s", _as_is, _as_is)
     _media_sql = MediaSQL("%s", _as_is, _as_is)
