@@ -17,6 +17,7 @@ from wamulti.store.send_rows import FAILED, SENDING, OutboundRow, StateChange
 from wamulti.store.store_api import SnapshotWrite
 
 FAST = LeaseTimings(lease=2.0, renew=0.3, margin=0.8, tick=0.05)  # self-fence 1.2 s after a renewal was sent
+IDS = ["c1", "c2", "c3"]
 FAR = __import__("datetime").datetime(2100, 1, 1)
 
 
@@ -25,7 +26,7 @@ def two_stores(mariadb):
     database = mariadb.new_database()
     a = open_store(mariadb.settings(database), wait_seconds=10)
     b = open_store(mariadb.settings(database), wait_seconds=10)
-    for client_id in ("c1", "c2", "c3"):
+    for client_id in IDS:
         a.create_client(ClientRecord(client_id, "READY"))
     yield a, b
     a.close()
@@ -67,10 +68,10 @@ def _keeper(store, name, **kwargs) -> LeaseKeeper:
 def test_one_owner_at_a_time_and_the_token_grows_with_every_change_of_owner(two_stores):
     a_store, b_store = two_stores
     a, b = _keeper(a_store, "inst-a"), _keeper(b_store, "inst-b")
-    assert a.take(10) == {"c1": 1, "c2": 1, "c3": 1}
-    assert b.take(10) == {}
+    assert a.take(10, IDS) == {"c1": 1, "c2": 1, "c3": 1}
+    assert b.take(10, IDS) == {}
     a.release(["c1"])
-    assert b.take(10) == {"c1": 2}
+    assert b.take(10, IDS) == {"c1": 2}
     b.release(["c1"])
     assert a.take(1, ["c1"]) == {"c1": 3}
     owners = {row.client_id: (row.owner, row.token, row.live) for row in a_store.lease_rows()}
@@ -125,7 +126,7 @@ def test_an_instance_that_cannot_renew_lets_go_before_its_leases_expire(two_stor
     fenced: list[tuple[float, list[str], str]] = []
     a = _keeper(cut_off, "inst-a", on_lost=lambda ids, why: fenced.append((time.monotonic(), ids, why)))
     b = _keeper(b_store, "inst-b")
-    a.take(10)
+    a.take(10, IDS)
     a.start()
     try:
         time.sleep(3 * FAST.renew)  # renewals work: the leases outlive their first length
@@ -134,7 +135,7 @@ def test_an_instance_that_cannot_renew_lets_go_before_its_leases_expire(two_stor
         cut_off.cut.set()
         taken: dict[str, int] = {}
         while not taken and time.monotonic() - cut_at < 3 * FAST.lease:
-            taken = b.take(10)
+            taken = b.take(10, IDS)
             time.sleep(0.02)
         taken_at = time.monotonic()
     finally:

@@ -63,6 +63,7 @@ class Settings:
     media_upload_reuse_hours: float = 24.0  # a file uploaded to WhatsApp is reused this long (sending/uploads.py)
     media_uploads_at_once: int = 2  # uploads under way in the process (each holds its file in memory)
     sim_pairing_window: float = 160.0
+    sim_registry: str = ""  # SIM_REGISTRY: loopback host:port of a census of simulated connections (bench.cluster)
     http_threads: int = 8
     webhook_url: str = field(default="", repr=False)  # may carry credentials
     webhook_secret: str = field(default="", repr=False)
@@ -222,7 +223,20 @@ def _simulator(env: Mapping[str, str]) -> dict:
         "sim_pairing_window": _float(env, "SIM_PAIRING_WINDOW", 160.0, 0.1, 3600),
         "sim_send_delay": _float(env, "SIM_SEND_DELAY", 0.3, 0, 3600),
         "sim_send_jitter": _float(env, "SIM_SEND_JITTER", 0.0, 0, 3600),
+        "sim_registry": _sim_registry(env.get("SIM_REGISTRY", "")),
     }
+
+
+def _sim_registry(raw: str) -> str:
+    if not raw.strip():
+        return ""
+    from .backends.simulator.sim_reports import parse_address
+
+    try:
+        parse_address(raw)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    return raw.strip()
 
 
 def _sending(env: Mapping[str, str]) -> dict:

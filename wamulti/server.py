@@ -97,6 +97,10 @@ def _open_store(settings: Settings):
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     try:
+        if settings.cluster:  # the instance id lives in DATA_DIR: one process per id
+            from .store.data_dir_lock import lock_data_dir
+
+            lock_data_dir(settings.data_dir)
         store = open_store(settings, wait_seconds=STORE_WAIT_SECONDS, log=log)
     except StoreError as exc:
         print(f"wamulti: the session store cannot be used: {exc}", file=sys.stderr)
@@ -128,7 +132,7 @@ def serve(settings: Settings, customize_app=None, waitress_seams: frozenset = WA
     announce_generated_key(settings)
     freeze_startup_objects()
     try:
-        service.registry.restore_all()
+        start_clients(settings, service, server.effective_port)
         log.info("listening on http://%s:%s (backend %s, store %s, console %s)", settings.host,
                  server.effective_port, service.backend.name, store.kind,
                  "on" if service.prompter.enabled else "off")
@@ -157,6 +161,7 @@ class _Service:
     media: object  # MediaLibrary: the media store (wamulti/media)
     media_upkeep: object
     intake: object  # MediaIntake: incoming media's downloads
+    cluster: object = None  # ClusterNode with CLUSTER=on (wamulti/cluster), made once the port is known
 
     @classmethod
     def build(cls, settings: Settings, store) -> "_Service":
@@ -195,6 +200,8 @@ class _Service:
                    media_upkeep, intake)
 
     def close(self) -> None:
+        if self.cluster is not None:  # hand every client over first: final snapshots, leases released
+            self.cluster.stop()
         self.registry.stop_all()
         self.intake.close()  # downloads still queued stay pending (retriable)
         self.upkeep.stop()
@@ -203,6 +210,22 @@ class _Service:
         self.prompter.close()
         self.backend.close()
         self.store.close()
+
+
+def start_clients(settings: Settings, service: _Service, port: int) -> None:
+    """Run the stored clients: all of them (one instance), or, with CLUSTER=on, those whose leases this
+    instance takes (wamulti/cluster)."""
+    if not settings.cluster:
+        service.registry.restore_all()
+        return
+    from .clients.instance_id import instance_id
+    from .cluster.cluster_node import ClusterNode
+    from .cluster.placement import PlacementRules
+
+    service.cluster = ClusterNode(service.store, service.registry, instance_id(settings.data_dir),
+                                  f"http://{settings.host}:{port}",
+                                  rules=PlacementRules(max_clients=settings.max_clients_per_instance))
+    service.cluster.start()
 
 
 def client_registry(settings: Settings, store, backend, prompter, sink, media, intake):

@@ -35,6 +35,7 @@ from ..sending.wait_slots import WaitSlots
 from ..store.client_rows import utcnow
 from ..store.send_rows import FAILED, QUEUED, OutboundRow
 from ..store.store_api import ClientRecord, DuplicateClient, SessionStore, StoreError
+from .cluster_hooks import ClusterHooks
 from .lookups import Lookups
 from .pairing import Prompter
 from .restore import RESTORE_STAGGER, StaggeredStarts, comes_back, mark_incomplete, snapshot_meta_of_all
@@ -70,7 +71,7 @@ class Entry:
         self.changing = threading.Lock()  # pair, delete, webhook changes: one at a time, across their I/O
 
 
-class ClientRegistry:
+class ClientRegistry(ClusterHooks):
     """Thread-safe registry of client workers."""
 
     def __init__(self, *, store: SessionStore, backend: Backend, prompter: Prompter, data_dir: Path,
@@ -95,6 +96,8 @@ class ClientRegistry:
         self._entries: dict[str, Entry] = {}
         self._stopping = threading.Event()  # stop_all began: the restore thread starts no more workers
         self._restorer: StaggeredStarts | None = None
+        # CLUSTER=on: whether this instance may run a client it just created (it takes its lease)
+        self.claim_new: Callable[[str], bool] = lambda client_id: True
 
     @property
     def store_kind(self) -> str:
@@ -129,6 +132,16 @@ class ClientRegistry:
                 raise NotFound(f"No client with id '{client_id}'.")
             yield entry.worker
 
+    def _register_live(self, worker: ClientWorker) -> bool:
+        """Add a LIVE entry for the worker (the cluster adopted its client); False if one is here."""
+        with self._lock:
+            return self._entries.setdefault(worker.client_id, Entry(worker, Stage.LIVE)).worker is worker
+
+    def _unregister(self, client_ids) -> list[ClientWorker]:
+        """Remove the clients' entries (the cluster lets them go); their workers."""
+        with self._lock:
+            return [entry.worker for entry in (self._entries.pop(c, None) for c in client_ids) if entry is not None]
+
     def _new_worker(self, record: ClientRecord) -> ClientWorker:
         return ClientWorker(record, backend=self._backend, store=self._store, prompter=self._prompter,
                             data_dir=self._data_dir, pairing_timeout=self._pairing_timeout, events=self._events,
@@ -160,6 +173,9 @@ class ClientRegistry:
             self._forget(client_id, entry)
             raise
         log.info("[%s] created (%s pairing)", client_id, "phone" if phone else "console")
+        if not self.claim_new(client_id):  # another instance took it first: it runs there
+            self._forget(client_id, entry)
+            return worker.status()
         self._start_created(entry, phone)
         if phone is not None:
             worker.wait_for_pairing_code(self._pairing_code_wait)

@@ -180,6 +180,14 @@ class ClientWorker:
         self._outbound.stop()
         self._post_stop(delete=False)
 
+    def cut(self) -> None:
+        """Stop, disconnecting now from this thread (the cluster lost or let go of the lease: the worker
+        thread may be stuck in a store write); the Stop goes first, so no reconnect follows the cut."""
+        self.stop()
+        with self._lock:
+            run = self._run
+        run.connection.cut()
+
     def delete(self) -> Unlinked:
         """Delete the client in any state; the whole sequence lives here. Returns whether it was unlinked.
 

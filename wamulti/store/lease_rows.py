@@ -16,7 +16,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
+
+from .client_rows import utcnow
 
 from .store_api import StoreError
 
@@ -40,6 +42,7 @@ MYSQL_LEASE_TABLES = [
     ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci""",
 ]
 
+NEW_CLIENT_SECONDS = 5  # placement leaves a client this young to the instance that created it
 _NOW = "UTC_TIMESTAMP(6)"
 _UNTIL = f"{_NOW} + INTERVAL %s MICROSECOND"
 _FREE = f"(owner IS NULL OR expires_at < {_NOW})"
@@ -97,9 +100,11 @@ class MySQLLeases:
         with self._tx() as cur:
             cur.execute(_ADD_MISSING)
             pick = f"SELECT client_id FROM client_leases WHERE {_FREE}"
-            args: tuple = ()
             if client_ids:
                 pick, args = pick + f" AND client_id IN ({_marks(client_ids)})", tuple(client_ids)
+            else:  # a client created this moment is its creator's to take (claim_new)
+                pick, args = pick + " AND client_id IN (SELECT client_id FROM clients WHERE created_at < %s)", (
+                    utcnow() - timedelta(seconds=NEW_CLIENT_SECONDS),)
             cur.execute(pick + f" AND client_id IN (SELECT client_id FROM clients) ORDER BY client_id "
                         f"LIMIT {int(limit)} FOR UPDATE", args)
             ids = [r[0] for r in cur.fetchall()]
@@ -137,6 +142,15 @@ class MySQLLeases:
             cur.execute(f"SELECT client_id, owner, token, expires_at, owner IS NOT NULL AND expires_at >= {_NOW} "
                         f"FROM client_leases{where} ORDER BY client_id", args)
             return [LeaseRow(r[0], r[1], int(r[2]), r[3], bool(r[4])) for r in cur.fetchall()]
+
+    def lease_summary(self) -> tuple[int, dict[str, int]]:
+        """(clients in all, live leases per owner), for placement."""
+        with self._tx() as cur:
+            cur.execute("SELECT COUNT(*) FROM clients")
+            total = int(cur.fetchone()[0])
+            cur.execute(f"SELECT owner, COUNT(*) FROM client_leases WHERE owner IS NOT NULL AND expires_at >= {_NOW} "
+                        "GROUP BY owner")
+            return total, {owner: int(n) for owner, n in cur.fetchall()}
 
     def register_instance(self, instance_id: str, address: str) -> None:
         """This instance is up at `address` (started now)."""

@@ -128,7 +128,7 @@ class MySQLOutbound(OutboundStore):
                         owner: str | None = None) -> list[OutboundRow]:
         return self._fail(_SQL.open_of(client_id, state, created_before, owner), reason)
 
-    def load_open_sends(self, client_ids: Sequence[str], state: str, reason: str, owner: str
+    def load_open_sends(self, client_ids: Sequence[str], state: str, reason: str, owner: str | None
                         ) -> tuple[list[OutboundRow], list[OutboundRow]]:
         failed, open_rows = [], []
         with self._tx() as cur:

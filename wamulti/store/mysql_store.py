@@ -245,7 +245,7 @@ class MySQLStore(MySQLLeases, MySQLSnapshotWrites, SQLOutbox, MySQLOutbound, SQL
 
     def delete_client(self, client_id: str) -> bool:
         with self._tx() as cur:
-            for table in ("session_snapshots", "webhooks", "events", "delivery_lanes", "outbound"):
+            for table in ("session_snapshots", "webhooks", "events", "delivery_lanes", "outbound", "client_leases"):
                 cur.execute(f"DELETE FROM {table} WHERE client_id = %s", (client_id,))
             return cur.execute("DELETE FROM clients WHERE client_id = %s", (client_id,)) > 0
 

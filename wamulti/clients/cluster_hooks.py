@@ -1,0 +1,83 @@
+"""What the cluster (wamulti/cluster, CLUSTER=on) asks of the registry: run the clients whose leases
+this instance took, and let go of those it hands over or lost. Mixed into ClientRegistry; without
+CLUSTER nothing here is called and the registry runs every stored client (restore_all).
+
+Adopted clients come back as after a restart of their own (clients/restore.py): paired ones
+reconnect from the newest stored snapshot; their rows `sending` fail as `outcome_unknown` whoever
+took them (they were taken under an older lease, whose outcome writes the store now refuses), and
+their queued rows continue here in order.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import replace
+
+from ..sending.queue_load import load_queues
+from ..store.store_api import ClientRecord, StoreError
+from .restore import comes_back, mark_incomplete
+from .states import CLOSED, CONNECTING
+from .worker import ClientWorker
+
+log = logging.getLogger(__name__)
+
+LET_GO_SECONDS = 8.0  # a graceful stop's bound: the final snapshot of each client
+
+
+class ClusterHooks:
+    """adopt / let_go / running: over ClientRegistry's store, workers and entries."""
+
+    def adopt(self, client_ids: Sequence[str]) -> list[str]:
+        """Run these clients here (their leases are this instance's now); return those reconnecting."""
+        starting: list[ClientWorker] = []
+        for client_id in client_ids:
+            try:
+                record = self._store.get_client(client_id)
+            except StoreError as exc:
+                log.warning("[%s] not adopted (store: %s); the lease goes back at the next renewal", client_id, exc)
+                continue
+            worker = self._adopted(record) if record is not None else None
+            if worker is not None:
+                starting.append(worker)
+        for worker in starting:
+            worker.start(queue=False)
+        load_queues(self._store, [w.queue for w in starting], None)  # every `sending` row: outcome_unknown
+        for worker in starting:
+            worker.start_queue()
+        if client_ids:
+            log.info("adopted %d clients (%d reconnecting)", len(client_ids), len(starting))
+        return [w.client_id for w in starting]
+
+    def _adopted(self, record: ClientRecord) -> ClientWorker | None:
+        """The client registered LIVE here; its worker if it reconnects (None: it waits for a pair)."""
+        if record.jid is None and record.state != CLOSED:
+            record = mark_incomplete(self._store, record)
+        back = comes_back(record)
+        if back:
+            record = replace(record, state=CONNECTING)
+        worker = self._new_worker(record)
+        if not self._register_live(worker):
+            return None  # already here
+        return worker if back else None
+
+    def let_go(self, client_ids: Sequence[str], *, at_once: bool = False,
+               timeout: float = LET_GO_SECONDS) -> list[str]:
+        """Stop these clients here and forget them; return those not stopped within `timeout`.
+        Graceful (a hand-over, SIGTERM): each saves its final snapshot, then the caller releases the
+        leases. `at_once` (the lease is lost or about to be): each is disconnected now."""
+        workers = self._unregister(client_ids)
+        for worker in workers:
+            worker.cut() if at_once else worker.stop()
+        deadline = time.monotonic() + timeout
+        stragglers = [w.client_id for w in workers if not w.join(max(0.0, deadline - time.monotonic()))]
+        if stragglers:
+            log.warning("%d clients let go still stopping after %gs: %s", len(stragglers), timeout,
+                        ", ".join(stragglers[:10]))
+        return stragglers
+
+    def running(self) -> list[str]:
+        """The ids of the clients registered here."""
+        with self._lock:
+            return sorted(self._entries)

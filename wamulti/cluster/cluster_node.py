@@ -1,0 +1,64 @@
+"""ClusterNode: one instance's part in the cluster (CLUSTER=on), built and stopped by server.py.
+
+Start: the instance's row (its address for forwarded requests, docs/scaling.md), the store's fence
+set to the keeper's tokens, the registry asked before it runs a client it created, then the lease
+keeper's and placement's threads. Stop (SIGTERM): every client stops gracefully (final snapshot
+under its lease), then its lease is released, so the other instances take it over at their next
+look (seconds), not after expiry.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from ..store import StoreError
+from .lease_keeper import LeaseKeeper
+from .lease_timings import LeaseTimings
+from .placement import Placement, PlacementRules, RunsClients
+
+log = logging.getLogger(__name__)
+
+
+class ClusterNode:
+    def __init__(self, store, registry: RunsClients, instance_id: str, address: str, *,
+                 timings: LeaseTimings = LeaseTimings(), rules: PlacementRules = PlacementRules()):
+        self._store, self._registry, self.instance_id, self.address = store, registry, instance_id, address
+        self.keeper = LeaseKeeper(store, instance_id, timings, on_lost=self._lost)
+        self.placement = Placement(store, self.keeper, registry, rules)
+
+    def start(self) -> None:
+        self._store.register_instance(self.instance_id, self.address)
+        self._store.fence_writes(self.keeper.token)
+        self._registry.claim_new = self._claim_new
+        self.keeper.start()
+        self.placement.start()
+        log.info("cluster: instance %s at %s (lease %gs, renewed every %gs, self-fence after %gs without)",
+                 self.instance_id, self.address, self.keeper.timings.lease, self.keeper.timings.renew,
+                 self.keeper.timings.trust)
+
+    def _claim_new(self, client_id: str) -> bool:
+        try:
+            return client_id in self.keeper.take(1, [client_id])
+        except StoreError as exc:
+            log.warning("[%s] created, but its lease was not taken (%s): another instance will run it", client_id, exc)
+            return False
+
+    def _lost(self, client_ids: list[str], why: str) -> None:
+        """Leases lost or self-fenced: the clients go at once, on a thread of their own (the keeper's
+        threads must go on renewing and watching)."""
+        threading.Thread(target=self._registry.let_go, args=(client_ids,), kwargs={"at_once": True},
+                         name="lease-lost", daemon=True).start()
+
+    def stop(self) -> None:
+        """Hand every client over: graceful stops, then the leases released."""
+        self.placement.stop()
+        held = sorted(self.keeper.held())
+        self._registry.let_go(held)
+        try:
+            self.keeper.release(held)
+            self._store.stop_instance(self.instance_id)
+        except StoreError as exc:
+            log.warning("leases not released (%s): they expire in %gs", exc, self.keeper.timings.lease)
+        self.keeper.stop()
+        log.info("cluster: handed over %d clients", len(held))
