@@ -15,7 +15,10 @@ import time
 from collections.abc import Sequence
 from dataclasses import replace
 
+from ..errors import NotFound
+from ..sending.elsewhere_queue import ElsewhereQueue
 from ..sending.queue_load import load_queues
+from ..store.send_rows import OutboundRow
 from ..store.store_api import ClientRecord, StoreError
 from .restore import comes_back, mark_incomplete
 from .states import CLOSED, CONNECTING
@@ -76,6 +79,28 @@ class ClusterHooks:
             log.warning("%d clients let go still stopping after %gs: %s", len(stragglers), timeout,
                         ", ".join(stragglers[:10]))
         return stragglers
+
+    shared_queue = False  # CLUSTER=on: sends for a client not running here go into the store's queue
+
+    def _submitter(self, client_id: str) -> ClientWorker | ElsewhereQueue:
+        """Who takes a send for the client: its worker here, or (CLUSTER=on) its queue in the store,
+        which its owner reads; NotFound for an unknown client."""
+        try:
+            return self._worker(client_id)
+        except NotFound:
+            if not self.shared_queue:
+                raise
+        return ElsewhereQueue(self._store, client_id, self._send_options.queue_max)
+
+    def pick_up(self, rows: Sequence[OutboundRow]) -> None:
+        """Queued rows of clients running here, accepted by other instances: into their queues."""
+        by_client: dict[str, list[OutboundRow]] = {}
+        for row in rows:
+            by_client.setdefault(row.client_id, []).append(row)
+        with self._lock:
+            workers = [(self._entries[c].worker, found) for c, found in by_client.items() if c in self._entries]
+        for worker, found in workers:
+            worker.queue.found(found)
 
     def running(self) -> list[str]:
         """The ids of the clients registered here."""

@@ -281,7 +281,7 @@ class ClientRegistry(ClusterHooks):
         that WhatsApp resolves first. An idempotency key answers a repeated request with its first send.
         Its media is taken in first (a URL fetched, an id checked: MediaKit.take_in; `admin`: the caller
         may use media of no client)."""
-        worker = self._worker(client_id)
+        worker = self._submitter(client_id)  # the client's worker, or with CLUSTER=on its queue elsewhere
         idem = (idempotency_key, request_hash(client_id, request)) if idempotency_key else None
         request, media_id = self._media.take_in(client_id, request, admin=admin)
         payload = to_payload(request)

@@ -16,6 +16,7 @@ from ..store import StoreError
 from .lease_keeper import LeaseKeeper
 from .lease_timings import LeaseTimings
 from .placement import Placement, PlacementRules, RunsClients
+from .queue_pickup import QueuePickup
 
 log = logging.getLogger(__name__)
 
@@ -26,13 +27,16 @@ class ClusterNode:
         self._store, self._registry, self.instance_id, self.address = store, registry, instance_id, address
         self.keeper = LeaseKeeper(store, instance_id, timings, on_lost=self._lost)
         self.placement = Placement(store, self.keeper, registry, rules)
+        self.pickup = QueuePickup(store, instance_id, registry.pick_up)
 
     def start(self) -> None:
         self._store.register_instance(self.instance_id, self.address)
         self._store.fence_writes(self.keeper.token)
         self._registry.claim_new = self._claim_new
+        self._registry.shared_queue = True
         self.keeper.start()
         self.placement.start()
+        self.pickup.start()
         log.info("cluster: instance %s at %s (lease %gs, renewed every %gs, self-fence after %gs without)",
                  self.instance_id, self.address, self.keeper.timings.lease, self.keeper.timings.renew,
                  self.keeper.timings.trust)
@@ -53,6 +57,7 @@ class ClusterNode:
     def stop(self) -> None:
         """Hand every client over: graceful stops, then the leases released."""
         self.placement.stop()
+        self.pickup.stop()
         held = sorted(self.keeper.held())
         self._registry.let_go(held)
         try:

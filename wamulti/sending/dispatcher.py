@@ -60,12 +60,13 @@ class SendOptions:
     queue_max: int = 1000  # SEND_QUEUE_MAX: open rows per client
     rate_per_minute: int = 0  # SEND_RATE_PER_MINUTE: sends started per minute per client, 0 = no cap
     owner: str = ""  # this process's instance id (clients/instance_id.py), recorded in the rows it takes
+    shared: bool = False  # CLUSTER=on: other instances accept rows for this queue too (see accept)
 
 
 def send_options(settings, owner: str = "") -> SendOptions:
     """The queue's options from the server's settings."""
     return SendOptions(wait=settings.send_wait, expiry=settings.send_expiry, queue_max=settings.send_queue_max,
-                       rate_per_minute=settings.send_rate_per_minute, owner=owner)
+                       rate_per_minute=settings.send_rate_per_minute, owner=owner, shared=settings.cluster)
 
 
 Ready = Callable[[], tuple[BackendSession, Sender] | None]
@@ -116,8 +117,26 @@ class Dispatcher:
             if future is not None:
                 future.cancel()  # this id was never queued
             return stored, False, None
-        self._add([stored])
+        self._add(self._with_earlier(stored))
         return stored, True, future
+
+    def _with_earlier(self, stored: OutboundRow) -> list[OutboundRow]:
+        """The row, and with CLUSTER=on the queued rows other instances accepted before it (found here
+        before it goes, so a chat's sends keep their order of acceptance)."""
+        if not self._options.shared:
+            return [stored]
+        try:
+            return [r for r in self._store.open_sends(self.client_id) if r.state == QUEUED] or [stored]
+        except StoreError:  # the queue pickup finds them within a second
+            return [stored]
+
+    def found(self, rows: list[OutboundRow]) -> None:
+        """Queued rows another instance accepted for this client (CLUSTER=on: cluster/queue_pickup.py);
+        rows here already are skipped, and a queue not loaded yet reads them with its first load."""
+        with self._cond:
+            loaded = self._loaded
+        if loaded:
+            self._add(rows)
 
     def listen(self, message_id: str) -> Future:
         """A future told the outcome of a send that ends here (an idempotent replay's: its row may be

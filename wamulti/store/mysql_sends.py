@@ -12,7 +12,7 @@ from datetime import datetime
 
 from ..errors import QueueFull
 from .client_rows import utcnow
-from .send_rows import PRUNE_BATCH, OutboundRow, OutboundStore, StateChange, outbound_values
+from .send_rows import OUTBOUND_COLUMNS, PRUNE_BATCH, QUEUED, OutboundRow, OutboundStore, StateChange, outbound_values
 from .send_sql import OutboundSQL, by_state, id_chunks
 from .store_api import DuplicateClient
 
@@ -53,6 +53,9 @@ OUTBOUND_PAYLOAD = [  # NULL for plain texts: the rows of before stay valid as t
 ]
 
 _SQL = OutboundSQL("%s", lambda t: t, lambda t: t)
+_OWNED_QUEUED = (f"SELECT {', '.join('o.' + c for c in OUTBOUND_COLUMNS.split(', '))}, o.seq FROM client_leases l "
+                 f"JOIN outbound o ON o.client_id = l.client_id AND o.state = '{QUEUED}' "
+                 "WHERE l.owner = %s AND l.expires_at >= UTC_TIMESTAMP(6) ORDER BY o.seq")
 
 
 class MySQLOutbound(OutboundStore):
@@ -154,6 +157,13 @@ class MySQLOutbound(OutboundStore):
         if rows:
             cur.execute(*_SQL.fail(rows, reason, utcnow()))
         return rows
+
+    def queued_sends_of_owner(self, owner: str) -> list[OutboundRow]:
+        """CLUSTER=on: the queued rows of every client whose live lease `owner` holds, in order of
+        acceptance (the owner's pickup of rows other instances accepted)."""
+        with self._tx() as cur:
+            cur.execute(_OWNED_QUEUED, (owner,))
+            return [_SQL.row(r) for r in cur.fetchall()]
 
     def get_send(self, message_id: str) -> OutboundRow | None:
         return self._one(_SQL.by_id, message_id)
