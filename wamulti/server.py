@@ -124,7 +124,7 @@ def serve(settings: Settings, customize_app=None, waitress_seams: frozenset = WA
         return 2
     service = _Service.build(settings, store)
     app = create_app(settings, service.metrics.wrap_registry(service.registry), service.events, service.metrics,
-                     service.keys, service.media)
+                     service.keys, service.media, service.cluster)
     if customize_app is not None:
         customize_app(app)
     server = build_http_server(settings, app, waitress_seams)
@@ -161,7 +161,7 @@ class _Service:
     media: object  # MediaLibrary: the media store (wamulti/media)
     media_upkeep: object
     intake: object  # MediaIntake: incoming media's downloads
-    cluster: object = None  # ClusterNode with CLUSTER=on (wamulti/cluster), made once the port is known
+    cluster: object = None  # ClusterNode with CLUSTER=on (wamulti/cluster), started once the port is known
 
     @classmethod
     def build(cls, settings: Settings, store) -> "_Service":
@@ -197,7 +197,7 @@ class _Service:
         upkeep.start()
         # scoped keys read the metered store: their lookups show in the store metrics like any call
         return cls(store, backend, prompter, registry, events, metrics, upkeep, ApiKeys(store), media,
-                   media_upkeep, intake)
+                   media_upkeep, intake, cluster_node(settings, store, registry))
 
     def close(self) -> None:
         if self.cluster is not None:  # hand every client over first: final snapshots, leases released
@@ -215,17 +215,22 @@ class _Service:
 def start_clients(settings: Settings, service: _Service, port: int) -> None:
     """Run the stored clients: all of them (one instance), or, with CLUSTER=on, those whose leases this
     instance takes (wamulti/cluster)."""
-    if not settings.cluster:
+    if service.cluster is None:
         service.registry.restore_all()
         return
+    service.cluster.start(f"http://{settings.host}:{port}")
+
+
+def cluster_node(settings: Settings, store, registry):
+    """CLUSTER=on: this instance's part in the cluster (wamulti/cluster), started once the port is known."""
+    if not settings.cluster:
+        return None
     from .clients.instance_id import instance_id
     from .cluster.cluster_node import ClusterNode
     from .cluster.placement import PlacementRules
 
-    service.cluster = ClusterNode(service.store, service.registry, instance_id(settings.data_dir),
-                                  f"http://{settings.host}:{port}",
-                                  rules=PlacementRules(max_clients=settings.max_clients_per_instance))
-    service.cluster.start()
+    return ClusterNode(store, registry, instance_id(settings.data_dir),
+                       rules=PlacementRules(max_clients=settings.max_clients_per_instance))
 
 
 def client_registry(settings: Settings, store, backend, prompter, sink, media, intake):

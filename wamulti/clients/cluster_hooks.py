@@ -21,12 +21,13 @@ from ..sending.queue_load import load_queues
 from ..store.send_rows import OutboundRow
 from ..store.store_api import ClientRecord, StoreError
 from .restore import comes_back, mark_incomplete
-from .states import CLOSED, CONNECTING
+from .states import CLOSED, CONNECTING, ClientStatus
 from .worker import ClientWorker
 
 log = logging.getLogger(__name__)
 
-LET_GO_SECONDS = 8.0  # a graceful stop's bound: the final snapshot of each client
+LET_GO_SECONDS = 8.0
+NO_OWNER = ""  # a status's `instance` while no instance holds the client's lease (the API shows null)  # a graceful stop's bound: the final snapshot of each client
 
 
 class ClusterHooks:
@@ -81,6 +82,28 @@ class ClusterHooks:
         return stragglers
 
     shared_queue = False  # CLUSTER=on: sends for a client not running here go into the store's queue
+    whereabouts = None  # CLUSTER=on: cluster/whereabouts.py, which instance runs which client
+
+    def _here(self, status: ClientStatus) -> ClientStatus:
+        """A status of a client running here, naming this instance (CLUSTER=on)."""
+        return status if self.whereabouts is None else replace(status, instance=self.whereabouts.instance_id)
+
+    def _status_elsewhere(self, client_id: str) -> ClientStatus:
+        """A client another instance runs (or none now), as the store has it; NotFound if unknown."""
+        record = self._store.get_client(client_id) if self.whereabouts is not None else None
+        if record is None:
+            raise NotFound(f"No client with id '{client_id}'.")
+        owner = self.whereabouts.owner(client_id)
+        return _stored_status(record, owner.instance_id if owner else NO_OWNER)
+
+    def _with_elsewhere(self, here: list[ClientStatus]) -> list[ClientStatus]:
+        """Every client: those running here, and (CLUSTER=on) the others as the store has them."""
+        if self.whereabouts is None:
+            return here
+        seen = {status.client_id for status in here}
+        owners = self.whereabouts.owners()
+        others = [_stored_status(r, owners.get(r.client_id, NO_OWNER)) for r in self._store.list_clients() if r.client_id not in seen]
+        return sorted([self._here(s) for s in here] + others, key=lambda status: status.client_id)
 
     def _submitter(self, client_id: str) -> ClientWorker | ElsewhereQueue:
         """Who takes a send for the client: its worker here, or (CLUSTER=on) its queue in the store,
@@ -102,7 +125,17 @@ class ClusterHooks:
         for worker, found in workers:
             worker.queue.found(found)
 
+    def runs(self, client_id: str) -> bool:
+        with self._lock:
+            return client_id in self._entries
+
     def running(self) -> list[str]:
         """The ids of the clients registered here."""
         with self._lock:
             return sorted(self._entries)
+
+
+def _stored_status(record: ClientRecord, instance: str | None) -> ClientStatus:
+    """What the API shows of a client not running here: its stored row (the owner writes each change)."""
+    return ClientStatus(record.client_id, record.state, None, record.phone, record.jid, record.last_error,
+                        record.updated_at, instance=instance)

@@ -201,10 +201,13 @@ class ClientRegistry(ClusterHooks):
 
     def list(self) -> list[ClientStatus]:
         """Every client's status, sorted by id."""
-        return [w.status() for _, w in sorted(self._live_workers(), key=lambda item: item[0])]
+        return self._with_elsewhere([w.status() for _, w in sorted(self._live_workers(), key=lambda item: item[0])])
 
     def get(self, client_id: str) -> ClientStatus:
-        return self._worker(client_id).status()
+        try:
+            return self._here(self._worker(client_id).status())
+        except NotFound:
+            return self._status_elsewhere(client_id)  # CLUSTER=on: from the store; else NotFound again
 
     def pair(self, client_id: str, phone: str | None) -> ClientStatus:
         """Pair a CLOSED or unpaired client again (a new code); Conflict when it is paired and running.

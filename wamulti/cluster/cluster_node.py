@@ -17,29 +17,49 @@ from .lease_keeper import LeaseKeeper
 from .lease_timings import LeaseTimings
 from .placement import Placement, PlacementRules, RunsClients
 from .queue_pickup import QueuePickup
+from .whereabouts import Owner, Whereabouts
 
 log = logging.getLogger(__name__)
 
 
+HERE = "here"  # locate(): this instance answers
+
+
 class ClusterNode:
-    def __init__(self, store, registry: RunsClients, instance_id: str, address: str, *,
+    HERE = HERE
+
+    def __init__(self, store, registry: RunsClients, instance_id: str, *,
                  timings: LeaseTimings = LeaseTimings(), rules: PlacementRules = PlacementRules()):
-        self._store, self._registry, self.instance_id, self.address = store, registry, instance_id, address
+        self._store, self._registry, self.instance_id, self.address = store, registry, instance_id, ""
         self.keeper = LeaseKeeper(store, instance_id, timings, on_lost=self._lost)
         self.placement = Placement(store, self.keeper, registry, rules)
         self.pickup = QueuePickup(store, instance_id, registry.pick_up)
+        self.whereabouts = Whereabouts(store, instance_id, timings.lease)
 
-    def start(self) -> None:
+    def start(self, address: str) -> None:
+        """Join: `address` is where the other instances reach this one (http://host:port)."""
+        self.address = address
         self._store.register_instance(self.instance_id, self.address)
         self._store.fence_writes(self.keeper.token)
         self._registry.claim_new = self._claim_new
         self._registry.shared_queue = True
+        self._registry.whereabouts = self.whereabouts
         self.keeper.start()
         self.placement.start()
         self.pickup.start()
         log.info("cluster: instance %s at %s (lease %gs, renewed every %gs, self-fence after %gs without)",
                  self.instance_id, self.address, self.keeper.timings.lease, self.keeper.timings.renew,
                  self.keeper.timings.trust)
+
+    def locate(self, client_id: str) -> str | Owner | None:
+        """Who answers for the client: HERE (it runs here, or is unknown: answered 404 here), its live
+        owner elsewhere, or None while no instance holds it."""
+        if self._registry.runs(client_id):
+            return HERE
+        owner = self.whereabouts.owner(client_id)
+        if owner is None:
+            return HERE if self._store.get_client(client_id) is None else None
+        return HERE if owner.instance_id == self.instance_id else owner
 
     def _claim_new(self, client_id: str) -> bool:
         try:
