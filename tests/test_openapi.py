@@ -176,6 +176,7 @@ OPERATION_IDS = {
     ("GET", "/api/keys"): "listApiKeys",
     ("DELETE", "/api/keys/{key_id}"): "revokeApiKey",
     ("GET", "/healthz"): "getHealth",
+    ("GET", "/api/instances"): "listInstances",
     ("GET", "/metrics"): "getMetrics",
     ("GET", "/api/clients/{client_id}/groups"): "listGroups",
     ("POST", "/api/clients/{client_id}/groups"): "createGroup",

@@ -63,6 +63,12 @@ def create_app(settings: Settings, registry, events=None, metrics=None, keys=Non
     for always in (health_routes, client_routes, message_routes, media_retry_routes, lookup_routes, group_routes,
                    action_routes, instance_routes):
         app.register_api(always.bp)
+    _optional_parts(app, settings, events, metrics, keys, media)
+    return app
+
+
+def _optional_parts(app: OpenAPI, settings: Settings, events, metrics, keys, media) -> None:
+    """The routes of the parts create_app was given."""
     if events is not None:
         app.extensions[EVENTS_EXTENSION] = events
         app.register_api(event_routes.bp)
@@ -74,4 +80,3 @@ def create_app(settings: Settings, registry, events=None, metrics=None, keys=Non
     if metrics is not None:
         app.extensions[metrics_routes.METRICS_EXTENSION] = metrics
         app.register_api(metrics_routes.bp)
-    return app
