@@ -1,6 +1,6 @@
 """ConnectionCensus: the listener SIM_REGISTRY points the simulator instances at (wamulti/backends/
 simulator/sim_reports.py). It counts every moment one account is connected from two processes at
-once, the cluster drill's key figure (target 0). A process's TCP connection closing (a SIGKILL
+once, the cluster drill's key figure (target 0), and how often each message went out (target: once). A process's TCP connection closing (a SIGKILL
 included) disconnects all of its accounts, as WhatsApp sees a dead socket."""
 
 from __future__ import annotations
@@ -8,6 +8,7 @@ from __future__ import annotations
 import socket
 import threading
 import time
+from collections import Counter
 
 
 class ConnectionCensus:
@@ -18,6 +19,7 @@ class ConnectionCensus:
         self._online: dict[str, set[int]] = {}  # account -> the reporting connections it is connected on
         self.doubles: list[tuple[float, str]] = []  # (monotonic time, account) of each double connection
         self.attaches = 0
+        self.sent: Counter = Counter()  # message id -> times it went out (more than once: sent twice)
         self._closed = False
         threading.Thread(target=self._accept, name="census-accept", daemon=True).start()
 
@@ -45,6 +47,9 @@ class ConnectionCensus:
 
     def _record(self, kind: str, account: str, peer: int) -> None:
         with self._lock:
+            if kind == "sent":
+                self.sent[account] += 1  # `account` is the message id here
+                return
             peers = self._online.setdefault(account, set())
             if kind == "attach":
                 self.attaches += 1

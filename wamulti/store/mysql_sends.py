@@ -63,7 +63,8 @@ class MySQLOutbound(OutboundStore):
 
     def enqueue_send(self, row: OutboundRow, max_open: int, idem_since: datetime) -> tuple[OutboundRow, bool]:
         try:
-            return self._enqueue(row, max_open, idem_since)
+            # InnoDB may still undo one of two racing enqueues whole (a deadlock); it runs again
+            return self._again_after_deadlock(self._enqueue, row, max_open, idem_since)
         except DuplicateClient:  # another request took the key first: answer with its row
             held = self._held_by(row.idem_key) if row.idem_key else None
             if held is None:
@@ -74,11 +75,14 @@ class MySQLOutbound(OutboundStore):
         now = utcnow()
         with self._tx() as cur:
             if row.idem_key is not None:
-                cur.execute(_SQL.free_key, (row.idem_key, idem_since))
+                # read first, and free an expired key only when there is one: the UPDATE of a key no row
+                # holds would lock the index's gap, and two enqueues inserting into it deadlock
                 cur.execute(_SQL.by_key, (row.idem_key,))
                 held = cur.fetchone()
-                if held is not None:
+                if held is not None and _SQL.row(held).created_at >= idem_since:
                     return _SQL.row(held), False
+                if held is not None:
+                    cur.execute(_SQL.free_key, (row.idem_key, idem_since))
             cur.execute(_SQL.count_open, (row.client_id,))
             count = cur.fetchone()[0]
             if count < max_open:

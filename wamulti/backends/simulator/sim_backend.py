@@ -205,6 +205,8 @@ class SimulatorSession(SimConversation, BackendSession):
         number = self._require_connected()
         sent = SentMessage(message_id=message_id or "3EB0" + secrets.token_hex(9).upper(),
                            timestamp=datetime.now(timezone.utc))
+        if self._reports is not None:
+            self._reports.sent(sent.message_id)  # the census counts a message that went out twice
         command = isinstance(outgoing, TextOut) and self.run_command(to_jid, outgoing.text)  # `/sim ...` (sim_actions.py)
         if isinstance(outgoing, (ReactionOut, EditOut, RevokeOut)):
             self.act_on(to_jid, outgoing, sent.message_id)  # the other side hears it as sim_actions.py says

@@ -1,5 +1,5 @@
 """The simulator's connection reports (SIM_REGISTRY=127.0.0.1:<port>): each simulated account's
-connects and disconnects, told over one loopback TCP connection per process to a census that
+connects and disconnects, and each message it sends, told over one loopback TCP connection per process to a census that
 several instances share (bench/connection_census.py). Each process has its own simulated network,
 so only a shared listener can see one account connected from two instances at once; a process that
 dies closes its connection, which the census counts as all its accounts disconnected, as WhatsApp
@@ -43,6 +43,9 @@ class ConnectionReports:
 
     def detached(self, number: str) -> None:
         self._tell(f"detach {number}\n")
+
+    def sent(self, message_id: str) -> None:
+        self._tell(f"sent {message_id}\n")
 
     def _tell(self, line: str) -> None:
         with self._lock:

@@ -1,0 +1,60 @@
+"""The cluster drill, short (bench/cluster.py runs it in full): three real server processes
+(CLUSTER=on, simulator) on the suite's MariaDB; a shared census counts every moment an account is
+connected from two instances and every message that went out twice (both must stay 0)."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from bench.cluster_drill import Cluster, SendLoad, settle
+
+CLIENTS = 24
+SENDS = 300
+
+
+@pytest.fixture
+def cluster(mariadb, tmp_path):
+    cluster = Cluster(mariadb, tmp_path, CLIENTS)
+    cluster.seed()
+    cluster.start(0, 1, 2)
+    yield cluster
+    cluster.close()
+
+
+def test_sigkill_fails_over_within_45_s_and_sigterm_hands_over_in_seconds(cluster):
+    cluster.wait_ready(60)
+    spread = cluster.ready_by_instance()
+    assert len(spread) == 3 and max(spread.values()) - min(spread.values()) <= CLIENTS // 3 // 10 + 1, spread
+
+    killed: dict[str, float] = {}
+    lock = threading.Lock()
+
+    def kill_one_third_in(n: int) -> None:
+        with lock:
+            if n >= SENDS // 3 and not killed:
+                killed["lag"] = cluster.snapshot_lag(2)
+                cluster.kill(2)
+                killed["at"] = time.monotonic()
+
+    load = SendLoad(cluster)
+    load.run(SENDS, callers=6, on_progress=kill_one_third_in)
+    cluster.wait_ready(45)
+    failover = time.monotonic() - killed["at"]
+    assert failover <= 45
+    assert len(cluster.ready_by_instance()) == 2
+
+    sends = settle(cluster, load, timeout=60)
+    assert sends["accepted"] == SENDS and not sends["refused"], sends
+    assert sends["sent"] + sends.get("failed: outcome_unknown", 0) == SENDS, sends
+    assert sends["sent_twice"] == 0 and sends["chats_out_of_order"] == 0, sends
+
+    stopping = cluster.terminate(1)
+    handed_over = cluster.wait_ready(15, poll=0.2)
+    assert stopping + handed_over < 10
+    assert cluster.census.doubles == []
+    print(f"\nspread {dict(spread)}; failover {failover:.1f}s (snapshot lag {killed['lag']}s); SIGTERM stop "
+          f"{stopping:.1f}s + READY elsewhere {handed_over:.1f}s; sends {sends}; "
+          f"double connections {len(cluster.census.doubles)}")
