@@ -18,6 +18,7 @@ from dataclasses import replace
 from ..errors import NotFound
 from ..sending.elsewhere_queue import ElsewhereQueue
 from ..sending.queue_load import load_queues
+from ..sessions import session_file
 from ..store.send_rows import OutboundRow
 from ..store.store_api import ClientRecord, StoreError
 from .restore import comes_back, mark_incomplete
@@ -64,7 +65,26 @@ class ClusterHooks:
         worker = self._new_worker(record)
         if not self._register_live(worker):
             return None  # already here
+        if back:
+            self._drop_diverged_copy(worker)
         return worker if back else None
+
+    def _drop_diverged_copy(self, worker: ClientWorker) -> None:
+        """A local file from an earlier tenure here whose last snapshot write was refused (the lease had
+        gone): its sidecar names generation N, and the store holds another instance's generation N with
+        other keys. Generations alone cannot tell them apart, so the local copy goes and the store's is
+        restored. (One instance never meets this: its writes are never refused for a lease.)"""
+        sidecar = session_file.read_sidecar(worker.session_path)
+        if sidecar is None or sidecar.sha256 is None:
+            return
+        try:
+            meta = self._store.snapshot_meta(worker.client_id)
+        except StoreError:
+            return  # the restore decides with what it can read
+        if meta is not None and meta.generation == sidecar.generation and meta.sha256 != sidecar.sha256:
+            log.info("[%s] local copy never stored (generation %d elsewhere since): restoring the store's",
+                     worker.client_id, meta.generation)
+            session_file.remove_session_file(worker.session_path)
 
     def let_go(self, client_ids: Sequence[str], *, at_once: bool = False,
                timeout: float = LET_GO_SECONDS) -> list[str]:
