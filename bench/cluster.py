@@ -3,7 +3,8 @@
     python -m bench.cluster                           # 300 clients, 3,000 sends (the issue's drill)
     python -m bench.cluster --clients 60 --sends 600  # a quick run
 
-Phases, one run (every instance a real server process, WA_BACKEND=simulator; the processes report
+Phases, one run (every instance a real server process, WA_BACKEND=simulator with SIM_SEND_DELAY=0.3,
+so that sends are under way when the kill comes; the processes report
 every simulated connect, disconnect and send to one census, bench/connection_census.py):
 1. start: the three start together; the spread once every client is READY (target 100 +- 10 each).
 2. SIGKILL: 3,000 sends arrive round-robin at the instances' APIs (one Idempotency-Key each, so a
@@ -100,7 +101,8 @@ def main() -> None:
     rows = []
     try:
         with tempfile.TemporaryDirectory(prefix="wamulti-cluster-") as tmp:
-            cluster = Cluster(mariadb, Path(tmp), args.clients, env={"LOG_LEVEL": "WARNING"})
+            env = {"LOG_LEVEL": "WARNING", "SIM_SEND_DELAY": "0.3"}
+            cluster = Cluster(mariadb, Path(tmp), args.clients, env=env)
             try:
                 cluster.seed()
                 rows.append(start_phase(cluster))

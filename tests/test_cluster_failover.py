@@ -17,7 +17,7 @@ SENDS = 300
 
 @pytest.fixture
 def cluster(mariadb, tmp_path):
-    cluster = Cluster(mariadb, tmp_path, CLIENTS)
+    cluster = Cluster(mariadb, tmp_path, CLIENTS, env={"SIM_SEND_DELAY": "0.1"})  # sends under way at the kill
     cluster.seed()
     cluster.start(0, 1, 2)
     yield cluster
