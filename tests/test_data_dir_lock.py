@@ -1,5 +1,6 @@
-"""The embedded SQLite store serves one process: a second server on the same DATA_DIR stops at once
-with one clear line, and a killed holder leaves DATA_DIR free (the kernel drops its lock)."""
+"""One server per DATA_DIR (the embedded SQLite store serves one process): a second server on the
+same DATA_DIR stops at once with one clear line, and a killed holder leaves DATA_DIR free (the
+kernel drops its lock)."""
 
 import subprocess
 import sys
@@ -8,7 +9,7 @@ import pytest
 
 from tests.server_process import ROOT, ServerProcess
 from wamulti.config import ConfigError, settings_from_env
-from wamulti.store.data_dir_lock import lock_data_dir, unlock_data_dir
+from wamulti.store.data_dir_lock import lock_data_dir
 from wamulti.store.sqlite_store import SQLiteStore
 
 
@@ -33,17 +34,21 @@ def test_a_second_server_on_one_data_dir_is_refused_with_one_line(tmp_path):
     again.close()
 
 
-def test_stores_of_one_process_share_its_hold_until_the_last_closes(tmp_path):
-    one, two = SQLiteStore(tmp_path), SQLiteStore(tmp_path)
-    one.close()
-    one.close()  # a second close changes nothing
-    probe = subprocess.run([sys.executable, "-c", "import sys; from wamulti.store.sqlite_store import SQLiteStore; "
-                            "SQLiteStore(sys.argv[1])", str(tmp_path)], cwd=ROOT, capture_output=True, text=True,
-                           timeout=60)
-    assert probe.returncode != 0 and "DataDirInUse" in probe.stderr  # `two` still holds it
-    two.close()
-    held = lock_data_dir(tmp_path)  # free again
-    unlock_data_dir(held)
+def test_the_lock_is_the_servers_a_store_may_be_read_beside_it(tmp_path):
+    first = ServerProcess(tmp_path / "data").start()
+    try:
+        reader = SQLiteStore(tmp_path / "data")  # a tool or a test reading the store: no lock taken
+        assert reader.list_clients() == []
+        reader.close()
+        probe = subprocess.run([sys.executable, "-c", "import sys; from wamulti.store.data_dir_lock import "
+                                "lock_data_dir; lock_data_dir(sys.argv[1])", str(tmp_path / "data")],
+                               cwd=ROOT, capture_output=True, text=True, timeout=60)
+        assert probe.returncode != 0 and "DataDirInUse" in probe.stderr
+        (tmp_path / "elsewhere").mkdir()
+        lock_data_dir(tmp_path / "elsewhere")  # another directory is free; again in one process: no error
+        lock_data_dir(tmp_path / "elsewhere")
+    finally:
+        first.close()
 
 
 def test_cluster_needs_mysql():

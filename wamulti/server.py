@@ -94,13 +94,11 @@ class StopSignal:
 def _open_store(settings: Settings):
     """The session store, or None after saying on stderr why it cannot be used."""
     from .store import StoreError, open_store
+    from .store.data_dir_lock import lock_data_dir
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     try:
-        if settings.cluster:  # the instance id lives in DATA_DIR: one process per id
-            from .store.data_dir_lock import lock_data_dir
-
-            lock_data_dir(settings.data_dir)
+        lock_data_dir(settings.data_dir)  # one server per DATA_DIR: its session files, its instance id
         store = open_store(settings, wait_seconds=STORE_WAIT_SECONDS, log=log)
     except StoreError as exc:
         print(f"wamulti: the session store cannot be used: {exc}", file=sys.stderr)

@@ -13,7 +13,6 @@ from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
-from .data_dir_lock import lock_data_dir, unlock_data_dir
 from .client_rows import COLUMNS, read_time, record_from_row, row_values, stamped, text_time, utcnow
 from .event_sql import SQLITE_OUTBOX_TABLES, OutboxDialect, OutboxSQL, SQLOutbox, sqlite_lease_until
 from .key_rows import SQLITE_KEY_TABLES, KeySQL, SQLKeys
@@ -96,7 +95,6 @@ class SQLiteStore(SQLOutbox, SQLiteOutbound, SQLKeys, SQLMediaSources, SQLMedia,
     def __init__(self, data_dir: Path):
         self.path = Path(data_dir) / FILE_NAME
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._dir_lock = lock_data_dir(self.path.parent)  # one process per DATA_DIR (raises DataDirInUse)
         self._readers = ConnectionPool(self._connect, READERS_KEPT)
         self._writes = GroupCommit(self._connect)
         # close() must not free a connection another thread is inside (sqlite3 may then crash the
@@ -287,9 +285,6 @@ class SQLiteStore(SQLOutbox, SQLiteOutbound, SQLKeys, SQLMediaSources, SQLMedia,
                 return  # a transaction is still running: leave the connections to the process's end
         self._writes.close()
         self._readers.close()
-        held, self._dir_lock = self._dir_lock, None
-        if held is not None:  # a second close() must not drop another store's hold
-            unlock_data_dir(held)
 
 
 def _translated(exc: Exception) -> StoreError:
