@@ -27,7 +27,7 @@ import threading
 import time
 from pathlib import Path
 
-from bench.cluster_drill import Cluster, SendLoad, settle
+from bench.cluster_drill import Cluster, SendLoad, rows_of, settle
 from bench.common import report, start_mariadb
 
 
@@ -48,6 +48,7 @@ def kill_phase(cluster: Cluster, sends: int) -> dict:
         with lock:
             if n >= sends // 3 and not killed:
                 killed["lag"] = cluster.snapshot_lag(2)
+                killed["sending"] = sum(1 for state, _, _ in rows_of(cluster).values() if state == "sending")
                 cluster.kill(2)
                 killed["at"] = time.monotonic()
 
@@ -57,7 +58,7 @@ def kill_phase(cluster: Cluster, sends: int) -> dict:
     failover = time.monotonic() - killed["at"]
     outcome = settle(cluster, load, timeout=120)
     return {"phase": "SIGKILL during sends", "failover_s": round(failover, 1),
-            "snapshot_lag_at_kill_s": killed["lag"], "spread": sorted(cluster.ready_by_instance().values()),
+            "snapshot_lag_at_kill_s": killed["lag"], "sending_at_kill (all instances)": killed["sending"], "spread": sorted(cluster.ready_by_instance().values()),
             "doubles": len(cluster.census.doubles), **outcome}
 
 
