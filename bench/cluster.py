@@ -52,7 +52,7 @@ def kill_phase(cluster: Cluster, sends: int) -> dict:
                 cluster.kill(2)
                 killed["at"] = time.monotonic()
 
-    load = SendLoad(cluster)
+    load = SendLoad(cluster, "kill")
     load.run(sends, callers=8, on_progress=kill_at_a_third)
     cluster.wait_ready(120)
     failover = time.monotonic() - killed["at"]
@@ -77,7 +77,7 @@ def outage_phase(cluster: Cluster, seconds: float) -> dict:
 
 def rolling_phase(cluster: Cluster, sends: int) -> dict:
     before = len(cluster.census.doubles)
-    load = SendLoad(cluster)
+    load = SendLoad(cluster, "rolling")
     sender = threading.Thread(target=load.run, args=(sends,), kwargs={"callers": 2})
     sender.start()
     stops = []

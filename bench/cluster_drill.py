@@ -107,8 +107,8 @@ class SendLoad:
     """Sends spread over the clients and a few chats each, round-robin over the instances, in order per
     chat (one caller per chat at a time); records each accepted message id in its chat's order."""
 
-    def __init__(self, cluster: Cluster, chats_per_client: int = 2):
-        self.cluster = cluster
+    def __init__(self, cluster: Cluster, name: str = "drill", chats_per_client: int = 2):
+        self.cluster, self.name = cluster, name  # the name keeps each load's Idempotency-Keys its own
         self.chats = [(f"r{c:04d}", f"+49170{k:07d}") for c in range(cluster.count) for k in range(chats_per_client)]
         self.accepted: dict[tuple[str, str], list[str]] = {chat: [] for chat in self.chats}
         self.refused: Counter = Counter()
@@ -133,7 +133,7 @@ class SendLoad:
         with self._locks[chat]:
             answer = self.cluster.ask("POST", "/api/messages/send",  # a retry on another instance: the same row
                                       {"clientId": client, "to": to, "text": f"m{n}", "wait": False},
-                                      headers={"Idempotency-Key": f"drill-{n}"})
+                                      headers={"Idempotency-Key": f"{self.name}-{n}"})
             if answer.status in (200, 202):
                 self.accepted[chat].append(answer.json["messageId"])
             else:
