@@ -175,3 +175,18 @@ def test_a_lost_lease_is_reported_and_a_restarted_instance_frees_its_former_leas
     again = _keeper(a_store, "inst-a")  # the same instance id started again: c2 is a former life's
     assert again.renew_once()
     assert b.take(1, ["c2"]) == {"c2": 2}  # released at once, not after expiry
+
+
+def test_a_former_owners_state_rows_are_refused_and_a_batch_keeps_the_others(two_stores):
+    a_store, b_store = two_stores
+    a, b = _keeper(a_store, "inst-a"), _keeper(b_store, "inst-b")
+    a.take(2, ["c1", "c2"])
+    a.release(["c1"])
+    b.take(1, ["c1"])
+    a_store.fence_writes({"c1": 1, "c2": 1}.get)  # a still believes it holds c1
+    with pytest.raises(StaleLease):
+        a_store.save_client(ClientRecord("c1", "CLOSED", last_error="late"))
+    a_store.save_clients([ClientRecord("c1", "CLOSED", last_error="late"), ClientRecord("c2", "SYNCING")])
+    assert b_store.get_client("c1").state == "READY" and b_store.get_client("c2").state == "SYNCING"
+    b_store.save_client(ClientRecord("c1", "CONNECTING"))
+    assert a_store.get_client("c1").state == "CONNECTING"

@@ -155,6 +155,7 @@ def lease_calls(s) -> None:
     tokens = {row.client_id: row.token for row in s.lease_rows()}
     s.fence_writes(tokens.get)
     s.save_snapshot("a", b"fenced", "h1"), s.save_snapshots([SnapshotWrite("a", b"fenced 2", "h2", 9)])
+    s.save_client(ClientRecord("a", state="SYNCING")), s.save_clients([ClientRecord("a", state="READY")])
     s.claim_send("q1", "inst-1"), s.finish_send("q1", StateChange(SENT, sent_at=utcnow()))
     s.release_leases("inst-1", ["a", "b"]), s.stop_instance("inst-1")
 

@@ -5,9 +5,10 @@ A lease row per client: `owner` (an instance id), `token` (one more at every cha
 reset: a release keeps it, the next take adds one) and `expires_at` (UTC_TIMESTAMP(6) + the lease
 length, so no instance's own clock matters). A lease is free when it has no owner or has expired.
 
-The fence: with `fence_writes(tokens)` set (CLUSTER=on), a write for a client first reads its lease
-row under a shared lock and goes on only if the row's token is the one `tokens(client_id)` says this
-process holds. The shared lock makes a takeover (which updates the row) wait for a write already
+The fence: with `fence_writes(tokens)` set (CLUSTER=on), a write for a client (its row, snapshots,
+a send's claim and outcome) first reads its lease row under a shared lock and goes on only if the
+row's token is the one `tokens(client_id)` says this process holds (a batch of client rows drops
+the refused ones, so that one stale client never fails the others' state writes). The shared lock makes a takeover (which updates the row) wait for a write already
 checked, and the write that comes after a takeover finds the new token: no write of a former owner
 lands after the new owner took over.
 """
@@ -170,15 +171,20 @@ class MySQLLeases:
                         f"TIMESTAMPDIFF(MICROSECOND, seen_at, {_NOW}) FROM instances ORDER BY instance_id")
             return [InstanceRow(r[0], r[1], r[2], r[3], r[4], int(r[5]) / 1e6) for r in cur.fetchall()]
 
-    def _refuse_stale(self, cur, client_ids: Sequence[str]) -> None:
-        """Raise StaleLease unless this process holds every one of the clients' leases (the fence)."""
+    def _stale_of(self, cur, client_ids: Sequence[str]) -> list[str]:
+        """The clients whose lease this process does not hold (the fence; none without one), their lease
+        rows locked shared until the transaction ends."""
         if self._fence is None or not client_ids:
-            return
+            return []
         ids = sorted(set(client_ids))  # one lock order for every writer
         cur.execute(f"SELECT client_id, token FROM client_leases WHERE client_id IN ({_marks(ids)}) "
                     "LOCK IN SHARE MODE", ids)
         stored = dict(cur.fetchall())
-        stale = [i for i in ids if self._fence(i) is None or stored.get(i) != self._fence(i)]
+        return [i for i in ids if self._fence(i) is None or stored.get(i) != self._fence(i)]
+
+    def _refuse_stale(self, cur, client_ids: Sequence[str]) -> None:
+        """Raise StaleLease unless this process holds every one of the clients' leases."""
+        stale = self._stale_of(cur, client_ids)
         if stale:
             raise StaleLease(f"client {stale[0]!r}: its lease is held by another instance now; write refused")
 

@@ -219,6 +219,7 @@ class MySQLStore(MySQLLeases, MySQLSnapshotWrites, SQLOutbox, MySQLOutbound, SQL
 
     def save_client(self, record: ClientRecord) -> ClientRecord:
         with self._tx() as cur:
+            self._refuse_stale(cur, [record.client_id])  # CLUSTER=on: only the lease's holder writes
             cur.execute(*_upsert_clients([stamped(record, utcnow())]))
             cur.execute(f"SELECT {COLUMNS} FROM clients WHERE client_id = %s", (record.client_id,))
             row = cur.fetchone()
@@ -229,7 +230,10 @@ class MySQLStore(MySQLLeases, MySQLSnapshotWrites, SQLOutbox, MySQLOutbound, SQL
             return
         now = utcnow()
         with self._tx() as cur:
-            cur.execute(*_upsert_clients([stamped(r, now) for r in records]))
+            stale = set(self._stale_of(cur, [r.client_id for r in records]))  # CLUSTER=on: a former owner's
+            kept = [stamped(r, now) for r in records if r.client_id not in stale]  # rows are dropped
+            if kept:
+                cur.execute(*_upsert_clients(kept))
 
     def get_client(self, client_id: str) -> ClientRecord | None:
         with self._tx() as cur:
