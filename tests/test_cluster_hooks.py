@@ -4,12 +4,13 @@ fake backend: adopting a client as a takeover does, letting it go, sends for a c
 from __future__ import annotations
 
 import hashlib
+import time
 import zlib
 from datetime import datetime
 
 import pytest
 
-from tests.conftest import drive_to_ready
+from tests.conftest import drive_to_ready, wait_until
 from wamulti.clients.states import READY
 from wamulti.errors import NotFound
 from wamulti.sending.outcome import Accepted
@@ -77,3 +78,21 @@ def test_a_send_for_a_client_elsewhere_is_queued_in_the_store_only_when_shared(m
     assert [row.body for row in sqlite_store.open_sends("far")] == ["hello"]
     with pytest.raises(NotFound):
         registry.send_message("nobody", SendRequest("+4915100000009", "hello"), wait=False)
+
+
+def test_a_graceful_let_go_lets_the_send_under_way_end_before_the_connection(make_registry, sqlite_store,
+                                                                             fake_backend):
+    _stored(sqlite_store, "handing", b"keys", 1)
+    registry = make_registry()
+    registry.adopt(["handing"])
+    session = fake_backend.wait_session(1)
+    drive_to_ready(session)
+    wait_until(lambda: registry.get("handing").state == READY)
+    session.send_delay = 0.5
+    accepted = registry.send_message("handing", SendRequest("+4915100000009", "last words"), wait=False)
+    wait_until(lambda: any(call[0] == "send_text" for call in session.calls))
+    started = time.monotonic()
+    assert registry.let_go(["handing"]) == []
+    assert time.monotonic() - started >= 0.4  # the send's 0.5 s, then the stop
+    assert session.calls.index(("stop",)) > [c[0] for c in session.calls].index("send_text")
+    assert sqlite_store.get_send(accepted.message_id).state not in (QUEUED, "sending", FAILED)

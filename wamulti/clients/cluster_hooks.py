@@ -27,8 +27,9 @@ from .worker import ClientWorker
 
 log = logging.getLogger(__name__)
 
-LET_GO_SECONDS = 8.0
-NO_OWNER = ""  # a status's `instance` while no instance holds the client's lease (the API shows null)  # a graceful stop's bound: the final snapshot of each client
+LET_GO_SECONDS = 8.0  # a graceful stop's bound: the final snapshot of each client
+DRAIN_SECONDS = 3.0  # of which the sends under way may take this long to end
+NO_OWNER = ""  # a status's `instance` while no instance holds the client's lease (the API shows null)
 
 
 class ClusterHooks:
@@ -89,12 +90,19 @@ class ClusterHooks:
     def let_go(self, client_ids: Sequence[str], *, at_once: bool = False,
                timeout: float = LET_GO_SECONDS) -> list[str]:
         """Stop these clients here and forget them; return those not stopped within `timeout`.
-        Graceful (a hand-over, SIGTERM): each saves its final snapshot, then the caller releases the
-        leases. `at_once` (the lease is lost or about to be): each is disconnected now."""
+        Graceful (a hand-over, SIGTERM): no new sends begin, those under way end (at most DRAIN_SECONDS),
+        each client saves its final snapshot, then the caller releases the leases. `at_once` (the lease
+        is lost or about to be): each is disconnected now."""
         workers = self._unregister(client_ids)
+        deadline = time.monotonic() + timeout
+        if not at_once:  # no new sends begin; those under way end before the connection does
+            for worker in workers:
+                worker.queue.stop()
+            drained_by = time.monotonic() + DRAIN_SECONDS
+            for worker in workers:
+                worker.queue.drain(max(0.0, drained_by - time.monotonic()))
         for worker in workers:
             worker.cut() if at_once else worker.stop()
-        deadline = time.monotonic() + timeout
         stragglers = [w.client_id for w in workers if not w.join(max(0.0, deadline - time.monotonic()))]
         if stragglers:
             log.warning("%d clients let go still stopping after %gs: %s", len(stragglers), timeout,

@@ -32,6 +32,10 @@ class ChatLines:
         """A row is queued or under way."""
         return bool(self._waiting)
 
+    def under_way(self) -> int:
+        """Chats with a send under way."""
+        return len(self._busy)
+
     def has_lines(self) -> bool:
         """A row waits in a line."""
         return bool(self._lines)

@@ -46,6 +46,7 @@ IDLE_WAIT = 1.0  # seconds between looks at a client that is not READY (or a sto
 LINGER = 2.0  # seconds an idle queue thread waits for new work before it ends
 EXPIRE_EVERY = 1.0  # seconds between looks for expired rows (not every pass: a pass follows every send)
 FRESH_CLAIM = 60.0  # seconds within which a row claimed with the send before it is sent without a look
+DRAIN_LOOK = 0.05  # seconds between drain()'s looks (an ending send does not always notify)
 OUTCOME_UNKNOWN = "outcome_unknown"
 EXPIRED = "expired"
 
@@ -121,21 +122,17 @@ class Dispatcher:
         return stored, True, future
 
     def _with_earlier(self, stored: OutboundRow) -> list[OutboundRow]:
-        """The row, and with CLUSTER=on the queued rows other instances accepted before it (found here
-        before it goes, so a chat's sends keep their order of acceptance)."""
+        """The row, and (CLUSTER=on) the queued rows other instances accepted before it: a chat's order."""
         if not self._options.shared:
             return [stored]
-        try:
+        try:  # (a failed read: the queue pickup finds them within a second)
             return [r for r in self._store.open_sends(self.client_id) if r.state == QUEUED] or [stored]
-        except StoreError:  # the queue pickup finds them within a second
+        except StoreError:
             return [stored]
 
     def found(self, rows: list[OutboundRow]) -> None:
-        """Queued rows another instance accepted for this client (CLUSTER=on: cluster/queue_pickup.py);
-        rows here already are skipped, and a queue not loaded yet reads them with its first load."""
-        with self._cond:
-            loaded = self._loaded
-        if loaded:
+        """Queued rows other instances accepted (CLUSTER=on, cluster/queue_pickup.py); known ones skipped."""
+        if self._loaded:  # else its first load reads them
             self._add(rows)
 
     def listen(self, message_id: str) -> Future:
@@ -156,6 +153,14 @@ class Dispatcher:
         with self._cond:
             self._running = False
             self._cond.notify_all()
+
+    def drain(self, timeout: float) -> bool:
+        """After stop(): wait up to `timeout` for the sends under way to end (a CLUSTER=on hand-over)."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while self._chats.under_way() and time.monotonic() < deadline:
+                self._cond.wait(min(DRAIN_LOOK, max(0.0, deadline - time.monotonic())))
+            return not self._chats.under_way()
 
     def join(self, timeout: float) -> bool:
         """Wait for the queue thread to end (after stop()); True if it did."""
