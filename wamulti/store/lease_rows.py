@@ -47,9 +47,8 @@ NEW_CLIENT_SECONDS = 5  # placement leaves a client this young to the instance t
 _NOW = "UTC_TIMESTAMP(6)"
 _UNTIL = f"{_NOW} + INTERVAL %s MICROSECOND"
 _FREE = f"(owner IS NULL OR expires_at < {_NOW})"
-# clients with no lease row yet get one (token 0, free); INSERT ... SELECT with a join, no IGNORE needed
-_ADD_MISSING = ("INSERT INTO client_leases (client_id, token) SELECT c.client_id, 0 FROM clients c "
-                "LEFT JOIN client_leases l ON l.client_id = c.client_id WHERE l.client_id IS NULL")
+_MISSING = ("SELECT c.client_id FROM clients c LEFT JOIN client_leases l ON l.client_id = c.client_id "
+            "WHERE l.client_id IS NULL LIMIT 1000")  # clients with no lease row yet
 
 
 class StaleLease(StoreError):
@@ -95,11 +94,16 @@ class MySQLLeases:
 
     def take_leases(self, owner: str, seconds: float, limit: int, client_ids: Sequence[str] = ()) -> dict[str, int]:
         """Take up to `limit` free leases (of `client_ids` if given, else of any client), each with a
-        new token; return client_id -> token of those taken."""
+        new token; return client_id -> token of those taken.
+
+        No locking read: the candidates are read as of a snapshot, and the UPDATE takes each only if it
+        is still free (an UPDATE reads the newest version), locking just those rows; a locking scan
+        would lock every lease it passed (other instances' too) and a locking INSERT ... SELECT the
+        clients' rows, which the state writes lock the other way round (a deadlock)."""
         if limit <= 0:
             return {}
+        self._add_missing_leases()
         with self._tx() as cur:
-            cur.execute(_ADD_MISSING)
             pick = f"SELECT client_id FROM client_leases WHERE {_FREE}"
             if client_ids:
                 pick, args = pick + f" AND client_id IN ({_marks(client_ids)})", tuple(client_ids)
@@ -107,7 +111,7 @@ class MySQLLeases:
                 pick, args = pick + " AND client_id IN (SELECT client_id FROM clients WHERE created_at < %s)", (
                     utcnow() - timedelta(seconds=NEW_CLIENT_SECONDS),)
             cur.execute(pick + f" AND client_id IN (SELECT client_id FROM clients) ORDER BY client_id "
-                        f"LIMIT {int(limit)} FOR UPDATE", args)
+                        f"LIMIT {int(limit)}", args)
             ids = [r[0] for r in cur.fetchall()]
             if not ids:
                 return {}
@@ -116,6 +120,15 @@ class MySQLLeases:
             cur.execute(f"SELECT client_id, token FROM client_leases WHERE owner = %s AND client_id IN "
                         f"({_marks(ids)})", (owner, *ids))
             return dict(cur.fetchall())
+
+    def _add_missing_leases(self) -> None:
+        """A lease row (token 0, free) for each client that has none yet, in a transaction of its own."""
+        with self._tx() as cur:
+            cur.execute(_MISSING)
+            ids = [r[0] for r in cur.fetchall()]
+            if ids:
+                cur.execute("INSERT INTO client_leases (client_id, token) VALUES "
+                            f"{', '.join(['(%s, 0)'] * len(ids))} ON DUPLICATE KEY UPDATE client_id = client_id", ids)
 
     def renew_leases(self, owner: str, seconds: float) -> dict[str, int]:
         """Extend every unexpired lease `owner` holds by `seconds` from now (the database's now) and
