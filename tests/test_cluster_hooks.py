@@ -4,6 +4,7 @@ fake backend: adopting a client as a takeover does, letting it go, sends for a c
 from __future__ import annotations
 
 import hashlib
+import threading
 import time
 import zlib
 from datetime import datetime
@@ -13,10 +14,12 @@ import pytest
 from tests.conftest import drive_to_ready, wait_until
 from wamulti.clients.states import READY
 from wamulti.errors import NotFound
+from wamulti.sending.dispatcher import SendOptions
 from wamulti.sending.outcome import Accepted
+from wamulti.sending.sender import Sent
 from wamulti.sending.payloads import SendRequest
 from wamulti.sessions import session_file
-from wamulti.store.send_rows import FAILED, QUEUED, OutboundRow
+from wamulti.store.send_rows import FAILED, QUEUED, OutboundRow, StateChange
 from wamulti.store.store_api import ClientRecord, SnapshotWrite
 
 JID = "4915123450000@s.whatsapp.net"
@@ -96,3 +99,22 @@ def test_a_graceful_let_go_lets_the_send_under_way_end_before_the_connection(mak
     assert time.monotonic() - started >= 0.4  # the send's 0.5 s, then the stop
     assert session.calls.index(("stop",)) > [c[0] for c in session.calls].index("send_text")
     assert sqlite_store.get_send(accepted.message_id).state not in (QUEUED, "sending", FAILED)
+
+
+def test_a_waiting_send_for_a_client_elsewhere_answers_with_the_owners_outcome(make_registry, sqlite_store):
+    _stored(sqlite_store, "far", b"keys", 1)
+    registry = make_registry(send_options=SendOptions(wait=5.0))
+    registry.shared_queue = True
+
+    def the_owner_sends_it() -> None:  # what the owning instance does with the row it picked up
+        wait_until(lambda: sqlite_store.open_sends("far"))
+        row = sqlite_store.open_sends("far")[0]
+        assert sqlite_store.claim_send(row.message_id, "inst-owner")
+        sqlite_store.finish_send(row.message_id, StateChange("server", chat="4915100000009@s.whatsapp.net",
+                                                             wa_message_id="WA1", sent_at=datetime(2026, 1, 1)))
+
+    owner = threading.Thread(target=the_owner_sends_it)
+    owner.start()
+    answer = registry.send_message("far", SendRequest("+4915100000009", "hello"), wait=True)
+    owner.join()
+    assert isinstance(answer, Sent) and answer.wa_message_id == "WA1" and answer.to == "4915100000009@s.whatsapp.net"
