@@ -10,6 +10,7 @@ import time
 import pytest
 
 from bench.cluster_drill import Cluster, SendLoad, settle
+from tests.test_metrics import scrape, value
 
 CLIENTS = 24
 SENDS = 300
@@ -45,7 +46,12 @@ def test_sigkill_fails_over_within_45_s_and_sigterm_hands_over_in_seconds(cluste
     cluster.wait_ready(45)
     failover = time.monotonic() - killed["at"]
     assert failover <= 45
-    assert len(cluster.ready_by_instance()) == 2
+    after = cluster.ready_by_instance()
+    assert len(after) == 2
+    samples = scrape(cluster.servers[0])  # each instance's metrics are its own clients and leases
+    mine = after[cluster.instance_id(0)]
+    assert value(samples, "wamulti_cluster_leases_held") == mine == value(samples, "wamulti_clients", state="READY")
+    assert value(samples, "wamulti_cluster_lease_renewal_age_seconds") < 10
 
     sends = settle(cluster, load, timeout=60)
     assert sends["accepted"] == SENDS and not sends["refused"], sends

@@ -216,6 +216,7 @@ def start_clients(settings: Settings, service: _Service, port: int) -> None:
     if service.cluster is None:
         service.registry.restore_all()
         return
+    service.metrics.watch_cluster(service.cluster.keeper)
     service.cluster.start(f"http://{settings.host}:{port}")
 
 

@@ -124,6 +124,10 @@ class ClusterHooks:
         owner = self.whereabouts.owner(client_id)
         return _stored_status(record, owner.instance_id if owner else NO_OWNER)
 
+    def list_here(self) -> list[ClientStatus]:
+        """The clients running here (the metrics' view; list() shows the other instances' too)."""
+        return [self._here(w.status()) for _, w in sorted(self._live_workers(), key=lambda item: item[0])]
+
     def _with_elsewhere(self, here: list[ClientStatus]) -> list[ClientStatus]:
         """Every client: those running here, and (CLUSTER=on) the others as the store has them."""
         if self.whereabouts is None:

@@ -49,6 +49,12 @@ class LeaseKeeper:
                 return None
             return self._tokens.get(client_id)
 
+    def renewal_age(self) -> float:
+        """Seconds since the last successful renewal (or the first take) was sent; 0 before either."""
+        with self._lock:
+            since = self._trusted_until - self.timings.trust if self._trusted_until else None
+        return max(0.0, self._clock() - since) if since is not None else 0.0
+
     def held(self) -> dict[str, int]:
         """client_id -> token of the leases held now."""
         with self._lock:

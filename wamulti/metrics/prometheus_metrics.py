@@ -69,6 +69,10 @@ class Metrics:
         """Read these at scrape time: the clients and their states, and the webhook backlog."""
         self._state.registry, self._state.events = registry, events
 
+    def watch_cluster(self, keeper) -> None:
+        """CLUSTER=on: read this instance's leases at scrape time (a wamulti.cluster LeaseKeeper)."""
+        self._state.keeper = keeper
+
     # ---- what the seams report ---------------------------------------------------------------------
     def webhook_results(self, client_id: str, results) -> None:
         for result in results:
@@ -157,6 +161,7 @@ class StateCollector:
         self._metrics = metrics
         self.registry = None
         self.events = None
+        self.keeper = None
 
     def describe(self):
         return []  # collected only on scrape: the registry is not there yet when this is registered
@@ -164,6 +169,8 @@ class StateCollector:
     def collect(self):
         if self.registry is not None:
             yield from self._clients()
+        if self.keeper is not None:
+            yield from self._leases()
         if self.events is not None and hasattr(self.events, "backlog"):
             backlog = self.events.backlog()
             held = GaugeMetricFamily("wamulti_webhook_backlog_held", "Events published but not yet written to "
@@ -175,8 +182,20 @@ class StateCollector:
             yield held
             yield lanes
 
+    def _leases(self):
+        """CLUSTER=on: this instance's leases and how its renewals go."""
+        held = GaugeMetricFamily("wamulti_cluster_leases_held", "Client leases this instance holds now.")
+        held.add_metric([], len(self.keeper.held()))
+        age = GaugeMetricFamily("wamulti_cluster_lease_renewal_age_seconds", "Seconds since the last successful "
+                                "lease renewal was sent (the self-fence comes at lease - margin: 10 s).")
+        age.add_metric([], self.keeper.renewal_age())
+        failed = GaugeMetricFamily("wamulti_cluster_lease_renewals_failed", "Lease renewals failed in a row.")
+        failed.add_metric([], self.keeper.failed_renewals)
+        yield from (held, age, failed)
+
     def _clients(self):
-        statuses = self.registry.list()
+        # the clients this instance runs (CLUSTER=on: list() shows the other instances' too)
+        statuses = self.registry.list_here() if hasattr(self.registry, "list_here") else self.registry.list()
         per_state = GaugeMetricFamily("wamulti_clients", "Clients per state.", labels=["state"])
         for state in State:
             per_state.add_metric([state.value], sum(1 for s in statuses if s.state == state.value))
