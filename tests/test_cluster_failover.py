@@ -1,6 +1,7 @@
 """The cluster drill, short (bench/cluster.py runs it in full): three real server processes
 (CLUSTER=on, simulator) on the suite's MariaDB; a shared census counts every moment an account is
-connected from two instances and every message that went out twice (both must stay 0)."""
+connected from two instances and every message that went out twice (both must stay 0); and the
+self-fence when the database goes away, on a MariaDB of the test's own."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import time
 import pytest
 
 from bench.cluster_drill import Cluster, SendLoad, settle
+from tests.mariadb import MariaDB
 from tests.test_metrics import scrape, value
 
 CLIENTS = 24
@@ -65,3 +67,40 @@ def test_sigkill_fails_over_within_45_s_and_sigterm_hands_over_in_seconds(cluste
     print(f"\nspread {dict(spread)}; failover {failover:.1f}s (snapshot lag {killed['lag']}s); SIGTERM stop "
           f"{stopping:.1f}s + READY elsewhere {handed_over:.1f}s; sends {sends}; "
           f"double connections {len(cluster.census.doubles)}")
+
+
+@pytest.fixture
+def own_mariadb():
+    """A MariaDB of this test's own: it is stopped for a while, which the suite's shared one must not be."""
+    server = MariaDB()
+    if server.mariadbd is None or server.install_db is None:
+        pytest.skip("mariadbd is not installed (./scripts/test installs it)")
+    try:
+        server.install()
+        server.start()
+        server.setup_user()
+        yield server
+    finally:
+        server.destroy()
+
+
+def test_with_the_database_gone_every_instance_lets_go_before_its_leases_expire(own_mariadb, tmp_path):
+    cluster = Cluster(own_mariadb, tmp_path, 10, instances=2)
+    try:
+        cluster.seed()
+        cluster.start(0, 1)
+        cluster.wait_ready(60)
+        assert cluster.census.connected() == 10
+        own_mariadb.stop()
+        stopped = time.monotonic()
+        while cluster.census.connected() and time.monotonic() - stopped < 15:  # the leases end at 15 s
+            time.sleep(0.1)
+        let_go = time.monotonic() - stopped
+        assert cluster.census.connected() == 0 and let_go < 12.5  # self-fenced 10 s after the last renewal
+        time.sleep(max(0.0, 16 - let_go))  # past every lease's expiry
+        own_mariadb.start()
+        back = cluster.wait_ready(60)
+        assert cluster.census.doubles == []
+        print(f"\nall let go {let_go:.1f}s after the database stopped; READY {back:.1f}s after it returned")
+    finally:
+        cluster.close()
