@@ -118,3 +118,33 @@ def test_a_waiting_send_for_a_client_elsewhere_answers_with_the_owners_outcome(m
     answer = registry.send_message("far", SendRequest("+4915100000009", "hello"), wait=True)
     owner.join()
     assert isinstance(answer, Sent) and answer.wa_message_id == "WA1" and answer.to == "4915100000009@s.whatsapp.net"
+
+
+def test_an_adopted_client_is_stored_connecting_before_its_worker_runs(make_registry, sqlite_store, fake_backend):
+    _stored(sqlite_store, "taken", b"keys", 1)  # the former owner's last word: READY
+    make_registry().adopt(["taken"])
+    assert sqlite_store.get_client("taken").state == "CONNECTING"  # what every other instance shows now
+    fake_backend.wait_session(1)
+
+
+class NobodyOwnsAnything:
+    """Test double for cluster/whereabouts.py during a failover: no live lease for any client."""
+
+    instance_id = "inst-here"
+
+    def owner(self, client_id):
+        return None
+
+    def owners(self):
+        return {}
+
+
+def test_a_client_nobody_owns_is_shown_connecting_not_as_its_dead_owners_ready(make_registry, sqlite_store):
+    _stored(sqlite_store, "orphan", b"keys", 1)
+    sqlite_store.create_client(ClientRecord("unpaired", "PAIRING"))
+    registry = make_registry()
+    registry.whereabouts = NobodyOwnsAnything()
+    shown = {s.client_id: s for s in registry.list()}
+    assert shown["orphan"].state == "CONNECTING" and shown["orphan"].instance == ""
+    assert shown["unpaired"].state == "PAIRING"  # only a connected state is the dead owner's to take back
+    assert registry.get("orphan").state == "CONNECTING"

@@ -22,7 +22,7 @@ from ..sessions import session_file
 from ..store.send_rows import OutboundRow
 from ..store.store_api import ClientRecord, StoreError
 from .restore import comes_back, mark_incomplete
-from .states import CLOSED, CONNECTING, ClientStatus
+from .states import CLOSED, CONNECTING, READY, SYNCING, ClientStatus
 from .worker import ClientWorker
 
 log = logging.getLogger(__name__)
@@ -38,6 +38,7 @@ class ClusterHooks:
     def adopt(self, client_ids: Sequence[str]) -> list[str]:
         """Run these clients here (their leases are this instance's now); return those reconnecting."""
         starting: list[ClientWorker] = []
+        returning: list[ClientRecord] = []
         for client_id in client_ids:
             try:
                 record = self._store.get_client(client_id)
@@ -47,6 +48,9 @@ class ClusterHooks:
             worker = self._adopted(record) if record is not None else None
             if worker is not None:
                 starting.append(worker)
+                returning.append(record)
+        if returning:
+            self._show_connecting(returning)
         for worker in starting:
             worker.start(queue=False)
         load_queues(self._store, [w.queue for w in starting], None)  # every `sending` row: outcome_unknown
@@ -55,6 +59,15 @@ class ClusterHooks:
         if client_ids:
             log.info("adopted %d clients (%d reconnecting)", len(client_ids), len(starting))
         return [w.client_id for w in starting]
+
+    def _show_connecting(self, records: Sequence[ClientRecord]) -> None:
+        """The stored rows say CONNECTING before the workers start: the row still holds the former
+        owner's last state (READY), which every other instance would show for a client not connected
+        yet. One batch; a failed write is left to each worker's own first write."""
+        try:
+            self._store.save_clients([replace(record, state=CONNECTING) for record in records])
+        except StoreError as exc:
+            log.warning("adopted clients' rows not marked CONNECTING (store: %s)", exc)
 
     def _adopted(self, record: ClientRecord) -> ClientWorker | None:
         """The client registered LIVE here; its worker if it reconnects (None: it waits for a pair)."""
@@ -168,6 +181,9 @@ class ClusterHooks:
 
 
 def _stored_status(record: ClientRecord, instance: str | None) -> ClientStatus:
-    """What the API shows of a client not running here: its stored row (the owner writes each change)."""
-    return ClientStatus(record.client_id, record.state, None, record.phone, record.jid, record.last_error,
+    """What the API shows of a client not running here: its stored row (the owner writes each change).
+    With no owner (a failover under way) nobody is connected: a stored READY/SYNCING is the dead
+    owner's last word, shown as CONNECTING (the next owner reconnects it)."""
+    state = CONNECTING if instance == NO_OWNER and record.state in (READY, SYNCING) else record.state
+    return ClientStatus(record.client_id, state, None, record.phone, record.jid, record.last_error,
                         record.updated_at, instance=instance)
