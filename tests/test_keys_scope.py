@@ -53,7 +53,8 @@ LISTS = [("GET", "/api/clients"), ("GET", "/api/events"),  # client-scoped too: 
 SCOPED_ELSEWHERE = {"media_retry.retry": "tests/test_media_retry_api.py"}
 ADMIN_ROUTES = [("POST", "/api/clients", {"clientId": "dave", "phone": "+4915112345678"}),
                 ("DELETE", "/api/clients/alice", None), ("POST", "/api/keys", {"clients": ["alice"]}),
-                ("GET", "/api/keys", None), ("DELETE", "/api/keys/{k}", None), ("GET", "/metrics", None)]
+                ("GET", "/api/keys", None), ("DELETE", "/api/keys/{k}", None), ("GET", "/metrics", None),
+                ("GET", "/api/instances", None)]
 
 
 @pytest.fixture

@@ -115,8 +115,7 @@ def fetch(fetcher, url, max_bytes=1 << 20, timeout=5.0) -> bytes:
 def test_a_url_is_fetched_from_the_address_its_name_resolved_to(fetcher, server, resolver, tmp_path):
     assert fetch(fetcher, f"http://{NAME}:{server.server_port}/doc.pdf") == PDF
     assert resolver.asked == [NAME]
-    library = MediaLibrary(None, LocalBlobs(tmp_path), LinkSigner(b"k", "http://x", 60), fetcher)
-    library._store = _RowsInMemory()
+    library = MediaLibrary(_RowsInMemory(), LocalBlobs(tmp_path), LinkSigner(b"k", "http://x", 60), fetcher)
     record = library.store_url(f"http://{NAME}:{server.server_port}/doc.pdf?x=1", file_name=None, client_id="a",
                                max_bytes=1 << 20, timeout=5)
     assert (record.sha256, record.mimetype, record.file_name) == (hashlib.sha256(PDF).hexdigest(), "application/pdf",

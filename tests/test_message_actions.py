@@ -19,7 +19,7 @@ from wamulti.clients.states import READY
 from wamulti.config import Settings
 from wamulti.keys import ApiKeys
 from wamulti.sending.action_payloads import ActionRequest, action_payload
-from wamulti.sending.dispatcher import SendOptions
+from wamulti.sending.send_options import SendOptions
 from wamulti.sending.sender import new_message_id
 from wamulti.store.client_rows import utcnow
 from wamulti.store.send_rows import SERVER, OutboundRow

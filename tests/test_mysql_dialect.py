@@ -141,3 +141,31 @@ def test_every_statement_the_mysql_store_sends_is_one_mysql_8_accepts(mariadb):
     assert log.offending() == {}
     creates = [s for s in log.statements if re.match(r"\s*CREATE TABLE", s)]
     assert {c for s in creates for c in reserved_columns(s)} == set(), f"MySQL 8 reserves: {sorted(MYSQL8_RESERVED)}"
+
+
+def lease_calls(s) -> None:
+    """The MySQL-only calls of CLUSTER=on (store/lease_rows.py), each path once."""
+    s.create_client(ClientRecord("a", state="READY"))
+    s.create_client(ClientRecord("b", state="READY"))
+    s.register_instance("inst-1", "http://127.0.0.1:3000"), s.register_instance("inst-1", "http://127.0.0.1:3001")
+    s.take_leases("inst-1", 15.0, 10), s.take_leases("inst-1", 15.0, 10, ["a", "b"])
+    s.renew_leases("inst-1", 15.0), s.lease_rows(), s.lease_rows(["a"]), s.lease_summary(), s.instance_rows()
+    s.enqueue_send(OutboundRow("q1", "a", "+491511234567", "text"), 10, utcnow() - timedelta(days=2))
+    s.queued_sends_of_owner("inst-1")
+    tokens = {row.client_id: row.token for row in s.lease_rows()}
+    s.fence_writes(tokens.get)
+    s.save_snapshot("a", b"fenced", "h1"), s.save_snapshots([SnapshotWrite("a", b"fenced 2", "h2", 9)])
+    s.save_client(ClientRecord("a", state="SYNCING")), s.save_clients([ClientRecord("a", state="READY")])
+    s.claim_send("q1", "inst-1"), s.finish_send("q1", StateChange(SENT, sent_at=utcnow()))
+    s.release_leases("inst-1", ["a", "b"]), s.stop_instance("inst-1")
+
+
+def test_the_cluster_statements_are_ones_mysql_8_accepts(mariadb):
+    with recording() as log:
+        store = open_store(mariadb.settings(mariadb.new_database()), wait_seconds=10)
+        try:
+            lease_calls(store)
+        finally:
+            store.close()
+    assert any("client_leases" in s for s in log.statements) and any("LOCK IN SHARE MODE" in s for s in log.statements)
+    assert log.offending() == {}

@@ -178,6 +178,7 @@ OPERATION_IDS = {
     ("GET", "/api/keys"): "listApiKeys",
     ("DELETE", "/api/keys/{key_id}"): "revokeApiKey",
     ("GET", "/healthz"): "getHealth",
+    ("GET", "/api/instances"): "listInstances",
     ("GET", "/metrics"): "getMetrics",
     ("POST", "/dashboard/session"): "signIn",
     ("GET", "/dashboard/session"): "getSession",

@@ -18,7 +18,7 @@ from wamulti.store.store_api import ClientRecord
 from wamulti.store.send_rows import FAILED, QUEUED, READ, SENDING, SENT, SERVER, OutboundRow
 from wamulti.store.client_rows import utcnow
 from wamulti.clients.states import READY
-from wamulti.sending.dispatcher import SendOptions
+from wamulti.sending.send_options import SendOptions
 from wamulti.sending.ratecap import RateCap
 from wamulti.sending.outcome import Accepted
 from wamulti.sending.sender import Sent, new_message_id

@@ -23,7 +23,8 @@ from wamulti.clients.states import READY
 from wamulti.sending import queue_upkeep
 from wamulti.hearing.heard_events import Hearing
 from wamulti.clients.instance_id import instance_id
-from wamulti.sending.dispatcher import Dispatcher, SendOptions
+from wamulti.sending.dispatcher import Dispatcher
+from wamulti.sending.send_options import SendOptions
 from wamulti.sending.queue_upkeep import QueueUpkeep
 from wamulti.sending.sender import Sent, new_message_id
 from wamulti.sending.send_status import SendStatus, status_writer_for

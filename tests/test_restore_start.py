@@ -174,7 +174,8 @@ class Unheard:
 
 
 def test_a_queue_started_during_the_read_waits_for_its_rows_and_one_loaded_already_is_left_out(sqlite_store):
-    from wamulti.sending.dispatcher import Dispatcher, SendOptions
+    from wamulti.sending.dispatcher import Dispatcher
+    from wamulti.sending.send_options import SendOptions
     from wamulti.sending.queue_load import load_queues
 
     for n in range(2):

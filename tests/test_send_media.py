@@ -19,7 +19,7 @@ from wamulti.clients.registry import ClientRegistry
 from wamulti.clients.states import READY
 from wamulti.config import Settings
 from wamulti.errors import InvalidField, NotFound
-from wamulti.sending.dispatcher import SendOptions
+from wamulti.sending.send_options import SendOptions
 from wamulti.sending.media_kit import MediaKit
 from wamulti.sending.payloads import MediaChoice, SendRequest, to_payload
 from wamulti.sending.sender import new_message_id

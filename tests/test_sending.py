@@ -21,7 +21,7 @@ from wamulti.errors import RecipientNotOnWhatsApp, Upstream
 from wamulti.clients.registry import ClientRegistry
 from wamulti.clients.states import READY
 from wamulti.sending.recipients import RecipientBook
-from wamulti.sending.dispatcher import SendOptions
+from wamulti.sending.send_options import SendOptions
 from wamulti.sending.outcome import Accepted
 from wamulti.sending.sender import new_message_id
 

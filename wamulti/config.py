@@ -63,6 +63,7 @@ class Settings:
     media_upload_reuse_hours: float = 24.0  # a file uploaded to WhatsApp is reused this long (sending/uploads.py)
     media_uploads_at_once: int = 2  # uploads under way in the process (each holds its file in memory)
     sim_pairing_window: float = 160.0
+    sim_registry: str = ""  # SIM_REGISTRY: loopback host:port of a census of simulated connections (bench.cluster)
     http_threads: int = 8
     webhook_url: str = field(default="", repr=False)  # may carry credentials
     webhook_secret: str = field(default="", repr=False)
@@ -82,6 +83,8 @@ class Settings:
     media_retention_hours: int = 72  # like EVENT_RETENTION_HOURS
     media_link_secret: str = field(default="", repr=False)  # '' = DATA_DIR/media-link-secret
     public_url: str = ""  # the base of signed links; '' = http://HOST:PORT
+    cluster: bool = False  # CLUSTER=on: instances share one MySQL database's clients by leases (wamulti/cluster)
+    max_clients_per_instance: int = 0  # MAX_CLIENTS_PER_INSTANCE: the most one instance owns; 0 = no cap
 
     @property
     def media_max_bytes(self) -> int:
@@ -226,7 +229,20 @@ def _simulator(env: Mapping[str, str]) -> dict:
         "sim_pairing_window": _float(env, "SIM_PAIRING_WINDOW", 160.0, 0.1, 3600),
         "sim_send_delay": _float(env, "SIM_SEND_DELAY", 0.3, 0, 3600),
         "sim_send_jitter": _float(env, "SIM_SEND_JITTER", 0.0, 0, 3600),
+        "sim_registry": _sim_registry(env.get("SIM_REGISTRY", "")),
     }
+
+
+def _sim_registry(raw: str) -> str:
+    if not raw.strip():
+        return ""
+    from .backends.simulator.sim_reports import parse_address
+
+    try:
+        parse_address(raw)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    return raw.strip()
 
 
 def _sending(env: Mapping[str, str]) -> dict:
@@ -284,6 +300,15 @@ def _calls(env: Mapping[str, str]) -> dict:
             "reject_calls_message": message}
 
 
+def _cluster(env: Mapping[str, str], db_host: str) -> dict:
+    """Several instances on one database (CLUSTER=on|off, MAX_CLIENTS_PER_INSTANCE): MySQL only, since
+    the embedded SQLite store belongs to one process."""
+    cluster = _choice(env, "CLUSTER", "off", ("on", "off")) == "on"
+    if cluster and not db_host:
+        raise ConfigError("CLUSTER=on needs the MySQL store (DB_HOST): the embedded SQLite store serves one instance")
+    return {"cluster": cluster, "max_clients_per_instance": _int(env, "MAX_CLIENTS_PER_INSTANCE", 0, 0, 1_000_000)}
+
+
 def settings_from_env(env: Mapping[str, str]) -> Settings:
     """Parse and validate settings from a mapping of environment variables."""
     api_key, generated = _api_key(env)
@@ -317,6 +342,7 @@ def settings_from_env(env: Mapping[str, str]) -> Settings:
         **_webhook(env),
         webhook_allow_networks=_allow_networks(env),
         **_calls(env),
+        **_cluster(env, db_host),
     )
     if db_host and not settings.db_name:
         raise ConfigError("DB_NAME must be set when DB_HOST is set")

@@ -31,6 +31,11 @@ class NoPicture(NotFound):
     """The user or group has no profile picture, or does not show it to this account."""
 
 
+class NoOwner(DomainError):
+    """CLUSTER=on: no instance runs the client right now (a failover is under way), or its owner did not
+    answer; a command that needs the client's connection cannot be done now."""
+
+
 class Conflict(DomainError):
     """The request contradicts the client's current state (exists already, paired and running)."""
 

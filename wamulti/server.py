@@ -94,9 +94,11 @@ class StopSignal:
 def _open_store(settings: Settings):
     """The session store, or None after saying on stderr why it cannot be used."""
     from .store import StoreError, open_store
+    from .store.data_dir_lock import lock_data_dir
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     try:
+        lock_data_dir(settings.data_dir)  # one server per DATA_DIR: its session files, its instance id
         store = open_store(settings, wait_seconds=STORE_WAIT_SECONDS, log=log)
     except StoreError as exc:
         print(f"wamulti: the session store cannot be used: {exc}", file=sys.stderr)
@@ -120,7 +122,7 @@ def serve(settings: Settings, customize_app=None, waitress_seams: frozenset = WA
         return 2
     service = _Service.build(settings, store)
     app = create_app(settings, service.metrics.wrap_registry(service.registry), service.events, service.metrics,
-                     service.keys, service.media)
+                     service.keys, service.media, service.cluster)
     if customize_app is not None:
         customize_app(app)
     server = build_http_server(settings, app, waitress_seams)
@@ -128,7 +130,7 @@ def serve(settings: Settings, customize_app=None, waitress_seams: frozenset = WA
     announce_generated_key(settings)
     freeze_startup_objects()
     try:
-        service.registry.restore_all()
+        start_clients(settings, service, server.effective_port)
         log.info("listening on http://%s:%s (backend %s, store %s, console %s)", settings.host,
                  server.effective_port, service.backend.name, store.kind,
                  "on" if service.prompter.enabled else "off")
@@ -157,6 +159,7 @@ class _Service:
     media: object  # MediaLibrary: the media store (wamulti/media)
     media_upkeep: object
     intake: object  # MediaIntake: incoming media's downloads
+    cluster: object = None  # ClusterNode with CLUSTER=on (wamulti/cluster), started once the port is known
 
     @classmethod
     def build(cls, settings: Settings, store) -> "_Service":
@@ -192,9 +195,11 @@ class _Service:
         upkeep.start()
         # scoped keys read the metered store: their lookups show in the store metrics like any call
         return cls(store, backend, prompter, registry, events, metrics, upkeep, ApiKeys(store), media,
-                   media_upkeep, intake)
+                   media_upkeep, intake, cluster_node(settings, store, registry))
 
     def close(self) -> None:
+        if self.cluster is not None:  # hand every client over first: final snapshots, leases released
+            self.cluster.stop()
         self.registry.stop_all()
         self.intake.close()  # downloads still queued stay pending (retriable)
         self.upkeep.stop()
@@ -205,12 +210,34 @@ class _Service:
         self.store.close()
 
 
+def start_clients(settings: Settings, service: _Service, port: int) -> None:
+    """Run the stored clients: all of them (one instance), or, with CLUSTER=on, those whose leases this
+    instance takes (wamulti/cluster)."""
+    if service.cluster is None:
+        service.registry.restore_all()
+        return
+    service.metrics.watch_cluster(service.cluster.keeper)
+    service.cluster.start(f"http://{settings.host}:{port}")
+
+
+def cluster_node(settings: Settings, store, registry):
+    """CLUSTER=on: this instance's part in the cluster (wamulti/cluster), started once the port is known."""
+    if not settings.cluster:
+        return None
+    from .clients.instance_id import instance_id
+    from .cluster.cluster_node import ClusterNode
+    from .cluster.placement import PlacementRules
+
+    return ClusterNode(store, registry, instance_id(settings.data_dir),
+                       rules=PlacementRules(max_clients=settings.max_clients_per_instance))
+
+
 def client_registry(settings: Settings, store, backend, prompter, sink, media, intake):
     """The registry of every client, with what their workers share."""
     from .clients.calls import CallPolicy
     from .clients.instance_id import instance_id
     from .clients.registry import ClientRegistry
-    from .sending.dispatcher import send_options
+    from .sending.send_options import send_options
 
     return ClientRegistry(store=store, backend=backend, prompter=prompter, data_dir=settings.data_dir,
                           pairing_timeout=settings.pairing_timeout, events=sink,

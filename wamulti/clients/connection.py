@@ -3,7 +3,8 @@
 A backend's connect() blocks while it is connected, so it runs on its own thread
 (`wa-<clientId>-conn`) and reports how it ended through the inbox. Every attempt is a new
 session of a new generation; ending a session moves the generation on, so whatever the old
-session still emits is ignored. Called from the worker thread only, except `session` (any thread).
+session still emits is ignored. Called from the worker thread only, except `session` and `cut`
+(any thread).
 """
 
 from __future__ import annotations
@@ -100,6 +101,16 @@ class Connection:
             log.exception("[%s] connect crashed", self._client_id)
             error = type(exc).__name__
         self._post(ConnectionEnded(generation, error))
+
+    def cut(self) -> None:
+        """Stop the open session now, from any thread (the cluster's self-fence: the worker thread may be
+        waiting on the store); the worker thread's end() tidies up after."""
+        session = self.session
+        if session is not None:
+            try:
+                session.stop()
+            except Exception:
+                log.exception("[%s] cutting the session failed", self._client_id)
 
     def end(self) -> None:
         """Stop the open session (or the wait for the network), wait a bounded time for its thread; idempotent."""

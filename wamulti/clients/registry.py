@@ -24,7 +24,7 @@ from ..errors import Conflict, InvalidField, NotFound
 from ..groups.client_groups import ClientGroups
 from ..hearing.heard_events import EventSink
 from ..hearing.media_intake import MediaIntake
-from ..sending.dispatcher import EXPIRED, SendOptions
+from ..sending.send_options import EXPIRED, SendOptions
 from ..sending.action_payloads import ActionRequest
 from ..sending.media_kit import MediaKit
 from ..sending.outcome import Accepted
@@ -34,6 +34,7 @@ from ..sending.wait_slots import WaitSlots
 from ..store.client_rows import utcnow
 from ..store.send_rows import FAILED, QUEUED, OutboundRow
 from ..store.store_api import ClientRecord, DuplicateClient, SessionStore, StoreError
+from .cluster_hooks import ClusterHooks
 from .lookups import Lookups
 from .pairing import Prompter
 from .restore import RESTORE_STAGGER, StaggeredStarts, comes_back, mark_incomplete, snapshot_meta_of_all
@@ -55,7 +56,7 @@ T = TypeVar("T")
 
 
 
-class ClientRegistry:
+class ClientRegistry(ClusterHooks):
     """Thread-safe registry of client workers."""
 
     def __init__(self, *, store: SessionStore, backend: Backend, prompter: Prompter, data_dir: Path,
@@ -81,6 +82,8 @@ class ClientRegistry:
         self._order = ClientOrder()  # their ids, sorted: pages of the list (entries.py)
         self._stopping = threading.Event()  # stop_all began: the restore thread starts no more workers
         self._restorer: StaggeredStarts | None = None
+        # CLUSTER=on: whether this instance may run a client it just created (it takes its lease)
+        self.claim_new: Callable[[str], bool] = lambda client_id: True
 
     @property
     def store_kind(self) -> str:
@@ -115,6 +118,16 @@ class ClientRegistry:
                 raise NotFound(f"No client with id '{client_id}'.")
             yield entry.worker
 
+    def _register_live(self, worker: ClientWorker) -> bool:
+        """Add a LIVE entry for the worker (the cluster adopted its client); False if one is here."""
+        with self._lock:
+            return self._entries.setdefault(worker.client_id, Entry(worker, Stage.LIVE)).worker is worker
+
+    def _unregister(self, client_ids) -> list[ClientWorker]:
+        """Remove the clients' entries (the cluster lets them go); their workers."""
+        with self._lock:
+            return [entry.worker for entry in (self._entries.pop(c, None) for c in client_ids) if entry is not None]
+
     def _new_worker(self, record: ClientRecord) -> ClientWorker:
         return ClientWorker(record, backend=self._backend, store=self._store, prompter=self._prompter,
                             data_dir=self._data_dir, pairing_timeout=self._pairing_timeout, events=self._events,
@@ -148,6 +161,9 @@ class ClientRegistry:
             raise
         worker.created()
         log.info("[%s] created (%s pairing)", client_id, "phone" if phone else "console")
+        if not self.claim_new(client_id):  # another instance took it first: it runs there
+            self._forget(client_id, entry)
+            return worker.status()
         self._start_created(entry, phone)
         if phone is not None:
             worker.wait_for_pairing_code(self._pairing_code_wait)
@@ -174,7 +190,7 @@ class ClientRegistry:
 
     def list(self) -> list[ClientStatus]:
         """Every client's status, sorted by id."""
-        return [w.status() for _, w in sorted(self._live_workers(), key=lambda item: item[0])]
+        return self._with_elsewhere([w.status() for _, w in sorted(self._live_workers(), key=lambda item: item[0])])
 
     def page(self, limit: int, after: str | None = None, state: str | None = None,
              visible: Callable[[str], bool] | None = None) -> tuple[list[ClientStatus], str | None]:
@@ -185,7 +201,10 @@ class ClientRegistry:
         return page_of(ids, self._entries, limit, state, visible)
 
     def get(self, client_id: str) -> ClientStatus:
-        return self._worker(client_id).status()
+        try:
+            return self._here(self._worker(client_id).status())
+        except NotFound:
+            return self._status_elsewhere(client_id)  # CLUSTER=on: from the store; else NotFound again
 
     def pair(self, client_id: str, phone: str | None) -> ClientStatus:
         """Pair a CLOSED or unpaired client again (a new code); Conflict when it is paired and running.
@@ -262,7 +281,7 @@ class ClientRegistry:
         that WhatsApp resolves first. An idempotency key answers a repeated request with its first send.
         Its media is taken in first (a URL fetched, an id checked: MediaKit.take_in; `admin`: the caller
         may use media of no client)."""
-        worker = self._worker(client_id)
+        worker = self._submitter(client_id)  # the client's worker, or with CLUSTER=on its queue elsewhere
         idem = (idempotency_key, request_hash(client_id, request)) if idempotency_key else None
         request, media_id = self._media.take_in(client_id, request, admin=admin)
         payload = to_payload(request)

@@ -39,3 +39,4 @@ class ClientStatus:
     pairing_expires_at: datetime | None = None  # when the shown code and QR stop working
     snapshot_lag: float = 0.0  # seconds the stored snapshot has been behind the local session file
     last_snapshot_at: datetime | None = None  # when the store last got (or matched) the session file
+    instance: str | None = None  # CLUSTER=on: the instance running it (None: one instance, or no owner now)

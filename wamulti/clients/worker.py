@@ -26,7 +26,8 @@ from ..hearing.heard_events import EventSink, Hearing, NoEvents
 from ..hearing.media_intake import MediaIntake
 from ..sending.action_payloads import ActionRequest, action_hash, action_payload
 from ..sending.admission import Admission
-from ..sending.dispatcher import Dispatcher, SendOptions
+from ..sending.dispatcher import Dispatcher
+from ..sending.send_options import SendOptions
 from ..sending.media_kit import MediaKit
 from ..sending.outcome import Accepted, accepted, outcome_of_row
 from ..sending.preparation import Preparation
@@ -196,6 +197,14 @@ class ClientWorker:
         """Ask the worker to stop (a final snapshot is saved on its thread); returns at once."""
         self._outbound.stop()
         self._post_stop(delete=False)
+
+    def cut(self) -> None:
+        """Stop, disconnecting now from this thread (the cluster lost or let go of the lease: the worker
+        thread may be stuck in a store write); the Stop goes first, so no reconnect follows the cut."""
+        self.stop()
+        with self._lock:
+            run = self._run
+        run.connection.cut()
 
     def delete(self) -> Unlinked:
         """Delete the client in any state; the whole sequence lives here. Returns whether it was unlinked.

@@ -95,6 +95,10 @@ class Metrics:
         backlog = events.backlog()
         return {"held": backlog["held"], "pendingClients": backlog["pending_clients"]}
 
+    def watch_cluster(self, keeper) -> None:
+        """CLUSTER=on: read this instance's leases at scrape time (a wamulti.cluster LeaseKeeper)."""
+        self._state.keeper = keeper
+
     # ---- what the seams report ---------------------------------------------------------------------
     def webhook_results(self, client_id: str, results) -> None:
         for result in results:
@@ -183,6 +187,7 @@ class StateCollector:
         self._metrics = metrics
         self.registry = None
         self.events = None
+        self.keeper = None
 
     def describe(self):
         return []  # collected only on scrape: the registry is not there yet when this is registered
@@ -190,6 +195,8 @@ class StateCollector:
     def collect(self):
         if self.registry is not None:
             yield from self._clients()
+        if self.keeper is not None:
+            yield from self._leases()
         if self.events is not None and hasattr(self.events, "backlog"):
             backlog = self.events.backlog()
             held = GaugeMetricFamily("wamulti_webhook_backlog_held", "Events published but not yet written to "
@@ -201,10 +208,22 @@ class StateCollector:
             yield held
             yield lanes
 
+    def _leases(self):
+        """CLUSTER=on: this instance's leases and how its renewals go."""
+        held = GaugeMetricFamily("wamulti_cluster_leases_held", "Client leases this instance holds now.")
+        held.add_metric([], len(self.keeper.held()))
+        age = GaugeMetricFamily("wamulti_cluster_lease_renewal_age_seconds", "Seconds since the last successful "
+                                "lease renewal was sent (the self-fence comes at lease - margin: 10 s).")
+        age.add_metric([], self.keeper.renewal_age())
+        failed = GaugeMetricFamily("wamulti_cluster_lease_renewals_failed", "Lease renewals failed in a row.")
+        failed.add_metric([], self.keeper.failed_renewals)
+        yield from (held, age, failed)
+
     def _clients(self):
         """One series per client at most (its current state), and the snapshot lag only of clients whose
         stored copy is behind: 5,000 clients used to make 35,000 lines (every state's 0, every lag's 0)."""
-        statuses = self.registry.list()
+        # the clients this instance runs (CLUSTER=on: list() shows the other instances' too)
+        statuses = self.registry.list_here() if hasattr(self.registry, "list_here") else self.registry.list()
         per_state = GaugeMetricFamily("wamulti_clients", "Clients per state.", labels=["state"])
         for state in State:
             per_state.add_metric([state.value], sum(1 for s in statuses if s.state == state.value))

@@ -36,6 +36,10 @@ class ChatLines:
         """Rows queued or under way."""
         return len(self._waiting)
 
+    def under_way(self) -> int:
+        """Chats with a send under way."""
+        return len(self._busy)
+
     def has_lines(self) -> bool:
         """A row waits in a line."""
         return bool(self._lines)
@@ -47,7 +51,10 @@ class ChatLines:
             return False
         self._waiting[row.message_id] = self._early.pop(row.message_id, [])
         line = self._lines.setdefault(row.recipient, deque())
-        line.append(row)
+        at = len(line)  # in order of acceptance: another instance's row may be found after a later one of ours
+        while at > 0 and row.seq and line[at - 1].seq > row.seq:
+            at -= 1
+        line.insert(at, row)
         return len(line) == 1 and row.recipient not in self._busy
 
     def listen(self, message_id: str) -> Future:

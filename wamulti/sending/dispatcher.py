@@ -26,7 +26,6 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future
-from dataclasses import dataclass
 from datetime import timedelta
 
 from ..backends.backend_api import BackendSession
@@ -36,6 +35,7 @@ from ..store.client_rows import utcnow
 from ..store.send_rows import FAILED, IDEMPOTENCY_HOURS, QUEUED, SENDING, OutboundRow
 from ..store.store_api import SessionStore, StoreError
 from .chat_lines import ChatLines, tell
+from .send_options import EXPIRED, OUTCOME_UNKNOWN, SendOptions
 from .outcome import deleted_error, expiry_error, outcome_change
 from .ratecap import RateCap
 from .sender import SEND_THREADS, Outcome, Sender, new_message_id
@@ -46,26 +46,7 @@ IDLE_WAIT = 1.0  # seconds between looks at a client that is not READY (or a sto
 LINGER = 2.0  # seconds an idle queue thread waits for new work before it ends
 EXPIRE_EVERY = 1.0  # seconds between looks for expired rows (not every pass: a pass follows every send)
 FRESH_CLAIM = 60.0  # seconds within which a row claimed with the send before it is sent without a look
-OUTCOME_UNKNOWN = "outcome_unknown"
-EXPIRED = "expired"
-
-
-@dataclass(frozen=True)
-class SendOptions:
-    """How a client's queue behaves (the server passes its settings; these are the settings' defaults,
-    except the rate cap: 0 means none, which the worker tests use)."""
-
-    wait: float = 10.0  # SEND_WAIT: how long a request waits for its send's outcome
-    expiry: float = 3600.0  # SEND_EXPIRY: a row not sent by then fails with reason `expired`
-    queue_max: int = 1000  # SEND_QUEUE_MAX: open rows per client
-    rate_per_minute: int = 0  # SEND_RATE_PER_MINUTE: sends started per minute per client, 0 = no cap
-    owner: str = ""  # this process's instance id (clients/instance_id.py), recorded in the rows it takes
-
-
-def send_options(settings, owner: str = "") -> SendOptions:
-    """The queue's options from the server's settings."""
-    return SendOptions(wait=settings.send_wait, expiry=settings.send_expiry, queue_max=settings.send_queue_max,
-                       rate_per_minute=settings.send_rate_per_minute, owner=owner)
+DRAIN_LOOK = 0.05  # seconds between drain()'s looks (an ending send does not always notify)
 
 
 Ready = Callable[[], tuple[BackendSession, Sender] | None]
@@ -116,8 +97,22 @@ class Dispatcher:
             if future is not None:
                 future.cancel()  # this id was never queued
             return stored, False, None
-        self._add([stored])
+        self._add(self._with_earlier(stored))
         return stored, True, future
+
+    def _with_earlier(self, stored: OutboundRow) -> list[OutboundRow]:
+        """The row, and (CLUSTER=on) the queued rows other instances accepted before it: a chat's order."""
+        if not self._options.shared:
+            return [stored]
+        try:  # (a failed read: the queue pickup finds them within a second)
+            return [r for r in self._store.open_sends(self.client_id) if r.state == QUEUED] or [stored]
+        except StoreError:
+            return [stored]
+
+    def found(self, rows: list[OutboundRow]) -> None:
+        """Queued rows other instances accepted (CLUSTER=on, cluster/queue_pickup.py); known ones skipped."""
+        if self._loaded:  # else its first load reads them
+            self._add(rows)
 
     def listen(self, message_id: str) -> Future:
         """A future told the outcome of a send that ends here (an idempotent replay's: its row may be
@@ -148,6 +143,14 @@ class Dispatcher:
         with self._cond:
             self._running = False
             self._cond.notify_all()
+
+    def drain(self, timeout: float) -> bool:
+        """After stop(): wait up to `timeout` for the sends under way to end (a CLUSTER=on hand-over)."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while self._chats.under_way() and time.monotonic() < deadline:
+                self._cond.wait(min(DRAIN_LOOK, max(0.0, deadline - time.monotonic())))
+            return not self._chats.under_way()
 
     def join(self, timeout: float) -> bool:
         """Wait for the queue thread to end (after stop()); True if it did."""

@@ -14,13 +14,16 @@ from collections.abc import Sequence
 
 from ..store.send_rows import SENDING, OutboundRow
 from ..store.store_api import SessionStore, StoreError
-from .dispatcher import OUTCOME_UNKNOWN, Dispatcher
+from .dispatcher import Dispatcher
+from .send_options import OUTCOME_UNKNOWN
 
 log = logging.getLogger(__name__)
 
 
-def load_queues(store: SessionStore, queues: Sequence[Dispatcher], owner: str) -> None:
-    """Read the rows of every queue that has not loaded yet, and give each its own (or None)."""
+def load_queues(store: SessionStore, queues: Sequence[Dispatcher], owner: str | None) -> None:
+    """Read the rows of every queue that has not loaded yet, and give each its own (or None). The rows
+    `sending` that `owner` took (or nobody recorded) fail as outcome_unknown; owner None: every one
+    (a takeover: they were taken under an older lease, cluster/)."""
     held = [q for q in queues if q.hold_load()]
     loaded: dict[str, tuple[list[OutboundRow], list[OutboundRow]]] | None = None
     try:
@@ -33,7 +36,7 @@ def load_queues(store: SessionStore, queues: Sequence[Dispatcher], owner: str) -
             queue.give_load(loaded.get(queue.client_id) if loaded is not None else None)
 
 
-def _read(store: SessionStore, client_ids: list[str], owner: str
+def _read(store: SessionStore, client_ids: list[str], owner: str | None
           ) -> dict[str, tuple[list[OutboundRow], list[OutboundRow]]]:
     failed, open_rows = store.load_open_sends(client_ids, SENDING, OUTCOME_UNKNOWN, owner)
     loaded: dict[str, tuple[list[OutboundRow], list[OutboundRow]]] = {c: ([], []) for c in client_ids}

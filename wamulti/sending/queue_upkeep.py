@@ -21,7 +21,7 @@ from ..hearing.heard_events import EventSink
 from ..store.client_rows import utcnow
 from ..store.send_rows import IDEMPOTENCY_HOURS, PRUNE_BATCH, QUEUED, SENDING, OutboundRow
 from ..store.store_api import SessionStore, StoreError
-from .dispatcher import EXPIRED, OUTCOME_UNKNOWN
+from .send_options import EXPIRED, OUTCOME_UNKNOWN
 
 log = logging.getLogger(__name__)
 

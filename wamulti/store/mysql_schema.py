@@ -12,6 +12,7 @@ import pymysql
 
 from .event_sql import MYSQL_OUTBOX_TABLES
 from .key_rows import MYSQL_KEY_TABLES
+from .lease_rows import MYSQL_LEASE_TABLES
 from .media_source_rows import MYSQL_MEDIA_SOURCES
 from .media_rows import MYSQL_MEDIA_TABLE
 from .mysql_codes import ALREADY_APPLIED
@@ -50,6 +51,7 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
     (7, MYSQL_MEDIA_TABLE),  # media records (their bytes are blobs: wamulti/media)
     (8, OUTBOUND_PAYLOAD),  # a send's media, location, contact or reply; the media it keeps alive
     (9, MYSQL_MEDIA_SOURCES),  # incoming media's origins; the media an event carries
+    (16, MYSQL_LEASE_TABLES),  # CLUSTER=on: client leases (owner, fencing token) and the instances
 ]
 
 

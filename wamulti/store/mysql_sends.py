@@ -12,7 +12,7 @@ from datetime import datetime
 
 from ..errors import QueueFull
 from .client_rows import utcnow
-from .send_rows import PRUNE_BATCH, OutboundRow, OutboundStore, StateChange, outbound_values
+from .send_rows import OUTBOUND_COLUMNS, PRUNE_BATCH, QUEUED, OutboundRow, OutboundStore, StateChange, outbound_values
 from .send_sql import OutboundSQL, by_state, id_chunks
 from .store_api import DuplicateClient
 
@@ -53,6 +53,9 @@ OUTBOUND_PAYLOAD = [  # NULL for plain texts: the rows of before stay valid as t
 ]
 
 _SQL = OutboundSQL("%s", lambda t: t, lambda t: t)
+_OWNED_QUEUED = (f"SELECT {', '.join('o.' + c for c in OUTBOUND_COLUMNS.split(', '))}, o.seq FROM client_leases l "
+                 f"JOIN outbound o ON o.client_id = l.client_id AND o.state = '{QUEUED}' "
+                 "WHERE l.owner = %s AND l.expires_at >= UTC_TIMESTAMP(6) ORDER BY o.seq")
 
 
 class MySQLOutbound(OutboundStore):
@@ -60,7 +63,8 @@ class MySQLOutbound(OutboundStore):
 
     def enqueue_send(self, row: OutboundRow, max_open: int, idem_since: datetime) -> tuple[OutboundRow, bool]:
         try:
-            return self._enqueue(row, max_open, idem_since)
+            # InnoDB may still undo one of two racing enqueues whole (a deadlock); it runs again
+            return self._again_after_deadlock(self._enqueue, row, max_open, idem_since)
         except DuplicateClient:  # another request took the key first: answer with its row
             held = self._held_by(row.idem_key) if row.idem_key else None
             if held is None:
@@ -71,11 +75,14 @@ class MySQLOutbound(OutboundStore):
         now = utcnow()
         with self._tx() as cur:
             if row.idem_key is not None:
-                cur.execute(_SQL.free_key, (row.idem_key, idem_since))
+                # read first, and free an expired key only when there is one: the UPDATE of a key no row
+                # holds would lock the index's gap, and two enqueues inserting into it deadlock
                 cur.execute(_SQL.by_key, (row.idem_key,))
                 held = cur.fetchone()
-                if held is not None:
+                if held is not None and _SQL.row(held).created_at >= idem_since:
                     return _SQL.row(held), False
+                if held is not None:
+                    cur.execute(_SQL.free_key, (row.idem_key, idem_since))
             cur.execute(_SQL.count_open, (row.client_id,))
             count = cur.fetchone()[0]
             if count < max_open:
@@ -101,11 +108,14 @@ class MySQLOutbound(OutboundStore):
 
     def claim_send(self, message_id: str, owner: str = "") -> bool:
         with self._tx() as cur:
+            self._refuse_stale_send(cur, message_id)  # CLUSTER=on: only the lease's holder claims
             return cur.execute(_SQL.claim, _SQL.claim_args(message_id, owner, utcnow())) > 0
 
     def finish_send(self, message_id: str, change: StateChange, claim: str | None = None, owner: str = "") -> bool:
         now = utcnow()
         with self._tx() as cur:
+            self._refuse_stale_send(cur, message_id)  # a former owner's outcome is refused (the row stays
+            # `sending` and the new owner fails it `outcome_unknown`)
             cur.execute(*_SQL.move(message_id, change, now))
             return claim is not None and cur.execute(_SQL.claim, _SQL.claim_args(claim, owner, now)) > 0
 
@@ -113,6 +123,7 @@ class MySQLOutbound(OutboundStore):
                        wa_message_id: str | None = None, sent_at: datetime | None = None) -> bool:
         change = StateChange(state, reason, chat, wa_message_id, sent_at)
         with self._tx() as cur:
+            self._refuse_stale_send(cur, message_id)
             return cur.execute(*_SQL.move(message_id, change, utcnow())) > 0
 
     def advance_sends(self, changes: Sequence[tuple[str, str]]) -> int:
@@ -124,7 +135,7 @@ class MySQLOutbound(OutboundStore):
                         owner: str | None = None) -> list[OutboundRow]:
         return self._fail(_SQL.open_of(client_id, state, created_before, owner), reason)
 
-    def load_open_sends(self, client_ids: Sequence[str], state: str, reason: str, owner: str
+    def load_open_sends(self, client_ids: Sequence[str], state: str, reason: str, owner: str | None
                         ) -> tuple[list[OutboundRow], list[OutboundRow]]:
         failed, open_rows = [], []
         with self._tx() as cur:
@@ -150,6 +161,13 @@ class MySQLOutbound(OutboundStore):
         if rows:
             cur.execute(*_SQL.fail(rows, reason, utcnow()))
         return rows
+
+    def queued_sends_of_owner(self, owner: str) -> list[OutboundRow]:
+        """CLUSTER=on: the queued rows of every client whose live lease `owner` holds, in order of
+        acceptance (the owner's pickup of rows other instances accepted)."""
+        with self._tx() as cur:
+            cur.execute(_OWNED_QUEUED, (owner,))
+            return [_SQL.row(r) for r in cur.fetchall()]
 
     def get_send(self, message_id: str) -> OutboundRow | None:
         return self._one(_SQL.by_id, message_id)

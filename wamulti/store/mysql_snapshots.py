@@ -72,6 +72,7 @@ class MySQLSnapshotWrites:
         self._check_size(len(data))
         try:
             with self._tx() as cur:
+                self._refuse_stale(cur, [client_id])  # CLUSTER=on: only the lease's holder writes
                 cur.execute("SELECT sha256, version, generation FROM session_snapshots WHERE client_id = %s "
                             "FOR UPDATE", (client_id,))
                 row = cur.fetchone()
@@ -94,6 +95,7 @@ class MySQLSnapshotWrites:
             with self._tx() as cur:
                 if not ids:
                     return []
+                self._refuse_stale(cur, ids)  # a stale one fails the batch; group commit then writes each alone
                 cur.execute("SELECT client_id, generation FROM session_snapshots WHERE client_id IN "
                             f"({', '.join(['%s'] * len(ids))}) FOR UPDATE", ids)
                 held = dict(cur.fetchall())

@@ -17,6 +17,7 @@ from dbutils.pooled_db import PooledDB, TooManyConnections
 from .client_rows import COLUMNS, record_from_row, row_values, stamped, utcnow
 from .event_sql import OutboxDialect, OutboxSQL, SQLOutbox, mysql_lease_until
 from .key_rows import KeySQL, SQLKeys
+from .lease_rows import MySQLLeases
 from .media_source_rows import SQLMediaSources
 from .media_rows import FORGET_CLIENT_MEDIA, FORGOTTEN_AT, MediaSQL, SQLMedia
 from .mysql_codes import ACCESS_PROBLEMS, CONNECTION_CODES, FIRST_CLIENT_CODE, ServerCode
@@ -77,7 +78,7 @@ def _is_connection_error(exc: Exception) -> bool:
     return False
 
 
-class MySQLStore(MySQLSnapshotWrites, SQLOutbox, MySQLOutbound, SQLKeys, SQLMediaSources, SQLMedia, SessionStore):
+class MySQLStore(MySQLLeases, MySQLSnapshotWrites, SQLOutbox, MySQLOutbound, SQLKeys, SQLMediaSources, SQLMedia, SessionStore):
     kind = "mysql"
     _key_sql = KeySQL("%s", _as_is, _as_is)
     _media_sql = MediaSQL("%s", _as_is, _as_is)
@@ -218,6 +219,7 @@ class MySQLStore(MySQLSnapshotWrites, SQLOutbox, MySQLOutbound, SQLKeys, SQLMedi
 
     def save_client(self, record: ClientRecord) -> ClientRecord:
         with self._tx() as cur:
+            self._refuse_stale(cur, [record.client_id])  # CLUSTER=on: only the lease's holder writes
             cur.execute(*_upsert_clients([stamped(record, utcnow())]))
             cur.execute(f"SELECT {COLUMNS} FROM clients WHERE client_id = %s", (record.client_id,))
             row = cur.fetchone()
@@ -228,7 +230,10 @@ class MySQLStore(MySQLSnapshotWrites, SQLOutbox, MySQLOutbound, SQLKeys, SQLMedi
             return
         now = utcnow()
         with self._tx() as cur:
-            cur.execute(*_upsert_clients([stamped(r, now) for r in records]))
+            stale = set(self._stale_of(cur, [r.client_id for r in records]))  # CLUSTER=on: a former owner's
+            kept = [stamped(r, now) for r in records if r.client_id not in stale]  # rows are dropped
+            if kept:
+                cur.execute(*_upsert_clients(kept))
 
     def get_client(self, client_id: str) -> ClientRecord | None:
         with self._tx() as cur:
@@ -244,7 +249,7 @@ class MySQLStore(MySQLSnapshotWrites, SQLOutbox, MySQLOutbound, SQLKeys, SQLMedi
 
     def delete_client(self, client_id: str) -> bool:
         with self._tx() as cur:
-            for table in ("session_snapshots", "webhooks", "events", "delivery_lanes", "outbound"):
+            for table in ("session_snapshots", "webhooks", "events", "delivery_lanes", "outbound", "client_leases"):
                 cur.execute(f"DELETE FROM {table} WHERE client_id = %s", (client_id,))
             cur.execute(FORGET_CLIENT_MEDIA.format("%s"), (FORGOTTEN_AT, client_id))
             return cur.execute("DELETE FROM clients WHERE client_id = %s", (client_id,)) > 0

@@ -143,7 +143,7 @@ class OutboundStore(ABC):
         nobody recorded, if given) becomes failed with `reason`; returns them as they were."""
 
     @abstractmethod
-    def load_open_sends(self, client_ids: Sequence[str], state: str, reason: str, owner: str
+    def load_open_sends(self, client_ids: Sequence[str], state: str, reason: str, owner: str | None
                         ) -> tuple[list[OutboundRow], list[OutboundRow]]:
         """Start-up, for many clients in one transaction: fail_open_sends(client, state, reason,
         owner=owner) of each, then open_sends of each; (the rows failed, as they were; the open rows),

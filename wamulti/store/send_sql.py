@@ -84,9 +84,11 @@ class OutboundSQL:
             where, args = where + f" AND (claimed_by = {p} OR claimed_by IS NULL)", args + (owner,)
         return self.select + where + " ORDER BY seq", args
 
-    def owned_of_many(self, client_ids: Sequence[str], state: str, owner: str) -> tuple[str, tuple]:
-        """open_of(client, state, owner=owner) of many clients at once."""
+    def owned_of_many(self, client_ids: Sequence[str], state: str, owner: str | None) -> tuple[str, tuple]:
+        """open_of(client, state, owner=owner) of many clients at once (owner None: whoever took them)."""
         p, ids = self.p, ", ".join([self.p] * len(client_ids))
+        if owner is None:
+            return self.select + f"WHERE client_id IN ({ids}) AND state = {p} ORDER BY seq", (*client_ids, state)
         return (self.select + f"WHERE client_id IN ({ids}) AND state = {p} "
                 f"AND (claimed_by = {p} OR claimed_by IS NULL) ORDER BY seq", (*client_ids, state, owner))
 

@@ -108,7 +108,7 @@ class SQLiteOutbound(OutboundStore):
         with self._tx(immediate=True) as con:
             return self._fail(con, _SQL.open_of(client_id, state, created_before, owner), reason)
 
-    def load_open_sends(self, client_ids: Sequence[str], state: str, reason: str, owner: str
+    def load_open_sends(self, client_ids: Sequence[str], state: str, reason: str, owner: str | None
                         ) -> tuple[list[OutboundRow], list[OutboundRow]]:
         failed, open_rows = [], []
         with self._tx(immediate=True) as con:

@@ -12,8 +12,9 @@ from .events_port import EVENTS_EXTENSION
 from .openapi_document import VALIDATION_STATUS
 from .registry_port import REGISTRY_EXTENSION
 from .responses import ERROR_MODELS
+from .forwarding import init_forwarding
 from .routes import (action_routes, client_routes, docs_routes, event_routes, group_routes, health_routes,
-                     key_routes, lookup_routes, media_retry_routes, media_routes, message_routes, metrics_routes,
+                     instance_routes, key_routes, lookup_routes, media_retry_routes, media_routes, message_routes, metrics_routes,
                      webhook_routes)
 from .dashboard import add_dashboard
 from .validation import ApiRequest, raise_bad_request
@@ -32,13 +33,16 @@ class ApiApp(OpenAPI):
     request_class = ApiRequest
 
 
-def create_app(settings: Settings, registry, events=None, metrics=None, keys=None, media=None) -> OpenAPI:
+def create_app(settings: Settings, registry, events=None, metrics=None, keys=None, media=None,
+               cluster=None) -> OpenAPI:
     """A new app serving `registry` (a ClientRegistry or a test double); starts no threads.
 
     With `events` (an EventService, or anything with the EventsPort methods) it also serves the
     events and webhook routes; with `metrics` (a wamulti.metrics.prometheus_metrics.Metrics) GET /metrics; with `keys`
     (a wamulti.keys.ApiKeys) scoped keys and the /api/keys routes (without: the admin key only); with
-    `media` (a wamulti.media.library.MediaLibrary) /api/media and the public signed links /media/<id>.
+    `media` (a wamulti.media.library.MediaLibrary) /api/media and the public signed links /media/<id>; with
+    `cluster` (a wamulti.cluster.cluster_node.ClusterNode, CLUSTER=on) commands forwarded to a client's owner
+    and the instances listed.
     """
     app = ApiApp(__name__, info=Info(title="wamulti", version=__version__, description=DESCRIPTION),
                  security_schemes=auth.SECURITY_SCHEMES, doc_ui=False,
@@ -54,10 +58,19 @@ def create_app(settings: Settings, registry, events=None, metrics=None, keys=Non
 
     auth.init_app(app, settings.api_key, keys)
     register_error_handlers(app)
+    if cluster is not None:
+        init_forwarding(app, cluster)  # after the key check
     app.register_blueprint(docs_routes.bp)
     for always in (health_routes, client_routes, message_routes, media_retry_routes, lookup_routes, group_routes,
-                   action_routes):
+                   action_routes, instance_routes):
         app.register_api(always.bp)
+    _optional_parts(app, settings, events, metrics, keys, media)
+    add_dashboard(app)
+    return app
+
+
+def _optional_parts(app: OpenAPI, settings: Settings, events, metrics, keys, media) -> None:
+    """The routes of the parts create_app was given."""
     if events is not None:
         app.extensions[EVENTS_EXTENSION] = events
         app.register_api(event_routes.bp)
@@ -69,5 +82,3 @@ def create_app(settings: Settings, registry, events=None, metrics=None, keys=Non
     if metrics is not None:
         app.extensions[metrics_routes.METRICS_EXTENSION] = metrics
         app.register_api(metrics_routes.bp)
-    add_dashboard(app)
-    return app

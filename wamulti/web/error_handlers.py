@@ -64,6 +64,7 @@ DOMAIN_STATUS = {
     domain.Conflict: (409, "conflict"),
     domain.Upstream: (502, "upstream_error"),
     domain.NotReady: (503, "client_not_ready"),
+    domain.NoOwner: (503, "no_owner"),
     domain.RecipientNotOnWhatsApp: (422, "recipient_not_on_whatsapp"),
     domain.QueueFull: (429, "queue_full"),
     domain.IdempotencyKeyReused: (422, "idempotency_key_reused"),
@@ -111,8 +112,8 @@ def handle_domain_error(exc: domain.DomainError) -> Response:
         body["currentState"] = exc.current_state
         slow = exc.current_state in SLOW_RETRY_STATES
         headers["Retry-After"] = str(SLOW_RETRY_SECONDS if slow else FAST_RETRY_SECONDS)
-    if isinstance(exc, domain.QueueFull):
-        headers["Retry-After"] = str(QUEUE_RETRY_SECONDS)  # nothing was accepted: retrying is safe
+    if isinstance(exc, (domain.QueueFull, domain.NoOwner)):
+        headers["Retry-After"] = str(QUEUE_RETRY_SECONDS)  # nothing was accepted (or done): retrying is safe
     if isinstance(exc, domain.RateLimited):
         headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after)))
     return json_error(status, body, headers)

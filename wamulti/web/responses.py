@@ -54,9 +54,10 @@ ERRORS: dict[int, ErrorSpec] = {
     500: ErrorSpec(("internal_error",), "A bug; logged on the server only."),
     502: ErrorSpec(("upstream_error", "media_fetch_failed"), "WhatsApp refused or failed the send, the lookup "
                    "of the number or a group call; media_fetch_failed: a media URL could not be fetched."),
-    503: ErrorSpec(("client_not_ready", "store_unavailable", "media_pending"), "The client is not READY "
-                   "(currentState says why), the database is unreachable (nothing was changed), or a linked file is "
-                   "still on its way (media_pending).", RETRY_AFTER,
+    503: ErrorSpec(("client_not_ready", "store_unavailable", "media_pending", "no_owner"), "The client is not READY "
+                   "(currentState says why), the database is unreachable (nothing was changed), a linked file is "
+                   "still on its way (media_pending), or (CLUSTER=on) no instance runs the client now (no_owner: a "
+                   "failover is under way).", RETRY_AFTER,
                    currentState=CURRENT_STATE),
 }
 COMMON = (401, 500, 503)  # 503: a scoped key is looked up in the store, on every route behind a key
@@ -98,6 +99,8 @@ class ClientOut(BaseModel):
     snapshotLagSeconds: float = Field(ge=0, description="How long the stored snapshot has been behind the local "
                                       "session file (0: current).")
     lastSnapshotAt: str | None = Field(description="When the store last got or matched the session file.")
+    instance: str | None = Field(None, description="CLUSTER=on only: the id of the instance running the client "
+                                 "(null: none holds it now, e.g. during a failover). Absent with one instance.")
 
 
 class CreatedClient(ClientOut):

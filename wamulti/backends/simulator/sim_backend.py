@@ -43,6 +43,7 @@ from ..group_api import GroupNotFound
 from .sim_actions import SimConversation
 from .sim_groups import SimGroupCalls, SimGroupDirectory
 from .sim_messages import Origin, received
+from .sim_reports import ConnectionReports, parse_address
 from .simnet import SimNetwork, number_of
 
 CODE_ALPHABET = "123456789ABCDEFGHJKLMNPQRSTVWXYZ"
@@ -67,7 +68,8 @@ class SimulatorSession(SimConversation, BackendSession):
 
     def __init__(self, client_id: str, path: Path, emit: Callable[[Event], None],
                  delays: tuple[float, float, float, float], network: SimNetwork, send_jitter: float = 0.0,
-                 pairing_window: float = 160.0, groups: SimGroupDirectory | None = None):
+                 pairing_window: float = 160.0, groups: SimGroupDirectory | None = None,
+                 reports: ConnectionReports | None = None):
         self._client_id = client_id
         self._path = path
         self._emit = emit
@@ -85,6 +87,7 @@ class SimulatorSession(SimConversation, BackendSession):
         self._pair_phone: str | None = None
         self._connected = False
         self._number: str | None = None  # the paired phone's digits, once connected
+        self._reports = reports  # SIM_REGISTRY's census of connections (None: not told)
 
     def _load(self) -> dict | None:
         try:
@@ -110,6 +113,8 @@ class SimulatorSession(SimConversation, BackendSession):
         with self._lock:
             if self._stop.is_set():
                 return
+            if number is not None and self._reports is not None:
+                self._reports.attached(number)  # before it counts as connected: an overlap is never hidden
             self._connected, self._number = True, number
         self._emit(Connected())
         if number is not None:  # after Connected: what waited offline arrives while syncing
@@ -121,8 +126,10 @@ class SimulatorSession(SimConversation, BackendSession):
 
     def _go_offline(self) -> None:
         with self._lock:
-            self._connected = False
+            was, self._connected = self._connected, False
             number = self._number
+            if was and number is not None and self._reports is not None:
+                self._reports.detached(number)
         if number is not None:
             self._network.detach(number, self)
 
@@ -198,6 +205,8 @@ class SimulatorSession(SimConversation, BackendSession):
         number = self._require_connected()
         sent = SentMessage(message_id=message_id or "3EB0" + secrets.token_hex(9).upper(),
                            timestamp=datetime.now(timezone.utc))
+        if self._reports is not None:
+            self._reports.sent(sent.message_id)  # the census counts a message that went out twice
         command = isinstance(outgoing, TextOut) and self.run_command(to_jid, outgoing.text)  # `/sim ...` (sim_actions.py)
         if isinstance(outgoing, (ReactionOut, EditOut, RevokeOut)):
             self.act_on(to_jid, outgoing, sent.message_id)  # the other side hears it as sim_actions.py says
@@ -287,7 +296,8 @@ class SimulatorBackend(Backend):
 
     def __init__(self, connect_delay: float, pair_delay: float, sync_delay: float, read_delay: float = 1.0,
                  not_on_whatsapp: frozenset[str] = frozenset(), send_delay: float = 0.0, send_jitter: float = 0.0,
-                 pairing_window: float = 160.0):
+                 pairing_window: float = 160.0, registry: str = ""):
+        self._reports = ConnectionReports(parse_address(registry)) if registry else None
         self._delays = (connect_delay, pair_delay, sync_delay, send_delay)
         self._send_jitter = send_jitter
         self.pairing_window = pairing_window
@@ -298,11 +308,11 @@ class SimulatorBackend(Backend):
     def from_settings(cls, settings) -> "SimulatorBackend":
         return cls(settings.sim_connect_delay, settings.sim_pair_delay, settings.sim_sync_delay,
                    settings.sim_read_delay, frozenset(settings.sim_not_on_whatsapp), settings.sim_send_delay,
-                   settings.sim_send_jitter, settings.sim_pairing_window)
+                   settings.sim_send_jitter, settings.sim_pairing_window, settings.sim_registry)
 
     def new_session(self, client_id: str, session_path: Path, emit: Callable[[Event], None]) -> SimulatorSession:
         return SimulatorSession(client_id, session_path, emit, self._delays, self._network, self._send_jitter,
-                                self.pairing_window, self.group_directory)
+                                self.pairing_window, self.group_directory, self._reports)
 
     @property
     def network(self) -> SimNetwork:
@@ -311,3 +321,5 @@ class SimulatorBackend(Backend):
 
     def close(self) -> None:
         self._network.close()
+        if self._reports is not None:
+            self._reports.close()

@@ -24,7 +24,7 @@ QR_IMAGE = {"description": "The pending QR code: a PNG, or its raw string with ?
 
 def client_json(status) -> dict:
     """The API's client object for a registry ClientStatus."""
-    return {
+    shown = {
         "clientId": status.client_id,
         "state": status.state,
         "pairingCode": status.pairing_code,
@@ -37,6 +37,9 @@ def client_json(status) -> dict:
         "snapshotLagSeconds": round(status.snapshot_lag, 1),
         "lastSnapshotAt": iso_utc(status.last_snapshot_at),
     }
+    if status.instance is not None:  # CLUSTER=on only: one instance's answers stay as they were
+        shown["instance"] = status.instance or None  # "": no instance holds it now
+    return shown
 
 
 @bp.post("", operation_id="createClient", responses=responses({201: CreatedClient}, 400, 403, 409, 503, *BODY))
