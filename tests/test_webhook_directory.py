@@ -64,6 +64,16 @@ def test_changes_win_over_the_preload_at_once_and_another_instances_after_the_ca
     assert directory.own("c").url == "http://127.0.0.1:9/other-instance" and counting.lookups == ["c"]
 
 
+def test_a_client_just_created_has_no_webhook_without_a_lookup_and_a_later_put_wins(store):
+    counting = Counting(store)
+    directory = WebhookDirectory(counting)
+    store.create_client(ClientRecord("new", "CONNECTING"))
+    directory.created("new")
+    assert directory.for_client("new") is None and counting.lookups == []
+    directory.save(WebhookConfig("http://127.0.0.1:9/new", new_secret(), client_id="new"))
+    assert directory.own("new").url == "http://127.0.0.1:9/new" and counting.lookups == []
+
+
 def test_a_forgotten_client_loses_its_preloaded_webhook(store):
     hooked(store, "a")
     directory = WebhookDirectory(store)

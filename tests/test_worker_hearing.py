@@ -30,6 +30,11 @@ class RecordingSink:
     def forget_client(self, client_id):
         pass
 
+    created: list[str] = []
+
+    def client_created(self, client_id):
+        self.created = [*self.created, client_id]
+
     def of_type(self, type_: str) -> list[dict]:
         with self._lock:
             return [data for _, t, data, _ in self.published if t == type_]
@@ -167,3 +172,10 @@ def test_a_deleted_client_publishes_nothing_more_and_the_registry_forgets_its_ev
     before = len(sink.published)
     session.emit(text_message())  # a late message from the session being stopped
     assert len(sink.published) == before and sink.forgotten == ["alice"]
+
+
+def test_a_created_client_is_announced_to_the_sink_so_its_first_events_look_up_no_webhook(make_registry, fake_backend):
+    sink = RecordingSink()
+    registry = make_registry(events=sink)
+    registry.create("alice", "4915100000001")
+    assert sink.created == ["alice"]

@@ -160,6 +160,8 @@ class ClientRegistry(ClusterHooks):
             self._forget(client_id, entry)
             raise
         worker.created()
+        if self._events is not None:
+            self._events.client_created(client_id)
         log.info("[%s] created (%s pairing)", client_id, "phone" if phone else "console")
         if not self.claim_new(client_id):  # another instance took it first: it runs there
             self._forget(client_id, entry)

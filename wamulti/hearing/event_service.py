@@ -99,6 +99,10 @@ class EventService:
         self.log.forget(client_id)
         self.directory.forget(client_id)
 
+    def client_created(self, client_id: str) -> None:
+        """The store has just created the client's row: it has no webhook of its own yet."""
+        self.directory.created(client_id)
+
     # ---- what the routes call (EventsPort) -------------------------------------------------------
     def list_events(self, *, client_id=None, client_ids=None, type=None, after=None, limit=100) -> EventPage:
         """Events oldest first, after the cursor; `next` is set when there may be more (`client_ids`:

@@ -48,6 +48,8 @@ class EventSink(Protocol):
 
     def forget_client(self, client_id: str) -> None: ...
 
+    def client_created(self, client_id: str) -> None: ...
+
 
 class GroupListener(Protocol):
     """Who keeps a client's groups (wamulti/groups/): applies a group event first and says what to
@@ -65,6 +67,9 @@ class NoEvents:
         return None
 
     def forget_client(self, client_id: str) -> None:
+        return None
+
+    def client_created(self, client_id: str) -> None:
         return None
 
 

@@ -135,6 +135,12 @@ class WebhookDirectory:
             self._cache.pop(client_id, None)
             self._listing[1].pop(client_id, None)
 
+    def created(self, client_id: str) -> None:
+        """A client created this moment has no webhook of its own: its first events (a create's
+        state changes) need not read the store to learn that. A PUT after this replaces it at once
+        here, and reaches other instances within the cache time, as any change does."""
+        self._remember(client_id, None)
+
     def _remember(self, client_id: str, hook: WebhookConfig | None) -> None:
         with self._lock:
             self._cache[client_id] = (self._clock() + self._cache_seconds, hook)

@@ -78,3 +78,6 @@ class SendStatus:
 
     def forget_client(self, client_id: str) -> None:
         self._sink.forget_client(client_id)
+
+    def client_created(self, client_id: str) -> None:
+        self._sink.client_created(client_id)
