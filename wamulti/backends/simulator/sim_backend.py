@@ -23,6 +23,7 @@ refuses it, as WhatsApp does).
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import os
@@ -39,6 +40,7 @@ from ..backend_api import (Backend, BackendSession, Connected, ConnectFailed, Do
                            Event, LoggedOut, Media, MessageReceived, NotConnected, Outgoing, PairingError, PairSuccess,
                            QrUpdated, ReactionOut, ReceiptReceived, RevokeOut, SendFailed, SentMessage, SyncCompleted,
                            TextOut, UploadRef)
+from ...randomness import random_bytes
 from ..group_api import GroupNotFound
 from .sim_actions import SimConversation
 from .sim_groups import SimGroupCalls, SimGroupDirectory
@@ -51,12 +53,17 @@ CODE_ALPHABET = "123456789ABCDEFGHJKLMNPQRSTVWXYZ"
 QR_SHARES = (60 / 160,) + (20 / 160,) * 5
 
 
+def _urlsafe(count: int) -> str:
+    """`count` random bytes as unpadded URL-safe base64 (as secrets.token_urlsafe, from one shared draw)."""
+    return base64.urlsafe_b64encode(random_bytes(count)).rstrip(b"=").decode("ascii")
+
+
 def pairing_code() -> str:
     """A random code 'XXXX-XXXX' from WhatsApp's pairing alphabet."""
     # one read of the system's randomness, not one per character: each read lets go of the GIL, a
     # hand-off that costs more the more threads the process has (bench/README.md, "Capacity");
     # 32 letters divide 256, so every letter is equally likely
-    chars = "".join(CODE_ALPHABET[byte % len(CODE_ALPHABET)] for byte in secrets.token_bytes(8))
+    chars = "".join(CODE_ALPHABET[byte % len(CODE_ALPHABET)] for byte in random_bytes(8))
     return f"{chars[:4]}-{chars[4:]}"
 
 
@@ -167,7 +174,7 @@ class SimulatorSession(SimConversation, BackendSession):
                 if self._pair_phone is not None or self._stop.is_set():
                     break
                 self._qr_shown = True
-                self._emit(QrUpdated(f"2@{secrets.token_urlsafe(24)},{secrets.token_urlsafe(32)},sim"))
+                self._emit(QrUpdated(f"2@{_urlsafe(24)},{_urlsafe(32)},sim"))
                 shown_until = time.monotonic() + share * self._pairing_window
                 self._wake.wait_for(lambda: self._pair_phone is not None or self._stop.is_set()
                                     or time.monotonic() >= shown_until, share * self._pairing_window)
@@ -206,7 +213,7 @@ class SimulatorSession(SimConversation, BackendSession):
         if delay and not self._wait(delay):
             raise NotConnected("websocket not connected")  # stopped while the send was under way
         number = self._require_connected()
-        sent = SentMessage(message_id=message_id or "3EB0" + secrets.token_hex(9).upper(),
+        sent = SentMessage(message_id=message_id or "3EB0" + random_bytes(9).hex().upper(),
                            timestamp=datetime.now(timezone.utc))
         if self._reports is not None:
             self._reports.sent(sent.message_id)  # the census counts a message that went out twice
