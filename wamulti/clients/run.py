@@ -11,7 +11,6 @@ a prompt) leaks into the next. The session file's periodic look is one thread's 
 from __future__ import annotations
 
 import logging
-import queue
 import threading
 from concurrent.futures import Future
 from datetime import datetime, timedelta, timezone
@@ -27,6 +26,7 @@ from ..sessions import session_checks
 from ..sessions.persistence import Persistence, Restore
 from .connection import ATTEMPTS_AT_CAP, Connection, NetworkBack, backoff_delay
 from .inbox import ConnectionEnded, FlushDue, PairAgain, PhoneAnswer, SessionEvent, Stop
+from .inbox_queue import Empty, InboxQueue
 from .pairing import Pairing
 from .run_options import Options
 from .states import CLOSED, CONNECTING, PAIRING, READY, SYNCING
@@ -45,7 +45,7 @@ class Run:
         self._options = options
         self._view = view
         self._persist = persistence
-        self.inbox: queue.Queue = queue.Queue()  # commands put messages here (any thread)
+        self.inbox = InboxQueue()  # commands put messages here (any thread); idle, it parks in poll()
         self._hearing = hearing
         self.connection = Connection(options.client_id, options.backend, options.session_path, self.inbox.put,
                                      hear=hearing.heard)
@@ -111,7 +111,7 @@ class Run:
             return
         try:
             message = self.inbox.get(timeout=self._timers.seconds_to_next())
-        except queue.Empty:
+        except Empty:
             message = None
         self.wakeups += 1
         if message is not None:
@@ -379,7 +379,7 @@ class Run:
         while True:
             try:
                 message = self.inbox.get_nowait()
-            except queue.Empty:
+            except Empty:
                 return
             if isinstance(message, Stop) and message.delete:
                 self._delete_here(message.outcome)
