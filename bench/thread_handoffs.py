@@ -8,7 +8,7 @@ parked threads (the kernel's futex hash has a bucket chain to walk per wait and 
 does not. bench/README.md ("Capacity") has the figures and why a create at 5,000 clients costs twice
 one at 2,000.
 
-    python -m bench.thread_handoffs                 # 0, 4,000 and 10,000 parked threads, both ways
+    python -m bench.thread_handoffs                 # 0, 4,000 and 10,000 parked threads, both ways (~40 s)
     python -m bench.thread_handoffs --parked 0 2000 5000
 """
 
@@ -65,16 +65,23 @@ def one(count: int, how: str) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--parked", type=int, nargs="+", default=[0, 4000, 10000])
+    parser.add_argument("--repeat", type=int, default=5, help="fresh processes per reading (the median is shown)")
     parser.add_argument("--one", nargs=2, metavar=("COUNT", "HOW"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:  # a fresh process per reading: parked threads cannot be taken back
         print(one(int(args.one[0]), args.one[1]))
         return
-    print(f"{'parked threads':>15} {'in a lock wait (us CPU/call)':>30} {'in read() (us CPU/call)':>25}")
+    print(f"{'parked threads':>15} {'in a lock wait (us CPU/call)':>30} {'in read() (us CPU/call)':>25}"
+          f"   (median of {args.repeat} processes each)")
     for count in args.parked:
-        row = [float(subprocess.run([sys.executable, "-m", "bench.thread_handoffs", "--one", str(count), how],
-                                    capture_output=True, text=True, check=True).stdout) for how in ("lock", "read")]
+        row = [statistics.median(_reading(count, how) for _ in range(args.repeat)) for how in ("lock", "read")]
         print(f"{count:>15,} {row[0]:>30.2f} {row[1]:>25.2f}")
+
+
+def _reading(count: int, how: str) -> float:
+    done = subprocess.run([sys.executable, "-m", "bench.thread_handoffs", "--one", str(count), how],
+                          capture_output=True, text=True, check=True)
+    return float(done.stdout)
 
 
 if __name__ == "__main__":

@@ -69,24 +69,32 @@ def test_many_producers_lose_nothing_to_one_consumer(inbox):
         inbox.get(timeout=0.05)
 
 
-def test_the_descriptor_closes_with_the_inbox_and_a_scarce_limit_falls_back():
-    before = _open_fds()
+def test_the_descriptor_closes_with_the_inbox():
+    before, held = _open_fds(), eventfds_in_use()
     boxes = [InboxQueue() for _ in range(10)]
-    assert all(b.parks_in_poll for b in boxes) and _open_fds() == before + 10
+    assert all(b.parks_in_poll for b in boxes) and _open_fds() == before + 10 and eventfds_in_use() == held + 10
     del boxes
     gc.collect()
-    assert _open_fds() == before
-    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
-    share = (eventfds_in_use() + 2) / soft  # room for two more inboxes' descriptors
+    assert _open_fds() == before and eventfds_in_use() == held
+
+
+def test_a_shells_descriptor_limit_or_a_process_holding_half_of_them_gets_plain_queues():
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (1024, hard))  # a login shell's usual limit
+    try:
+        shell = InboxQueue()
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    assert not shell.parks_in_poll
+    shell.put("still works")
+    assert shell.get(timeout=1) == "still works"
     original = inbox_queue.EVENTFDS_SHARE
     try:
-        inbox_queue.EVENTFDS_SHARE = share
-        three = [InboxQueue() for _ in range(3)]
-        assert [b.parks_in_poll for b in three] == [True, True, False]
-        three[2].put("still works")
-        assert three[2].get(timeout=1) == "still works"
+        inbox_queue.EVENTFDS_SHARE = 3 / soft  # past stdin, stdout and stderr: the share is held already
+        assert not InboxQueue().parks_in_poll
     finally:
         inbox_queue.EVENTFDS_SHARE = original
+    assert InboxQueue().parks_in_poll
 
 
 def _parked_in(thread: threading.Thread) -> str:

@@ -5,9 +5,10 @@ few hundred buckets; every lock hand-off anywhere in the process walks a bucket'
 With 5,000 idle clients that is 10,000 parked threads, and each GIL hand-off cost about 8 us of
 CPU instead of 0.6 (`python -m bench.thread_handoffs`): a create took twice the CPU it took at
 2,000 clients. A thread parked in poll() is not in that hash. So each inbox holds an eventfd; a put
-appends and adds 1 to it, the worker polls it. One file descriptor per running client: while the
-process's descriptors are scarce (EVENTFDS_SHARE of the soft limit in use by inboxes, or eventfd
-not available), an inbox falls back to a plain queue.Queue, which behaves the same.
+appends and adds 1 to it, the worker polls it. One file descriptor per running client, so only
+where descriptors are plentiful (a soft limit of MIN_DESCRIPTORS or more, as the systemd units' 65,536,
+and the process below EVENTFDS_SHARE of it); elsewhere an inbox is a plain queue.Queue, which
+behaves the same.
 
 One consumer (the worker thread), any number of producers. The descriptor closes when the inbox is
 garbage (weakref.finalize): a producer holding `put` keeps it open, so no write can reach a closed
@@ -26,24 +27,32 @@ import time
 import weakref
 
 Empty = queue.Empty  # what get() and get_nowait() raise, as queue.Queue's do
-EVENTFDS_SHARE = 0.5  # of RLIMIT_NOFILE's soft limit that inboxes may hold
+MIN_DESCRIPTORS = 16384  # below this soft limit (a shell's 1024) every inbox is a queue.Queue
+EVENTFDS_SHARE = 0.5  # no eventfd once the process holds this share of its descriptors
 _open_lock = threading.Lock()
 _open = 0  # eventfds held by live inboxes
 
 
 def _claim_eventfd() -> int | None:
-    """A non-blocking eventfd while inboxes hold less than their share of descriptors, else None."""
+    """A non-blocking eventfd while descriptors are plentiful, else None (the caller uses a queue.Queue).
+    Descriptors are numbered lowest free first, so the new one's number is about how many the process
+    holds: past EVENTFDS_SHARE of the limit it is given back, and what else needs descriptors (HTTP
+    connections, the store, WhatsApp's sockets) keeps the rest."""
     global _open
     soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    limited = soft != resource.RLIM_INFINITY
+    if not hasattr(os, "eventfd") or (limited and soft < MIN_DESCRIPTORS):
+        return None
+    try:
+        fd = os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC)
+    except OSError:  # EMFILE and the like
+        return None
+    if limited and fd >= soft * EVENTFDS_SHARE:
+        os.close(fd)
+        return None
     with _open_lock:
-        if not hasattr(os, "eventfd") or (soft != resource.RLIM_INFINITY and _open >= soft * EVENTFDS_SHARE):
-            return None
-        try:
-            fd = os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC)
-        except OSError:  # EMFILE and the like: the plain queue serves
-            return None
         _open += 1
-        return fd
+    return fd
 
 
 def eventfds_in_use() -> int:
