@@ -2,17 +2,17 @@
 
 A thread waiting in a lock (queue.Queue) is a futex waiter in the kernel's futex hash, which has a
 few hundred buckets; every lock hand-off anywhere in the process walks a bucket's chain of waiters.
-With 5,000 idle clients that is 10,000 parked threads, and each GIL hand-off cost about 8 us of
-CPU instead of 0.6 (`python -m bench.thread_handoffs`): a create took twice the CPU it took at
+With 5,000 idle clients that is 10,000 parked threads, and a contended GIL hand-off cost 5-8 us of
+CPU instead of about 1 (`python -m bench.thread_handoffs`): a create took twice the CPU it took at
 2,000 clients. A thread parked in poll() is not in that hash. So each inbox holds an eventfd; a put
 appends and adds 1 to it, the worker polls it. One file descriptor per running client, so only
 where descriptors are plentiful (a soft limit of MIN_DESCRIPTORS or more, as the systemd units' 65,536,
 and the process below EVENTFDS_SHARE of it); elsewhere an inbox is a plain queue.Queue, which
 behaves the same.
 
-One consumer (the worker thread), any number of producers. The descriptor closes when the inbox is
-garbage (weakref.finalize): a producer holding `put` keeps it open, so no write can reach a closed
-or reused descriptor.
+One consumer (the worker thread), any number of producers. The run's end closes the descriptor
+(close(); the finalizer does it for an inbox dropped without); a put after that writes nothing, as
+the descriptor and its closed flag share a lock, so no write can reach a closed or reused number.
 """
 
 from __future__ import annotations
@@ -61,36 +61,57 @@ def eventfds_in_use() -> int:
         return _open
 
 
-def _release_eventfd(fd: int) -> None:
-    global _open
-    os.close(fd)
-    with _open_lock:
-        _open -= 1
+class _Eventfd:
+    """The descriptor and whether it is closed, under one lock: a put never writes to a closed (or a
+    reused) number. Closed by the run's end (InboxQueue.close), else when the inbox is garbage."""
+
+    def __init__(self, fd: int):
+        self.fd, self._lock, self._closed = fd, threading.Lock(), False
+
+    def signal(self) -> None:
+        with self._lock:
+            if not self._closed:
+                os.eventfd_write(self.fd, 1)
+
+    def close(self) -> None:
+        global _open
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            os.close(self.fd)
+        with _open_lock:
+            _open -= 1
 
 
 class InboxQueue:
-    """put / get(timeout) / get_nowait, raising queue.Empty as queue.Queue does."""
+    """put / get(timeout) / get_nowait, raising queue.Empty as queue.Queue does; close() when the
+    consumer is done (later puts are kept, and nobody reads them)."""
 
     def __init__(self):
-        self._fd = _claim_eventfd()
-        if self._fd is None:
-            self._fallback: queue.Queue | None = queue.Queue()
-            return
-        self._fallback = None
+        fd = _claim_eventfd()
+        self._fallback: queue.Queue | None = queue.Queue() if fd is None else None
+        self._eventfd = None if fd is None else _Eventfd(fd)
         self._items: collections.deque = collections.deque()  # append/popleft are atomic
-        weakref.finalize(self, _release_eventfd, self._fd)
+        if self._eventfd is not None:
+            weakref.finalize(self, self._eventfd.close)
 
     @property
     def parks_in_poll(self) -> bool:
         """Whether a waiting worker parks in poll() (False: in a lock, the fallback)."""
-        return self._fallback is None
+        return self._eventfd is not None
+
+    def close(self) -> None:
+        """The consumer is done: give the descriptor back now, not when the inbox is garbage."""
+        if self._eventfd is not None:
+            self._eventfd.close()
 
     def put(self, item) -> None:
         if self._fallback is not None:
             self._fallback.put(item)
             return
         self._items.append(item)
-        os.eventfd_write(self._fd, 1)  # after the append: a woken reader finds the item
+        self._eventfd.signal()  # after the append: a woken reader finds the item
 
     def get_nowait(self):
         if self._fallback is not None:
@@ -100,13 +121,22 @@ class InboxQueue:
         except IndexError:
             raise queue.Empty from None
 
+    def drain(self) -> list:
+        """Every item in the inbox now, taken out."""
+        items = []
+        while True:
+            try:
+                items.append(self.get_nowait())
+            except queue.Empty:
+                return items
+
     def get(self, timeout: float | None = None):
         """The next item; wait at most `timeout` seconds (None: until one comes), else queue.Empty."""
         if self._fallback is not None:
             return self._fallback.get(timeout=timeout)
         deadline = None if timeout is None else time.monotonic() + timeout
         poller = select.poll()
-        poller.register(self._fd, select.POLLIN)
+        poller.register(self._eventfd.fd, select.POLLIN)
         while True:
             try:
                 return self._items.popleft()
@@ -117,6 +147,6 @@ class InboxQueue:
                 raise queue.Empty
             if poller.poll(None if left is None else max(1, int(left * 1000 + 0.999))):
                 try:
-                    os.eventfd_read(self._fd)  # resets the count; the items say what came
+                    os.eventfd_read(self._eventfd.fd)  # resets the count; the items say what came
                 except BlockingIOError:
                     pass

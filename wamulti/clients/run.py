@@ -376,11 +376,8 @@ class Run:
         """Refuse further commands; a delete that arrived after the last step still removes the keys."""
         with self._accepting_lock:
             self._accepting = False
-        while True:
-            try:
-                message = self.inbox.get_nowait()
-            except Empty:
-                return
+        self.inbox.close()  # its descriptor goes now; what is in it can still be read
+        for message in self.inbox.drain():
             if isinstance(message, Stop) and message.delete:
                 self._delete_here(message.outcome)
 
