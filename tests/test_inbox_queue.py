@@ -14,11 +14,7 @@ import pytest
 
 from wamulti.clients import inbox_queue
 from tests.conftest import drive_to_ready, wait_until
-from wamulti.clients.inbox_queue import InboxQueue, eventfds_in_use
-
-
-def _open_fds() -> int:
-    return len(os.listdir("/proc/self/fd"))
+from wamulti.clients.inbox_queue import InboxQueue
 
 
 @pytest.fixture(params=["eventfd", "fallback"])

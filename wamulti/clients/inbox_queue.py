@@ -29,8 +29,6 @@ import weakref
 Empty = queue.Empty  # what get() and get_nowait() raise, as queue.Queue's do
 MIN_DESCRIPTORS = 16384  # below this soft limit (a shell's 1024) every inbox is a queue.Queue
 EVENTFDS_SHARE = 0.5  # no eventfd once the process holds this share of its descriptors
-_open_lock = threading.Lock()
-_open = 0  # eventfds held by live inboxes
 
 
 def _claim_eventfd() -> int | None:
@@ -38,7 +36,6 @@ def _claim_eventfd() -> int | None:
     Descriptors are numbered lowest free first, so the new one's number is about how many the process
     holds: past EVENTFDS_SHARE of the limit it is given back, and what else needs descriptors (HTTP
     connections, the store, WhatsApp's sockets) keeps the rest."""
-    global _open
     soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
     limited = soft != resource.RLIM_INFINITY
     if not hasattr(os, "eventfd") or (limited and soft < MIN_DESCRIPTORS):
@@ -50,15 +47,7 @@ def _claim_eventfd() -> int | None:
     if limited and fd >= soft * EVENTFDS_SHARE:
         os.close(fd)
         return None
-    with _open_lock:
-        _open += 1
     return fd
-
-
-def eventfds_in_use() -> int:
-    """How many descriptors the live inboxes hold."""
-    with _open_lock:
-        return _open
 
 
 class _Eventfd:
@@ -74,14 +63,10 @@ class _Eventfd:
                 os.eventfd_write(self.fd, 1)
 
     def close(self) -> None:
-        global _open
         with self._lock:
-            if self._closed:
-                return
-            self._closed = True
-            os.close(self.fd)
-        with _open_lock:
-            _open -= 1
+            if not self._closed:
+                self._closed = True
+                os.close(self.fd)
 
 
 class InboxQueue:
@@ -92,8 +77,8 @@ class InboxQueue:
         fd = _claim_eventfd()
         self._fallback: queue.Queue | None = queue.Queue() if fd is None else None
         self._eventfd = None if fd is None else _Eventfd(fd)
-        self._items: collections.deque = collections.deque()  # append/popleft are atomic
         if self._eventfd is not None:
+            self._items: collections.deque = collections.deque()  # append/popleft are atomic
             weakref.finalize(self, self._eventfd.close)
 
     @property
