@@ -64,6 +64,15 @@ class ConnectionCensus:
         with self._lock:
             return sum(1 for peers in self._online.values() if peers)
 
+    def wait_connected(self, count: int, timeout: float) -> int:
+        """Accounts connected once `count` are, or when `timeout` ran out. The reports come over TCP
+        and are read on threads of this process: on a busy machine an instance's first report (a new
+        connection, a new reader thread) can land after the store already shows its clients READY."""
+        deadline = time.monotonic() + timeout
+        while self.connected() != count and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return self.connected()
+
     def close(self) -> None:
         self._closed = True
         self._listener.close()

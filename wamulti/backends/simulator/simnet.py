@@ -169,13 +169,15 @@ class SimNetwork:
             self._schedule(0.0, lambda number=number, parcel=parcel: self._post(number, parcel))
 
     def signal(self, numbers: list[str], event: Event) -> None:
-        """Hand a momentary event (presence) to the connected sessions of these numbers; never queued."""
+        """Hand a momentary event (presence) to the sessions of these numbers connected now; never
+        queued. Who is connected is read here, not on the network thread: a session that connects
+        after the signal (later, when the thread runs behind) must not get it."""
+        with self._cond:
+            endpoints = [endpoint for number in numbers for endpoint in self._online.get(number, ())]
+
         def hand_over():
-            for number in numbers:
-                with self._cond:
-                    endpoints = list(self._online.get(number, ()))
-                for endpoint in endpoints:
-                    endpoint.receive(event)
+            for endpoint in endpoints:
+                endpoint.receive(event)
         self._schedule(0.0, hand_over)
 
     def peers(self, number: str) -> dict[str, str | None]:
