@@ -15,7 +15,7 @@ class ConnectionCensus:
     def __init__(self):
         self._listener = socket.create_server(("127.0.0.1", 0))
         self.address = f"127.0.0.1:{self._listener.getsockname()[1]}"
-        self._lock = threading.Lock()
+        self._lock = threading.Condition()  # guards the counts; notified at every change of them
         self._online: dict[str, set[int]] = {}  # account -> the reporting connections it is connected on
         self.doubles: list[tuple[float, str]] = []  # (monotonic time, account) of each double connection
         self.attaches = 0
@@ -44,6 +44,7 @@ class ConnectionCensus:
         with self._lock:  # the process ended (or lost its connection): none of its accounts is connected
             for peers in self._online.values():
                 peers.discard(peer)
+            self._lock.notify_all()
 
     def _record(self, kind: str, account: str, peer: int) -> None:
         with self._lock:
@@ -58,20 +59,23 @@ class ConnectionCensus:
                 peers.add(peer)
             elif kind == "detach":
                 peers.discard(peer)
+            self._lock.notify_all()
 
     def connected(self) -> int:
         """Accounts connected now."""
         with self._lock:
-            return sum(1 for peers in self._online.values() if peers)
+            return self._count_connected()
+
+    def _count_connected(self) -> int:  # with the lock held
+        return sum(1 for peers in self._online.values() if peers)
 
     def wait_connected(self, count: int, timeout: float) -> int:
         """Accounts connected once `count` are, or when `timeout` ran out. The reports come over TCP
         and are read on threads of this process: on a busy machine an instance's first report (a new
         connection, a new reader thread) can land after the store already shows its clients READY."""
-        deadline = time.monotonic() + timeout
-        while self.connected() != count and time.monotonic() < deadline:
-            time.sleep(0.05)
-        return self.connected()
+        with self._lock:
+            self._lock.wait_for(lambda: self._count_connected() == count, timeout)
+            return self._count_connected()
 
     def close(self) -> None:
         self._closed = True
