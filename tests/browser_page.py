@@ -43,7 +43,7 @@ class PageRecord:
 
     def watch(self, page) -> None:
         page.on("request", lambda r: self.requests.append(r.url))
-        page.on("console", lambda m: m.type == "error" and self.errors.append(m.text))
+        page.on("console", lambda m: m.type == "error" and self.errors.append(_with_source(m)))
         page.on("pageerror", lambda e: self.errors.append(str(e)))
         page.on("requestfinished", lambda r: self.finished.append(r))
 
@@ -57,6 +57,12 @@ class PageRecord:
             sizes = request.sizes()
             total += sizes["responseHeadersSize"] + sizes["responseBodySize"]
         return total
+
+
+def _with_source(message) -> str:
+    """A console error with the URL it came from (a failed load names no URL in its text)."""
+    url = (message.location or {}).get("url")
+    return f"{message.text} [{url}]" if url else message.text
 
 
 def run_axe(page) -> list[dict]:
